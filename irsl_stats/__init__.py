@@ -1,0 +1,51 @@
+"""irsl_stats — Item Response Scaling Laws for language models.
+
+An item response model whose latent ability of each model (checkpoint) is regressed on scaling
+variables such as compute, while each question gets its own difficulty, discrimination and
+precision. The likelihood and its derivatives are computed by a C++/OpenMP kernel.
+
+>>> import irsl_stats as irsl
+>>> res = irsl.fit("ability ~ log(compute)", data=responses, models=models)  # doctest: +SKIP
+>>> print(res.summary())                                                      # doctest: +SKIP
+"""
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:
+    __version__ = _version("irsl_stats")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+unknown"
+
+from . import simulate
+from ._kernel import build_info
+from .api import fit
+from .data import ResponseData
+from .metrics import decision_accuracy, mean_absolute_error, rank_correlation
+from .passk import beta_pass_at_k, pass_at_k, plugin_pass_at_k
+from .results import IRSLResults, IRSLWarning
+
+__all__ = [
+    "__version__",
+    "build_info",
+    "show_build",
+    "fit",
+    "ResponseData",
+    "IRSLResults",
+    "IRSLWarning",
+    "decision_accuracy",
+    "mean_absolute_error",
+    "rank_correlation",
+    "pass_at_k",
+    "beta_pass_at_k",
+    "plugin_pass_at_k",
+    "simulate",
+]
+
+
+def show_build() -> str:
+    """A readable description of the compiled kernel (OpenMP, threads, compiler); also printed."""
+    info = build_info()
+    lines = [f"irsl_stats {__version__}"] + [f"  {k}: {v}" for k, v in info.items()]
+    text = "\n".join(lines)
+    print(text)
+    return text

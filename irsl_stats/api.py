@@ -1,0 +1,257 @@
+"""``irsl.fit``: the user-facing entry point for scaling-law fits.
+
+Turns a formula and pandas tables into validated arrays (:mod:`irsl_stats.data`,
+:mod:`irsl_stats.formula`), runs an estimator (:mod:`irsl_stats.jml`, :mod:`irsl_stats.mml`), maps
+the estimates to the chosen identification (:mod:`irsl_stats.identification`) and wraps them in
+:class:`~irsl_stats.results.IRSLResults`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+import pandas as pd
+
+from . import _kernel
+from .data import ResponseData
+from .formula import parse_latent_formula, precision_design
+from .identification import Identification, describe as describe_identification
+from .inference import DENSE_LIMIT, conditional_ses, joint_covariance
+from .jml import JMLOptions, fit_jml
+from .latent_regression import fit_latent_regression, sandwich
+from .precision import PrecisionModel
+from .results import FitInfo, IRSLResults
+
+__all__ = ["fit", "response_data", "kernel_data", "build_precision"]
+
+#: default standard deviation of the shrinkage prior on per-question log precisions
+DEFAULT_PRECISION_PRIOR = 2.0
+
+
+def response_data(
+    data: Union[pd.DataFrame, ResponseData],
+    *,
+    model: str,
+    question: str,
+    response: Optional[str],
+    successes: Optional[str],
+    trials: Optional[str],
+    benchmark: Optional[str],
+    family: str,
+    boundary: str,
+    weights: Optional[str],
+) -> ResponseData:
+    """Validate a long table (or pass a :class:`ResponseData` through)."""
+    if isinstance(data, ResponseData):
+        if data.family.name != family:
+            raise ValueError(
+                f"the ResponseData was built for family {data.family.name!r} but family={family!r}"
+            )
+        return data
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame or a ResponseData; got {type(data).__name__}")
+    if successes is not None or trials is not None:
+        response = None
+    return ResponseData.from_long(
+        data,
+        model=model,
+        question=question,
+        response=response,
+        successes=successes,
+        trials=trials,
+        benchmark=benchmark,
+        family=family,
+        boundary=boundary,
+        weights=weights,
+    )
+
+
+def kernel_data(rd: ResponseData) -> "_kernel.KernelData":
+    """Kernel arrays for a :class:`ResponseData` (trials only for count families)."""
+    return _kernel.KernelData(
+        rd.model,
+        rd.item,
+        rd.y,
+        n_models=rd.n_models,
+        n_items=rd.n_items,
+        family=rd.family.name,
+        trials=rd.trials if rd.family.uses_counts else None,
+        weight=rd.weights,
+        model_ptr=rd.model_ptr,
+    )
+
+
+def _question_table(data: Optional[pd.DataFrame], rd: ResponseData, question: str) -> pd.DataFrame:
+    """Question covariates (columns of ``data`` constant within question), in estimator order."""
+    table = pd.DataFrame(index=rd.item_labels)
+    if rd.item_benchmark is not None:
+        table["benchmark"] = rd.item_benchmark.reindex(rd.item_labels).to_numpy()
+    if isinstance(data, pd.DataFrame) and question in data.columns:
+        g = data.groupby(question, sort=False, observed=True)
+        nun = g.nunique(dropna=False)
+        const_cols = [c for c in nun.columns if (nun[c] <= 1).all() and c not in table.columns]
+        if const_cols:
+            first = g[const_cols].first()
+            for c in const_cols:
+                table[c] = first[c].reindex(rd.item_labels).to_numpy()
+    return table
+
+
+def build_precision(
+    precision, family: str, n_items: int, question_table: pd.DataFrame, prior
+) -> PrecisionModel:
+    """Turn the ``precision=`` argument into a :class:`PrecisionModel`."""
+    if family in ("bernoulli", "binomial"):
+        return PrecisionModel("none", n_items)
+    if isinstance(precision, (int, float, np.floating)) and not isinstance(precision, bool):
+        if not np.isfinite(precision) or precision <= 0:
+            raise ValueError(f"a fixed precision must be a positive number; got {precision!r}")
+        return PrecisionModel("fixed", n_items, fixed_value=float(precision))
+    if precision == "common":
+        return PrecisionModel("linear", n_items, z=np.ones((n_items, 1)), names=["log_phi"])
+    if precision == "item":
+        if prior == "auto":
+            scale = DEFAULT_PRECISION_PRIOR
+        elif prior is None or prior is False:
+            scale = None
+        else:
+            scale = float(prior)
+            if not scale > 0:
+                raise ValueError(f"precision_prior must be positive, None or 'auto'; got {prior!r}")
+        return PrecisionModel("item", n_items, prior_scale=scale)
+    if isinstance(precision, str) and precision.strip().startswith("~"):
+        z, names = precision_design(precision, question_table)
+        return PrecisionModel("linear", n_items, z=z, names=names)
+    raise ValueError(
+        f"precision must be 'common', 'item', a formula '~ <question covariates>' or a positive "
+        f"number; got {precision!r}"
+    )
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+
+
+def fit(
+    formula: str,
+    data: Union[pd.DataFrame, ResponseData],
+    models: Optional[pd.DataFrame] = None,
+    *,
+    model: str = "model",
+    question: str = "question",
+    response: Optional[str] = "y",
+    successes: Optional[str] = None,
+    trials: Optional[str] = None,
+    benchmark: Optional[str] = None,
+    family: str = "beta",
+    irt: str = "2pl",
+    precision: Union[str, float] = "item",
+    precision_prior: Union[str, float, None] = "auto",
+    method: str = "jml",
+    identification: str = "population",
+    cov_type: str = "nonrobust",
+    groups: Optional[str] = None,
+    weights: Optional[str] = None,
+    boundary: str = "error",
+    n_quad: int = 7,
+    full_cov: Union[str, bool] = "auto",
+    max_iter: int = 500,
+    tol: float = 1e-6,
+    n_threads: Optional[int] = None,
+    verbose: bool = False,
+) -> IRSLResults:
+    """Fit an Item Response Scaling Law.
+
+    Parameters
+    ----------
+    formula : str
+        ``"ability ~ <rhs>"``: the latent regression of ability on model covariates; any
+        right-hand side formulaic supports (``log(compute)``, ``C(family)``, ``center(...)``,
+        splines, interactions). ``"ability ~ 1"`` fits no covariates.
+    data : DataFrame or ResponseData
+        Long responses: one row per (model, question) with the response (or successes/trials).
+    models : DataFrame, optional
+        One row per model (keyed by ``model`` as column or index) with the covariates. Covariates
+        not found there are taken from ``data`` where constant within model.
+    model, question, response, successes, trials, benchmark, weights : str
+        Column names. Count families take ``successes=`` and ``trials=``.
+    family : {"beta", "bernoulli", "binomial", "beta_binomial"}
+    irt : {"2pl", "1pl"}
+    precision : {"item", "common"} or "~ <formula>" or float
+        Per-question, one common, a log-linear model over question columns, or fixed.
+    precision_prior : "auto", float or None
+        With ``precision="item"``: standard deviation of a normal prior that shrinks the
+        per-question ``log phi_j`` toward their mean (``"auto"`` = 2.0, weak: it changes nothing
+        with many responses per question, and keeps the optimum finite when a question has few —
+        e.g. aggregate scores, where joint ML otherwise drives ``phi_j`` to infinity). ``None``
+        disables it.
+    method : {"jml", "mml"}
+        Joint ML (abilities as parameters, then the latent regression with measurement error) or
+        marginal ML (abilities integrated by adaptive Gauss–Hermite quadrature).
+    identification : {"population", "regression"}
+        See :mod:`irsl_stats.identification`.
+    cov_type : {"nonrobust", "robust", "cluster"}
+        Covariance of the scaling-law coefficients; ``"cluster"`` needs ``groups=``, a model
+        column (e.g. ``"family"``).
+    n_quad : int
+        Quadrature nodes per model for ``method="mml"``.
+    full_cov : "auto" or bool
+        Joint (dense) covariance of all abilities and question parameters when the number of
+        parameters is at most :data:`~irsl_stats.inference.DENSE_LIMIT` (``"auto"``); otherwise the
+        block-conditional standard errors.
+    max_iter, tol : convergence controls (``tol`` on the Newton step in standard-error units).
+    n_threads : int or None
+        Kernel threads (None: OpenMP default, -1: all cores).
+    verbose : bool
+        One line per iteration.
+
+    Returns
+    -------
+    IRSLResults
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> sim = irsl.simulate.irt(n_models=40, n_questions=60, seed=1)
+    >>> res = irsl.fit("ability ~ log(compute)", data=sim.responses, models=sim.models)
+    >>> res.params.index[:2].tolist()
+    ['Intercept', 'log(compute)']
+    """
+    _check_choice("irt", irt, ("1pl", "2pl"))
+    _check_choice("method", method, ("jml", "mml"))
+    _check_choice("cov_type", cov_type, ("nonrobust", "robust", "cluster"))
+    if cov_type == "cluster" and groups is None:
+        raise ValueError("cov_type='cluster' needs groups=<model column>, e.g. groups='family'")
+    _kernel.resolve_n_threads(n_threads)
+    rd = response_data(
+        data, model=model, question=question, response=response, successes=successes,
+        trials=trials, benchmark=benchmark, family=family, boundary=boundary, weights=weights,
+    )
+    raw = data if isinstance(data, pd.DataFrame) else None
+    design = parse_latent_formula(formula, raw, models, model, rd.model_labels)
+    ident = Identification.build(identification, irt, design.matrix, design.column_names)
+    prec = build_precision(precision, rd.family.name, rd.n_items, _question_table(raw, rd, question), precision_prior)
+    group_labels = None
+    if cov_type == "cluster":
+        from .formula import model_covariates
+
+        group_labels = model_covariates(raw, models, model, rd.model_labels, [groups])[groups].to_numpy()
+    kd = kernel_data(rd)
+
+    if method == "jml":
+        from .estimate import estimate_jml
+
+        est = estimate_jml(kd, design, prec, irt, JMLOptions(max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads), full_cov)
+    else:
+        from .estimate import estimate_mml
+
+        est = estimate_mml(kd, design, prec, irt, n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads)
+
+    from .estimate import assemble_results
+
+    return assemble_results(
+        est, rd=rd, design=design, ident=ident, precision=prec, irt=irt, method=method,
+        cov_type=cov_type, group_labels=group_labels, n_quad=n_quad if method == "mml" else None,
+    )

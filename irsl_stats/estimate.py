@@ -1,0 +1,346 @@
+"""Estimation drivers shared by :func:`irsl_stats.fit` and :func:`irsl_stats.calibrate`.
+
+Each driver returns :class:`Estimates` on the estimator's internal ability scale;
+:func:`assemble_results` maps them to the requested identification and builds the results object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+import pandas as pd
+
+from . import _kernel
+from .formula import LatentDesign
+from .identification import Identification, describe as describe_identification
+from .inference import DENSE_LIMIT, conditional_ses, joint_covariance
+from .jml import LOG_PHI_BOUNDS, THETA_BOUND, JMLOptions, fit_jml
+from .latent_regression import fit_latent_regression, sandwich
+from .precision import PrecisionModel
+from .results import FitInfo, IRSLResults
+
+__all__ = ["Estimates", "estimate_jml", "estimate_mml", "assemble_results"]
+
+
+@dataclass
+class Estimates:
+    """Everything an estimator found, on its internal ability scale.
+
+    theta (M,), theta_var (M,): ability estimates (JML) or posterior means (MML) and their
+    variances; a, d, gamma, log_phi: question parameters; item_cov (N, k, k) over item_cols;
+    global_cov (R, R) or None; beta (P,), sigma, reg_cov (P+1, P+1) nonrobust, reg_scores
+    (M, P+1), reg_hessian (P+1, P+1); llf; n_params.
+    """
+
+    theta: np.ndarray
+    theta_var: np.ndarray
+    a: np.ndarray
+    d: np.ndarray
+    gamma: np.ndarray
+    log_phi: np.ndarray
+    item_cov: np.ndarray
+    item_cols: list
+    global_cov: Optional[np.ndarray]
+    beta: np.ndarray
+    sigma: float
+    reg_cov: np.ndarray
+    reg_scores: np.ndarray
+    reg_hessian: np.ndarray
+    llf: float
+    n_params: int
+    converged: bool
+    n_iter: int
+    n_passes: int
+    seconds: float
+    warnings: List[str] = field(default_factory=list)
+    history: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+    joint_cov: Optional[np.ndarray] = None  # (P, P): theta, item blocks (item-major), globals
+
+
+def _n_item_params(irt: str, precision: PrecisionModel, n_items: int) -> int:
+    per = (2 if irt == "2pl" else 1) + (1 if precision.per_item else 0)
+    return per * n_items + precision.n_global
+
+
+def estimate_jml(
+    kd, design: LatentDesign, precision: PrecisionModel, irt: str, options: JMLOptions, full_cov="auto"
+) -> Estimates:
+    """Joint ML of abilities and questions, then the latent regression with measurement error."""
+    jf = fit_jml(kd, precision, irt, options=options)
+    theta, items = jf.theta, jf.items
+    acc = _kernel.accumulate(
+        kd, theta[:, None], items.a[:, None], items.d, jf.log_phi,
+        model_blocks=True, item_blocks=True, information="observed", n_threads=options.n_threads,
+    )
+    theta_var, item_cov, global_cov, cols = conditional_ses(acc, irt, precision, items.gamma)
+    warnings_ = list(jf.warnings)
+    n_free = kd.n_models + _n_item_params(irt, precision, kd.n_items)
+    use_full = (full_cov is True) or (full_cov == "auto" and n_free <= DENSE_LIMIT)
+    extra = {}
+    if use_full:
+        jc = joint_covariance(kd, theta, items.a, items.d, items.gamma, precision, irt, options.n_threads)
+        theta_var, item_cov, global_cov = jc.theta_var, jc.item_cov, jc.global_cov
+        extra["Standard errors"] = "joint observed information of abilities and questions"
+    else:
+        extra["Standard errors"] = (
+            "question parameters given the abilities (block-conditional observed information); "
+            "abilities given the questions"
+        )
+    bad_theta = ~(np.isfinite(theta_var) & (theta_var > 0))
+    if bad_theta.any():
+        warnings_.append(
+            f"{bad_theta.sum()} abilit(ies) have a singular information (no finite standard error); "
+            "they get weight 0 in the latent regression"
+        )
+    v = np.where(bad_theta, np.inf, theta_var)
+    keep = np.isfinite(v)
+    reg = fit_latent_regression(design.matrix[keep], theta[keep], v[keep])
+    if reg.sigma_at_zero:
+        warnings_.append(
+            "the residual standard deviation of ability around the scaling law is estimated at 0 "
+            "(boundary); its standard error is undefined"
+        )
+    scores = np.zeros((kd.n_models, reg.scores.shape[1]))
+    scores[keep] = reg.scores
+    n_constraints = 2 if irt == "2pl" else 1
+    return Estimates(
+        theta=theta, theta_var=theta_var, a=items.a, d=items.d, gamma=items.gamma, log_phi=jf.log_phi,
+        item_cov=item_cov, item_cols=cols, global_cov=global_cov, beta=reg.beta, sigma=reg.sigma,
+        reg_cov=reg.cov, reg_scores=scores, reg_hessian=reg.hessian, llf=jf.loglik,
+        n_params=n_free - n_constraints, converged=jf.converged, n_iter=jf.n_iter,
+        n_passes=jf.n_passes + 1 + int(use_full), seconds=jf.seconds, warnings=warnings_,
+        history=jf.history, extra=extra, joint_cov=jc.full if use_full else None,
+    )
+
+
+def estimate_mml(kd, design, precision, irt, **kwargs) -> Estimates:
+    """Marginal ML by adaptive Gauss–Hermite quadrature (see :mod:`irsl_stats.mml`)."""
+    from .mml import fit_mml
+
+    return fit_mml(kd, design, precision, irt, **kwargs)
+
+
+def _item_table(est: Estimates, loc: float, scale: float, rd, precision: PrecisionModel, irt: str):
+    """Question parameters on the identified scale with delta-method standard errors."""
+    cols = est.item_cols
+    cov = est.item_cov
+    ia = cols.index("a") if "a" in cols else None
+    idd = cols.index("d")
+    var_a = cov[:, ia, ia] if ia is not None else np.zeros(len(est.a))
+    var_d = cov[:, idd, idd]
+    cov_ad = cov[:, ia, idd] if ia is not None else np.zeros(len(est.a))
+    a_star = est.a * scale
+    d_star = est.d + est.a * loc
+    var_d_star = var_d + loc**2 * var_a + 2 * loc * cov_ad
+    cov_ad_star = scale * (cov_ad + loc * var_a)
+    var_a_star = var_a * scale**2
+    b = -d_star / a_star
+    # b = -d/a: gradient (d/a^2, -1/a) in (a, d)
+    gb_a, gb_d = d_star / a_star**2, -1.0 / a_star
+    var_b = gb_a**2 * var_a_star + gb_d**2 * var_d_star + 2 * gb_a * gb_d * cov_ad_star
+    table = pd.DataFrame(index=rd.item_labels)
+    table.index.name = rd.columns.get("question") or "question"
+    if rd.item_benchmark is not None:
+        table["benchmark"] = rd.item_benchmark.reindex(rd.item_labels).to_numpy()
+    if irt == "2pl":
+        table["a"] = a_star
+        table["a_se"] = np.sqrt(var_a_star)
+    table["d"] = d_star
+    table["d_se"] = np.sqrt(np.maximum(var_d_star, 0))
+    table["b"] = b
+    table["b_se"] = np.sqrt(np.maximum(var_b, 0))
+    if precision.kind != "none":
+        phi = np.exp(est.log_phi)
+        table["phi"] = phi
+        if precision.per_item:
+            il = cols.index("log_phi")
+            table["phi_se"] = phi * np.sqrt(cov[:, il, il])
+        elif precision.kind == "linear" and est.global_cov is not None:
+            z = precision.z
+            var_lp = np.einsum("ij,jk,ik->i", z, est.global_cov, z)
+            table["phi_se"] = phi * np.sqrt(np.maximum(var_lp, 0))
+    table["n"] = np.bincount(rd.item, minlength=rd.n_items)
+    return table
+
+
+def assemble_results(
+    est: Estimates, *, rd, design: LatentDesign, ident: Identification, precision: PrecisionModel,
+    irt: str, method: str, cov_type: str, group_labels=None, n_quad=None,
+) -> IRSLResults:
+    """Map estimates to the identification, compute covariances and build the results."""
+    warnings_ = list(est.warnings)
+    beta_star, sigma_star, loc, scale = ident.transform(est.beta, est.sigma)
+    jac = ident.jacobian(est.beta, est.sigma)
+    if cov_type == "nonrobust":
+        base_cov = est.reg_cov
+    elif cov_type == "robust":
+        base_cov = sandwich(est.reg_hessian, est.reg_scores)
+    else:
+        base_cov = sandwich(est.reg_hessian, est.reg_scores, group_labels)
+    cov_star = jac @ base_cov @ jac.T
+    # forecasts are computed on the population scale, where the location and scale are anchored
+    # to the whole calibration population and the (ignored) uncertainty of the question parameters
+    # matters least, then mapped affinely to the reported scale: forecast intervals on the
+    # response scale are then the same under every convention
+    ident_pop = dataclasses.replace(ident, convention="population")
+    beta_pop, sigma_pop, loc_pop, scale_pop = ident_pop.transform(est.beta, est.sigma)
+    jac_pop = ident_pop.jacobian(est.beta, est.sigma)
+    cov_pop = (jac_pop @ base_cov @ jac_pop.T)[: len(beta_pop), : len(beta_pop)]
+    to_reported = (scale_pop / scale, (loc_pop - loc) / scale)
+    mask = ident.free_mask(len(est.beta))
+    names = list(design.column_names) + ["sigma"]
+    values = np.r_[beta_star, sigma_star]
+    p_names = [n for n, m in zip(names, mask) if m]
+    p_values = values[mask]
+    p_cov = cov_star[np.ix_(mask, mask)]
+    if precision.kind == "linear":
+        p_names += precision.names
+        p_values = np.r_[p_values, est.gamma]
+        gc = est.global_cov if est.global_cov is not None else np.full((precision.n_global,) * 2, np.nan)
+        p_cov = _block_diag(p_cov, gc)
+    params = pd.Series(p_values, index=p_names)
+    cov = pd.DataFrame(p_cov, index=p_names, columns=p_names)
+    if not np.all(np.isfinite(np.diag(p_cov))):
+        if not any("standard error" in w for w in warnings_):
+            warnings_.append(
+                "the information matrix is singular for some parameters: their standard errors are NaN"
+            )
+    cond = _condition_number(p_cov, ident.n_determined)
+    if cond > 1e12:
+        warnings_.append(
+            f"the covariance of the scaling-law parameters is ill-conditioned (condition number "
+            f"{cond:.1e}); the covariates may be nearly collinear — consider center() or scaling them"
+        )
+    items = _item_table(est, loc, scale, rd, precision, irt)
+    joint = None if est.joint_cov is None else _joint_on_scale(est, loc, scale, rd, precision)
+    if irt == "2pl" and (items["a"] < 0).any():
+        neg = items.index[items["a"] < 0]
+        warnings_.append(
+            f"{len(neg)} question(s) have negative discrimination (e.g. {list(neg[:5])}): a higher "
+            "ability predicts a lower score on them — check their answer keys"
+        )
+    if precision.per_item:
+        at_bound = est.gamma >= LOG_PHI_BOUNDS[1] - 1e-6
+        if at_bound.any():
+            warnings_.append(
+                f"{at_bound.sum()} question precision(s) reached the bound phi = "
+                f"{np.exp(LOG_PHI_BOUNDS[1]):.0e}: the likelihood has no finite optimum for them "
+                "(too few responses per question); use precision_prior='auto' or precision='common'"
+            )
+    fitted_internal = design.matrix @ est.beta
+    theta_star = (est.theta - loc) / scale
+    abilities = pd.DataFrame(
+        {
+            "theta": theta_star,
+            "se": np.sqrt(est.theta_var) / scale,
+            "fitted": (fitted_internal - loc) / scale,
+        },
+        index=rd.model_labels,
+    )
+    abilities.index.name = rd.columns.get("model") or "model"
+    abilities["resid"] = abilities["theta"] - abilities["fitted"]
+    abilities["n"] = np.diff(rd.model_ptr)
+    if method == "jml":
+        at_bound = np.abs(est.theta) >= THETA_BOUND * 0.999 / max(np.std(est.theta), 1e-12)
+        at_bound |= ~np.isfinite(est.theta_var)
+        if at_bound.any():
+            warnings_.append(
+                f"{at_bound.sum()} model(s) have abilities at the boundary or without a finite "
+                f"standard error (e.g. {list(rd.model_labels[at_bound][:5])}): all their responses "
+                "are extreme; consider method='mml'"
+            )
+    info = FitInfo(
+        family=rd.family.name,
+        irt=irt,
+        method=method,
+        precision=precision.describe() if len(precision.describe()) < 30 else precision.kind,
+        identification=ident.convention,
+        identification_text=describe_identification(ident.convention, irt),
+        cov_type=cov_type,
+        n_models=rd.n_models,
+        n_items=rd.n_items,
+        nobs=rd.nobs,
+        n_benchmarks=0 if rd.benchmarks is None else len(rd.benchmarks),
+        converged=est.converged,
+        n_iter=est.n_iter,
+        n_passes=est.n_passes,
+        seconds=est.seconds,
+        n_quad=n_quad,
+        n_boundary_adjusted=rd.n_boundary_adjusted,
+        boundary=rd.boundary,
+        extra=dict(est.extra),
+    )
+    return IRSLResults(
+        params=params,
+        cov=cov,
+        llf=est.llf,
+        n_params=est.n_params,
+        design=design,
+        beta=beta_pop,
+        sigma=sigma_pop,
+        cov_beta=cov_pop,
+        to_reported=to_reported,
+        sigma_reported=sigma_star,
+        items=items,
+        abilities=abilities,
+        info=info,
+        warnings_list=warnings_,
+        item_arrays={"a": items["a"].to_numpy() if irt == "2pl" else np.ones(rd.n_items),
+                     "d": items["d"].to_numpy(), "log_phi": est.log_phi},
+        item_benchmark=None if rd.item_benchmark is None else rd.item_benchmark.reindex(rd.item_labels),
+        precision_desc=precision.describe(),
+        history=est.history,
+        joint_cov=joint,
+    )
+
+
+def _joint_on_scale(est: Estimates, loc: float, scale: float, rd, precision: PrecisionModel) -> pd.DataFrame:
+    """The joint covariance of abilities and question parameters, mapped to the identified scale
+    (``theta* = (theta - loc)/scale``, ``a* = a scale``, ``d* = d + a loc``), labelled."""
+    m, n = rd.n_models, rd.n_items
+    cols = est.item_cols
+    k = len(cols)
+    p = est.joint_cov.shape[0]
+    jac = np.zeros((p, p))
+    jac[np.arange(m), np.arange(m)] = 1.0 / scale
+    base = m + np.arange(n) * k
+    for c, name in enumerate(cols):
+        if name == "a":
+            jac[base + c, base + c] = scale
+        elif name == "d":
+            jac[base + c, base + c] = 1.0
+            if "a" in cols:
+                jac[base + c, base + cols.index("a")] = loc
+        else:
+            jac[base + c, base + c] = 1.0
+    g0 = m + n * k
+    jac[np.arange(g0, p), np.arange(g0, p)] = 1.0
+    labels = [f"theta[{lab}]" for lab in rd.model_labels]
+    labels += [f"{name}[{lab}]" for lab in rd.item_labels for name in cols]
+    labels += list(precision.names)[: p - g0]
+    return pd.DataFrame(jac @ est.joint_cov @ jac.T, index=labels, columns=labels)
+
+
+def _condition_number(cov: np.ndarray, n_determined: int) -> float:
+    """Condition number of a covariance's correlation matrix, ignoring the ``n_determined``
+    directions that the identification fixes (e.g. under the population convention the intercept
+    and sigma are functions of the slopes, so the covariance is singular along two directions)."""
+    if not np.all(np.isfinite(cov)) or cov.shape[0] == 0:
+        return np.inf if cov.shape[0] else 1.0
+    sd = np.sqrt(np.diag(cov))
+    keep = sd > 0
+    corr = cov[np.ix_(keep, keep)] / np.outer(sd[keep], sd[keep])
+    vals = np.sort(np.linalg.eigvalsh(corr))[::-1]
+    vals = vals[: max(len(vals) - n_determined, 1)]
+    return float(vals[0] / max(vals[-1], 1e-300))
+
+
+def _block_diag(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.zeros((a.shape[0] + b.shape[0],) * 2)
+    out[: a.shape[0], : a.shape[0]] = a
+    out[a.shape[0]:, a.shape[0]:] = b
+    return out

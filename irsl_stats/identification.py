@@ -1,0 +1,119 @@
+"""Identification of the ability scale.
+
+In ``eta_ij = a_j theta_i + d_j`` a shift of every ``theta`` is absorbed by the ``d_j`` and (2PL)
+a common scale by the ``a_j``; the latent regression ``theta_i = x_i' beta + sigma u_i`` inherits
+both. Estimators work on an internal scale and :func:`to_convention` maps the estimates to the
+user's convention by the affine map ``theta* = (theta - loc) / scale``, which leaves every
+``eta_ij`` — and hence everything on the response scale — unchanged:
+
+``"population"`` (default)
+    Over the calibration models, the fitted latent distribution has mean 0 and (2PL) variance 1:
+    ``mean_i(x_i' beta) = 0`` and ``var_i(x_i' beta) + sigma^2 = 1``. Coefficients are in standard
+    deviations of ability of the calibration population per unit of the covariate.
+``"regression"``
+    The intercept of the latent regression is 0 and (2PL) ``sigma = 1``: coefficients are in units of
+    the residual spread of ability around the scaling law.
+
+For 1PL the scale is fixed by ``a_j = 1`` and only the location convention applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CONVENTIONS", "Identification", "describe"]
+
+CONVENTIONS = ("population", "regression")
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The chosen convention plus what it needs: the design ``x`` (M, P) of the calibration models
+    and ``c`` (P,) with ``x @ c = 1`` (how a shift of ability is expressed in ``beta``)."""
+
+    convention: str
+    irt: str
+    x: np.ndarray
+    c: np.ndarray
+    intercept_index: int
+
+    @classmethod
+    def build(cls, convention: str, irt: str, x: np.ndarray, column_names) -> "Identification":
+        if convention not in CONVENTIONS:
+            raise ValueError(f"identification must be one of {CONVENTIONS}; got {convention!r}")
+        c, *_ = np.linalg.lstsq(x, np.ones(x.shape[0]), rcond=None)
+        if not np.allclose(x @ c, 1.0, atol=1e-8):
+            raise ValueError(
+                "the latent-regression design does not contain a constant (an intercept or a full "
+                "set of factor levels); the location of the ability scale needs one — remove "
+                "'0 +' / '- 1' from the formula"
+            )
+        c[np.abs(c) < 1e-12] = 0.0
+        idx = list(column_names).index("Intercept") if "Intercept" in column_names else -1
+        if convention == "regression" and idx < 0:
+            raise ValueError("identification='regression' needs an 'Intercept' column in the formula")
+        return cls(convention, irt, np.asarray(x, float), c, idx)
+
+    def loc_scale(self, beta: np.ndarray, sigma: float):
+        """Location and scale of the affine map to this convention."""
+        if self.convention == "population":
+            fitted = self.x @ beta
+            loc = float(fitted.mean())
+            scale = float(np.sqrt(fitted.var() + sigma**2)) if self.irt == "2pl" else 1.0
+        else:
+            loc = float(beta[self.intercept_index])
+            scale = float(sigma) if self.irt == "2pl" else 1.0
+        return loc, scale
+
+    def transform(self, beta: np.ndarray, sigma: float):
+        """(beta*, sigma*, loc, scale) under the convention."""
+        loc, scale = self.loc_scale(beta, sigma)
+        beta_star = (beta - loc * self.c) / scale
+        return beta_star, sigma / scale, loc, scale
+
+    def free_mask(self, n_beta: int):
+        """Which of (beta, sigma) stay free parameters under the convention (P+1,)."""
+        mask = np.ones(n_beta + 1, bool)
+        if self.convention == "regression":
+            mask[self.intercept_index] = False
+            if self.irt == "2pl":
+                mask[-1] = False
+        return mask
+
+    @property
+    def n_determined(self) -> int:
+        """How many reported (beta, sigma) directions the convention determines from the others
+        (population: the location, and for 2PL the scale); fixed ones are not reported at all."""
+        if self.convention == "population":
+            return 2 if self.irt == "2pl" else 1
+        return 0
+
+    def jacobian(self, beta: np.ndarray, sigma: float) -> np.ndarray:
+        """d(beta*, sigma*)/d(beta, sigma), shape (P+1, P+1), by central differences."""
+        p = beta.size
+        base = np.r_[beta, sigma]
+        jac = np.empty((p + 1, p + 1))
+        for k in range(p + 1):
+            h = 1e-6 * max(1.0, abs(base[k]))
+            up, dn = base.copy(), base.copy()
+            up[k] += h
+            dn[k] -= h
+            fu = np.r_[self.transform(up[:p], up[p])[:2]]
+            fd = np.r_[self.transform(dn[:p], dn[p])[:2]]
+            jac[:, k] = (fu - fd) / (2 * h)
+        return jac
+
+
+def describe(convention: str, irt: str) -> str:
+    """One sentence for the summary."""
+    if convention == "population":
+        if irt == "2pl":
+            return ("ability scale: mean 0 and variance 1 of the fitted latent distribution over the "
+                    "calibration models (mean of x'beta = 0, var(x'beta) + sigma^2 = 1)")
+        return ("ability location: mean of x'beta = 0 over the calibration models; scale fixed by "
+                "a_j = 1 (1PL)")
+    if irt == "2pl":
+        return "ability scale: latent-regression intercept = 0 and sigma = 1 (both fixed)"
+    return "ability location: latent-regression intercept = 0 (fixed); scale fixed by a_j = 1 (1PL)"

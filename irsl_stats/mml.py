@@ -1,0 +1,299 @@
+"""Marginal maximum likelihood by adaptive Gauss–Hermite quadrature (EM).
+
+The ability of model *i* is ``theta_i = x_i' beta + sigma u_i`` with ``u_i ~ N(0, 1)`` integrated
+out. For each model the integrand ``f(y_i | theta) N(theta; x_i' beta, sigma^2)`` is centred at its
+mode and scaled by its curvature (adaptive quadrature, Liu & Pierce 1994), so a few nodes suffice
+even when a model answers thousands of questions and the posterior is sharp.
+
+One EM iteration:
+
+1. one Newton step per model toward the posterior mode (kernel pass over model blocks);
+2. the log-likelihood of every model at its ``n_quad`` nodes (one kernel grid pass) → marginal
+   log-likelihood and posterior weights;
+3. M-step for the questions: one Newton step per question on the expected complete-data
+   log-likelihood (kernel weighted pass, the Fisher-identity gradient);
+4. M-step for the latent regression: ``beta`` by least squares on the posterior means and
+   ``sigma^2`` from the posterior second moments (closed form);
+5. renormalise the ability scale (mean of ``x' beta`` = 0, and for 2PL ``var(x' beta) + sigma^2 =
+   1``): an exact reparametrisation.
+
+Standard errors: ``beta, sigma`` from the observed information of the marginal likelihood given the
+question parameters (Louis' formula, exact by quadrature); question parameters from the expected
+complete-data information minus the posterior variance of their scores (Louis' correction,
+linearised in the ability).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import List, Optional
+
+import numpy as np
+from scipy.special import logsumexp
+
+from . import _kernel
+from .jml import JMLOptions, _normalise, _safe_newton, fit_jml, ItemState, LOG_PHI_BOUNDS, A_BOUND, D_BOUND
+from .precision import PrecisionModel
+
+__all__ = ["fit_mml", "gauss_hermite"]
+
+
+def gauss_hermite(n: int):
+    """Nodes and weights for E[g(Z)], Z ~ N(0, 1): ``sum(w * g(z))`` (weights sum to 1)."""
+    if n < 1:
+        raise ValueError(f"n_quad must be at least 1; got {n}")
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    return z, w / w.sum()
+
+
+class _Posterior:
+    """Adaptive quadrature of each model's posterior for fixed question and regression parameters."""
+
+    def __init__(self, kd, z, w, n_threads):
+        self.kd = kd
+        self.z = z
+        self.logw = np.log(w)
+        self.n_threads = n_threads
+        self.n_passes = 0
+
+    def mode_step(self, mode, items, log_phi, mean, sigma, information):
+        acc = _kernel.accumulate(
+            self.kd, mode[:, None], items.a[:, None], items.d, log_phi,
+            model_blocks=True, item_blocks=False, information=information, n_threads=self.n_threads,
+        )
+        self.n_passes += 1
+        g = acc.grad_theta[:, 0] - (mode - mean) / sigma**2
+        h = acc.hess_theta[:, 0, 0] - 1.0 / sigma**2
+        h = np.minimum(h, -1.0 / sigma**2)
+        step = np.clip(-g / h, -1.0, 1.0)
+        return mode + step, -h
+
+    def evaluate(self, mode, curv, items, log_phi, mean, sigma):
+        """Nodes (M, Q), log integrand terms (M, Q), marginal log-likelihood per model (M,)."""
+        scale = 1.0 / np.sqrt(curv)
+        nodes = mode[:, None] + scale[:, None] * self.z[None, :]
+        ll = _kernel.loglik_grid(self.kd, items.a[:, None], items.d, log_phi, nodes[:, :, None], n_threads=self.n_threads)
+        self.n_passes += 1
+        log_prior = -0.5 * np.log(2 * np.pi * sigma**2) - 0.5 * ((nodes - mean[:, None]) / sigma) ** 2
+        terms = ll + log_prior + self.logw[None, :] + np.log(scale)[:, None] + 0.5 * self.z[None, :] ** 2 + 0.5 * np.log(2 * np.pi)
+        marg = logsumexp(terms, axis=1)
+        return nodes, terms, marg
+
+
+def _scaled_change(before: ItemState, after: ItemState, h_item, cols, irt, per_item_s) -> float:
+    """Largest change of a question parameter in standard-error units ``|delta| sqrt(-h_kk)``."""
+    deltas = []
+    if irt == "2pl":
+        deltas.append(after.a - before.a)
+    deltas.append(after.d - before.d)
+    if per_item_s:
+        deltas.append(after.gamma - before.gamma)
+    delta = np.column_stack(deltas)
+    info = np.maximum(-np.einsum("nkk->nk", h_item[:, cols][:, :, cols]), 0.0)
+    return float(np.max(np.abs(delta) * np.sqrt(info))) if delta.size else 0.0
+
+
+def _regression_derivatives(x, nodes, post, beta, sigma):
+    """Per-model marginal scores (M, P+1) and total Hessian (P+1, P+1) of the marginal
+    log-likelihood in (beta, sigma) given the questions (Louis' formula by quadrature)."""
+    m, p = x.shape
+    r = nodes - (x @ beta)[:, None]  # (M, Q)
+    s2 = sigma**2
+    # complete-data scores per node: beta: x r / s2 ; sigma: -1/sigma + r^2/sigma^3
+    e_r = (post * r).sum(1)
+    e_r2 = (post * r * r).sum(1)
+    e_r3 = (post * r**3).sum(1)
+    e_r4 = (post * r**4).sum(1)
+    scores = np.column_stack([x * (e_r / s2)[:, None], -1.0 / sigma + e_r2 / sigma**3])
+    # E[H]
+    h = np.zeros((p + 1, p + 1))
+    h[:p, :p] = -(x.T @ x) / s2
+    h[:p, p] = h[p, :p] = -2.0 * (x.T @ e_r) / sigma**3
+    h[p, p] = np.sum(1.0 / s2 - 3.0 * e_r2 / s2**2)
+    # + Var[S]: S_beta = x r/s2, S_sigma = -1/sigma + r^2/sigma^3
+    var_r = e_r2 - e_r**2
+    cov_r_r2 = e_r3 - e_r * e_r2
+    var_r2 = e_r4 - e_r2**2
+    h[:p, :p] += (x.T * (var_r / s2**2)) @ x
+    cross = x.T @ (cov_r_r2 / (s2 * sigma**3))
+    h[:p, p] += cross
+    h[p, :p] += cross
+    h[p, p] += np.sum(var_r2 / sigma**6)
+    return scores, h
+
+
+def fit_mml(
+    kd,
+    design,
+    precision: PrecisionModel,
+    irt: str,
+    *,
+    n_quad: int = 7,
+    max_iter: int = 500,
+    tol: float = 1e-6,
+    verbose: bool = False,
+    n_threads=None,
+):
+    """Marginal ML of question parameters, ``beta`` and ``sigma``.
+
+    Returns
+    -------
+    irsl_stats.estimate.Estimates
+        ``theta`` are posterior means (EAP) and ``theta_var`` posterior variances.
+    """
+    from .estimate import Estimates, _n_item_params
+    from .latent_regression import fit_latent_regression
+
+    t0 = time.perf_counter()
+    x = design.matrix
+    information = "observed" if kd.family == "beta_binomial" else ("expected" if kd.family == "beta" else "observed")
+    # start from a loose joint-ML fit: close to the MML solution when models answer many questions
+    jf = fit_jml(kd, precision, irt, options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads))
+    warnings_: List[str] = []
+    items = jf.items
+    reg = fit_latent_regression(x, jf.theta, np.full(kd.n_models, 1e-4))
+    beta, sigma = reg.beta.copy(), max(reg.sigma, 0.05)
+    mode = jf.theta.copy()
+    z, w = gauss_hermite(n_quad)
+    post_eval = _Posterior(kd, z, w, n_threads)
+    n_passes = jf.n_passes
+    history = []
+    converged = False
+    prev = -np.inf
+    item_step_scaled = np.inf
+    it = 0
+    per_item_s = precision.per_item
+    cols = ([0] if irt == "2pl" else []) + [1] + ([2] if per_item_s else [])
+    for it in range(1, max_iter + 1):
+        log_phi = precision.log_phi(items.gamma)
+        mean = x @ beta
+        mode, curv = post_eval.mode_step(mode, items, log_phi, mean, sigma, information)
+        nodes, terms, marg = post_eval.evaluate(mode, curv, items, log_phi, mean, sigma)
+        llf = float(marg.sum())
+        prior_value, gp, hp = precision.prior_terms(items.gamma)
+        objective = llf + prior_value
+        post = np.exp(terms - marg[:, None])
+        change = objective - prev
+        if verbose:
+            print(
+                f"MML iter {it:4d}  marginal loglik {llf: .10e}  change {change: .3e}  "
+                f"step(items) {item_step_scaled:.2e}  sigma {sigma:.4f}", flush=True,
+            )
+        history.append(dict(iter=it, objective=objective, loglik=llf, scaled_step=item_step_scaled))
+        if np.isfinite(prev) and abs(change) < tol * 1e-4 * max(1.0, abs(objective)) and item_step_scaled < tol * 10:
+            converged = True
+            break
+        prev = objective
+        # M-step, questions
+        value, g_item, h_item = _kernel.accumulate_items_weighted(
+            kd, items.a[:, None], items.d, log_phi, nodes[:, :, None], post,
+            information=information, n_threads=n_threads,
+        )
+        post_eval.n_passes += 1
+        g = g_item[:, cols].copy()
+        h = h_item[:, cols][:, :, cols].copy()
+        if per_item_s and gp is not None:
+            g[:, -1] += gp
+            h[:, -1, -1] += hp
+        step, _ = _safe_newton(g, h, 1.0)
+        before = items
+        new = items.copy()
+        k = 0
+        if irt == "2pl":
+            new.a = np.clip(items.a + step[:, 0], -A_BOUND, A_BOUND)
+            k = 1
+        new.d = np.clip(items.d + step[:, k], -D_BOUND, D_BOUND)
+        if per_item_s:
+            new.gamma = np.clip(items.gamma + step[:, k + 1], *LOG_PHI_BOUNDS)
+        if precision.kind == "linear":
+            zz = precision.z
+            gz = zz.T @ g_item[:, 2]
+            hz = (zz * h_item[:, 2, 2][:, None]).T @ zz
+            st, _ = _safe_newton(gz[None], hz[None], 1.0)
+            new.gamma = items.gamma + st[0]
+        items = new
+        # M-step, latent regression (closed form)
+        e_theta = (post * nodes).sum(1)
+        e_theta2 = (post * nodes**2).sum(1)
+        beta = np.linalg.lstsq(x, e_theta, rcond=None)[0]
+        fitted = x @ beta
+        sigma = float(np.sqrt(max(np.mean(e_theta2 - 2 * e_theta * fitted + fitted**2), 1e-12)))
+        # renormalise: mean(x'beta) = 0, var(x'beta) + sigma^2 = 1 (2PL)
+        loc = float(fitted.mean())
+        scale = float(np.sqrt(fitted.var() + sigma**2)) if irt == "2pl" else 1.0
+        beta = (beta - loc * np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]) / scale
+        sigma = sigma / scale
+        mode = (mode - loc) / scale
+        items = ItemState(items.a * scale, items.d + items.a * loc, items.gamma)
+        # convergence measure: the change of the question parameters over the whole iteration
+        # (after renormalisation, so a step the renormalisation undoes does not count), in
+        # standard-error units from the M-step curvature
+        item_step_scaled = _scaled_change(before, items, h_item, cols, irt, per_item_s)
+    if not converged:
+        warnings_.append(
+            f"MML did not converge in {max_iter} EM iterations (last change of the marginal "
+            f"log-likelihood {change:.2e}); increase max_iter"
+        )
+    # final posterior at the estimates
+    log_phi = precision.log_phi(items.gamma)
+    mean = x @ beta
+    mode, curv = post_eval.mode_step(mode, items, log_phi, mean, sigma, information)
+    nodes, terms, marg = post_eval.evaluate(mode, curv, items, log_phi, mean, sigma)
+    post = np.exp(terms - marg[:, None])
+    llf = float(marg.sum())
+    e_theta = (post * nodes).sum(1)
+    v_theta = np.maximum((post * nodes**2).sum(1) - e_theta**2, 0.0)
+    scores, h_reg = _regression_derivatives(x, nodes, post, beta, sigma)
+    try:
+        reg_cov = np.linalg.inv(-h_reg)
+    except np.linalg.LinAlgError:
+        reg_cov = np.full_like(h_reg, np.nan)
+        warnings_.append("the information of the latent regression is singular")
+    # question standard errors: complete-data information at the posterior, minus the posterior
+    # variance of the scores (Louis), linearised: Var_i[s_ij(theta)] ~ c_ij c_ij' Var(theta_i)
+    acc = _kernel.accumulate(
+        kd, e_theta[:, None], items.a[:, None], items.d, log_phi,
+        model_blocks=False, item_blocks=False, cross=True, information="observed", n_threads=n_threads,
+    )
+    _, _, h_item = _kernel.accumulate_items_weighted(
+        kd, items.a[:, None], items.d, log_phi, nodes[:, :, None], post,
+        information="observed", n_threads=n_threads,
+    )
+    n_passes += post_eval.n_passes + 2
+    c = acc.cross[:, 0, :]  # (nobs, 3)
+    tau2 = v_theta[kd.model]
+    corr = np.zeros((kd.n_items, 3, 3))
+    for r_ in range(3):
+        for s_ in range(r_, 3):
+            vals = np.bincount(kd.item, weights=tau2 * c[:, r_] * c[:, s_], minlength=kd.n_items)
+            corr[:, r_, s_] = vals
+            corr[:, s_, r_] = vals
+    h_marg = h_item + corr
+    _, _, hp = precision.prior_terms(items.gamma)
+    hb = h_marg[:, cols][:, :, cols].copy()
+    if per_item_s and hp is not None:
+        hb[:, -1, -1] += hp
+    from .inference import _batched_inverse
+
+    item_cov = _batched_inverse(-hb)
+    global_cov = None
+    if precision.kind == "linear":
+        zz = precision.z
+        ad = [0, 1] if irt == "2pl" else [1]
+        h_ad = h_marg[:, ad][:, :, ad]
+        h_ads = h_marg[:, ad, 2]
+        sol = np.linalg.solve(h_ad, h_ads[:, :, None])[:, :, 0]
+        schur = h_marg[:, 2, 2] - np.einsum("nk,nk->n", h_ads, sol)
+        global_cov = np.linalg.pinv(-(zz * schur[:, None]).T @ zz)
+    col_names = (["a"] if irt == "2pl" else []) + ["d"] + (["log_phi"] if per_item_s else [])
+    n_constraints = 2 if irt == "2pl" else 1
+    n_params = _n_item_params(irt, precision, kd.n_items) + x.shape[1] + 1 - n_constraints
+    return Estimates(
+        theta=e_theta, theta_var=v_theta, a=items.a, d=items.d, gamma=items.gamma, log_phi=log_phi,
+        item_cov=item_cov, item_cols=col_names, global_cov=global_cov, beta=beta, sigma=sigma,
+        reg_cov=reg_cov, reg_scores=scores, reg_hessian=h_reg, llf=llf, n_params=n_params,
+        converged=converged, n_iter=it, n_passes=n_passes, seconds=time.perf_counter() - t0,
+        warnings=warnings_, history=history,
+        extra={"Standard errors": "beta, sigma: marginal observed information given the questions "
+               "(Louis); questions: complete-data information with Louis' correction"},
+    )

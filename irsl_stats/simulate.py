@@ -1,0 +1,1065 @@
+"""Seeded simulators of Beta-IRT evaluation data, returned as pandas tables.
+
+Every simulator draws from the model of DESIGN.md section 1:
+
+- ability (latent regression) ``theta_i = x_i' beta + sigma * u_i``, ``u_i ~ N(0, 1)``;
+- linear predictor ``eta_ij = a_j * theta_i + d_j`` (``a_j = 1`` for ``irt="1pl"``), mean
+  ``mu_ij = expit(eta_ij)``, difficulty ``b_j = -d_j / a_j``;
+- response, by family: ``beta`` ``y ~ Beta(mu*phi_j, (1-mu)*phi_j)``; ``bernoulli``
+  ``y ~ Bernoulli(mu)``; ``binomial`` ``k ~ Binomial(n, mu)``; ``beta_binomial``
+  ``p ~ Beta(mu*phi_j, (1-mu)*phi_j)`` then ``k ~ Binomial(n, p)``.
+
+Identification of the truth
+---------------------------
+The true parameters live on the *generating* scale: ``theta`` is exactly the value of the
+latent regression above (intercept and ``sigma`` as passed; log compute is centred at the
+midpoint of its range so ``theta`` is O(1)), and ``a``, ``d`` are on that scale. A fit that
+identifies the model differently (intercept 0 and ``sigma = 1``, or mean-0/SD-1 abilities)
+recovers ``theta`` only up to ``theta_fit = (theta - m) / s`` with ``a_fit = a * s`` and
+``d_fit = d + a * m``; quantities on the response scale (``mu``, expected scores, pass@k,
+rankings) are the same under every convention and are what tests should compare. Each
+simulation's ``truth["identification"]`` restates this.
+
+Reproducibility
+---------------
+``seed`` fixes everything. Model and item parameters come from one stream; responses of
+model ``i`` come from their own stream ``default_rng([entropy, 1, i])``, so the responses of a
+model do not depend on how many models are simulated or on the chunk size:
+``pd.concat(irt_chunks(..., chunk_size=c))`` equals ``irt(...).responses`` for every ``c``.
+
+Tables use categorical ``model``, ``question`` and ``benchmark`` columns (ordered as in the
+``models`` and ``items`` tables) so that tens of millions of rows stay compact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from .passk import beta_pass_at_k, plugin_pass_at_k
+
+__all__ = [
+    "Simulation",
+    "ChunkedSimulation",
+    "irt",
+    "irt_chunks",
+    "pretraining",
+    "test_time",
+    "subsample_counts",
+    "DATADECIDE_SIZES",
+    "OLMES_BENCHMARKS",
+    "TEST_TIME_BENCHMARKS",
+]
+
+FAMILIES = ("beta", "bernoulli", "binomial", "beta_binomial")
+
+#: The 14 DataDecide model sizes (parameters).
+DATADECIDE_SIZES: tuple[float, ...] = (
+    4e6, 6e6, 8e6, 10e6, 14e6, 16e6, 20e6, 60e6, 90e6, 150e6, 300e6, 530e6, 750e6, 1e9,
+)
+#: The 10 OLMES multiple-choice benchmarks used by DataDecide.
+OLMES_BENCHMARKS: tuple[str, ...] = (
+    "arc_easy", "arc_challenge", "boolq", "csqa", "hellaswag",
+    "mmlu", "openbookqa", "piqa", "socialiqa", "winogrande",
+)
+#: The four test-time-scaling benchmarks of the IRSL paper.
+TEST_TIME_BENCHMARKS: tuple[str, ...] = ("aime24", "aime25", "mmlu_pro", "global_mmlu_lite")
+#: Default difficulty offsets (added to ``d``) for :func:`test_time`: AIME is hard.
+_TEST_TIME_OFFSETS = {"aime24": -3.5, "aime25": -4.0, "mmlu_pro": 0.5, "global_mmlu_lite": 1.5}
+
+_IDENTIFICATION = (
+    "truth on the generating scale: theta_i = x_i' beta + sigma * u_i with the intercept and "
+    "sigma as simulated; a fit identified otherwise recovers theta up to an affine map "
+    "theta_fit = (theta - m)/s, a_fit = a*s, d_fit = d + a*m; response-scale quantities are "
+    "invariant"
+)
+
+
+# ======================================================================================
+# result containers
+# ======================================================================================
+@dataclass
+class Simulation:
+    """A simulated data set and the truth that generated it.
+
+    Attributes
+    ----------
+    responses : pandas.DataFrame, shape (n_cells, ...)
+        Long table, one row per observed (model, question) cell: ``model``, ``question``,
+        ``benchmark`` (categoricals) and ``y`` (``beta``, ``bernoulli``) or ``successes`` and
+        ``trials`` (``binomial``, ``beta_binomial``); :func:`test_time` adds the true
+        per-cell success probability ``p``.
+    models : pandas.DataFrame, shape (n_models, ...)
+        One row per model: ``model``, covariates (``compute``, ``family``, or ``recipe``,
+        ``params``, ``tokens``, ``flops``, ...) and the true ability ``theta``.
+    items : pandas.DataFrame, shape (n_questions, 6)
+        One row per question: ``question``, ``benchmark``, ``a``, ``d``, ``b = -d/a`` and
+        ``phi`` (NaN for ``bernoulli``/``binomial``, which have no precision).
+    truth : dict
+        Regression coefficients (``beta``, keyed by formulaic-style term names), ``sigma``,
+        the ``formula``, the centring constant, the identification statement and simulator
+        settings.
+    family : str
+        Response family of ``responses``.
+    """
+
+    responses: pd.DataFrame
+    models: pd.DataFrame
+    items: pd.DataFrame
+    truth: dict[str, Any]
+    family: str
+
+    def mu(self) -> np.ndarray:
+        """True means ``expit(a_j * theta_i + d_j)``, shape (n_models, n_questions)."""
+        theta = self.models["theta"].to_numpy(float)
+        return expit(np.outer(theta, self.items["a"].to_numpy(float)) + self.items["d"].to_numpy(float))
+
+    def expected_scores(self, block: int = 1024) -> pd.DataFrame:
+        """True expected score (mean ``mu`` over questions) per model and benchmark.
+
+        Averages over *all* questions of the item table (missing cells included), i.e. the
+        full-benchmark score a model would get in expectation.
+
+        Parameters
+        ----------
+        block : int, default 1024
+            Models processed at a time (bounds memory).
+
+        Returns
+        -------
+        pandas.DataFrame, shape (n_models, n_benchmarks + 1)
+            Indexed by model; one column per benchmark and ``"all"`` (mean over every
+            question).
+        """
+        theta = self.models["theta"].to_numpy(float)
+        a = self.items["a"].to_numpy(float)
+        d = self.items["d"].to_numpy(float)
+        bench = pd.Categorical(self.items["benchmark"])
+        codes = bench.codes
+        n_b = len(bench.categories)
+        counts = np.bincount(codes, minlength=n_b).astype(float)
+        onehot = np.zeros((a.size, n_b))
+        onehot[np.arange(a.size), codes] = 1.0
+        out = np.empty((theta.size, n_b + 1))
+        for s in range(0, theta.size, block):
+            mu = expit(np.outer(theta[s : s + block], a) + d)
+            out[s : s + block, :n_b] = (mu @ onehot) / counts
+            out[s : s + block, n_b] = mu.mean(axis=1)
+        cols = [str(c) for c in bench.categories] + ["all"]
+        return pd.DataFrame(out, index=pd.Index(self.models["model"], name="model"), columns=cols)
+
+    def pass_at_k_truth(
+        self,
+        ks: Sequence[float] | np.ndarray,
+        by: str | Sequence[str] = "model",
+        kind: Literal["realized", "expected"] = "realized",
+    ) -> pd.DataFrame:
+        """True pass@k curves, averaged over questions within groups.
+
+        Parameters
+        ----------
+        ks : sequence of float, shape (K,)
+            Budgets ``k > 0``.
+        by : str or sequence of str, default "model"
+            Grouping columns of ``responses`` (e.g. ``("model", "benchmark")``).
+        kind : {"realized", "expected"}, default "realized"
+            ``"realized"``: mean over observed cells of ``1 - (1-p)^k`` with the drawn
+            per-cell ``p`` (needs a ``p`` column, as from :func:`test_time`); this is what
+            the unbiased estimator from infinitely many samples converges to.
+            ``"expected"``: mean of the Beta expectation ``1 - B(mu phi, (1-mu)phi + k) /
+            B(mu phi, (1-mu) phi)`` (or ``1 - (1-mu)^k`` without a precision).
+
+        Returns
+        -------
+        pandas.DataFrame, shape (n_groups * K, len(by) + 2)
+            Tidy: the ``by`` columns, ``k``, ``pass_at_k``.
+        """
+        by_cols = [by] if isinstance(by, str) else list(by)
+        ks_arr = np.asarray(ks, dtype=float).ravel()
+        resp = self.responses
+        if kind == "realized":
+            if "p" not in resp.columns:
+                raise ValueError("kind='realized' needs a `p` column of true per-cell probabilities")
+            probs = resp["p"].to_numpy(float)
+            curves = plugin_pass_at_k(probs[:, None], ks_arr[None, :])
+        elif kind == "expected":
+            q_index = pd.Index(self.items["question"])
+            qpos = q_index.get_indexer(resp["question"])
+            mpos = pd.Index(self.models["model"]).get_indexer(resp["model"])
+            theta = self.models["theta"].to_numpy(float)[mpos]
+            a = self.items["a"].to_numpy(float)[qpos]
+            d = self.items["d"].to_numpy(float)[qpos]
+            phi = self.items["phi"].to_numpy(float)[qpos]
+            mu = expit(a * theta + d)
+            if np.all(np.isnan(phi)):
+                curves = plugin_pass_at_k(mu[:, None], ks_arr[None, :])
+            else:
+                curves = beta_pass_at_k(mu[:, None], phi[:, None], ks_arr[None, :])
+        else:
+            raise ValueError(f"`kind` must be 'realized' or 'expected', got {kind!r}")
+        wide = pd.DataFrame(curves, columns=ks_arr)
+        for col in by_cols:
+            wide[col] = resp[col].to_numpy()
+        means = wide.groupby(by_cols, observed=True, sort=True).mean()
+        tidy = means.stack().rename("pass_at_k").reset_index()
+        tidy = tidy.rename(columns={tidy.columns[len(by_cols)]: "k"})
+        tidy["k"] = tidy["k"].astype(float)
+        return tidy
+
+
+@dataclass
+class ChunkedSimulation:
+    """A simulation whose responses are produced on demand, a block of models at a time.
+
+    Iterating yields long response DataFrames (same columns as ``Simulation.responses``)
+    for consecutive blocks of ``chunk_size`` models, so the caller never holds more than
+    one block. Concatenating all blocks reproduces ``irt(...).responses`` for the same
+    arguments and seed exactly. Iterating twice yields the same data.
+
+    Attributes
+    ----------
+    models, items : pandas.DataFrame
+        As in :class:`Simulation` (complete; small).
+    truth : dict
+        As in :class:`Simulation`.
+    family : str
+    chunk_size : int
+        Models per block.
+    """
+
+    models: pd.DataFrame
+    items: pd.DataFrame
+    truth: dict[str, Any]
+    family: str
+    chunk_size: int
+    _setup: "_Setup" = field(repr=False)
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        for arrays in self.iter_arrays():
+            yield _to_frame(self._setup, arrays)
+
+    def __len__(self) -> int:
+        return -(-len(self.models) // self.chunk_size)
+
+    def iter_arrays(self) -> Iterator[dict[str, np.ndarray]]:
+        """Yield each block as plain arrays (the cheapest form for a kernel).
+
+        Yields
+        ------
+        dict of str to ndarray, each of shape (n_cells_in_block,)
+            ``model`` and ``question`` (int32 positions in ``models``/``items``) and ``y``
+            (float64) or ``successes``/``trials`` (int64).
+        """
+        setup = self._setup
+        for start in range(0, setup.n_models, self.chunk_size):
+            stop = min(start + self.chunk_size, setup.n_models)
+            yield _draw_block(setup, start, stop)
+
+
+# ======================================================================================
+# internals
+# ======================================================================================
+@dataclass
+class _Setup:
+    theta: np.ndarray  # (M,)
+    a: np.ndarray  # (N,)
+    d: np.ndarray  # (N,)
+    phi: np.ndarray  # (N,) (NaN when unused)
+    bench_codes: np.ndarray  # (N,) int
+    bench_names: list[str]
+    model_names: list[str]
+    question_names: list[str]
+    family: str
+    n_trials: np.ndarray | None  # scalar, (N,) or (M, N)
+    missing: float
+    eps: float
+    entropy: int
+    keep_p: bool = False
+
+    @property
+    def n_models(self) -> int:
+        return int(self.theta.size)
+
+
+def _entropy(seed: int | None) -> int:
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"`seed` must be a non-negative integer or None, got {seed!r}")
+    return int(np.random.SeedSequence(seed).entropy)
+
+
+def _check_family(family: str) -> None:
+    if family not in FAMILIES:
+        raise ValueError(f"`family` must be one of {FAMILIES}, got {family!r}")
+
+
+def _check_missing(missing: float) -> None:
+    if not (0.0 <= missing < 1.0):
+        raise ValueError(f"`missing` must lie in [0, 1), got {missing!r}")
+
+
+def _trials_array(n_trials: object, n_models: int, n_questions: int, name: str) -> np.ndarray:
+    arr = np.asarray(n_trials)
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError(f"`{name}` must hold integers")
+        arr = arr.astype(np.int64)
+    if np.any(arr < 1):
+        raise ValueError(f"`{name}` must be >= 1")
+    if arr.ndim == 0 or arr.shape in ((n_questions,), (n_models, n_questions)):
+        return arr.astype(np.int64)
+    raise ValueError(
+        f"`{name}` must be a scalar or of shape ({n_questions},) or ({n_models}, {n_questions}), "
+        f"got {arr.shape}"
+    )
+
+
+def _draw_block(setup: _Setup, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Responses of models ``start:stop`` from their per-model streams."""
+    n_q = setup.a.size
+    qidx_all = np.arange(n_q, dtype=np.int32)
+    alpha_phi = setup.phi
+    parts: dict[str, list[np.ndarray]] = {"model": [], "question": []}
+    value_keys = ["y"] if setup.family in ("beta", "bernoulli") else ["successes", "trials"]
+    if setup.keep_p:
+        value_keys = value_keys + ["p"]
+    for key in value_keys:
+        parts[key] = []
+    n_clipped = 0
+    for i in range(start, stop):
+        rng = np.random.default_rng([setup.entropy, 1, i])
+        mu = expit(setup.a * setup.theta[i] + setup.d)
+        vals: dict[str, np.ndarray] = {}
+        if setup.family == "beta":
+            y = rng.beta(mu * alpha_phi, (1.0 - mu) * alpha_phi)
+            lo, hi = setup.eps, 1.0 - setup.eps
+            out_of = (y < lo) | (y > hi)
+            n_clipped += int(np.count_nonzero(out_of))
+            vals["y"] = np.clip(y, lo, hi)
+        elif setup.family == "bernoulli":
+            vals["y"] = (rng.random(n_q) < mu).astype(np.float64)
+        else:
+            nt = setup.n_trials
+            trials = nt[i] if nt.ndim == 2 else np.broadcast_to(nt, (n_q,))
+            if setup.family == "binomial":
+                p = mu
+            else:
+                p = rng.beta(mu * alpha_phi, (1.0 - mu) * alpha_phi)
+            vals["successes"] = rng.binomial(trials, p)
+            vals["trials"] = np.array(trials, dtype=np.int64)
+            if setup.keep_p:
+                vals["p"] = p
+        if setup.missing > 0.0:
+            keep = rng.random(n_q) >= setup.missing
+            q = qidx_all[keep]
+            vals = {k: v[keep] for k, v in vals.items()}
+        else:
+            q = qidx_all
+        parts["model"].append(np.full(q.size, i, dtype=np.int32))
+        parts["question"].append(q)
+        for key in value_keys:
+            parts[key].append(vals[key])
+    out = {k: (np.concatenate(v) if v else np.empty(0)) for k, v in parts.items()}
+    out["model"] = out["model"].astype(np.int32, copy=False)
+    out["question"] = out["question"].astype(np.int32, copy=False)
+    out["_n_clipped"] = np.array(n_clipped)
+    return out
+
+
+def _to_frame(setup: _Setup, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    m = arrays["model"]
+    q = arrays["question"]
+    data: dict[str, Any] = {
+        "model": pd.Categorical.from_codes(m, categories=setup.model_names),
+        "question": pd.Categorical.from_codes(q, categories=setup.question_names),
+        "benchmark": pd.Categorical.from_codes(setup.bench_codes[q], categories=setup.bench_names),
+    }
+    for key, val in arrays.items():
+        if key not in ("model", "question") and not key.startswith("_"):
+            data[key] = val
+    return pd.DataFrame(data)
+
+
+def _simulate_all(setup: _Setup, block: int = 512) -> tuple[pd.DataFrame, int]:
+    chunks = [_draw_block(setup, s, min(s + block, setup.n_models)) for s in range(0, setup.n_models, block)]
+    keys = [k for k in chunks[0] if not k.startswith("_")]
+    merged = {k: np.concatenate([c[k] for c in chunks]) for k in keys}
+    n_clipped = int(sum(int(c["_n_clipped"]) for c in chunks))
+    return _to_frame(setup, merged), n_clipped
+
+
+def _benchmark_names(benchmarks: int | Sequence[str]) -> list[str]:
+    if isinstance(benchmarks, (int, np.integer)):
+        if benchmarks < 1:
+            raise ValueError("`benchmarks` must be >= 1 or a sequence of names")
+        return [f"bench{b}" for b in range(int(benchmarks))]
+    names = [str(b) for b in benchmarks]
+    if not names or len(set(names)) != len(names):
+        raise ValueError("`benchmarks` must be a non-empty sequence of distinct names")
+    return names
+
+
+def _items(
+    rng: np.random.Generator,
+    bench_codes: np.ndarray,
+    bench_names: list[str],
+    *,
+    irt: str,
+    family: str,
+    precision: str,
+    a_sdlog: float,
+    d_mean: float | np.ndarray,
+    d_sd: float,
+    phi_median: float,
+    phi_sdlog: float,
+    width: int,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    n_q = bench_codes.size
+    if irt == "2pl":
+        a = np.exp(rng.normal(0.0, a_sdlog, n_q))
+    elif irt == "1pl":
+        a = np.ones(n_q)
+    else:
+        raise ValueError(f"`irt` must be '1pl' or '2pl', got {irt!r}")
+    d = d_mean + d_sd * rng.normal(size=n_q)
+    if precision == "item":
+        phi = phi_median * np.exp(rng.normal(0.0, phi_sdlog, n_q))
+    elif precision == "common":
+        phi = np.full(n_q, float(phi_median))
+    else:
+        raise ValueError(f"`precision` must be 'item' or 'common', got {precision!r}")
+    if family in ("bernoulli", "binomial"):
+        phi = np.full(n_q, np.nan)
+    names = [f"q{j:0{width}d}" for j in range(n_q)]
+    items = pd.DataFrame(
+        {
+            "question": names,
+            "benchmark": pd.Categorical.from_codes(bench_codes, categories=bench_names),
+            "a": a,
+            "d": d,
+            "b": -d / a,
+            "phi": phi,
+        }
+    )
+    return items, a, d, phi
+
+
+def _split_questions(n_per: Sequence[int]) -> np.ndarray:
+    return np.repeat(np.arange(len(n_per)), n_per).astype(np.int64)
+
+
+def _even_split(n_questions: int, n_bench: int) -> list[int]:
+    base, extra = divmod(n_questions, n_bench)
+    return [base + (b < extra) for b in range(n_bench)]
+
+
+def _irt_setup(
+    n_models: int,
+    n_questions: int,
+    family: str,
+    irt: str,
+    precision: str,
+    benchmarks: int | Sequence[str],
+    family_effects: Sequence[float],
+    beta: tuple[float, float],
+    sigma: float,
+    compute_range: tuple[float, float],
+    a_sdlog: float,
+    d_mean: float,
+    d_sd: float,
+    phi_median: float,
+    phi_sdlog: float,
+    n_trials: object,
+    missing: float,
+    eps: float,
+    seed: int | None,
+) -> tuple[_Setup, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    _check_family(family)
+    _check_missing(missing)
+    if n_models < 1 or n_questions < 1:
+        raise ValueError("`n_models` and `n_questions` must be >= 1")
+    if sigma < 0:
+        raise ValueError("`sigma` must be >= 0")
+    lo, hi = compute_range
+    if not (0 < lo < hi):
+        raise ValueError("`compute_range` must be (low, high) with 0 < low < high")
+    entropy = _entropy(seed)
+    rng = np.random.default_rng([entropy, 0])
+    # --- models
+    log_c = rng.uniform(np.log(lo), np.log(hi), n_models)
+    center = 0.5 * (np.log(lo) + np.log(hi))
+    fam_eff = np.asarray(family_effects, dtype=float)
+    if fam_eff.ndim != 1 or fam_eff.size < 1:
+        raise ValueError("`family_effects` must be a non-empty sequence (first = reference)")
+    fam_names = [f"fam{g}" for g in range(fam_eff.size)]
+    fam_codes = rng.integers(0, fam_eff.size, n_models)
+    u = rng.normal(size=n_models)
+    theta = beta[0] + beta[1] * (log_c - center) + fam_eff[fam_codes] - fam_eff[0] + sigma * u
+    width_m = len(str(max(n_models - 1, 1)))
+    models = pd.DataFrame(
+        {
+            "model": [f"m{i:0{width_m}d}" for i in range(n_models)],
+            "compute": np.exp(log_c),
+            "family": pd.Categorical.from_codes(fam_codes, categories=fam_names),
+            "theta": theta,
+        }
+    )
+    # --- items
+    bench_names = _benchmark_names(benchmarks)
+    if len(bench_names) > n_questions:
+        raise ValueError("more benchmarks than questions")
+    bench_codes = _split_questions(_even_split(n_questions, len(bench_names)))
+    width_q = len(str(max(n_questions - 1, 1)))
+    items, a, d, phi = _items(
+        rng, bench_codes, bench_names, irt=irt, family=family, precision=precision,
+        a_sdlog=a_sdlog, d_mean=d_mean, d_sd=d_sd, phi_median=phi_median,
+        phi_sdlog=phi_sdlog, width=width_q,
+    )
+    nt = None
+    if family in ("binomial", "beta_binomial"):
+        nt = _trials_array(n_trials, n_models, n_questions, "n_trials")
+    # --- truth
+    coefs = {"Intercept": float(beta[0]), "log_compute": float(beta[1])}
+    for g in range(1, fam_eff.size):
+        coefs[f"family[T.{fam_names[g]}]"] = float(fam_eff[g] - fam_eff[0])
+    uncentered = dict(coefs)
+    uncentered["Intercept"] = float(beta[0] - beta[1] * center)
+    truth: dict[str, Any] = {
+        "beta": coefs,
+        "beta_uncentered": uncentered,
+        "sigma": float(sigma),
+        "formula": "theta ~ I(log(compute) - log_compute_center) + family",
+        "formula_uncentered": "theta ~ log(compute) + family",
+        "log_compute_center": float(center),
+        "identification": _IDENTIFICATION,
+        "family": family,
+        "irt": irt,
+        "precision": precision,
+        "missing": float(missing),
+        "seed": seed,
+    }
+    setup = _Setup(
+        theta=theta, a=a, d=d, phi=phi, bench_codes=bench_codes, bench_names=bench_names,
+        model_names=models["model"].tolist(), question_names=items["question"].tolist(),
+        family=family, n_trials=nt, missing=float(missing), eps=float(eps), entropy=entropy,
+    )
+    return setup, models, items, truth
+
+
+# ======================================================================================
+# public simulators
+# ======================================================================================
+def irt(
+    n_models: int = 200,
+    n_questions: int = 500,
+    *,
+    family: Literal["beta", "bernoulli", "binomial", "beta_binomial"] = "beta",
+    irt: Literal["1pl", "2pl"] = "2pl",
+    precision: Literal["item", "common"] = "item",
+    benchmarks: int | Sequence[str] = 1,
+    family_effects: Sequence[float] = (0.0, 0.4, -0.3),
+    beta: tuple[float, float] = (0.0, 0.35),
+    sigma: float = 0.5,
+    compute_range: tuple[float, float] = (1e20, 1e25),
+    a_sdlog: float = 0.3,
+    d_mean: float = 0.0,
+    d_sd: float = 1.5,
+    phi_median: float = 15.0,
+    phi_sdlog: float = 0.4,
+    n_trials: int | np.ndarray = 20,
+    missing: float = 0.0,
+    eps: float = 1e-9,
+    seed: int | None = 0,
+) -> Simulation:
+    """Simulate a generic IRT data set: models with compute and family, questions in benchmarks.
+
+    Abilities follow ``theta_i = beta[0] + beta[1] * (log(compute_i) - c) + effect[family_i]
+    + sigma * u_i`` with ``log(compute)`` uniform on ``log(compute_range)``, ``c`` its
+    midpoint, families assigned uniformly at random (the first is the reference, effect 0
+    after subtracting ``family_effects[0]``). Items: ``a ~ LogNormal(0, a_sdlog)``
+    (``1`` for 1PL), ``d ~ N(d_mean, d_sd^2)``, ``phi ~ phi_median * LogNormal(0, phi_sdlog)``
+    (or ``phi_median`` for ``precision="common"``). Questions are split evenly over the
+    benchmarks.
+
+    Parameters
+    ----------
+    n_models, n_questions : int
+        Table sizes. Generation is vectorised per model; 2,000 x 10,000 cells take a few
+        seconds. For much larger designs use :func:`irt_chunks`.
+    family : {"beta", "bernoulli", "binomial", "beta_binomial"}
+        Response family (see the module docstring).
+    irt : {"1pl", "2pl"}
+    precision : {"item", "common"}
+    benchmarks : int or sequence of str, default 1
+        Number of benchmarks (named ``bench0``, ...) or their names.
+    family_effects : sequence of float, default (0.0, 0.4, -0.3)
+        Ability shift per model family; its length is the number of families.
+    beta : (float, float), default (0.0, 0.35)
+        Intercept and slope on centred natural-log compute.
+    sigma : float, default 0.5
+        Residual SD of the latent regression.
+    compute_range : (float, float), default (1e20, 1e25)
+        Training FLOPs range (log-uniform).
+    a_sdlog, d_mean, d_sd, phi_median, phi_sdlog : float
+        Item parameter distributions (see above).
+    n_trials : int or ndarray, default 20
+        Trials per cell for the count families: scalar, shape (n_questions,) or
+        (n_models, n_questions).
+    missing : float, default 0.0
+        Share of cells dropped completely at random (absent rows).
+    eps : float, default 1e-9
+        Beta draws are clipped to ``[eps, 1 - eps]``: with small ``mu*phi`` or ``(1-mu)*phi``
+        a draw can round to exactly 0 or 1 in float64. ``truth["n_clipped"]`` counts them.
+    seed : int or None, default 0
+
+    Returns
+    -------
+    Simulation
+        ``responses`` (n_models * n_questions * (1 - missing) rows), ``models`` (``model``,
+        ``compute``, ``family``, ``theta``), ``items`` and ``truth``.
+
+    Examples
+    --------
+    >>> from irsl_stats import simulate
+    >>> sim = simulate.irt(n_models=50, n_questions=40, benchmarks=2, seed=1)
+    >>> sim.responses.shape, list(sim.responses.columns)
+    ((2000, 4), ['model', 'question', 'benchmark', 'y'])
+    >>> sim.truth["beta"]["log_compute"]
+    0.35
+    """
+    setup, models, items, truth = _irt_setup(
+        n_models, n_questions, family, irt, precision, benchmarks, family_effects, beta,
+        sigma, compute_range, a_sdlog, d_mean, d_sd, phi_median, phi_sdlog, n_trials,
+        missing, eps, seed,
+    )
+    responses, n_clipped = _simulate_all(setup)
+    truth["n_clipped"] = n_clipped
+    return Simulation(responses=responses, models=models, items=items, truth=truth, family=family)
+
+
+def irt_chunks(
+    n_models: int = 200,
+    n_questions: int = 500,
+    *,
+    chunk_size: int = 256,
+    **kwargs: Any,
+) -> ChunkedSimulation:
+    """Like :func:`irt`, but yields the responses in blocks of models.
+
+    For designs too large to hold as one table (e.g. 6,612 models x 37,682 questions =
+    249M cells), the returned object holds only the small ``models``/``items``/``truth``
+    tables; iterating over it draws the responses of ``chunk_size`` models at a time.
+    Because every model has its own random stream, the blocks concatenate to exactly
+    ``irt(n_models, n_questions, **kwargs).responses`` whatever the chunk size.
+
+    Parameters
+    ----------
+    n_models, n_questions : int
+    chunk_size : int, default 256
+        Models per block; a block has ``chunk_size * n_questions`` rows.
+    **kwargs
+        Any keyword argument of :func:`irt`.
+
+    Returns
+    -------
+    ChunkedSimulation
+        Iterate for DataFrames, or call ``.iter_arrays()`` for raw int32/float64 arrays.
+        ``truth["n_clipped"]`` is not available (None).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from irsl_stats import simulate
+    >>> chunks = simulate.irt_chunks(n_models=10, n_questions=30, chunk_size=4, seed=3)
+    >>> [len(block) for block in chunks]
+    [120, 120, 60]
+    >>> full = simulate.irt(n_models=10, n_questions=30, seed=3).responses
+    >>> pd.concat(list(chunks), ignore_index=True).equals(full)
+    True
+    """
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"`chunk_size` must be a positive integer, got {chunk_size!r}")
+    defaults = {
+        "family": "beta", "irt": "2pl", "precision": "item", "benchmarks": 1,
+        "family_effects": (0.0, 0.4, -0.3), "beta": (0.0, 0.35), "sigma": 0.5,
+        "compute_range": (1e20, 1e25), "a_sdlog": 0.3, "d_mean": 0.0, "d_sd": 1.5,
+        "phi_median": 15.0, "phi_sdlog": 0.4, "n_trials": 20, "missing": 0.0, "eps": 1e-9,
+        "seed": 0,
+    }
+    unknown = set(kwargs) - set(defaults)
+    if unknown:
+        raise TypeError(f"irt_chunks() got unexpected keyword arguments: {sorted(unknown)}")
+    args = {**defaults, **kwargs}
+    setup, models, items, truth = _irt_setup(
+        n_models, n_questions, args["family"], args["irt"], args["precision"],
+        args["benchmarks"], args["family_effects"], args["beta"], args["sigma"],
+        args["compute_range"], args["a_sdlog"], args["d_mean"], args["d_sd"],
+        args["phi_median"], args["phi_sdlog"], args["n_trials"], args["missing"],
+        args["eps"], args["seed"],
+    )
+    truth["n_clipped"] = None
+    return ChunkedSimulation(
+        models=models, items=items, truth=truth, family=args["family"],
+        chunk_size=int(chunk_size), _setup=setup,
+    )
+
+
+def _size_label(params: float) -> str:
+    return f"{params / 1e9:g}B" if params >= 1e9 else f"{params / 1e6:g}M"
+
+
+def pretraining(
+    n_recipes: int = 25,
+    sizes: Sequence[float] = DATADECIDE_SIZES,
+    n_checkpoints: int = 2,
+    benchmarks: Sequence[str] = OLMES_BENCHMARKS,
+    questions_per_benchmark: int = 100,
+    *,
+    tokens_per_param: float | tuple[float, float] = (20.0, 100.0),
+    slope: float = 0.25,
+    recipe_sd: float = 0.3,
+    noise_sd: float = 0.05,
+    benchmark_sd: float = 0.5,
+    irt: Literal["1pl", "2pl"] = "2pl",
+    precision: Literal["item", "common"] = "item",
+    a_sdlog: float = 0.3,
+    d_sd: float = 1.5,
+    phi_median: float = 15.0,
+    phi_sdlog: float = 0.4,
+    missing: float = 0.0,
+    eps: float = 1e-9,
+    seed: int | None = 0,
+) -> Simulation:
+    """Simulate DataDecide-like pre-training data: recipes x model sizes x checkpoints.
+
+    For each data recipe ``r``, size ``s`` (parameters) and checkpoint ``c = 1..C``:
+    ``tokens = (c / C) * tpp_s * params_s`` where ``tpp_s`` is the tokens-per-parameter of
+    the final checkpoint of size ``s`` (shared by all recipes, so recipes are compared at
+    equal budgets); ``flops = 6 * params * tokens``; ability
+    ``theta = effect_r + slope * (log(flops) - c0) + noise_sd * u`` with
+    ``effect_r ~ N(0, recipe_sd^2)`` and ``c0`` the midpoint of the simulated log-FLOPs
+    range. Responses are Beta (the probability of the correct choice) from a 2PL model with
+    per-benchmark difficulty offsets ``~ N(0, benchmark_sd^2)``.
+
+    Parameters
+    ----------
+    n_recipes : int, default 25
+        Number of data recipes (``recipe_00``, ...).
+    sizes : sequence of float, default :data:`DATADECIDE_SIZES`
+        Model sizes in parameters (the 14 DataDecide sizes, 4M ... 1B).
+    n_checkpoints : int, default 2
+        Evenly spaced checkpoints per run; the last is the final one (``is_final``).
+    benchmarks : sequence of str, default :data:`OLMES_BENCHMARKS`
+    questions_per_benchmark : int, default 100
+    tokens_per_param : float or (float, float), default (20, 100)
+        Tokens per parameter at the final checkpoint: a constant, or a range from which
+        each size draws a value log-uniformly (DataDecide itself uses 100).
+    slope : float, default 0.25
+        Ability per unit of natural-log FLOPs.
+    recipe_sd, noise_sd, benchmark_sd : float
+        SDs of the recipe effects, of the model-level noise and of the benchmark offsets.
+    irt, precision, a_sdlog, d_sd, phi_median, phi_sdlog, missing, eps, seed
+        As in :func:`irt`.
+
+    Returns
+    -------
+    Simulation
+        ``models`` columns: ``model``, ``recipe``, ``size``, ``params``, ``tokens``,
+        ``flops``, ``checkpoint``, ``is_final``, ``theta``. ``truth`` holds
+        ``recipe_effects`` (Series), ``slope``, ``log_flops_center``, ``noise_sd`` and
+        ``benchmark_offsets``. Use ``sim.expected_scores()`` for the true full-benchmark
+        scores.
+
+    Examples
+    --------
+    >>> from irsl_stats import simulate
+    >>> sim = simulate.pretraining(n_recipes=3, n_checkpoints=1, questions_per_benchmark=20)
+    >>> len(sim.models), len(sim.items), len(sim.responses)
+    (42, 200, 8400)
+    >>> bool((sim.models.flops == 6 * sim.models.params * sim.models.tokens).all())
+    True
+    """
+    if n_recipes < 1 or n_checkpoints < 1 or questions_per_benchmark < 1:
+        raise ValueError("`n_recipes`, `n_checkpoints` and `questions_per_benchmark` must be >= 1")
+    sizes_arr = np.asarray(sizes, dtype=float)
+    if sizes_arr.ndim != 1 or sizes_arr.size < 1 or np.any(sizes_arr <= 0):
+        raise ValueError("`sizes` must be a non-empty sequence of positive parameter counts")
+    _check_missing(missing)
+    bench_names = _benchmark_names(list(benchmarks))
+    entropy = _entropy(seed)
+    rng = np.random.default_rng([entropy, 0])
+    # token budgets per size
+    if np.ndim(tokens_per_param) == 0:
+        tpp = np.full(sizes_arr.size, float(tokens_per_param))  # type: ignore[arg-type]
+    else:
+        lo, hi = tokens_per_param  # type: ignore[misc]
+        if not (0 < lo <= hi):
+            raise ValueError("`tokens_per_param` range must satisfy 0 < low <= high")
+        tpp = np.exp(rng.uniform(np.log(lo), np.log(hi), sizes_arr.size))
+    recipe_names = [f"recipe_{r:02d}" for r in range(n_recipes)]
+    recipe_eff = rng.normal(0.0, recipe_sd, n_recipes)
+    r_idx, s_idx, c_idx = np.meshgrid(
+        np.arange(n_recipes), np.arange(sizes_arr.size), np.arange(1, n_checkpoints + 1),
+        indexing="ij",
+    )
+    r_idx, s_idx, c_idx = r_idx.ravel(), s_idx.ravel(), c_idx.ravel()
+    params = sizes_arr[s_idx]
+    tokens = (c_idx / n_checkpoints) * tpp[s_idx] * params
+    flops = 6.0 * params * tokens
+    log_f = np.log(flops)
+    center = 0.5 * (log_f.min() + log_f.max())
+    u = rng.normal(size=r_idx.size)
+    theta = recipe_eff[r_idx] + slope * (log_f - center) + noise_sd * u
+    size_labels = [_size_label(p) for p in sizes_arr]
+    models = pd.DataFrame(
+        {
+            "model": [
+                f"{recipe_names[r]}-{size_labels[s]}-ckpt{c}" for r, s, c in zip(r_idx, s_idx, c_idx)
+            ],
+            "recipe": pd.Categorical.from_codes(r_idx, categories=recipe_names),
+            "size": pd.Categorical.from_codes(s_idx, categories=size_labels),
+            "params": params,
+            "tokens": tokens,
+            "flops": flops,
+            "checkpoint": c_idx.astype(np.int64),
+            "is_final": c_idx == n_checkpoints,
+            "theta": theta,
+        }
+    )
+    # items
+    offsets = rng.normal(0.0, benchmark_sd, len(bench_names))
+    bench_codes = _split_questions([questions_per_benchmark] * len(bench_names))
+    n_q = bench_codes.size
+    items, a, d, phi = _items(
+        rng, bench_codes, bench_names, irt=irt, family="beta", precision=precision,
+        a_sdlog=a_sdlog, d_mean=offsets[bench_codes], d_sd=d_sd, phi_median=phi_median,
+        phi_sdlog=phi_sdlog, width=len(str(max(n_q - 1, 1))),
+    )
+    setup = _Setup(
+        theta=theta, a=a, d=d, phi=phi, bench_codes=bench_codes, bench_names=bench_names,
+        model_names=models["model"].tolist(), question_names=items["question"].tolist(),
+        family="beta", n_trials=None, missing=float(missing), eps=float(eps), entropy=entropy,
+    )
+    responses, n_clipped = _simulate_all(setup)
+    truth: dict[str, Any] = {
+        "recipe_effects": pd.Series(recipe_eff, index=pd.Index(recipe_names, name="recipe"), name="effect"),
+        "slope": float(slope),
+        "log_flops_center": float(center),
+        "noise_sd": float(noise_sd),
+        "tokens_per_param": pd.Series(tpp, index=pd.Index(size_labels, name="size")),
+        "benchmark_offsets": pd.Series(offsets, index=pd.Index(bench_names, name="benchmark")),
+        "formula": "theta ~ 0 + recipe + I(log(flops) - log_flops_center)",
+        "sigma": float(noise_sd),
+        "identification": _IDENTIFICATION,
+        "family": "beta",
+        "irt": irt,
+        "precision": precision,
+        "missing": float(missing),
+        "n_clipped": n_clipped,
+        "seed": seed,
+    }
+    return Simulation(responses=responses, models=models, items=items, truth=truth, family="beta")
+
+
+def test_time(
+    n_models: int = 12,
+    n_questions: int = 120,
+    benchmarks: Sequence[str] = TEST_TIME_BENCHMARKS,
+    n_samples: int | np.ndarray = 2560,
+    *,
+    seed: int | None = 0,
+    beta: tuple[float, float] = (0.0, 0.4),
+    sigma: float = 0.5,
+    compute_range: tuple[float, float] = (1e22, 1e25),
+    irt: Literal["1pl", "2pl"] = "2pl",
+    precision: Literal["item", "common"] = "item",
+    benchmark_offsets: dict[str, float] | None = None,
+    difficulty_shift: float = 0.0,
+    a_sdlog: float = 0.3,
+    d_sd: float = 1.5,
+    phi_median: float = 2.0,
+    phi_sdlog: float = 0.5,
+) -> Simulation:
+    """Simulate repeated sampling (test-time scaling): ``k`` correct of ``n`` samples per cell.
+
+    Model ``i`` answers question ``j`` ``n_ij`` times; the per-cell success probability is
+    ``p_ij ~ Beta(mu_ij phi_j, (1 - mu_ij) phi_j)`` with ``mu_ij = expit(a_j theta_i + d_j)``
+    and the successes ``k_ij ~ Binomial(n_ij, p_ij)`` (a beta-binomial model). Abilities
+    follow ``theta_i = beta[0] + beta[1] (log(compute_i) - c) + sigma u_i``. The true
+    ``p_ij`` is returned, so the exact pass@k of each model is
+    ``mean_j 1 - (1 - p_ij)^k`` (see :meth:`Simulation.pass_at_k_truth`).
+
+    Parameters
+    ----------
+    n_models : int, default 12
+    n_questions : int, default 120
+        Split evenly over ``benchmarks``.
+    benchmarks : sequence of str, default :data:`TEST_TIME_BENCHMARKS`
+    n_samples : int or ndarray, default 2560
+        Samples per cell: scalar, shape (n_questions,) or (n_models, n_questions).
+    seed : int or None, default 0
+    beta, sigma, compute_range, irt, precision, a_sdlog, d_sd
+        As in :func:`irt` (no model families).
+    benchmark_offsets : dict, optional
+        Added to ``d`` per benchmark. Default: aime24 -3.5, aime25 -4.0, mmlu_pro +0.5,
+        global_mmlu_lite +1.5 (0 for other names); with the defaults about 55-70% of AIME
+        cells have 0 successes out of 2,560.
+    difficulty_shift : float, default 0.0
+        Added to every ``d``; negative values make questions harder. With
+        ``difficulty_shift=-3`` most cells have 0 successes out of hundreds, as in real
+        AIME data (58-78% zero cells).
+    phi_median, phi_sdlog : float, default 2.0, 0.5
+        Item precision; small values give the U-shaped ``p`` of real sampling data
+        (questions a model nearly always or nearly never solves).
+
+    Returns
+    -------
+    Simulation
+        ``responses``: ``model``, ``question``, ``benchmark``, ``successes``, ``trials``,
+        ``p``; ``models``: ``model``, ``compute``, ``theta``; ``family="beta_binomial"``.
+
+    Examples
+    --------
+    >>> from irsl_stats import simulate
+    >>> sim = simulate.test_time(n_models=3, n_questions=8, n_samples=100, seed=2)
+    >>> list(sim.responses.columns)
+    ['model', 'question', 'benchmark', 'successes', 'trials', 'p']
+    >>> truth = sim.pass_at_k_truth([1, 10, 100])
+    >>> list(truth.columns), len(truth)
+    (['model', 'k', 'pass_at_k'], 9)
+    """
+    if n_models < 1 or n_questions < 1:
+        raise ValueError("`n_models` and `n_questions` must be >= 1")
+    bench_names = _benchmark_names(list(benchmarks))
+    if len(bench_names) > n_questions:
+        raise ValueError("more benchmarks than questions")
+    entropy = _entropy(seed)
+    rng = np.random.default_rng([entropy, 0])
+    lo, hi = compute_range
+    if not (0 < lo < hi):
+        raise ValueError("`compute_range` must be (low, high) with 0 < low < high")
+    log_c = rng.uniform(np.log(lo), np.log(hi), n_models)
+    center = 0.5 * (np.log(lo) + np.log(hi))
+    u = rng.normal(size=n_models)
+    theta = beta[0] + beta[1] * (log_c - center) + sigma * u
+    width_m = len(str(max(n_models - 1, 1)))
+    models = pd.DataFrame(
+        {"model": [f"lm{i:0{width_m}d}" for i in range(n_models)], "compute": np.exp(log_c), "theta": theta}
+    )
+    offs_map = dict(_TEST_TIME_OFFSETS) if benchmark_offsets is None else dict(benchmark_offsets)
+    offsets = np.array([offs_map.get(b, 0.0) for b in bench_names], dtype=float)
+    bench_codes = _split_questions(_even_split(n_questions, len(bench_names)))
+    items, a, d, phi = _items(
+        rng, bench_codes, bench_names, irt=irt, family="beta_binomial", precision=precision,
+        a_sdlog=a_sdlog, d_mean=offsets[bench_codes] + difficulty_shift, d_sd=d_sd,
+        phi_median=phi_median, phi_sdlog=phi_sdlog, width=len(str(max(n_questions - 1, 1))),
+    )
+    nt = _trials_array(n_samples, n_models, n_questions, "n_samples")
+    setup = _Setup(
+        theta=theta, a=a, d=d, phi=phi, bench_codes=bench_codes, bench_names=bench_names,
+        model_names=models["model"].tolist(), question_names=items["question"].tolist(),
+        family="beta_binomial", n_trials=nt, missing=0.0, eps=0.0, entropy=entropy, keep_p=True,
+    )
+    responses, _ = _simulate_all(setup)
+    zero_share = float(np.mean(responses["successes"].to_numpy() == 0))
+    truth: dict[str, Any] = {
+        "beta": {"Intercept": float(beta[0]), "log_compute": float(beta[1])},
+        "beta_uncentered": {"Intercept": float(beta[0] - beta[1] * center), "log_compute": float(beta[1])},
+        "sigma": float(sigma),
+        "formula": "theta ~ I(log(compute) - log_compute_center)",
+        "log_compute_center": float(center),
+        "benchmark_offsets": pd.Series(offsets, index=pd.Index(bench_names, name="benchmark")),
+        "difficulty_shift": float(difficulty_shift),
+        "zero_share": zero_share,
+        "identification": _IDENTIFICATION,
+        "family": "beta_binomial",
+        "irt": irt,
+        "precision": precision,
+        "seed": seed,
+    }
+    return Simulation(responses=responses, models=models, items=items, truth=truth, family="beta_binomial")
+
+
+# pytest would otherwise try to collect `test_time` when a test module imports it by name
+test_time.__test__ = False  # type: ignore[attr-defined]
+
+
+def subsample_counts(
+    responses: pd.DataFrame,
+    n_samples: int | np.ndarray,
+    seed: int | None = 0,
+    *,
+    successes: str = "successes",
+    trials: str = "trials",
+) -> pd.DataFrame:
+    """Keep ``n_samples`` of each cell's samples, drawn without replacement.
+
+    For a cell with ``k`` successes among ``n`` samples, the successes among ``m`` samples
+    drawn without replacement are hypergeometric ``(k, n - k, m)``, exactly what one gets
+    by sub-sampling the raw attempts. Used by pass@k studies to forecast from, say, 50 of
+    2,560 samples.
+
+    Parameters
+    ----------
+    responses : pandas.DataFrame, shape (n_cells, ...)
+        Long table with count columns.
+    n_samples : int or array_like of int, shape () or (n_cells,)
+        Samples kept per cell, ``1 <= n_samples <= trials``.
+    seed : int or None, default 0
+    successes, trials : str
+        Column names of the counts.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_cells, ...)
+        A copy of ``responses`` with ``successes`` and ``trials`` replaced (other columns,
+        e.g. the true ``p``, unchanged).
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, counts are invalid, or ``n_samples`` exceeds ``trials``
+        (naming how many rows).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from irsl_stats.simulate import subsample_counts
+    >>> df = pd.DataFrame({"successes": [0, 5, 10], "trials": [10, 10, 10]})
+    >>> sub = subsample_counts(df, 4, seed=0)
+    >>> sub["trials"].tolist(), sub["successes"].iloc[[0, 2]].tolist()
+    ([4, 4, 4], [0, 4])
+    """
+    for col in (successes, trials):
+        if col not in responses.columns:
+            raise ValueError(f"column {col!r} not in `responses`")
+    k = responses[successes].to_numpy()
+    n = responses[trials].to_numpy()
+    for arr, nm in ((k, successes), (n, trials)):
+        arr_f = np.asarray(arr, dtype=float)
+        if np.any(~np.isfinite(arr_f)) or np.any(arr_f != np.round(arr_f)) or np.any(arr_f < 0):
+            raise ValueError(f"column {nm!r} must hold non-negative integers")
+    k = np.asarray(k, dtype=np.int64)
+    n = np.asarray(n, dtype=np.int64)
+    if np.any(k > n):
+        raise ValueError(f"{int(np.sum(k > n))} rows have {successes} > {trials}")
+    m = np.asarray(n_samples)
+    if not np.issubdtype(m.dtype, np.integer):
+        if not np.all(m == np.round(m)):
+            raise ValueError("`n_samples` must be integer")
+    m = np.broadcast_to(m.astype(np.int64), k.shape)
+    if np.any(m < 1):
+        raise ValueError("`n_samples` must be >= 1")
+    over = m > n
+    if np.any(over):
+        raise ValueError(f"`n_samples` exceeds `{trials}` in {int(over.sum())} rows")
+    rng = np.random.default_rng(seed)
+    new_k = rng.hypergeometric(k, n - k, m) if k.size else k.copy()
+    out = responses.copy()
+    out[successes] = new_k.astype(responses[successes].dtype, copy=False)
+    out[trials] = m.astype(responses[trials].dtype, copy=False)
+    return out
