@@ -159,7 +159,8 @@ int get_family(const py::object& family) {
 
 // y / trials / log_const: the response part shared by every binding.
 void parse_responses(Data& D, const py::object& y, const py::object& trials,
-                     const py::object& log_const, int n_threads) {
+                     const py::object& log_const, int n_threads,
+                     const py::object& log_y = py::none()) {
     irsl::DataView& X = D.view;
     const int fam = X.family;
     py::array ya = get_array<double>(y, "y", 1);
@@ -214,6 +215,19 @@ void parse_responses(Data& D, const py::object& y, const py::object& trials,
         X.log_const = dptr(la);
         D.keep.push_back(la);
     }
+    // log_y: optional precomputed (log y, log1p(-y)) per observation for the beta family; without
+    // it the kernel computes them on the fly (same values, slower).
+    if (!log_y.is_none()) {
+        if (fam != irsl::BETA)
+            throw py::value_error(std::string("log_y: only for family 'beta', got family '") +
+                                  family_name(fam) + "'");
+        py::array lya = get_array<double>(log_y, "log_y", 2);
+        check_shape(lya, "log_y", {n, 2},
+                    "(n, 2) = (" + std::to_string(n) + ", 2): log y and log1p(-y)");
+        check_finite(lya, "log_y", n_threads);
+        X.log_y = dptr(lya);
+        D.keep.push_back(lya);
+    }
 }
 
 void check_index(const py::array& arr, const char* name, int64_t bound, const char* bound_name,
@@ -231,7 +245,7 @@ void check_index(const py::array& arr, const char* name, int64_t bound, const ch
 // Full observation set: indices, responses, weights, model_ptr.
 Data parse_data(const py::object& model, const py::object& item, const py::object& y,
                 const py::object& trials, const py::object& weight, const py::object& log_const,
-                const py::object& model_ptr, const py::object& n_models,
+                const py::object& log_y, const py::object& model_ptr, const py::object& n_models,
                 const py::object& n_items, const py::object& family, bool need_ptr,
                 int n_threads) {
     Data D;
@@ -245,7 +259,7 @@ Data parse_data(const py::object& model, const py::object& item, const py::objec
     if (X.n_items < 0 || X.n_items > INT32_MAX)
         throw py::value_error("n_items: expected 0 <= n_items < 2**31, got " +
                               std::to_string(X.n_items));
-    parse_responses(D, y, trials, log_const, n_threads);
+    parse_responses(D, y, trials, log_const, n_threads, log_y);
     const int64_t n = X.n;
     const std::string nshape = "(n,) = (" + std::to_string(n) + ",) like y";
     py::array ma = get_array<int32_t>(model, "model", 1);
@@ -346,14 +360,15 @@ double* mptr(py::array_t<double>& a) { return a.mutable_data(); }
 // Data arguments shared by the bindings, in this order.
 #define IRSL_DATA_ARGS                                                                            \
     py::arg("model"), py::arg("item"), py::arg("y"), py::arg("trials"), py::arg("weight"),       \
-        py::arg("log_const"), py::arg("model_ptr"), py::arg("n_models"), py::arg("n_items"),     \
-        py::arg("family")
+        py::arg("log_const"), py::arg("log_y"), py::arg("model_ptr"), py::arg("n_models"),       \
+        py::arg("n_items"), py::arg("family")
 #define IRSL_DATA_PARAMS                                                                          \
     const py::object &model, const py::object &item, const py::object &y,                        \
         const py::object &trials, const py::object &weight, const py::object &log_const,         \
-        const py::object &model_ptr, const py::object &n_models, const py::object &n_items,      \
-        const py::object &family
-#define IRSL_DATA_FORWARD model, item, y, trials, weight, log_const, model_ptr, n_models, n_items, family
+        const py::object &log_y, const py::object &model_ptr, const py::object &n_models,        \
+        const py::object &n_items, const py::object &family
+#define IRSL_DATA_FORWARD                                                                         \
+    model, item, y, trials, weight, log_const, log_y, model_ptr, n_models, n_items, family
 
 }  // namespace
 

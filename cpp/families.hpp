@@ -97,11 +97,18 @@ inline GammaRatio gamma_ratio(double x, double m) {
     return r;
 }
 
-// One observation. y: response (k for counts); trials: n (counts only); log_const: log C(n,k)
-// or 0; pc: precision constants of the question. DERIVS = false fills only o.l.
+// The data of one observation. y: response (k for counts); trials: n (counts only); log_const:
+// log C(n,k) or 0; log_y, log_1my: log y and log1p(-y) (beta only), precomputed once per data set
+// because they are the two most expensive terms of a beta evaluation that do not depend on the
+// parameters.
+struct Response {
+    double y = 0.0, trials = 0.0, log_const = 0.0, log_y = 0.0, log_1my = 0.0;
+};
+
+// One observation; pc: precision constants of its question. DERIVS = false fills only o.l.
 template <int FAMILY, bool DERIVS, bool EXPECTED>
-inline void family_eval(double y, double trials, double log_const, double eta, const PhiConst& pc,
-                        ObsDerivs& o) {
+inline void family_eval(const Response& r, double eta, const PhiConst& pc, ObsDerivs& o) {
+    const double y = r.y, trials = r.trials, log_const = r.log_const;
     if (FAMILY == BERNOULLI || FAMILY == BINOMIAL) {
         const double n = (FAMILY == BERNOULLI) ? 1.0 : trials;
         o.l = log_const + y * eta - n * special::log1pexp(eta);
@@ -116,7 +123,7 @@ inline void family_eval(double y, double trials, double log_const, double eta, c
     const double phi = pc.phi;
     const double p = lg.mu * phi, q = lg.cmu * phi;
     if (FAMILY == BETA) {
-        const double log_y = std::log(y), log_1my = std::log1p(-y);
+        const double log_y = r.log_y, log_1my = r.log_1my;
         // lgamma(p) + lgamma(q) = lg_part(p) + lg_part(q) - log(prod(p) prod(q)): one log.
         const special::LogGammaParts gp = special::lgamma_parts<DERIVS>(p);
         const special::LogGammaParts gq = special::lgamma_parts<DERIVS>(q);

@@ -20,6 +20,36 @@
 
 namespace irsl {
 
+// IRSL_HOT: the per-chunk loops are built twice on x86-64 Linux with GCC — for the baseline ISA
+// and for x86-64-v3 (AVX2, FMA) — and the loader picks the best at run time (ifunc), so one
+// build is portable and still uses fused multiply-adds in the special-function polynomials.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define IRSL_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define IRSL_HOT
+#endif
+
+
+// The response terms of observation t (see Response in families.hpp).
+template <int FAMILY>
+inline Response response_at(const DataView& X, int64_t t) {
+    Response r;
+    r.y = X.y[t];
+    if (X.trials) r.trials = X.trials[t];
+    if (X.log_const) r.log_const = X.log_const[t];
+    if (FAMILY == BETA) {
+        if (X.log_y) {
+            r.log_y = X.log_y[2 * t];
+            r.log_1my = X.log_y[2 * t + 1];
+        } else {
+            r.log_y = std::log(r.y);
+            r.log_1my = std::log1p(-r.y);
+        }
+    }
+    return r;
+}
+
+
 // ----------------------------------------------------------------------------------------------
 // Threads and chunks
 // ----------------------------------------------------------------------------------------------
@@ -149,6 +179,20 @@ void flush_rows(double* dst, double* buf, int64_t lo, int64_t hi, int64_t width)
 // ----------------------------------------------------------------------------------------------
 
 template <int FAMILY, int DT>
+IRSL_HOT double loglik_chunk(const DataView& X, const double* theta, const ItemParams& P,
+                             const PhiConst* pc, int D, int64_t t0, int64_t t1) {
+    double ll = 0.0;
+    for (int64_t t = t0; t < t1; ++t) {
+        const int64_t i = X.model[t], j = X.item[t];
+        const double eta = linear_predictor<DT>(P.a + j * D, P.d[j], theta + i * D, D);
+        ObsDerivs o;
+        family_eval<FAMILY, false, false>(response_at<FAMILY>(X, t), eta, pc[j], o);
+        ll += (X.weight ? X.weight[t] : 1.0) * o.l;
+    }
+    return ll;
+}
+
+template <int FAMILY, int DT>
 double loglik_impl(const DataView& X, const double* theta, const ItemParams& P, int n_threads) {
     const int D = DT > 0 ? DT : P.D;
     const std::vector<PhiConst> pc = phi_consts<FAMILY>(P.log_phi, X.n_items, n_threads);
@@ -156,17 +200,8 @@ double loglik_impl(const DataView& X, const double* theta, const ItemParams& P, 
     std::vector<double> part(static_cast<size_t>(ch.n_chunks), 0.0);
 #pragma omp parallel for schedule(static, 1) num_threads(n_threads)
     for (int64_t c = 0; c < ch.n_chunks; ++c) {
-        const int64_t t1 = std::min(X.n, (c + 1) * ch.len);
-        double ll = 0.0;
-        for (int64_t t = c * ch.len; t < t1; ++t) {
-            const int64_t i = X.model[t], j = X.item[t];
-            const double eta = linear_predictor<DT>(P.a + j * D, P.d[j], theta + i * D, D);
-            ObsDerivs o;
-            family_eval<FAMILY, false, false>(X.y[t], X.trials ? X.trials[t] : 0.0,
-                                              X.log_const ? X.log_const[t] : 0.0, eta, pc[j], o);
-            ll += (X.weight ? X.weight[t] : 1.0) * o.l;
-        }
-        part[c] = ll;
+        part[c] = loglik_chunk<FAMILY, DT>(X, theta, P, pc.data(), D, c * ch.len,
+                                           std::min(X.n, (c + 1) * ch.len));
     }
     double total = 0.0;
     for (double v : part) total += v;
@@ -176,6 +211,65 @@ double loglik_impl(const DataView& X, const double* theta, const ItemParams& P, 
 // ----------------------------------------------------------------------------------------------
 // accumulate
 // ----------------------------------------------------------------------------------------------
+
+// Rows touched by a chunk (so only those are flushed) and its log-likelihood.
+struct ChunkResult {
+    double ll = 0.0;
+    int64_t mlo = INT64_MAX, mhi = -1, ilo = INT64_MAX, ihi = -1;
+};
+
+// The work of one chunk [t0, t1) of accumulate: private buffers bg/bh (models), ig/ih (items) and
+// the caller's cross array; a null buffer means "not requested". Kept out of the OpenMP region so
+// that IRSL_HOT can give it a second, FMA/AVX2 build selected at run time.
+template <int FAMILY, bool EXPECTED, int DT>
+IRSL_HOT ChunkResult accumulate_chunk(const DataView& X, const double* theta, const ItemParams& P,
+                                      const PhiConst* pc, int64_t t0, int64_t t1, double* bg,
+                                      double* bh, double* ig, double* ih, double* crs) {
+    const int D = DT > 0 ? DT : P.D;
+    const int P2 = D + 2;
+    const int64_t wmg = D, wmh = D * D, wig = P2, wih = P2 * P2;
+    ChunkResult r;
+    for (int64_t t = t0; t < t1; ++t) {
+        const int64_t i = X.model[t], j = X.item[t];
+        const double* th = theta + i * D;
+        const double* aj = P.a + j * D;
+        const double eta = linear_predictor<DT>(aj, P.d[j], th, D);
+        ObsDerivs o;
+        family_eval<FAMILY, true, EXPECTED>(response_at<FAMILY>(X, t), eta, pc[j], o);
+        const double w = X.weight ? X.weight[t] : 1.0;
+        r.ll += w * o.l;
+        const double le = w * o.le, ls = w * o.ls;
+        const double lee = w * o.lee, les = w * o.les, lss = w * o.lss;
+        if (bg) {
+            r.mlo = std::min(r.mlo, i);
+            r.mhi = std::max(r.mhi, i);
+            double* g = bg + i * wmg;
+            double* h = bh + i * wmh;
+            for (int k = 0; k < D; ++k) {
+                g[k] += le * aj[k];
+                const double la = lee * aj[k];
+                for (int l = k; l < D; ++l) h[k * D + l] += la * aj[l];
+            }
+        }
+        if (ig) {
+            r.ilo = std::min(r.ilo, j);
+            r.ihi = std::max(r.ihi, j);
+            add_item_block<DT>(ig + j * wig, ih + j * wih, th, D, le, ls, lee, les, lss);
+        }
+        if (crs) {
+            // d2l / dtheta_k d(a_l, d, s):  lee a_k theta_l + le [k == l],  lee a_k,  les a_k
+            double* cr = crs + t * D * P2;
+            for (int k = 0; k < D; ++k) {
+                const double la = lee * aj[k];
+                for (int l = 0; l < D; ++l) cr[k * P2 + l] = la * th[l];
+                cr[k * P2 + k] += le;
+                cr[k * P2 + D] = la;
+                cr[k * P2 + D + 1] = les * aj[k];
+            }
+        }
+    }
+    return r;
+}
 
 template <int FAMILY, bool EXPECTED, int DT>
 void accumulate_impl(const DataView& X, const double* theta, const ItemParams& P,
@@ -206,57 +300,17 @@ void accumulate_impl(const DataView& X, const double* theta, const ItemParams& P
 #pragma omp for ordered schedule(static, 1)
         for (int64_t c = 0; c < ch.n_chunks; ++c) {
             const int64_t t1 = std::min(X.n, (c + 1) * ch.len);
-            double ll = 0.0;
-            int64_t mlo = INT64_MAX, mhi = -1, ilo = INT64_MAX, ihi = -1;
-            for (int64_t t = c * ch.len; t < t1; ++t) {
-                const int64_t i = X.model[t], j = X.item[t];
-                const double* th = theta + i * D;
-                const double* aj = P.a + j * D;
-                const double eta = linear_predictor<DT>(aj, P.d[j], th, D);
-                ObsDerivs o;
-                family_eval<FAMILY, true, EXPECTED>(X.y[t], X.trials ? X.trials[t] : 0.0,
-                                                    X.log_const ? X.log_const[t] : 0.0, eta, pc[j],
-                                                    o);
-                const double w = X.weight ? X.weight[t] : 1.0;
-                ll += w * o.l;
-                const double le = w * o.le, ls = w * o.ls;
-                const double lee = w * o.lee, les = w * o.les, lss = w * o.lss;
-                if (gth) {
-                    mlo = std::min(mlo, i);
-                    mhi = std::max(mhi, i);
-                    double* g = bg.data() + i * wmg;
-                    double* h = hth ? bh.data() + i * wmh : nullptr;
-                    for (int k = 0; k < D; ++k) {
-                        g[k] += le * aj[k];
-                        const double la = lee * aj[k];
-                        for (int l = k; l < D; ++l) h[k * D + l] += la * aj[l];
-                    }
-                }
-                if (git) {
-                    ilo = std::min(ilo, j);
-                    ihi = std::max(ihi, j);
-                    add_item_block<DT>(ig.data() + j * wig, ih.data() + j * wih, th, D, le, ls, lee,
-                                       les, lss);
-                }
-                if (crs) {
-                    // d2l / dtheta_k d(a_l, d, s):  lee a_k theta_l + le [k == l],  lee a_k,  les a_k
-                    double* cr = crs + t * D * P2;
-                    for (int k = 0; k < D; ++k) {
-                        const double la = lee * aj[k];
-                        for (int l = 0; l < D; ++l) cr[k * P2 + l] = la * th[l];
-                        cr[k * P2 + k] += le;
-                        cr[k * P2 + D] = la;
-                        cr[k * P2 + D + 1] = les * aj[k];
-                    }
-                }
-            }
+            const ChunkResult r = accumulate_chunk<FAMILY, EXPECTED, DT>(
+                X, theta, P, pc.data(), c * ch.len, t1, gth ? bg.data() : nullptr,
+                gth ? bh.data() : nullptr, git ? ig.data() : nullptr, git ? ih.data() : nullptr,
+                crs);
 #pragma omp ordered
             {
-                total += ll;
-                flush_rows(gth, bg.data(), mlo, mhi, wmg);
-                flush_rows(hth, bh.data(), mlo, mhi, wmh);
-                flush_rows(git, ig.data(), ilo, ihi, wig);
-                flush_rows(hit, ih.data(), ilo, ihi, wih);
+                total += r.ll;
+                flush_rows(gth, bg.data(), r.mlo, r.mhi, wmg);
+                flush_rows(hth, bh.data(), r.mlo, r.mhi, wmh);
+                flush_rows(git, ig.data(), r.ilo, r.ihi, wig);
+                flush_rows(hit, ih.data(), r.ilo, r.ihi, wih);
             }
         }
     }
@@ -276,8 +330,7 @@ void obs_derivatives_impl(const DataView& X, const double* eta, const double* lo
     for (int64_t t = 0; t < X.n; ++t) {
         const PhiConst pc = make_phi_const<FAMILY>(log_phi_obs[t]);
         ObsDerivs o;
-        family_eval<FAMILY, true, EXPECTED>(X.y[t], X.trials ? X.trials[t] : 0.0,
-                                            X.log_const ? X.log_const[t] : 0.0, eta[t], pc, o);
+        family_eval<FAMILY, true, EXPECTED>(response_at<FAMILY>(X, t), eta[t], pc, o);
         out6[0][t] = o.l;
         out6[1][t] = o.le;
         out6[2][t] = o.ls;
@@ -305,12 +358,11 @@ void loglik_grid_impl(const DataView& X, const ItemParams& P, const double* node
         for (int64_t t = X.model_ptr[i]; t < X.model_ptr[i + 1]; ++t) {
             const int64_t j = X.item[t];
             const double w = X.weight ? X.weight[t] : 1.0;
-            const double yt = X.y[t], nt = X.trials ? X.trials[t] : 0.0;
-            const double lc = X.log_const ? X.log_const[t] : 0.0;
+            const Response resp = response_at<FAMILY>(X, t);
             for (int64_t q = 0; q < Q; ++q) {
                 const double eta = linear_predictor<DT>(P.a + j * D, P.d[j], nd + q * D, D);
                 ObsDerivs o;
-                family_eval<FAMILY, false, false>(yt, nt, lc, eta, pc[j], o);
+                family_eval<FAMILY, false, false>(resp, eta, pc[j], o);
                 row[q] += w * o.l;
             }
         }
@@ -352,8 +404,7 @@ double items_weighted_impl(const DataView& X, const ItemParams& P, const double*
                     ilo = std::min(ilo, j);
                     ihi = std::max(ihi, j);
                     const double w = X.weight ? X.weight[t] : 1.0;
-                    const double yt = X.y[t], nt = X.trials ? X.trials[t] : 0.0;
-                    const double lc = X.log_const ? X.log_const[t] : 0.0;
+                    const Response resp = response_at<FAMILY>(X, t);
                     const double* aj = P.a + j * D;
                     for (int64_t q = 0; q < Q; ++q) {
                         const double wq = w * node_weights[i * Q + q];
@@ -361,7 +412,7 @@ double items_weighted_impl(const DataView& X, const ItemParams& P, const double*
                         const double* th = nodes + (i * Q + q) * D;
                         const double eta = linear_predictor<DT>(aj, P.d[j], th, D);
                         ObsDerivs o;
-                        family_eval<FAMILY, true, EXPECTED>(yt, nt, lc, eta, pc[j], o);
+                        family_eval<FAMILY, true, EXPECTED>(resp, eta, pc[j], o);
                         val += wq * o.l;
                         add_item_block<DT>(ig.data() + j * wig, ih.data() + j * wih, th, D,
                                            wq * o.le, wq * o.ls, wq * o.lee, wq * o.les,
@@ -387,11 +438,22 @@ double items_weighted_impl(const DataView& X, const ItemParams& P, const double*
 // Public entry points: dispatch on family, information and dimension
 // ----------------------------------------------------------------------------------------------
 
+// Threads actually started for `work` observation evaluations: small passes run on fewer
+// threads, because starting a team (and, on a busy machine, idle threads spinning at its barrier)
+// costs more than the work. Results do not change: the chunking depends only on n.
+constexpr int64_t MIN_WORK_PER_THREAD = 1 << 15;
+
+static int effective_threads(int n_threads, int64_t work) {
+    const int64_t cap = std::max<int64_t>(1, work / MIN_WORK_PER_THREAD);
+    return static_cast<int>(std::min<int64_t>(n_threads, cap));
+}
+
 double loglik(const DataView& X, const double* theta, const ItemParams& P, int n_threads) {
     double res = 0.0;
     dispatch_family(X.family, false, [&](auto fam, auto) {
         dispatch_dim(P.D, [&](auto dt) {
-            res = loglik_impl<decltype(fam)::value, decltype(dt)::value>(X, theta, P, n_threads);
+            res = loglik_impl<decltype(fam)::value, decltype(dt)::value>(
+                X, theta, P, effective_threads(n_threads, X.n));
         });
     });
     return res;
@@ -402,7 +464,7 @@ void accumulate(const DataView& X, const double* theta, const ItemParams& P,
     dispatch_family(X.family, req.expected, [&](auto fam, auto exp) {
         dispatch_dim(P.D, [&](auto dt) {
             accumulate_impl<decltype(fam)::value, decltype(exp)::value, decltype(dt)::value>(
-                X, theta, P, req, out, n_threads);
+                X, theta, P, req, out, effective_threads(n_threads, X.n));
         });
     });
 }
@@ -410,8 +472,8 @@ void accumulate(const DataView& X, const double* theta, const ItemParams& P,
 void obs_derivatives(const DataView& X, const double* eta, const double* log_phi_obs,
                      bool expected, double* const out6[6], int n_threads) {
     dispatch_family(X.family, expected, [&](auto fam, auto exp) {
-        obs_derivatives_impl<decltype(fam)::value, decltype(exp)::value>(X, eta, log_phi_obs,
-                                                                         out6, n_threads);
+        obs_derivatives_impl<decltype(fam)::value, decltype(exp)::value>(
+            X, eta, log_phi_obs, out6, effective_threads(n_threads, X.n));
     });
 }
 
@@ -419,8 +481,8 @@ void loglik_grid(const DataView& X, const ItemParams& P, const double* nodes, in
                  double* out, int n_threads) {
     dispatch_family(X.family, false, [&](auto fam, auto) {
         dispatch_dim(P.D, [&](auto dt) {
-            loglik_grid_impl<decltype(fam)::value, decltype(dt)::value>(X, P, nodes, Q, out,
-                                                                        n_threads);
+            loglik_grid_impl<decltype(fam)::value, decltype(dt)::value>(
+                X, P, nodes, Q, out, effective_threads(n_threads, X.n * Q));
         });
     });
 }
@@ -433,7 +495,8 @@ double accumulate_items_weighted(const DataView& X, const ItemParams& P, const d
         dispatch_dim(P.D, [&](auto dt) {
             res = items_weighted_impl<decltype(fam)::value, decltype(exp)::value,
                                       decltype(dt)::value>(X, P, nodes, node_weights, Q,
-                                                           grad_item, hess_item, n_threads);
+                                                           grad_item, hess_item,
+                                                           effective_threads(n_threads, X.n * Q));
         });
     });
     return res;

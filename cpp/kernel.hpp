@@ -30,6 +30,7 @@ struct DataView {
     const double* trials = nullptr;      // [n], trials (count families only)
     const double* weight = nullptr;      // [n], optional (null = all ones)
     const double* log_const = nullptr;   // [n], optional log C(n,k) (null = 0)
+    const double* log_y = nullptr;       // [n, 2], beta: (log y, log1p(-y)) (null = computed)
     const int64_t* model_ptr = nullptr;  // [n_models + 1], optional CSR offsets (sorted by model)
 };
 

@@ -75,10 +75,27 @@ class JMLFit:
     warnings: List[str] = field(default_factory=list)
 
 
-def _observed_rate(kd) -> np.ndarray:
+_CHUNK = 1 << 22  # observations per block when summarising the data (bounded memory)
+
+
+def _chunked_bincount(kd, index_name: str, values, length: int) -> np.ndarray:
+    """``bincount(kd.<index_name>, weights=values(sl) * w)`` accumulated over blocks of
+    observations, so that no full-length temporary array is formed."""
+    out = np.zeros(length)
+    idx = getattr(kd, index_name)
+    for lo in range(0, kd.nobs, _CHUNK):
+        sl = slice(lo, min(lo + _CHUNK, kd.nobs))
+        v = values(sl)
+        if kd.weight is not None:
+            v = v * kd.weight[sl]
+        out += np.bincount(idx[sl], weights=v, minlength=length)
+    return out
+
+
+def _rate(kd, sl) -> np.ndarray:
     if kd.trials is not None:
-        return kd.y / kd.trials
-    return np.asarray(kd.y, float)
+        return kd.y[sl] / kd.trials[sl]
+    return np.asarray(kd.y[sl], float)
 
 
 def _logit(p):
@@ -91,14 +108,14 @@ def initial_values(kd, precision: PrecisionModel, irt: str):
 
     Abilities start at the standardised logit of each model's mean rate, difficulties at the
     logit of each question's mean rate, discriminations at 1 and the Beta precision at a
-    method-of-moments value per question (``Var(y) = mu(1-mu)/(1+phi)``).
+    method-of-moments value per question (``Var(y) = mu(1-mu)/(1+phi)``). The data are summarised
+    in blocks, so memory stays bounded for hundreds of millions of responses.
     """
-    rate = _observed_rate(kd)
-    w = kd.weight if kd.weight is not None else np.ones_like(rate)
-    m_w = np.bincount(kd.model, weights=w, minlength=kd.n_models)
-    i_w = np.bincount(kd.item, weights=w, minlength=kd.n_items)
-    m_rate = np.bincount(kd.model, weights=w * rate, minlength=kd.n_models) / np.maximum(m_w, 1e-300)
-    i_rate = np.bincount(kd.item, weights=w * rate, minlength=kd.n_items) / np.maximum(i_w, 1e-300)
+    one = lambda sl: np.ones(sl.stop - sl.start)  # noqa: E731
+    m_w = np.maximum(_chunked_bincount(kd, "model", one, kd.n_models), 1e-300)
+    i_w = np.maximum(_chunked_bincount(kd, "item", one, kd.n_items), 1e-300)
+    m_rate = _chunked_bincount(kd, "model", lambda sl: _rate(kd, sl), kd.n_models) / m_w
+    i_rate = _chunked_bincount(kd, "item", lambda sl: _rate(kd, sl), kd.n_items) / i_w
     theta = _logit(m_rate)
     theta = theta - theta.mean()
     sd = theta.std()
@@ -108,11 +125,13 @@ def initial_values(kd, precision: PrecisionModel, irt: str):
     a = np.ones(kd.n_items)
     log_phi0 = np.full(kd.n_items, np.log(10.0))
     if kd.family == "beta" and precision.estimated:
-        eta = theta[kd.model] * a[kd.item] + d[kd.item]
-        mu = 1.0 / (1.0 + np.exp(-eta))
-        resid2 = (rate - mu) ** 2
-        v = np.bincount(kd.item, weights=w * resid2, minlength=kd.n_items) / np.maximum(i_w, 1e-300)
-        mv = np.bincount(kd.item, weights=w * mu * (1 - mu), minlength=kd.n_items) / np.maximum(i_w, 1e-300)
+
+        def mu(sl):
+            eta = theta[kd.model[sl]] * a[kd.item[sl]] + d[kd.item[sl]]
+            return 1.0 / (1.0 + np.exp(-eta))
+
+        v = _chunked_bincount(kd, "item", lambda sl: (_rate(kd, sl) - mu(sl)) ** 2, kd.n_items) / i_w
+        mv = _chunked_bincount(kd, "item", lambda sl: mu(sl) * (1 - mu(sl)), kd.n_items) / i_w
         phi = np.clip(mv / np.maximum(v, 1e-12) - 1.0, 1.0, 1e3)
         log_phi0 = np.log(phi)
     gamma = precision.initial(log_phi0)
