@@ -26,27 +26,15 @@ import irsl_stats as irsl
 FORMULA = "ability ~ log(compute) + family"
 
 
-def true_slope(sim) -> float:
-    """The simulated slope on the population-identified scale."""
-    from formulaic import model_matrix
-
-    beta = sim.truth["beta_uncentered"]
-    x = model_matrix("log(compute) + family", sim.models)
-    coef = np.array([beta["Intercept"], beta["log_compute"]] + [beta[c] for c in x.columns[2:]])
-    fitted = np.asarray(x, float) @ coef
-    scale = np.sqrt(fitted.var() + sim.truth["sigma"] ** 2)
-    return beta["log_compute"] / scale
-
-
 def replicate(seed: int, n_models: int, n_questions: int, methods, n_threads=None, **sim_kwargs):
     sim = irsl.simulate.irt(n_models=n_models, n_questions=n_questions, seed=seed, **sim_kwargs)
-    truth = true_slope(sim)
+    truth = sim.population_scale_truth()["log(compute)"]
     out = {}
     for method in methods:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", irsl.IRSLWarning)
             res = irsl.fit(FORMULA, data=sim.responses, models=sim.models, method=method,
-                           full_cov=False, n_threads=n_threads)
+                           n_threads=n_threads)
         est = res.params["log(compute)"]
         se = res.bse["log(compute)"]
         lo, hi = res.conf_int(0.05).loc["log(compute)"]

@@ -16,10 +16,12 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from . import simulate
+from . import io, simulate
 from ._kernel import build_info
 from .api import fit
+from .bank import ItemBank, ItemBankFormatError, calibrate
 from .data import ResponseData
+from .io import read_counts, read_lm_eval_samples, to_long
 from .metrics import decision_accuracy, mean_absolute_error, rank_correlation
 from .passk import beta_pass_at_k, pass_at_k, plugin_pass_at_k
 from .results import IRSLResults, IRSLWarning
@@ -29,6 +31,9 @@ __all__ = [
     "build_info",
     "show_build",
     "fit",
+    "calibrate",
+    "ItemBank",
+    "ItemBankFormatError",
     "ResponseData",
     "IRSLResults",
     "IRSLWarning",
@@ -39,6 +44,10 @@ __all__ = [
     "beta_pass_at_k",
     "plugin_pass_at_k",
     "simulate",
+    "io",
+    "read_lm_eval_samples",
+    "read_counts",
+    "to_long",
 ]
 
 

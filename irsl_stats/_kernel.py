@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
+from .families import FAMILIES
 
 __all__ = [
     "FAMILY_CODES",
@@ -39,9 +40,9 @@ __all__ = [
     "resolve_n_threads",
 ]
 
-FAMILY_CODES: dict[str, int] = {"beta": 0, "bernoulli": 1, "binomial": 2, "beta_binomial": 3}
-COUNT_FAMILIES = frozenset({"binomial", "beta_binomial"})
-PHI_FAMILIES = frozenset({"beta", "beta_binomial"})
+FAMILY_CODES: dict[str, int] = {name: f.code for name, f in FAMILIES.items()}
+COUNT_FAMILIES = frozenset(name for name, f in FAMILIES.items() if f.uses_counts)
+PHI_FAMILIES = frozenset(name for name, f in FAMILIES.items() if f.has_precision)
 _INFORMATION = ("observed", "expected")
 
 

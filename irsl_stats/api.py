@@ -129,6 +129,26 @@ def build_precision(
     )
 
 
+#: below this median number of responses per model, JML with per-question precision is unsafe
+JML_MIN_QUESTIONS_PER_MODEL = 30
+
+
+def _jml_degeneracy_warning(rd: ResponseData, precision: PrecisionModel) -> list:
+    """Warn before a JML fit whose per-question precisions are likely to diverge."""
+    if not precision.per_item:
+        return []
+    per_model = np.diff(rd.model_ptr)
+    median = float(np.median(per_model)) if per_model.size else 0.0
+    if median >= JML_MIN_QUESTIONS_PER_MODEL:
+        return []
+    return [
+        f"joint ML with one precision per question: models answer a median of {median:g} "
+        f"questions, too few for the joint likelihood to have a finite maximum (an ability can "
+        "reproduce a question exactly and its precision then diverges); use method='mml' (the "
+        "default) or precision='common'"
+    ]
+
+
 def _check_choice(name: str, value, choices) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
@@ -149,7 +169,7 @@ def fit(
     irt: str = "2pl",
     precision: Union[str, float] = "item",
     precision_prior: Union[str, float, None] = "auto",
-    method: str = "jml",
+    method: str = "mml",
     identification: str = "population",
     cov_type: str = "nonrobust",
     groups: Optional[str] = None,
@@ -187,9 +207,14 @@ def fit(
         with many responses per question, and keeps the optimum finite when a question has few —
         e.g. aggregate scores, where joint ML otherwise drives ``phi_j`` to infinity). ``None``
         disables it.
-    method : {"jml", "mml"}
-        Joint ML (abilities as parameters, then the latent regression with measurement error) or
-        marginal ML (abilities integrated by adaptive Gauss–Hermite quadrature).
+    method : {"mml", "jml"}
+        Marginal ML (default: abilities integrated out by adaptive Gauss–Hermite quadrature) or
+        joint ML (abilities as parameters, then the latent regression with their measurement
+        error; about twice as fast on large data). With ``precision="item"`` the joint likelihood
+        is unbounded — one ability per model can reproduce a question's responses exactly and
+        that question's precision then runs to infinity — so JML is only safe when every model
+        answers many questions; a warning says so when they do not (e.g. aggregate benchmark
+        scores: one "question" per benchmark). MML has no such degeneracy.
     identification : {"population", "regression"}
         See :mod:`irsl_stats.identification`.
     cov_type : {"nonrobust", "robust", "cluster"}
@@ -239,6 +264,7 @@ def fit(
 
         group_labels = model_covariates(raw, models, model, rd.model_labels, [groups])[groups].to_numpy()
     kd = kernel_data(rd)
+    pre_warnings = _jml_degeneracy_warning(rd, prec) if method == "jml" else []
 
     if method == "jml":
         from .estimate import estimate_jml
@@ -251,6 +277,7 @@ def fit(
 
     from .estimate import assemble_results
 
+    est.warnings[:0] = pre_warnings
     return assemble_results(
         est, rd=rd, design=design, ident=ident, precision=prec, irt=irt, method=method,
         cov_type=cov_type, group_labels=group_labels, n_quad=n_quad if method == "mml" else None,

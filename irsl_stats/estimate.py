@@ -98,7 +98,11 @@ def estimate_jml(
         )
     v = np.where(bad_theta, np.inf, theta_var)
     keep = np.isfinite(v)
-    reg = fit_latent_regression(design.matrix[keep], theta[keep], v[keep])
+    if use_full and keep.all():
+        # the abilities' full sampling covariance: errors shared through the estimated questions
+        reg = fit_latent_regression(design.matrix, theta, jc.full[: kd.n_models, : kd.n_models])
+    else:
+        reg = fit_latent_regression(design.matrix[keep], theta[keep], v[keep])
     if reg.sigma_at_zero:
         warnings_.append(
             "the residual standard deviation of ability around the scaling law is estimated at 0 "
@@ -148,21 +152,22 @@ def _item_table(est: Estimates, loc: float, scale: float, rd, precision: Precisi
         table["benchmark"] = rd.item_benchmark.reindex(rd.item_labels).to_numpy()
     if irt == "2pl":
         table["a"] = a_star
-        table["a_se"] = np.sqrt(var_a_star)
+        table["a_se"] = _safe_sqrt(var_a_star)
+        table["a_d_cov"] = cov_ad_star
     table["d"] = d_star
-    table["d_se"] = np.sqrt(np.maximum(var_d_star, 0))
+    table["d_se"] = _safe_sqrt(var_d_star)
     table["b"] = b
-    table["b_se"] = np.sqrt(np.maximum(var_b, 0))
+    table["b_se"] = _safe_sqrt(var_b)
     if precision.kind != "none":
         phi = np.exp(est.log_phi)
         table["phi"] = phi
         if precision.per_item:
             il = cols.index("log_phi")
-            table["phi_se"] = phi * np.sqrt(cov[:, il, il])
+            table["phi_se"] = phi * _safe_sqrt(cov[:, il, il])
         elif precision.kind == "linear" and est.global_cov is not None:
             z = precision.z
             var_lp = np.einsum("ij,jk,ik->i", z, est.global_cov, z)
-            table["phi_se"] = phi * np.sqrt(np.maximum(var_lp, 0))
+            table["phi_se"] = phi * _safe_sqrt(var_lp)
     table["n"] = np.bincount(rd.item, minlength=rd.n_items)
     return table
 
@@ -216,6 +221,13 @@ def assemble_results(
             f"{cond:.1e}); the covariates may be nearly collinear — consider center() or scaling them"
         )
     items = _item_table(est, loc, scale, rd, precision, irt)
+    bad_items = [c for c in ("a_se", "d_se", "phi_se") if c in items and items[c].isna().any()]
+    if bad_items:
+        n_bad = int(items[bad_items].isna().any(axis=1).sum())
+        warnings_.append(
+            f"{n_bad} question(s) have a singular information block: their standard errors "
+            f"({', '.join(bad_items)}) are NaN (e.g. {list(items.index[items[bad_items].isna().any(axis=1)][:5])})"
+        )
     joint = None if est.joint_cov is None else _joint_on_scale(est, loc, scale, rd, precision)
     if irt == "2pl" and (items["a"] < 0).any():
         neg = items.index[items["a"] < 0]
@@ -229,14 +241,14 @@ def assemble_results(
             warnings_.append(
                 f"{at_bound.sum()} question precision(s) reached the bound phi = "
                 f"{np.exp(LOG_PHI_BOUNDS[1]):.0e}: the likelihood has no finite optimum for them "
-                "(too few responses per question); use precision_prior='auto' or precision='common'"
+                "(the joint likelihood is unbounded); use method='mml' or precision='common'"
             )
     fitted_internal = design.matrix @ est.beta
     theta_star = (est.theta - loc) / scale
     abilities = pd.DataFrame(
         {
             "theta": theta_star,
-            "se": np.sqrt(est.theta_var) / scale,
+            "se": _safe_sqrt(est.theta_var) / scale,
             "fitted": (fitted_internal - loc) / scale,
         },
         index=rd.model_labels,
@@ -285,6 +297,8 @@ def assemble_results(
         cov_beta=cov_pop,
         to_reported=to_reported,
         sigma_reported=sigma_star,
+        beta_reported=beta_star,
+        cov_reported=cov_star,
         items=items,
         abilities=abilities,
         info=info,
@@ -325,14 +339,28 @@ def _joint_on_scale(est: Estimates, loc: float, scale: float, rd, precision: Pre
     return pd.DataFrame(jac @ est.joint_cov @ jac.T, index=labels, columns=labels)
 
 
+def _safe_sqrt(v) -> np.ndarray:
+    """Square root of variances; NaN (without a numpy warning) where a variance is negative or
+    NaN — a singular information, which assemble_results reports as a warning."""
+    v = np.asarray(v, float)
+    out = np.full(v.shape, np.nan)
+    ok = np.isfinite(v) & (v >= 0)
+    out[ok] = np.sqrt(v[ok])
+    return out
+
+
 def _condition_number(cov: np.ndarray, n_determined: int) -> float:
     """Condition number of a covariance's correlation matrix, ignoring the ``n_determined``
     directions that the identification fixes (e.g. under the population convention the intercept
     and sigma are functions of the slopes, so the covariance is singular along two directions)."""
     if not np.all(np.isfinite(cov)) or cov.shape[0] == 0:
         return np.inf if cov.shape[0] else 1.0
-    sd = np.sqrt(np.diag(cov))
-    keep = sd > 0
+    sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    keep = sd > 1e-12 * max(sd.max(), 1e-300)
+    if keep.sum() <= 1:
+        return 1.0
+    # parameters with zero variance are among the determined ones
+    n_determined = max(n_determined - int((~keep).sum()), 0)
     corr = cov[np.ix_(keep, keep)] / np.outer(sd[keep], sd[keep])
     vals = np.sort(np.linalg.eigvalsh(corr))[::-1]
     vals = vals[: max(len(vals) - n_determined, 1)]

@@ -13,7 +13,8 @@ One EM iteration:
 3. M-step for the questions: one Newton step per question on the expected complete-data
    log-likelihood (kernel weighted pass, the Fisher-identity gradient);
 4. M-step for the latent regression: ``beta`` by least squares on the posterior means and
-   ``sigma^2`` from the posterior second moments (closed form);
+   ``sigma^2`` from the posterior second moments (closed form), divided by ``M - P`` as REML does
+   (so the reported marginal log-likelihood is that of the REML-type ``sigma``);
 5. renormalise the ability scale (mean of ``x' beta`` = 0, and for 2PL ``var(x' beta) + sigma^2 =
    1``): an exact reparametrisation.
 
@@ -217,7 +218,10 @@ def fit_mml(
         e_theta2 = (post * nodes**2).sum(1)
         beta = np.linalg.lstsq(x, e_theta, rcond=None)[0]
         fitted = x @ beta
-        sigma = float(np.sqrt(max(np.mean(e_theta2 - 2 * e_theta * fitted + fitted**2), 1e-12)))
+        # sigma^2 with the degrees-of-freedom correction of REML (divide by M - P, not M): ML
+        # underestimates it by ~P/M, which biases coefficients on the default (population) scale
+        dof = max(len(x) - x.shape[1], 1)
+        sigma = float(np.sqrt(max(np.sum(e_theta2 - 2 * e_theta * fitted + fitted**2) / dof, 1e-12)))
         # renormalise: mean(x'beta) = 0, var(x'beta) + sigma^2 = 1 (2PL)
         loc = float(fitted.mean())
         scale = float(np.sqrt(fitted.var() + sigma**2)) if irt == "2pl" else 1.0

@@ -85,6 +85,8 @@ class IRSLResults:
         cov_beta: np.ndarray,
         to_reported: tuple,
         sigma_reported: float,
+        beta_reported: np.ndarray,
+        cov_reported: np.ndarray,
         items: pd.DataFrame,
         abilities: pd.DataFrame,
         info: FitInfo,
@@ -107,6 +109,8 @@ class IRSLResults:
         self._cov_beta = np.asarray(cov_beta, float)
         self._to_reported = tuple(float(v) for v in to_reported)
         self._sigma_reported = float(sigma_reported)
+        self._beta_reported = np.asarray(beta_reported, float)
+        self._cov_reported = np.asarray(cov_reported, float)
         self.items = items
         self.abilities = abilities
         self.fit_info = info
@@ -201,6 +205,37 @@ class IRSLResults:
     def sigma(self) -> float:
         """Standard deviation of ability around the scaling law (identified scale)."""
         return self._sigma_reported
+
+    @property
+    def latent_regression(self) -> dict:
+        """The fitted scaling law on the reported scale, including coefficients the
+        identification fixes.
+
+        Returns
+        -------
+        dict
+            ``formula`` (str), ``column_names`` (list, length P), ``beta`` (P,), ``sigma`` (float),
+            ``cov`` ((P+1, P+1) covariance of (beta, sigma); zero rows for fixed ones),
+            ``covariates`` (DataFrame of the calibration models' covariates, one row per model),
+            ``design`` (the :class:`~irsl_stats.formula.LatentDesign`, whose ``transform``
+            evaluates the formula on new models).
+        """
+        return {
+            "formula": self.design.formula,
+            "column_names": list(self.design.column_names),
+            "beta": self._beta_reported.copy(),
+            "sigma": self._sigma_reported,
+            "cov": self._cov_reported.copy(),
+            "covariates": self.design.covariates.copy(),
+            "design": self.design,
+        }
+
+    def item_bank(self):
+        """The calibrated questions as an :class:`~irsl_stats.bank.ItemBank` (with the latent
+        regression as the prior for new models)."""
+        from .bank import ItemBank
+
+        return ItemBank.from_results(self)
 
     # ------------------------------------------------------------------ response scale
     def _item_subset(self, benchmark: Optional[str]):

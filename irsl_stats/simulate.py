@@ -119,6 +119,36 @@ class Simulation:
         theta = self.models["theta"].to_numpy(float)
         return expit(np.outer(theta, self.items["a"].to_numpy(float)) + self.items["d"].to_numpy(float))
 
+    def population_scale_truth(self, irt: str = "2pl") -> pd.Series:
+        """The true scaling law of :func:`irt` on a fit's default ("population") scale.
+
+        A fit reports ``ability ~ log(compute) + family`` on the scale where, over the simulated
+        models, ``mean(x' beta) = 0`` and (2PL) ``var(x' beta) + sigma^2 = 1``. This maps the
+        generating coefficients (``truth["beta_uncentered"]``, ``truth["sigma"]``) to that scale,
+        so estimates and intervals can be compared with the truth.
+
+        Returns
+        -------
+        pandas.Series
+            ``Intercept``, ``log(compute)``, ``family[T.<level>]`` ..., ``sigma``.
+        """
+        beta = self.truth.get("beta_uncentered")
+        if beta is None:
+            raise ValueError("population_scale_truth needs a simulation from irt()")
+        names = ["Intercept", "log(compute)"] + [k for k in beta if k.startswith("family[")]
+        coef = np.array([beta["Intercept"], beta["log_compute"]] + [beta[k] for k in names[2:]])
+        x = np.column_stack(
+            [np.ones(len(self.models)), np.log(self.models["compute"].to_numpy(float))]
+            + [(self.models["family"].astype(str) == k[len("family[T."):-1]).to_numpy(float)
+               for k in names[2:]]
+        )
+        fitted = x @ coef
+        loc = fitted.mean()
+        scale = np.sqrt(fitted.var() + self.truth["sigma"] ** 2) if irt == "2pl" else 1.0
+        out = coef / scale
+        out[0] = (coef[0] - loc) / scale
+        return pd.Series(np.r_[out, self.truth["sigma"] / scale], index=names + ["sigma"])
+
     def expected_scores(self, block: int = 1024) -> pd.DataFrame:
         """True expected score (mean ``mu`` over questions) per model and benchmark.
 

@@ -763,7 +763,8 @@ def test_sigma_on_boundary_gives_nan_with_warning():
     models = sim.models.copy()
     models["lab"] = models["model"].astype(str)
     with pytest.warns(IRSLWarning):
-        r = fit("ability ~ lab", data=sim.responses, models=models, family="binomial", **COUNTS)
+        r = fit("ability ~ lab", data=sim.responses, models=models, family="binomial", method="jml",
+                **COUNTS)
     assert r.warnings
     assert np.isnan(r.bse["sigma"])
     assert_nan_se_warned(r)
@@ -775,7 +776,8 @@ def test_extreme_model_gives_warning(bern_sim):
     df = bern_sim.responses.copy()
     df.loc[df["model"].astype(str) == "m00", "y"] = 1.0
     with pytest.warns(IRSLWarning):
-        r = fit(FORMULA, data=df, models=bern_sim.models, family="bernoulli", max_iter=100)
+        r = fit(FORMULA, data=df, models=bern_sim.models, family="bernoulli", method="jml",
+                max_iter=100)
     assert r.warnings
     assert_nan_se_warned(r)
     assert r.abilities.loc["m00", "theta"] == r.abilities["theta"].max()

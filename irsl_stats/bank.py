@@ -1,0 +1,1147 @@
+"""Item banks: calibrated questions for measuring new models on few questions.
+
+An :class:`ItemBank` holds, per question, the calibrated discrimination ``a``, intercept ``d``,
+difficulty ``b = -d/a``, precision ``phi`` and their standard errors, the question's benchmark,
+plus the response family, the IRT model, the identification of the ability scale and the fitted
+latent regression (the prior for new models). Build one with :meth:`IRSLResults.item_bank
+<irsl_stats.results.IRSLResults.item_bank>` or :func:`calibrate`; then
+
+* :meth:`ItemBank.score` measures models never seen in calibration (ML, MAP or EAP);
+* :meth:`ItemBank.expected_score` forecasts their score on the full benchmark;
+* :meth:`ItemBank.select`, :meth:`ItemBank.information` and :meth:`ItemBank.adaptive` choose which
+  questions to ask;
+* :meth:`ItemBank.save` / :meth:`ItemBank.load` store it.
+
+File format (version 1)
+-----------------------
+UTF-8 JSON, one object::
+
+    {"schema": "irsl_stats.ItemBank", "version": 1, "sha256": "<hex>", "payload": {...}}
+
+``sha256`` is the SHA-256 of the canonical serialisation of ``payload``
+(``json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+allow_nan=False)``), so a file that was altered but still parses is rejected. Floats are written
+with Python's shortest round-trip representation (exact); NaN and infinities, which JSON lacks, are
+the strings ``"nan"``, ``"inf"`` and ``"-inf"``. Labels (question ids, benchmarks, model ids) keep
+their type — ``str``, ``int``, ``bool`` or ``float`` — and the pandas dtype of their index/column is
+recorded. The payload holds:
+
+``family, irt, identification, precision, created_by``
+    Strings (``created_by`` is the irsl_stats version that wrote the file).
+``questions``
+    ``{"name": index name, "labels": <labels>}``.
+``items``
+    ``{"a": [...], "a_se": ..., "d", "d_se", "b", "b_se", "phi", "phi_se", "log_phi": floats,
+    "n": ints, "trials": floats (optional), "benchmark": <labels> (optional)}``.
+``population``
+    ``{"mean": float, "sd": float}``: the fitted latent distribution of the calibration models on
+    the bank's ability scale (``mean_i x_i'beta``, ``sqrt(var_i x_i'beta + sigma^2)``).
+``prior``
+    ``null`` or ``{"formula", "column_names", "beta", "sigma", "cov", "covariates", "matrix"}``:
+    the latent regression on the bank's scale, the calibration models' covariate table
+    (``{"index": <labels>, "columns": [...]}``, one entry per column with its kind and dtype) and
+    their design matrix. On load the formula is re-evaluated on the stored covariates, which
+    rebuilds the formulaic ``ModelSpec`` (``center()`` means, spline knots, factor levels); the
+    result must reproduce the stored design matrix.
+
+A file that is not JSON (e.g. truncated), has another ``schema``, a newer ``version``, a wrong
+checksum or a malformed payload raises :class:`ItemBankFormatError` (a ``ValueError``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from . import _kernel
+from .data import ResponseData
+from .families import get_family
+from .formula import LatentDesign, parse_latent_formula
+from .results import IRSLWarning
+from .scoring import METHODS, estimate_abilities
+from .selection import information_order, item_information, stratified_pick
+
+__all__ = ["ItemBank", "ItemBankFormatError", "LatentPrior", "AdaptiveResult", "calibrate",
+           "SCHEMA", "FORMAT_VERSION"]
+
+SCHEMA = "irsl_stats.ItemBank"
+FORMAT_VERSION = 1
+_FLOAT_COLUMNS = ("a", "a_se", "d", "d_se", "b", "b_se", "phi", "phi_se", "log_phi")
+_STRATEGIES = ("random", "stratified", "information")
+
+
+class ItemBankFormatError(ValueError):
+    """An item-bank file cannot be read: not JSON (truncated?), another schema, a newer format
+    version, a checksum mismatch (corrupted) or a malformed payload."""
+
+
+# ================================================================================ serialisation
+_NONFINITE = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}
+
+
+def _enc_float(v: float):
+    v = float(v)
+    if np.isfinite(v):
+        return v
+    return "nan" if np.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+def _enc_floats(arr) -> list:
+    arr = np.asarray(arr, dtype=float)
+    if arr.ndim == 0:
+        return _enc_float(arr)
+    if arr.ndim > 1:
+        return [_enc_floats(row) for row in arr]
+    if np.isfinite(arr).all():
+        return arr.tolist()
+    return [_enc_float(v) for v in arr]
+
+
+def _dec_float(v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise ItemBankFormatError(f"malformed payload: expected a number, got {v!r}")
+    if isinstance(v, str):
+        if v not in _NONFINITE:
+            raise ItemBankFormatError(f"malformed payload: expected a number, got {v!r}")
+        return _NONFINITE[v]
+    return float(v)
+
+
+def _dec_floats(values, ndim: int = 1) -> np.ndarray:
+    if ndim == 0:
+        return np.float64(_dec_float(values))
+    if not isinstance(values, list):
+        raise ItemBankFormatError(f"malformed payload: expected a list of numbers, got {type(values).__name__}")
+    if ndim == 1:
+        return np.array([_dec_float(v) for v in values], dtype=float)
+    rows = [_dec_floats(r, ndim - 1) for r in values]
+    return np.array(rows, dtype=float) if rows else np.zeros((0,) * ndim)
+
+
+def _enc_label(v):
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, (float, np.floating)) and np.isfinite(v):
+        return float(v)
+    raise TypeError(
+        f"cannot store the label {v!r} ({type(v).__name__}) in an item-bank file: labels must be "
+        "str, int, bool or finite float"
+    )
+
+
+def _enc_labels(values) -> dict:
+    dtype = values.dtype if hasattr(values, "dtype") else np.asarray(values).dtype
+    return {"dtype": str(dtype), "values": [_enc_label(v) for v in values]}
+
+
+def _dec_labels(obj) -> pd.Index:
+    values = obj["values"]
+    if not isinstance(values, list) or any(
+        not isinstance(v, (str, int, float, bool)) for v in values
+    ):
+        raise ItemBankFormatError("malformed payload: labels must be a list of str/int/float/bool")
+    try:
+        return pd.Index(values, dtype=obj["dtype"])
+    except (TypeError, ValueError):
+        return pd.Index(values)
+
+
+def _enc_frame(frame: pd.DataFrame) -> dict:
+    columns = []
+    for name in frame.columns:
+        col = frame[name]
+        entry: Dict[str, Any] = {"name": _enc_label(name), "dtype": str(col.dtype)}
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            entry.update(kind="category", categories=_enc_labels(col.cat.categories),
+                         codes=col.cat.codes.astype(int).tolist(), ordered=bool(col.cat.ordered))
+        elif col.dtype.kind == "f":
+            entry.update(kind="float", values=_enc_floats(col.to_numpy()))
+        elif col.dtype.kind in "iu":
+            entry.update(kind="int", values=[int(v) for v in col.to_numpy()])
+        elif col.dtype.kind == "b":
+            entry.update(kind="bool", values=[bool(v) for v in col.to_numpy()])
+        elif col.dtype.kind in "OUT" or pd.api.types.is_string_dtype(col.dtype):
+            entry.update(kind="labels", values=_enc_labels(col)["values"])
+        else:
+            raise TypeError(
+                f"cannot store the covariate {name!r} of dtype {col.dtype} in an item-bank file"
+            )
+        columns.append(entry)
+    return {"index": _enc_labels(frame.index), "index_name": _enc_name(frame.index.name),
+            "columns": columns}
+
+
+def _enc_name(name):
+    return None if name is None else _enc_label(name)
+
+
+def _dec_frame(obj) -> pd.DataFrame:
+    index = _dec_labels(obj["index"])
+    index.name = obj["index_name"]
+    data = {}
+    for entry in obj["columns"]:
+        kind = entry["kind"]
+        if kind == "category":
+            cats = _dec_labels(entry["categories"])
+            data[entry["name"]] = pd.Categorical.from_codes(entry["codes"], cats, ordered=entry["ordered"])
+        elif kind == "float":
+            data[entry["name"]] = pd.array(_dec_floats(entry["values"]), dtype=entry["dtype"])
+        elif kind in ("int", "bool"):
+            data[entry["name"]] = pd.array(np.asarray(entry["values"]), dtype=entry["dtype"])
+        elif kind == "labels":
+            data[entry["name"]] = pd.array(entry["values"], dtype=entry["dtype"])
+        else:
+            raise ItemBankFormatError(f"malformed payload: unknown column kind {kind!r}")
+    frame = pd.DataFrame(data, index=index)
+    return frame
+
+
+def _canonical(payload: dict) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+# ================================================================================ prior
+@dataclass
+class LatentPrior:
+    """The calibration fit's latent regression ``theta = x'beta + sigma u`` on the bank's scale.
+
+    Attributes
+    ----------
+    formula : str
+    column_names : list of str, length P
+    beta : ndarray, shape (P,)
+    sigma : float
+    cov : ndarray, shape (P + 1, P + 1)
+        Covariance of (beta, sigma) (zero rows for coefficients the identification fixes).
+    covariates : DataFrame
+        The calibration models' covariates (index = model labels).
+    design : LatentDesign
+        Its ``transform`` applies the formula (with the calibration transforms and levels) to
+        new models.
+    """
+
+    formula: str
+    column_names: List[str]
+    beta: np.ndarray
+    sigma: float
+    cov: np.ndarray
+    covariates: pd.DataFrame
+    design: LatentDesign
+
+    def mean(self, models: pd.DataFrame) -> np.ndarray:
+        """Prior mean ``x'beta`` of new models, shape (K,) for a table of K models."""
+        return self.design.transform(models) @ self.beta
+
+
+def _rebuild_design(formula: str, covariates: pd.DataFrame, column_names, matrix) -> LatentDesign:
+    model_col = covariates.index.name if covariates.index.name is not None else "__model__"
+    if model_col in covariates.columns:
+        model_col = "__model__"
+    try:
+        design = parse_latent_formula(formula, None, covariates if len(covariates.columns) else None,
+                                      model_col, covariates.index)
+    except ValueError as e:
+        raise ItemBankFormatError(f"cannot rebuild the latent regression {formula!r}: {e}") from e
+    if list(design.column_names) != list(column_names) or design.matrix.shape != matrix.shape or not np.allclose(
+        design.matrix, matrix, rtol=1e-12, atol=0.0
+    ):
+        raise ItemBankFormatError(
+            f"re-evaluating {formula!r} on the stored covariates does not reproduce the stored design "
+            f"(columns {list(design.column_names)} vs {list(column_names)}); the formula library may "
+            "have changed"
+        )
+    return design
+
+
+# ================================================================================ adaptive result
+@dataclass
+class AdaptiveResult:
+    """Outcome of :meth:`ItemBank.adaptive`.
+
+    Attributes
+    ----------
+    questions : Index
+        The questions asked, in order.
+    responses : ndarray
+        The answers received (successes for count families).
+    theta, se : float
+        Final ability estimate and its standard error.
+    history : DataFrame
+        One row per step: ``question``, ``information`` (at the estimate before asking),
+        ``response``, ``theta``, ``se`` (after the answer).
+    """
+
+    questions: pd.Index
+    responses: np.ndarray
+    theta: float
+    se: float
+    history: pd.DataFrame = field(repr=False)
+
+
+# ================================================================================ the bank
+class ItemBank:
+    """Calibrated questions with their uncertainty, and the prior for new models.
+
+    Parameters
+    ----------
+    items : DataFrame, one row per question (the index holds the question labels)
+        Columns ``a`` and ``d`` (required), ``a_se, d_se, b, b_se, phi, phi_se, log_phi, n,
+        trials, benchmark`` (optional; filled with NaN / derived values).
+    family : {"beta", "bernoulli", "binomial", "beta_binomial"}
+    irt : {"2pl", "1pl"}
+    identification : str
+        The convention of the ability scale (``"population"`` or ``"regression"``).
+    precision : str
+        Description of the precision model of the calibration.
+    population : (float, float)
+        Mean and standard deviation of the calibration population's ability; the prior of new
+        models scored without covariates.
+    prior : LatentPrior, optional
+        The latent regression; with covariates of new models it gives their prior mean.
+
+    Attributes
+    ----------
+    items : DataFrame
+        Columns ``[benchmark], a, a_se, d, d_se, b, b_se, phi, phi_se, log_phi, n, [trials]``.
+        For 1PL ``a = 1`` and ``a_se = 0``; for families without a precision ``phi``,
+        ``phi_se`` and ``log_phi`` are NaN.
+    """
+
+    def __init__(
+        self,
+        items: pd.DataFrame,
+        *,
+        family: str,
+        irt: str = "2pl",
+        identification: str = "population",
+        precision: str = "",
+        population=(0.0, 1.0),
+        prior: Optional[LatentPrior] = None,
+    ):
+        self.family = get_family(family).name
+        if irt not in ("1pl", "2pl"):
+            raise ValueError(f"irt must be '1pl' or '2pl'; got {irt!r}")
+        self.irt = irt
+        self.identification = str(identification)
+        self.precision = str(precision)
+        mean, sd = (float(v) for v in population)
+        if not (np.isfinite(mean) and np.isfinite(sd) and sd > 0):
+            raise ValueError(f"population must be a finite mean and a positive sd; got {population!r}")
+        self.population = (mean, sd)
+        self.prior = prior
+        self.items = self._canonical_items(items)
+
+    def _canonical_items(self, items: pd.DataFrame) -> pd.DataFrame:
+        if not isinstance(items, pd.DataFrame):
+            raise TypeError("items must be a DataFrame")
+        if items.index.has_duplicates:
+            raise ValueError(f"duplicated question labels: {list(items.index[items.index.duplicated()][:10])}")
+        if "d" not in items.columns:
+            raise ValueError("items needs a 'd' column")
+        if "a" not in items.columns:
+            if self.irt != "1pl":
+                raise ValueError("items needs an 'a' column for a 2PL bank")
+        out = pd.DataFrame(index=items.index.copy())
+        if "benchmark" in items.columns:
+            out["benchmark"] = items["benchmark"].to_numpy(copy=True)
+            out["benchmark"] = out["benchmark"].astype(items["benchmark"].dtype)
+        n = len(items)
+        nan = np.full(n, np.nan)
+        a = items["a"].to_numpy(float, copy=True) if "a" in items.columns else np.ones(n)
+        out["a"] = a
+        out["a_se"] = items["a_se"].to_numpy(float, copy=True) if "a_se" in items.columns else (
+            np.zeros(n) if self.irt == "1pl" else nan.copy())
+        out["d"] = items["d"].to_numpy(float, copy=True)
+        out["d_se"] = items["d_se"].to_numpy(float, copy=True) if "d_se" in items.columns else nan.copy()
+        out["b"] = items["b"].to_numpy(float, copy=True) if "b" in items.columns else -out["d"].to_numpy() / a
+        out["b_se"] = items["b_se"].to_numpy(float, copy=True) if "b_se" in items.columns else nan.copy()
+        has_phi = get_family(self.family).has_precision
+        if has_phi:
+            if "log_phi" in items.columns:
+                lp = items["log_phi"].to_numpy(float, copy=True)
+            elif "phi" in items.columns:
+                lp = np.log(items["phi"].to_numpy(float))
+            else:
+                raise ValueError(f"items needs 'phi' or 'log_phi' for family {self.family!r}")
+            out["phi"] = items["phi"].to_numpy(float, copy=True) if "phi" in items.columns else np.exp(lp)
+            out["phi_se"] = items["phi_se"].to_numpy(float, copy=True) if "phi_se" in items.columns else nan.copy()
+            out["log_phi"] = lp
+        else:
+            out["phi"] = nan.copy()
+            out["phi_se"] = nan.copy()
+            out["log_phi"] = nan.copy()
+        out["n"] = items["n"].to_numpy(np.int64, copy=True) if "n" in items.columns else np.zeros(n, np.int64)
+        if "trials" in items.columns:
+            out["trials"] = items["trials"].to_numpy(float, copy=True)
+        for col in ("a", "d") + (("log_phi",) if has_phi else ()):
+            bad = ~np.isfinite(out[col].to_numpy())
+            if bad.any():
+                raise ValueError(f"column {col!r} is not finite for questions {list(out.index[bad][:10])}")
+        return out
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_results(cls, res, trials=None) -> "ItemBank":
+        """Bank of the questions of a fit (see :meth:`IRSLResults.item_bank`).
+
+        Parameters
+        ----------
+        res : IRSLResults
+        trials : float or Series indexed by question, optional
+            Typical number of trials per question (count families), used by
+            :meth:`information`; :func:`calibrate` fills it from the data.
+        """
+        fi = res.fit_info
+        items = res.items.copy()
+        if fi.irt == "1pl":
+            items["a"] = 1.0
+            items["a_se"] = 0.0
+        if get_family(fi.family).has_precision:
+            items["log_phi"] = np.log(items["phi"].to_numpy(float))
+        if trials is not None:
+            if isinstance(trials, pd.Series):
+                items["trials"] = trials.reindex(items.index).to_numpy(float)
+            else:
+                items["trials"] = float(trials)
+        lr = res.latent_regression
+        design: LatentDesign = lr["design"]
+        fitted = design.matrix @ np.asarray(lr["beta"], float)
+        sigma = float(lr["sigma"])
+        population = (float(fitted.mean()), float(np.sqrt(fitted.var() + sigma**2)))
+        prior = LatentPrior(
+            formula=lr["formula"], column_names=list(lr["column_names"]),
+            beta=np.asarray(lr["beta"], float).copy(), sigma=sigma,
+            cov=np.asarray(lr["cov"], float).copy(), covariates=lr["covariates"].copy(), design=design,
+        )
+        return cls(items, family=fi.family, irt=fi.irt, identification=fi.identification,
+                   precision=fi.precision, population=population, prior=prior)
+
+    # ------------------------------------------------------------------ basic surface
+    @property
+    def questions(self) -> pd.Index:
+        """Question labels, shape (N,)."""
+        return self.items.index
+
+    @property
+    def benchmarks(self) -> Optional[pd.Index]:
+        """Benchmark names (order of first appearance), or None."""
+        if "benchmark" not in self.items.columns:
+            return None
+        return pd.Index(pd.unique(self.items["benchmark"]))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        nb = "" if self.benchmarks is None else f", {len(self.benchmarks)} benchmarks"
+        pr = "" if self.prior is None else f", prior {self.prior.formula!r}"
+        return (f"<ItemBank {self.family} {self.irt.upper()}: {len(self)} questions{nb}, "
+                f"identification={self.identification!r}{pr}>")
+
+    def _log_phi(self) -> Optional[np.ndarray]:
+        if not get_family(self.family).has_precision:
+            return None
+        return self.items["log_phi"].to_numpy()
+
+    def _trials(self) -> Optional[np.ndarray]:
+        if "trials" not in self.items.columns:
+            return None
+        t = self.items["trials"].to_numpy(float)
+        return np.where(np.isfinite(t) & (t >= 1), t, 1.0)
+
+    def _mask(self, benchmark) -> np.ndarray:
+        if benchmark is None:
+            return np.ones(len(self), bool)
+        if "benchmark" not in self.items.columns:
+            raise ValueError("the bank has no benchmark labels; pass benchmark=None")
+        mask = (self.items["benchmark"] == benchmark).to_numpy()
+        if not mask.any():
+            raise ValueError(f"unknown benchmark {benchmark!r}; known: {list(self.benchmarks)}")
+        return mask
+
+    def _positions(self, questions) -> np.ndarray:
+        idx = self.items.index.get_indexer(pd.Index(list(questions)))
+        if (idx < 0).any():
+            unknown = [q for q, i in zip(questions, idx) if i < 0]
+            raise ValueError(_unknown_message(unknown))
+        return idx
+
+    # ------------------------------------------------------------------ save / load
+    def _payload(self) -> dict:
+        from . import __version__
+
+        it = self.items
+        items: Dict[str, Any] = {c: _enc_floats(it[c].to_numpy()) for c in _FLOAT_COLUMNS}
+        items["n"] = [int(v) for v in it["n"].to_numpy()]
+        if "trials" in it.columns:
+            items["trials"] = _enc_floats(it["trials"].to_numpy())
+        if "benchmark" in it.columns:
+            items["benchmark"] = _enc_labels(it["benchmark"])
+        prior = None
+        if self.prior is not None:
+            p = self.prior
+            prior = {
+                "formula": p.formula, "column_names": list(p.column_names),
+                "beta": _enc_floats(p.beta), "sigma": _enc_float(p.sigma), "cov": _enc_floats(p.cov),
+                "covariates": _enc_frame(p.covariates), "matrix": _enc_floats(p.design.matrix),
+            }
+        return {
+            "family": self.family, "irt": self.irt, "identification": self.identification,
+            "precision": self.precision, "created_by": f"irsl_stats {__version__}",
+            "questions": {"name": _enc_name(it.index.name), "labels": _enc_labels(it.index)},
+            "items": items,
+            "population": {"mean": _enc_float(self.population[0]), "sd": _enc_float(self.population[1])},
+            "prior": prior,
+        }
+
+    def to_json(self) -> str:
+        """The bank as the JSON text :meth:`save` writes (see the module docstring)."""
+        payload = self._payload()
+        digest = hashlib.sha256(_canonical(payload).encode("ascii")).hexdigest()
+        doc = {"schema": SCHEMA, "version": FORMAT_VERSION, "sha256": digest, "payload": payload}
+        return json.dumps(doc, ensure_ascii=True, allow_nan=False)
+
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Write the bank to ``path`` (JSON, format version 1; see the module docstring).
+
+        The file is written to a temporary name and renamed, so an interrupted save never
+        leaves a truncated bank under ``path``.
+        """
+        text = self.to_json()
+        tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "the item-bank text") -> "ItemBank":
+        """Parse the JSON text written by :meth:`to_json` (errors as in :meth:`load`)."""
+        try:
+            doc = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ItemBankFormatError(
+                f"{source} is not valid JSON ({e}); the file may be truncated or corrupted"
+            ) from None
+        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+            found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+            raise ItemBankFormatError(f"{source} is not an irsl_stats item bank (schema {found!r}, expected {SCHEMA!r})")
+        version = doc.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ItemBankFormatError(f"{source} has an invalid format version {version!r}")
+        if version > FORMAT_VERSION:
+            raise ItemBankFormatError(
+                f"{source} was written in item-bank format version {version}, newer than this "
+                f"irsl_stats reads (version {FORMAT_VERSION}); upgrade irsl_stats"
+            )
+        payload = doc.get("payload")
+        digest = doc.get("sha256")
+        if not isinstance(payload, dict) or not isinstance(digest, str):
+            raise ItemBankFormatError(f"{source} has no payload or checksum")
+        try:
+            actual = hashlib.sha256(_canonical(payload).encode("ascii")).hexdigest()
+        except (ValueError, TypeError) as e:
+            raise ItemBankFormatError(f"{source} has a malformed payload: {e}") from None
+        if actual != digest:
+            raise ItemBankFormatError(
+                f"{source} is corrupted: the checksum of its payload does not match the stored "
+                f"sha256 ({actual[:12]}... != {digest[:12]}...)"
+            )
+        try:
+            return cls._from_payload(payload)
+        except ItemBankFormatError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise ItemBankFormatError(f"{source} has a malformed payload: {type(e).__name__}: {e}") from e
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "ItemBank":
+        """Read a bank written by :meth:`save`.
+
+        Raises
+        ------
+        ItemBankFormatError
+            (a ValueError) for a truncated or corrupted file, another schema, a newer format
+            version or a malformed payload; the message says which.
+        """
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ItemBankFormatError(f"{os.fspath(path)!r} is not UTF-8 text; not an item-bank file") from None
+        return cls.from_json(text, source=repr(os.fspath(path)))
+
+    @classmethod
+    def _from_payload(cls, p: dict) -> "ItemBank":
+        index = _dec_labels(p["questions"]["labels"])
+        index.name = p["questions"]["name"]
+        it = p["items"]
+        n = len(index)
+        items = pd.DataFrame(index=index)
+        if "benchmark" in it:
+            bench = _dec_labels(it["benchmark"])
+            if len(bench) != n:
+                raise ItemBankFormatError("malformed payload: column 'benchmark' has the wrong length")
+            items["benchmark"] = pd.Series(bench.to_numpy(), index=index, dtype=bench.dtype)
+        for c in _FLOAT_COLUMNS:
+            items[c] = _dec_floats(it[c])
+        items["n"] = np.asarray(it["n"], dtype=np.int64)
+        if "trials" in it:
+            items["trials"] = _dec_floats(it["trials"])
+        for c in items.columns:
+            if len(items[c]) != n:
+                raise ItemBankFormatError(f"malformed payload: column {c!r} has the wrong length")
+        prior = None
+        if p["prior"] is not None:
+            q = p["prior"]
+            covariates = _dec_frame(q["covariates"])
+            matrix = _dec_floats(q["matrix"], 2)
+            design = _rebuild_design(q["formula"], covariates, q["column_names"], matrix)
+            prior = LatentPrior(
+                formula=q["formula"], column_names=list(q["column_names"]), beta=_dec_floats(q["beta"]),
+                sigma=float(_dec_float(q["sigma"])), cov=_dec_floats(q["cov"], 2),
+                covariates=covariates, design=design,
+            )
+        pop = p["population"]
+        return cls(items, family=p["family"], irt=p["irt"], identification=p["identification"],
+                   precision=p["precision"], population=(_dec_float(pop["mean"]), _dec_float(pop["sd"])),
+                   prior=prior)
+
+    # ------------------------------------------------------------------ prior
+    def prior_moments(self, models: Optional[pd.DataFrame], labels, model: str = "model"):
+        """Prior mean and sd of ability for the models ``labels`` (arrays of length K).
+
+        With ``models`` (one row per model, keyed by the ``model`` column or the index) the
+        latent regression gives ``N(x'beta, sigma^2)``; without, every model gets the
+        calibration population ``N(mean, sd^2)`` of :attr:`population`.
+        """
+        k = len(labels)
+        if models is None:
+            return np.full(k, self.population[0]), np.full(k, self.population[1])
+        if self.prior is None:
+            raise ValueError("the bank has no latent regression; score without models=")
+        table = models.set_index(model) if model in models.columns else models
+        if table.index.has_duplicates:
+            raise ValueError(f"the models table has duplicated {model!r} values: {list(table.index[table.index.duplicated()][:5])}")
+        missing = pd.Index(labels).difference(table.index)
+        if len(missing):
+            raise ValueError(f"{len(missing)} scored model(s) are not in the models table: {list(missing[:10])}")
+        mean = self.prior.mean(table.reindex(pd.Index(labels)))
+        return np.asarray(mean, float), np.full(k, self.prior.sigma)
+
+    # ------------------------------------------------------------------ scoring
+    def _kernel_data(self, rd: ResponseData, n_threads) -> "_kernel.KernelData":
+        pos = self.items.index.get_indexer(rd.item_labels)
+        if (pos < 0).any():
+            raise ValueError(_unknown_message(list(rd.item_labels[pos < 0])))
+        return _kernel.KernelData(
+            rd.model, pos[rd.item], rd.y, n_models=rd.n_models, n_items=len(self),
+            family=self.family, trials=rd.trials if rd.family.uses_counts else None,
+            weight=rd.weights, model_ptr=rd.model_ptr, n_threads=n_threads,
+        )
+
+    def score(
+        self,
+        responses: pd.DataFrame,
+        method: str = "eap",
+        *,
+        model: str = "model",
+        question: str = "question",
+        response: Optional[str] = "y",
+        successes: Optional[str] = None,
+        trials: Optional[str] = None,
+        models: Optional[pd.DataFrame] = None,
+        boundary: str = "error",
+        n_quad: int = 21,
+        n_threads: Optional[int] = None,
+    ) -> pd.DataFrame:
+        """Abilities of (new) models from their responses to bank questions.
+
+        Parameters
+        ----------
+        responses : DataFrame
+            Long table, one row per (model, question); column names as in :func:`irsl_stats.fit`
+            (counts: ``successes=``, ``trials=``).
+        method : {"eap", "map", "ml"}
+            ``"eap"``: posterior mean, ``se`` = posterior SD (adaptive Gauss–Hermite with
+            ``n_quad`` nodes). ``"map"``: posterior mode, ``se = 1/sqrt(information + 1/sd^2)``.
+            ``"ml"``: maximum likelihood, ``se = 1/sqrt(information)``; a model whose responses
+            are all extreme has no finite ML estimate: it is set to the prior mean
+            ``+- 8`` prior SDs, with an :class:`~irsl_stats.results.IRSLWarning`.
+        models : DataFrame, optional
+            Covariates of the scored models (keyed by ``model``, column or index): the prior is
+            the bank's latent regression ``N(x'beta, sigma^2)``. Without it the prior is the
+            calibration population ``N(mean, sd^2)`` (:attr:`population`: mean 0 and sd 1 under
+            ``identification="population"``). The uncertainty of ``beta`` is not propagated.
+        boundary : {"error", "squeeze", "clip"}
+            Beta responses at 0 or 1, as in :func:`irsl_stats.fit`.
+        n_quad : int
+        n_threads : int or None
+
+        Returns
+        -------
+        DataFrame indexed by model
+            ``theta``, ``se`` and ``n`` (responses used), on the bank's ability scale.
+
+        Raises
+        ------
+        ValueError
+            If a question is not in the bank (the message lists them).
+        """
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        if successes is not None or trials is not None:
+            response = None
+        responses = _drop_unused_categories(responses, (model, question))
+        rd = ResponseData.from_long(
+            responses, model=model, question=question, response=response, successes=successes,
+            trials=trials, family=self.family, boundary=boundary,
+        )
+        kd = self._kernel_data(rd, n_threads)
+        mean, sd = self.prior_moments(models, rd.model_labels, model)
+        est = estimate_abilities(kd, self.items["a"].to_numpy(), self.items["d"].to_numpy(), self._log_phi(),
+                                 mean, sd, method=method, n_quad=n_quad, n_threads=n_threads,
+                                 labels=rd.model_labels)
+        out = pd.DataFrame({"theta": est.theta, "se": est.se, "n": np.diff(rd.model_ptr)},
+                           index=rd.model_labels)
+        out.index.name = model
+        return out
+
+    # ------------------------------------------------------------------ forecasting
+    def _ad_cov(self, mask) -> np.ndarray:
+        """Covariance of (a_j, d_j): the ``a_d_cov`` column when the bank has it (from a fit);
+        otherwise recovered from the standard errors of a, d and b (the delta method that
+        produced ``b_se`` used it), 0 where that is not identifiable."""
+        it = self.items
+        if "a_d_cov" in it.columns:
+            return np.nan_to_num(it["a_d_cov"].to_numpy(float)[mask])
+        a, d = it["a"].to_numpy()[mask], it["d"].to_numpy()[mask]
+        va, vd, vb = (np.nan_to_num(it[c].to_numpy()[mask] ** 2) for c in ("a_se", "d_se", "b_se"))
+        ga, gd = d / a**2, -1.0 / a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cov = (vb - ga**2 * va - gd**2 * vd) / (2 * ga * gd)
+            lim = np.sqrt(va * vd)
+            ok = np.isfinite(cov) & (np.abs(ga) * np.sqrt(va) > 1e-3 * np.abs(gd) * np.sqrt(vd))
+        return np.where(ok, np.clip(cov, -lim, lim), 0.0)
+
+    def expected_score(
+        self,
+        theta,
+        benchmark=None,
+        se=None,
+        alpha: float = 0.05,
+        item_uncertainty: bool = False,
+        n_draws: int = 1000,
+        seed: int = 0,
+    ):
+        """Expected full-benchmark score: the mean over the benchmark's questions of
+        ``logistic(a_j theta + d_j)`` (the expected response; per trial for count families).
+
+        Parameters
+        ----------
+        theta : array_like or Series, shape (K,)
+            Abilities on the bank's scale (e.g. ``bank.score(...)["theta"]``).
+        benchmark : label, optional
+            Restrict to the questions of one benchmark (default: all questions).
+        se : array_like, shape (K,), optional
+            Standard errors of ``theta``: adds a ``1 - alpha`` interval, the ability interval
+            ``theta +- z se`` mapped through the score (increasing in ability when every
+            ``a_j > 0``; otherwise the interval is approximate and a warning says so).
+        item_uncertainty : bool
+            Also propagate the question parameters' uncertainty: the interval is then the
+            ``alpha/2, 1-alpha/2`` quantiles of the score over ``n_draws`` joint draws of
+            ``theta ~ N(theta, se^2)`` and ``(a_j, d_j)`` from their normal approximation
+            (independent across questions; seeded by ``seed``).
+
+        Returns
+        -------
+        ndarray, shape (K,)
+            Without ``se`` and ``item_uncertainty``: the scores (as
+            :meth:`IRSLResults.expected_score`).
+        DataFrame, K rows
+            Otherwise: ``score``, ``lower``, ``upper``.
+        """
+        index = theta.index if isinstance(theta, pd.Series) else None
+        th = np.atleast_1d(np.asarray(theta, float))
+        mask = self._mask(benchmark)
+        a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
+        score = special.expit(np.outer(th, a) + d).mean(axis=1)
+        if se is None and not item_uncertainty:
+            return score
+        s = np.zeros_like(th) if se is None else np.broadcast_to(np.asarray(se, float), th.shape)
+        z = stats.norm.ppf(1 - alpha / 2)
+        if not item_uncertainty:
+            if np.any(a < 0):
+                warnings.warn("some discriminations are negative: the score is not monotone in ability "
+                              "and the interval is approximate", IRSLWarning, stacklevel=2)
+            lo = special.expit(np.outer(th - z * s, a) + d).mean(axis=1)
+            hi = special.expit(np.outer(th + z * s, a) + d).mean(axis=1)
+            lower, upper = np.minimum(lo, hi), np.maximum(lo, hi)
+        else:
+            rng = np.random.default_rng(seed)
+            a_se = np.nan_to_num(self.items["a_se"].to_numpy()[mask])
+            d_se = np.nan_to_num(self.items["d_se"].to_numpy()[mask])
+            cov_ad = self._ad_cov(mask)
+            # (a, d) = mean + L z with L the Cholesky factor of [[va, c], [c, vd]]
+            l11 = a_se
+            l21 = np.where(a_se > 0, cov_ad / np.where(a_se > 0, a_se, 1.0), 0.0)
+            l22 = np.sqrt(np.maximum(d_se**2 - l21**2, 0.0))
+            sims = np.empty((len(th), n_draws))
+            for r in range(n_draws):
+                z1 = rng.standard_normal(len(a))
+                z2 = rng.standard_normal(len(a))
+                a_r = a + l11 * z1
+                d_r = d + l21 * z1 + l22 * z2
+                t_r = th + s * rng.standard_normal(len(th))
+                sims[:, r] = special.expit(np.outer(t_r, a_r) + d_r).mean(axis=1)
+            lower = np.quantile(sims, alpha / 2, axis=1)
+            upper = np.quantile(sims, 1 - alpha / 2, axis=1)
+        return pd.DataFrame({"score": score, "lower": lower, "upper": upper}, index=index)
+
+    def forecast_pass_at_k(self, theta, ks, benchmark=None, se=None, alpha: float = 0.05) -> pd.DataFrame:
+        """Expected pass@k over the benchmark's questions at abilities ``theta``.
+
+        For beta and beta-binomial banks the Beta expectation ``1 - B(mu phi, (1-mu) phi + k) /
+        B(mu phi, (1-mu) phi)`` per question (:func:`irsl_stats.beta_pass_at_k`); for the
+        Bernoulli and binomial families the plug-in ``1 - (1-mu)^k``.
+
+        Parameters
+        ----------
+        theta : array_like or Series, shape (K,)
+        ks : array_like of int
+        benchmark : label, optional
+        se : array_like, shape (K,), optional
+            Standard errors of ``theta``: adds ``lower``/``upper``, pass@k at ``theta -+ z se``
+            (pass@k increases with ability when every ``a_j > 0``).
+
+        Returns
+        -------
+        DataFrame
+            Tidy: ``model`` (the index of ``theta`` or its position), ``k``, ``pass_at_k`` and,
+            with ``se``, ``lower`` and ``upper``.
+        """
+        from .passk import beta_pass_at_k, plugin_pass_at_k
+
+        labels = theta.index if isinstance(theta, pd.Series) else pd.RangeIndex(np.size(theta))
+        th = np.atleast_1d(np.asarray(theta, float))
+        ks = np.atleast_1d(np.asarray(ks, float))
+        mask = self._mask(benchmark)
+        a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
+        phi = self.items["phi"].to_numpy()[mask][None, :]
+        beta_family = get_family(self.family).has_precision
+
+        def curve(t, k):
+            mu = special.expit(np.outer(t, a) + d)
+            pk = beta_pass_at_k(mu, phi, k) if beta_family else plugin_pass_at_k(mu, k)
+            return np.asarray(pk).mean(axis=1)
+
+        z = stats.norm.ppf(1 - alpha / 2)
+        rows = []
+        for k in ks:
+            frame = {"model": labels, "k": k, "pass_at_k": curve(th, k)}
+            if se is not None:
+                s = np.broadcast_to(np.asarray(se, float), th.shape)
+                lo, hi = curve(th - z * s, k), curve(th + z * s, k)
+                frame.update(lower=np.minimum(lo, hi), upper=np.maximum(lo, hi))
+            rows.append(pd.DataFrame(frame))
+        return pd.concat(rows, ignore_index=True)
+
+    # ------------------------------------------------------------------ information and selection
+    def information(self, theta, questions=None, trials=None):
+        """Fisher information of each question about ability at ``theta``, from the family's own
+        expected information (see :mod:`irsl_stats.selection`).
+
+        Parameters
+        ----------
+        theta : float or array_like, shape (K,)
+        questions : list-like, optional
+            Subset of questions (default: all).
+        trials : float or array_like, optional
+            Trials per question for the count families (default: the bank's ``trials`` column
+            if it has one, else 1).
+
+        Returns
+        -------
+        Series indexed by question (scalar ``theta``) or DataFrame (K, N).
+        """
+        pos = np.arange(len(self)) if questions is None else self._positions(list(questions))
+        it = self.items
+        phi = it["phi"].to_numpy()[pos] if get_family(self.family).has_precision else None
+        if trials is None:
+            tr = self._trials()
+            tr = None if tr is None else tr[pos]
+        else:
+            tr = np.broadcast_to(np.asarray(trials, float), pos.shape)
+        info = item_information(self.family, theta, it["a"].to_numpy()[pos], it["d"].to_numpy()[pos], phi, tr)
+        labels = it.index[pos]
+        if np.ndim(theta) == 0:
+            return pd.Series(info[0], index=labels, name="information")
+        return pd.DataFrame(info, columns=labels)
+
+    def _groups(self, by) -> List[np.ndarray]:
+        if by is None or (by == "benchmark" and "benchmark" not in self.items.columns):
+            return [np.arange(len(self))]
+        if by not in self.items.columns:
+            raise ValueError(f"by={by!r} is not a column of the bank's items ({list(self.items.columns)})")
+        codes, _ = pd.factorize(self.items[by])
+        return [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+
+    def select(
+        self, n: int, strategy: str = "stratified", by: Optional[str] = "benchmark", seed: int = 0, theta=0.0
+    ) -> pd.Index:
+        """Choose ``n`` questions per group (per benchmark by default).
+
+        Parameters
+        ----------
+        n : int
+            Questions per group; a group with fewer questions contributes all of them.
+        strategy : {"stratified", "random", "information"}
+            ``"random"``: a uniform sample. ``"stratified"``: the group's questions are sorted by
+            difficulty ``b`` and cut into ``n`` equal-count strata; one is drawn from each, so the
+            picks cover the difficulty quantiles. ``"information"``: the ``n`` with the largest
+            Fisher information (family-specific, :meth:`information`) at ability ``theta``.
+        by : str or None
+            Column of :attr:`items` defining the groups (``None``: the whole bank).
+        seed : int
+            Seed of the random draws (``"random"``, ``"stratified"``).
+        theta : float or dict
+            Target ability for ``"information"`` (a dict maps a group value to its own target).
+
+        Returns
+        -------
+        Index of question labels, grouped (groups in order of first appearance); within a group
+        in bank order (random), by difficulty (stratified) or by decreasing information.
+        """
+        if strategy not in _STRATEGIES:
+            raise ValueError(f"strategy must be one of {_STRATEGIES}; got {strategy!r}")
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer; got {n!r}")
+        rng = np.random.default_rng(seed)
+        b = self.items["b"].to_numpy()
+        picks = []
+        for pos in self._groups(by):
+            if strategy == "information":
+                target = theta
+                if isinstance(theta, Mapping):
+                    target = theta[self.items[by].iloc[pos[0]]]
+                info = self.information(float(target)).to_numpy()[pos]
+                picks.append(pos[information_order(info)[:n]])
+            elif len(pos) <= n:
+                picks.append(pos[np.argsort(b[pos], kind="stable")] if strategy == "stratified" else pos)
+            elif strategy == "random":
+                picks.append(np.sort(rng.choice(pos, size=n, replace=False)))
+            else:
+                chosen = pos[stratified_pick(b[pos], n, rng)]
+                picks.append(chosen[np.argsort(b[chosen], kind="stable")])
+        return self.items.index[np.concatenate(picks)]
+
+    # ------------------------------------------------------------------ adaptive testing
+    def adaptive(
+        self,
+        answer: Union[Callable[[Any], Any], pd.DataFrame],
+        budget: int = 50,
+        by: Optional[str] = None,
+        start_theta: Optional[float] = None,
+        method: str = "eap",
+        *,
+        models: Optional[pd.DataFrame] = None,
+        question: str = "question",
+        response: Optional[str] = "y",
+        successes: Optional[str] = None,
+        trials: Optional[str] = None,
+        n_quad: int = 21,
+        n_threads: Optional[int] = 1,
+    ) -> AdaptiveResult:
+        """Computerised adaptive testing of one model.
+
+        Each step asks the not-yet-asked question with the largest Fisher information at the
+        current ability estimate, then re-estimates the ability from all answers so far.
+
+        Parameters
+        ----------
+        answer : callable or DataFrame
+            ``answer(question_label)`` returns the response (for count families ``(k, n)`` or
+            ``k``, with ``n`` the bank's ``trials`` or 1); or a DataFrame of the model's
+            available responses (columns ``question`` and ``response``, or ``successes`` and
+            ``trials``): only those questions are candidates.
+        budget : int
+            Questions to ask (per group when ``by`` is given; groups are visited in turn).
+        by : str or None
+            E.g. ``"benchmark"``: ask ``budget`` questions of each benchmark.
+        start_theta : float, optional
+            Ability used to pick the first question (default: the prior mean).
+        method : {"eap", "map", "ml"}
+            Estimator after each answer (ML warnings about extreme responses are only raised for
+            the final estimate).
+        models : DataFrame, optional
+            One row of the model's covariates: prior from the latent regression (else the
+            calibration population).
+
+        Returns
+        -------
+        AdaptiveResult
+        """
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+        if not isinstance(budget, (int, np.integer)) or budget < 1:
+            raise ValueError(f"budget must be a positive integer; got {budget!r}")
+        counts = get_family(self.family).uses_counts
+        default_n = self._trials()
+        available = np.ones(len(self), bool)
+        lookup: Optional[dict] = None
+        if isinstance(answer, pd.DataFrame):
+            cols = [successes, trials] if counts else [response]
+            missing = [c for c in [question] + cols if c not in answer.columns]
+            if missing:
+                raise ValueError(f"answer table lacks column(s) {missing}")
+            pos = self._positions(list(answer[question]))
+            vals = answer[cols].to_numpy(float)
+            lookup = {int(p): tuple(v) for p, v in zip(pos, vals)}
+            available[:] = False
+            available[pos] = True
+        elif not callable(answer):
+            raise TypeError("answer must be a callable question -> response or a DataFrame")
+        if models is not None:
+            mean, sd = self.prior_moments(models, models.index if "model" not in models.columns
+                                          else pd.Index(models["model"]), "model")
+            mean0, sd0 = float(mean[0]), float(sd[0])
+        else:
+            mean0, sd0 = self.population
+        groups = [g[available[g]] for g in self._groups(by)]
+        remaining = [min(budget, len(g)) for g in groups]
+        a_all, d_all, lp = self.items["a"].to_numpy(), self.items["d"].to_numpy(), self._log_phi()
+        theta = mean0 if start_theta is None else float(start_theta)
+        se = sd0
+        asked: List[int] = []
+        ys: List[float] = []
+        ns: List[float] = []
+        history = []
+        asked_mask = np.zeros(len(self), bool)
+        g = 0
+        while sum(remaining) > 0:
+            while remaining[g % len(groups)] == 0:
+                g += 1
+            gi = g % len(groups)
+            cand = groups[gi][~asked_mask[groups[gi]]]
+            info = self.information(theta, questions=self.items.index[cand]).to_numpy()
+            best = int(cand[int(np.argmax(info))])
+            label = self.items.index[best]
+            if lookup is not None:
+                got = lookup[best]
+            else:
+                got = answer(label)
+            if counts:
+                if isinstance(got, (tuple, list, np.ndarray)) and np.size(got) == 2:
+                    k_, n_ = float(got[0]), float(got[1])
+                else:
+                    k_ = float(np.asarray(got, float).ravel()[0])
+                    n_ = float(default_n[best]) if default_n is not None else 1.0
+            else:
+                k_ = float(np.asarray(got, float).ravel()[0])
+                n_ = np.nan
+            asked.append(best)
+            ys.append(k_)
+            ns.append(n_)
+            asked_mask[best] = True
+            remaining[gi] -= 1
+            g += 1
+            final = sum(remaining) == 0
+            theta, se = self._estimate_one(asked, ys, ns, mean0, sd0, method, n_quad, n_threads, final)
+            history.append({"question": label, "information": float(info.max()), "response": k_,
+                            "theta": theta, "se": se})
+        hist = pd.DataFrame(history)
+        hist.index.name = "step"
+        return AdaptiveResult(questions=self.items.index[asked], responses=np.asarray(ys), theta=theta,
+                              se=se, history=hist)
+
+    def _estimate_one(self, pos, ys, ns, mean, sd, method, n_quad, n_threads, final):
+        m = len(pos)
+        counts = get_family(self.family).uses_counts
+        kd = _kernel.KernelData(
+            np.zeros(m, np.int32), np.asarray(pos, np.int32), np.asarray(ys, float), n_models=1,
+            n_items=len(self), family=self.family, trials=np.asarray(ns, float) if counts else None,
+            model_ptr=np.array([0, m], np.int64), n_threads=n_threads,
+        )
+        with warnings.catch_warnings():
+            if not final:
+                warnings.simplefilter("ignore", IRSLWarning)
+            est = estimate_abilities(kd, self.items["a"].to_numpy(), self.items["d"].to_numpy(), self._log_phi(),
+                                     np.array([mean]), np.array([sd]), method=method, n_quad=n_quad,
+                                     n_threads=n_threads, labels=["model"])
+        return float(est.theta[0]), float(est.se[0])
+
+
+def _drop_unused_categories(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """A shallow copy whose categorical label columns keep only the categories in use (a subset
+    of a calibration table usually has unused ones)."""
+    fix = [c for c in columns if c in frame.columns and isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not fix:
+        return frame
+    frame = frame.copy(deep=False)
+    for c in fix:
+        frame[c] = frame[c].cat.remove_unused_categories()
+    return frame
+
+
+def _unknown_message(unknown: Sequence) -> str:
+    shown = ", ".join(repr(q) for q in list(unknown)[:20])
+    more = f", ... ({len(unknown)} in total)" if len(unknown) > 20 else ""
+    return (f"{len(unknown)} question(s) are not in the item bank: {shown}{more}. Score only "
+            "calibrated questions (bank.questions), or recalibrate including them")
+
+
+# ================================================================================ calibrate
+def calibrate(
+    responses: pd.DataFrame,
+    *,
+    model: str = "model",
+    question: str = "question",
+    response: Optional[str] = "y",
+    successes: Optional[str] = None,
+    trials: Optional[str] = None,
+    benchmark: Optional[str] = None,
+    family: str = "beta",
+    irt: str = "2pl",
+    precision="item",
+    method: str = "mml",
+    boundary: str = "error",
+    n_threads: Optional[int] = None,
+    **fit_kwargs,
+) -> ItemBank:
+    """Calibrate questions: ``irsl.fit("ability ~ 1", ...)`` and its :meth:`item_bank`.
+
+    Column names and options are those of :func:`irsl_stats.fit` (``**fit_kwargs`` are passed
+    on, e.g. ``identification=``, ``n_quad=``). For count families the bank records the median
+    number of trials per question (used by :meth:`ItemBank.information`).
+
+    Returns
+    -------
+    ItemBank
+    """
+    from .api import fit
+
+    res = fit(
+        "ability ~ 1", data=responses, model=model, question=question, response=response,
+        successes=successes, trials=trials, benchmark=benchmark, family=family, irt=irt,
+        precision=precision, method=method, boundary=boundary, n_threads=n_threads, **fit_kwargs,
+    )
+    tr = None
+    if trials is not None and get_family(family).uses_counts:
+        tr = responses.groupby(question, observed=True)[trials].median().astype(float)
+    return ItemBank.from_results(res, trials=tr)
