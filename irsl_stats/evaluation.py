@@ -1,0 +1,686 @@
+"""Efficient evaluation: measure and forecast models from a few calibrated questions.
+
+The study of the IRSL paper's pre-training analysis (DESIGN.md section 5). Questions are
+calibrated on the models of a few data *recipes*; every other (held-out) recipe is evaluated on
+only ``k`` questions per benchmark, the same questions for all of its models, chosen by an
+:meth:`ItemBank.select <irsl_stats.bank.ItemBank.select>` strategy. Two estimands are scored:
+
+``estimand="score"`` (A) — *measure a model.*
+    Each held-out model's full-benchmark score (the mean of its responses over **all** questions
+    of the benchmark, or a supplied table of true scores) estimated from its ``k``-question
+    responses. ``irsl``: ability by EAP against the bank, then
+    :meth:`~irsl_stats.bank.ItemBank.expected_score` over the benchmark's calibrated questions
+    (one ability per model, so all benchmarks' answers inform each benchmark's score).
+    ``naive``: the mean of the ``k`` answers. ``mae`` is over held-out models x benchmarks;
+    ``decision_accuracy`` ranks the held-out recipes by the estimates of their *target* models
+    (largest size, final checkpoint), per benchmark, averaged over benchmarks.
+
+``estimand="forecast"`` (B) — *forecast the target model from smaller ones.*
+    Only models of a recipe with ``flops <= ratio * target_flops`` (and fewer parameters than the
+    target) are evaluated, on the same ``k`` questions. ``irsl``: a scaling law
+    ``theta ~ log(flops)`` fitted per recipe on their EAP abilities (``irsl_pooled``: one slope
+    shared by the recipes, one intercept each), extrapolated to the target's FLOPs and mapped to
+    the full-benchmark score. ``mae`` is over recipes x benchmarks, ``decision_accuracy`` ranks
+    the recipes per benchmark (averaged over benchmarks). Baselines on the
+    same answers: ``naive_largest`` (the ``k``-question mean of the largest model used) and
+    ``logit_linear`` (the "traditional" fit: per recipe and benchmark, ``logit`` of the
+    ``k``-question mean linear in ``log(flops)``, extrapolated); ``logit_linear_full`` is the
+    same fit on full-benchmark means (every question asked: the cost IRSL avoids).
+    ``ratio`` (the paper's x-axis) is the largest FLOPs used over the target FLOPs.
+
+With ``known_bank`` (e.g. the simulator's true question parameters), ``irsl_known`` repeats the
+``irsl`` rows with the question parameters known: the gap to ``irsl`` is the cost of calibration.
+
+The naive mean is only unbiased for questions drawn with equal probability: ``"information"``
+picks the questions most informative at the calibration population's mean ability (middling
+difficulty), so its naive mean is biased, by design of the strategy; ``"stratified"`` draws one
+question per difficulty stratum, equal-probability only when ``k`` divides the benchmark's size.
+Everything is vectorised over responses and models; the loops run over strategies, ``k``,
+cutoffs and benchmarks.
+
+Entry points: :func:`efficient_eval` (one data set, any source) and :func:`subset_study`
+(simulated DataDecide-like data over seeds); :func:`summarize`, :func:`question_reduction`,
+:func:`linear_extrapolate` and :func:`logit_linear_extrapolate` (the traditional baseline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from .bank import ItemBank
+from .metrics import decision_accuracy
+
+__all__ = [
+    "efficient_eval",
+    "subset_study",
+    "SubsetStudy",
+    "summarize",
+    "question_reduction",
+    "linear_extrapolate",
+    "logit_linear_extrapolate",
+    "known_item_bank",
+    "STRATEGIES",
+    "RESULT_COLUMNS",
+]
+
+STRATEGIES = ("random", "stratified", "information")
+#: columns of the tidy result tables
+RESULT_COLUMNS = ["seed", "estimand", "strategy", "k", "n_questions", "ratio", "method", "mae",
+                  "decision_accuracy", "n_models"]
+#: simulator settings of :func:`subset_study` unless overridden (DataDecide: 25 recipes x 14
+#: sizes, 100 tokens per parameter)
+DEFAULT_SIMULATION = dict(n_recipes=25, n_checkpoints=2, questions_per_benchmark=300,
+                          tokens_per_param=100.0)
+
+
+# ================================================================================ extrapolation
+def _codes(groups, n: int):
+    if groups is None:
+        return np.zeros(n, np.int64), None
+    codes, labels = pd.factorize(np.asarray(groups), sort=True)
+    if (codes < 0).any():
+        raise ValueError("groups must not contain missing values")
+    return codes.astype(np.int64), pd.Index(labels)
+
+
+def linear_extrapolate(x, y, x_target, groups=None, weights=None, common_slope: bool = False):
+    """Weighted least-squares lines ``y ~ x`` (one per group), evaluated at ``x_target``.
+
+    Vectorised over groups (no Python loop over observations or groups).
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+    x_target : float, array_like (one per group, in sorted group order), Mapping or Series
+        (group label -> target)
+    groups : array_like, shape (n,), optional
+        Group labels (default: one group).
+    weights : array_like, shape (n,), optional
+        Non-negative weights (default: equal).
+    common_slope : bool
+        One slope shared by all groups, with one intercept per group (e.g. recipes that differ by
+        a constant on the scaling law).
+
+    Returns
+    -------
+    float (no groups) or Series indexed by the sorted group labels
+        The fitted line at ``x_target``.
+
+    Raises
+    ------
+    ValueError
+        When a group (or, with ``common_slope``, all groups together) has fewer than two
+        distinct ``x``: the slope is not identified.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D of equal length; got {x.shape} and {y.shape}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite")
+    w = np.ones_like(x) if weights is None else np.asarray(weights, float)
+    if w.shape != x.shape or (w < 0).any() or not np.isfinite(w).all():
+        raise ValueError("weights must be finite, non-negative and of the length of x")
+    codes, labels = _codes(groups, x.size)
+    g = int(codes.max()) + 1 if codes.size else 0
+    if g == 0:
+        raise ValueError("no observations")
+    sw = np.bincount(codes, w, g)
+    if (sw <= 0).any():
+        raise ValueError("every group needs a positive total weight")
+    xbar = np.bincount(codes, w * x, g) / sw
+    ybar = np.bincount(codes, w * y, g) / sw
+    dx = x - xbar[codes]
+    dy = y - ybar[codes]
+    sxx = np.bincount(codes, w * dx * dx, g)
+    sxy = np.bincount(codes, w * dx * dy, g)
+    scale = np.maximum(np.bincount(codes, w * x * x, g) / sw, 1.0)
+    if common_slope:
+        if sxx.sum() <= 1e-12 * scale.max() * sw.sum():
+            raise ValueError("the slope is not identified: x does not vary within any group")
+        slope = np.full(g, sxy.sum() / sxx.sum())
+    else:
+        flat = sxx <= 1e-12 * scale * sw
+        if flat.any():
+            bad = np.flatnonzero(flat) if labels is None else list(labels[flat][:10])
+            raise ValueError(f"the slope is not identified in group(s) {bad}: fewer than two distinct x")
+        slope = sxy / sxx
+    if isinstance(x_target, pd.Series) or isinstance(x_target, Mapping):
+        if labels is None:
+            raise ValueError("a mapping of targets needs groups=")
+        xt = pd.Series(x_target).reindex(labels)
+        if xt.isna().any():
+            raise ValueError(f"no target for group(s) {list(xt.index[xt.isna()][:10])}")
+        xt = xt.to_numpy(float)
+    else:
+        xt = np.broadcast_to(np.asarray(x_target, float), (g,))
+    pred = ybar + slope * (xt - xbar)
+    if labels is None:
+        return float(pred[0])
+    return pd.Series(pred, index=labels)
+
+
+def logit_linear_extrapolate(x, score, x_target, groups=None, weights=None, eps: float = 1e-6):
+    """The "traditional" scaling fit: ``logit(score)`` linear in ``x`` (e.g. ``log(flops)``),
+    extrapolated to ``x_target`` and mapped back by the logistic function.
+
+    A sigmoid in ``x`` with floor 0 and ceiling 1, fitted by least squares on the logit scale.
+
+    Parameters
+    ----------
+    x, score : array_like, shape (n,)
+        ``score`` in ``[0, 1]``; clipped to ``[eps, 1 - eps]`` before the logit.
+    x_target, groups, weights
+        As in :func:`linear_extrapolate`.
+
+    Returns
+    -------
+    float or Series indexed by group
+        Forecast score at ``x_target``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.special import expit
+    >>> x = np.array([1.0, 2.0, 3.0])
+    >>> round(logit_linear_extrapolate(x, expit(-2 + 0.5 * x), 6.0), 6)  # expit(-2 + 0.5 * 6)
+    0.731059
+    """
+    s = np.asarray(score, float)
+    if np.any((s < 0) | (s > 1)) or not np.isfinite(s).all():
+        raise ValueError("scores must lie in [0, 1]")
+    s = np.clip(s, eps, 1 - eps)
+    out = linear_extrapolate(x, special.logit(s), x_target, groups=groups, weights=weights)
+    if isinstance(out, pd.Series):
+        return pd.Series(special.expit(out.to_numpy()), index=out.index)
+    return float(special.expit(out))
+
+
+# ================================================================================ helpers
+def question_reduction(bank: ItemBank, ks: Sequence[int], by: str = "benchmark") -> pd.DataFrame:
+    """How many questions ``k`` per group asks, out of the bank.
+
+    Parameters
+    ----------
+    bank : ItemBank
+    ks : sequence of int
+        Questions per group (per benchmark).
+    by : str
+        Column of ``bank.items`` defining the groups.
+
+    Returns
+    -------
+    DataFrame indexed by ``k``
+        ``n_questions`` (asked; a group smaller than ``k`` gives all it has), ``n_total``,
+        ``share`` (asked / total) and ``factor`` (total / asked).
+    """
+    if by in bank.items.columns:
+        sizes = bank.items.groupby(by, observed=True, sort=False).size().to_numpy()
+    else:
+        sizes = np.array([len(bank)])
+    ks = [int(k) for k in ks]
+    asked = np.array([np.minimum(sizes, k).sum() for k in ks])
+    total = int(sizes.sum())
+    return pd.DataFrame({"n_questions": asked, "n_total": total, "share": asked / total,
+                         "factor": total / asked}, index=pd.Index(ks, name="k"))
+
+
+def known_item_bank(items: pd.DataFrame, theta_population, *, question: str = "question",
+                    family: str = "beta", irt: str = "2pl") -> ItemBank:
+    """An :class:`ItemBank` of known (true) question parameters, e.g. ``sim.items``.
+
+    Parameters
+    ----------
+    items : DataFrame
+        Columns ``question`` (or the index), ``benchmark``, ``a``, ``d`` and ``phi``.
+    theta_population : array_like
+        True abilities of the calibration models: their mean and SD are the EAP prior, as a
+        calibrated bank's ``population`` is.
+    """
+    table = items.set_index(question) if question in items.columns else items
+    keep = [c for c in ("benchmark", "a", "d", "phi") if c in table.columns]
+    table = table[keep].copy()
+    if "benchmark" in table:
+        table["benchmark"] = table["benchmark"].astype(str)
+    th = np.asarray(theta_population, float)
+    return ItemBank(table, family=family, irt=irt, identification="truth", precision="known",
+                    population=(float(th.mean()), float(th.std())))
+
+
+def _isin(column: pd.Series, labels) -> np.ndarray:
+    """Boolean mask of the rows whose label (compared as str) is in ``labels``; for a
+    categorical column the test runs once per category."""
+    keep = pd.Index(labels).astype(str)
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        hit = np.append(pd.Index(column.cat.categories).astype(str).isin(keep), False)
+        return hit[column.cat.codes.to_numpy()]  # code -1 (missing) -> the appended False
+    return column.astype(str).isin(keep).to_numpy()
+
+
+def _table(responses: pd.DataFrame, model: str, benchmark: str, response: str) -> pd.DataFrame:
+    """Mean response per model (rows) and benchmark (columns)."""
+    m = responses.groupby([model, benchmark], observed=True, sort=False)[response].mean()
+    out = m.unstack(benchmark)
+    out.columns = out.columns.astype(str)
+    out.index = out.index.astype(str)
+    return out
+
+
+def _da(pred: pd.DataFrame, truth: pd.DataFrame) -> float:
+    """Decision accuracy per benchmark (columns), averaged; rows are candidates."""
+    p = pred.reindex(index=truth.index, columns=truth.columns).to_numpy(float)
+    t = truth.to_numpy(float)
+    return float(np.mean([decision_accuracy(p[:, j], t[:, j]) for j in range(t.shape[1])]))
+
+
+def _mae(pred: pd.DataFrame, truth: pd.DataFrame) -> float:
+    pred = pred.reindex(index=truth.index, columns=truth.columns)
+    diff = np.abs(pred.to_numpy(float) - truth.to_numpy(float))
+    if np.isnan(diff).any():
+        raise ValueError("missing estimates: some (model, benchmark) cells have no forecast")
+    return float(diff.mean())
+
+
+def _size_ratios(heldout: pd.DataFrame, target: pd.Series, flops: str, params: str) -> np.ndarray:
+    """Default cutoffs: FLOPs of each smaller size's final checkpoint over the target FLOPs
+    (median over recipes)."""
+    t = target.reindex(heldout["__recipe__"]).to_numpy()
+    smaller = heldout[params].to_numpy(float) < heldout["__target_params__"].to_numpy(float)
+    frame = pd.DataFrame({"recipe": heldout["__recipe__"].to_numpy()[smaller],
+                          "params": heldout[params].to_numpy(float)[smaller],
+                          "ratio": (heldout[flops].to_numpy(float) / t)[smaller]})
+    per = frame.groupby(["recipe", "params"], sort=True)["ratio"].max()
+    return np.unique(per.groupby(level="params").median().to_numpy())
+
+
+# ================================================================================ one data set
+def efficient_eval(
+    responses: pd.DataFrame,
+    models: pd.DataFrame,
+    calibration: Sequence,
+    *,
+    ks: Sequence[int] = (10, 25, 50, 100),
+    strategies: Sequence[str] = STRATEGIES,
+    ratios: Optional[Sequence[float]] = None,
+    min_sizes: int = 3,
+    seed: int = 0,
+    model: str = "model",
+    question: str = "question",
+    response: str = "y",
+    benchmark: str = "benchmark",
+    recipe: str = "recipe",
+    flops: str = "flops",
+    params: str = "params",
+    bank: Optional[ItemBank] = None,
+    known_bank: Optional[ItemBank] = None,
+    true_scores: Optional[pd.DataFrame] = None,
+    calibration_method: str = "jml",
+    score_method: str = "eap",
+    law=("recipe", "pooled"),
+    n_threads: Optional[int] = None,
+) -> pd.DataFrame:
+    """Estimate and forecast held-out recipes from ``k`` calibrated questions per benchmark.
+
+    See the module docstring for the protocol and the two estimands.
+
+    Parameters
+    ----------
+    responses : DataFrame
+        Long table, one row per (model, question), with ``model``, ``question``, ``benchmark``
+        and ``response`` columns. Every held-out model should answer every question (the truth is
+        the mean over all of a benchmark's questions).
+    models : DataFrame
+        One row per model: ``model``, ``recipe``, ``flops`` and ``params``.
+    calibration : sequence
+        Recipes whose models calibrate the questions; all other recipes are held out.
+    ks : sequence of int
+        Questions per benchmark.
+    strategies : sequence of {"random", "stratified", "information"}
+        Selection strategies (:meth:`ItemBank.select`; ``"information"`` targets the
+        calibration population's mean ability).
+    ratios : sequence of float, optional
+        Compute cutoffs for the forecast: models with ``flops <= ratio * target_flops``. Default:
+        the final checkpoint of each smaller size, from the ``min_sizes``-th smallest on.
+    min_sizes : int
+        With the default ``ratios``: the fewest distinct sizes a scaling law is fitted on.
+    seed : int
+        Seed of the question selection (the same questions for every held-out model).
+    model, question, response, benchmark, recipe, flops, params : str
+        Column names.
+    bank : ItemBank, optional
+        A calibrated bank (skips the calibration; ``calibration`` still defines the held-out
+        recipes).
+    known_bank : ItemBank, optional
+        Bank of the true question parameters: adds the ``irsl_known`` rows.
+    true_scores : DataFrame, optional
+        True full-benchmark scores (models x benchmarks, e.g. ``sim.expected_scores()``); default
+        the mean of each model's responses over all questions of the benchmark.
+    calibration_method : {"jml", "mml"}
+        Estimator of ``irsl.fit("ability ~ 1", ...)`` on the calibration recipes' responses.
+    score_method : {"eap", "map", "ml"}
+        Ability estimator of :meth:`ItemBank.score`.
+    law : {"recipe", "pooled"} or sequence of them
+        Scaling law of the forecast: a line ``theta ~ log(flops)`` per recipe (method ``irsl``),
+        or a common slope with one intercept per recipe (method ``irsl_pooled``), fitted by least
+        squares weighted by ``1 / se^2`` of the abilities. A sequence gives both.
+    n_threads : int or None
+        Kernel threads.
+
+    Returns
+    -------
+    DataFrame
+        Tidy, columns :data:`RESULT_COLUMNS` (``seed`` is the ``seed`` argument; ``ratio`` is NaN
+        for ``estimand="score"``). ``attrs["reduction"]`` holds :func:`question_reduction`.
+    """
+    from .api import fit
+
+    laws = (law,) if isinstance(law, str) else tuple(law)
+    if not laws or any(lw not in ("recipe", "pooled") for lw in laws):
+        raise ValueError(f"law must be 'recipe', 'pooled' or a sequence of them; got {law!r}")
+    for s in strategies:
+        if s not in STRATEGIES:
+            raise ValueError(f"unknown strategy {s!r}; choose from {STRATEGIES}")
+    mt = models.reset_index(drop=model in models.columns)
+    if model not in mt.columns:
+        raise ValueError(f"models needs a {model!r} column (or index)")
+    for c in (recipe, flops, params):
+        if c not in mt.columns:
+            raise ValueError(f"models needs a {c!r} column")
+    mt = mt.assign(**{model: mt[model].astype(str), "__recipe__": mt[recipe].astype(str)})
+    mt = mt.set_index(model, drop=False)
+    cal_recipes = pd.Index([str(r) for r in calibration])
+    unknown = cal_recipes.difference(pd.Index(mt["__recipe__"].unique()))
+    if len(unknown):
+        raise ValueError(f"calibration recipes not in the models table: {list(unknown)}")
+    is_cal = mt["__recipe__"].isin(cal_recipes).to_numpy()
+    if is_cal.all() or not is_cal.any():
+        raise ValueError("calibration must name some, but not all, recipes")
+    cal_models = mt.index[is_cal]
+    held = mt.loc[~is_cal].copy()
+    if held["__recipe__"].nunique() < 2:
+        raise ValueError("need at least two held-out recipes to rank")
+
+    # ---- calibration
+    if bank is None:
+        cal = responses[_isin(responses[model], cal_models)].copy()
+        for c in (model, question):
+            if isinstance(cal[c].dtype, pd.CategoricalDtype):
+                cal[c] = cal[c].cat.remove_unused_categories()
+        res = fit("ability ~ 1", data=cal, model=model, question=question, response=response,
+                  benchmark=benchmark, method=calibration_method, full_cov=False, n_threads=n_threads)
+        bank = res.item_bank()
+    if "benchmark" not in bank.items.columns:
+        raise ValueError("the bank has no benchmark labels")
+
+    heldout_rows = responses[_isin(responses[model], held.index)]
+    full = _table(heldout_rows, model, benchmark, response)
+    benchmarks = list(full.columns)
+    truth = full if true_scores is None else true_scores.rename(index=str, columns=str)
+    truth = truth.reindex(index=held.index, columns=benchmarks)
+    if truth.isna().any().any():
+        raise ValueError("true scores are missing for some held-out (model, benchmark) cells")
+
+    # ---- targets: per held-out recipe, the largest size's last (largest-FLOPs) model
+    order = held.sort_values([params, flops], kind="stable")
+    target_model = order.groupby("__recipe__", sort=True)[model].last()
+    recipes = target_model.index
+    target_flops = held.loc[target_model.to_numpy(), flops].set_axis(recipes).astype(float)
+    held["__target_params__"] = held.loc[target_model.reindex(held["__recipe__"]).to_numpy(), params].to_numpy()
+    truth_target = truth.loc[target_model.to_numpy()].set_axis(recipes)
+    if ratios is None:
+        grid = _size_ratios(held, target_flops, flops, params)
+        ratios = grid[min_sizes - 1:] if len(grid) >= min_sizes else grid[-1:]
+    ratios = np.asarray(ratios, float)
+
+    rows = []
+    reduction = question_reduction(bank, ks)
+    rlogf = np.log(held[flops].to_numpy(float))
+    held_recipe = held["__recipe__"].to_numpy()
+    smaller = held[params].to_numpy(float) < held["__target_params__"].to_numpy(float)
+    tflops_row = target_flops.reindex(held_recipe).to_numpy()
+    log_target = np.log(target_flops)
+
+    banks = {"irsl": bank}
+    if known_bank is not None:
+        banks["irsl_known"] = known_bank
+
+    # models below each compute cutoff (smaller than the target), and the realized x-axis value
+    held_flops = held[flops].to_numpy(float)
+    cutoffs = []
+    for r in ratios:
+        used = smaller & (held_flops <= r * tflops_row * (1 + 1e-9))
+        ur = held_recipe[used]
+        if pd.Series(rlogf[used]).groupby(ur).nunique().reindex(recipes).fillna(0).min() < 2:
+            raise ValueError(f"ratio {r:g}: some recipe has fewer than two model sizes below the cutoff")
+        largest_used = pd.Series(held_flops[used]).groupby(ur).max().reindex(recipes).to_numpy()
+        cutoffs.append((used, float(np.median(largest_used / target_flops.to_numpy()))))
+    # position of each held-out response's question in the bank (to subset by selection)
+    bank_q = pd.Index(bank.questions.astype(str))
+    resp_q = heldout_rows[question]
+    if isinstance(resp_q.dtype, pd.CategoricalDtype):
+        qpos = bank_q.get_indexer(resp_q.cat.categories.astype(str))[resp_q.cat.codes.to_numpy()]
+    else:
+        qpos = bank_q.get_indexer(resp_q.astype(str))
+
+    for strategy in strategies:
+        for k in ks:
+            qs = bank.select(int(k), strategy=strategy, by="benchmark", seed=seed,
+                             theta=bank.population[0])
+            chosen = np.zeros(len(bank_q), bool)
+            chosen[bank_q.get_indexer(pd.Index(qs).astype(str))] = True
+            asked = heldout_rows[chosen[qpos] & (qpos >= 0)]
+            naive = _table(asked, model, benchmark, response).reindex(index=held.index, columns=benchmarks)
+            est = {}
+            for name, b in banks.items():
+                sc = b.score(asked, method=score_method, model=model, question=question, response=response,
+                             n_threads=n_threads)
+                sc.index = sc.index.astype(str)
+                sc = sc.reindex(held.index)
+                est[name] = (sc, _expected_scores(b, sc["theta"], benchmarks))
+            # ---- (A) measure every held-out model
+            tgt = target_model.to_numpy()
+            for name, (_, exp) in est.items():
+                rows.append(dict(seed=seed, estimand="score", strategy=strategy, k=int(k), n_questions=len(qs),
+                                 ratio=np.nan, method=name, mae=_mae(exp, truth),
+                                 decision_accuracy=_da(exp.loc[tgt].set_axis(recipes), truth_target),
+                                 n_models=len(held)))
+            rows.append(dict(seed=seed, estimand="score", strategy=strategy, k=int(k), n_questions=len(qs),
+                             ratio=np.nan, method="naive", mae=_mae(naive, truth),
+                             decision_accuracy=_da(naive.loc[tgt].set_axis(recipes), truth_target),
+                             n_models=len(held)))
+            # ---- (B) forecast the target from models below the cutoff
+            for used, realized in cutoffs:
+                ur = held_recipe[used]
+                used_models = held.index[used]
+                preds = {}
+                for name, (sc, _) in est.items():
+                    th = sc["theta"].to_numpy()[used]
+                    w = 1.0 / np.maximum(sc["se"].to_numpy()[used], 1e-6) ** 2
+                    for lw in laws:
+                        th_t = linear_extrapolate(rlogf[used], th, log_target, groups=ur, weights=w,
+                                                  common_slope=(lw == "pooled"))
+                        label = name if lw == "recipe" else f"{name}_pooled"
+                        preds[label] = _expected_scores(banks[name], th_t.reindex(recipes), benchmarks)
+                # naive at the largest model used
+                largest = (pd.DataFrame({"m": used_models, "r": ur, "f": held_flops[used]})
+                           .sort_values("f", kind="stable").groupby("r").last()["m"].reindex(recipes))
+                preds["naive_largest"] = naive.loc[largest.to_numpy()].set_axis(recipes)
+                nb = len(benchmarks)
+                groups = np.repeat(recipes.get_indexer(ur), nb) * nb + np.tile(np.arange(nb), len(ur))
+                x = np.repeat(rlogf[used], nb)
+                xt = np.repeat(log_target.to_numpy(), nb)  # groups are (recipe, benchmark) codes
+                for label, table in (("logit_linear", naive), ("logit_linear_full", full)):
+                    y = table.loc[used_models, benchmarks].to_numpy(float).ravel()
+                    fc = logit_linear_extrapolate(x, y, xt, groups=groups).reindex(np.arange(len(recipes) * nb))
+                    preds[label] = pd.DataFrame(fc.to_numpy().reshape(len(recipes), nb), index=recipes,
+                                                columns=benchmarks)
+                for name, pred in preds.items():
+                    rows.append(dict(seed=seed, estimand="forecast", strategy=strategy, k=int(k),
+                                     n_questions=len(qs), ratio=realized, method=name,
+                                     mae=_mae(pred, truth_target),
+                                     decision_accuracy=_da(pred, truth_target), n_models=len(recipes)))
+    out = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    out.attrs["reduction"] = reduction
+    return out
+
+
+def _expected_scores(bank: ItemBank, theta: pd.Series, benchmarks) -> pd.DataFrame:
+    """Expected full-benchmark score per model (rows of ``theta``) and benchmark (columns):
+    :meth:`ItemBank.expected_score` for every benchmark at once (a questions x benchmarks
+    averaging matrix)."""
+    th = theta.to_numpy(float)
+    bench = bank.items["benchmark"].astype(str).to_numpy()
+    onehot = (bench[:, None] == np.asarray(benchmarks, dtype=object)[None, :]).astype(float)
+    if (onehot.sum(axis=0) == 0).any():
+        raise ValueError("the bank lacks questions of some benchmark")
+    mu = special.expit(np.outer(th, bank.items["a"].to_numpy()) + bank.items["d"].to_numpy())
+    return pd.DataFrame(mu @ (onehot / onehot.sum(axis=0)), index=theta.index, columns=list(benchmarks))
+
+
+# ================================================================================ over seeds
+@dataclass
+class SubsetStudy:
+    """Result of :func:`subset_study`.
+
+    Attributes
+    ----------
+    results : DataFrame
+        Tidy, one row per seed x estimand x strategy x k x ratio x method (:data:`RESULT_COLUMNS`).
+    reduction : DataFrame
+        :func:`question_reduction` (indexed by ``k``).
+    settings : dict
+        The simulation and study settings.
+    """
+
+    results: pd.DataFrame
+    reduction: pd.DataFrame
+    settings: Dict = field(default_factory=dict)
+
+    def summary(self, estimand: str = "score") -> pd.DataFrame:
+        """Mean and SD over seeds (see :func:`summarize`)."""
+        return summarize(self.results, estimand)
+
+    def gain(self, k: int = 50, strategy: str = "random", method: str = "irsl",
+             baseline: str = "naive") -> pd.DataFrame:
+        """Per seed, ``estimand="score"``: MAE of ``method`` and ``baseline``, the relative MAE
+        reduction ``1 - mae_method / mae_baseline`` and both decision accuracies."""
+        r = self.results
+        r = r[(r.estimand == "score") & (r.k == k) & (r.strategy == strategy)]
+        wide = r.pivot_table(index="seed", columns="method", values=["mae", "decision_accuracy"])
+        out = pd.DataFrame({
+            f"mae_{method}": wide["mae"][method], f"mae_{baseline}": wide["mae"][baseline],
+            "mae_reduction": 1 - wide["mae"][method] / wide["mae"][baseline],
+            f"da_{method}": wide["decision_accuracy"][method],
+            f"da_{baseline}": wide["decision_accuracy"][baseline],
+        })
+        return out
+
+
+def summarize(results: pd.DataFrame, estimand: str = "score") -> pd.DataFrame:
+    """Mean and SD over seeds of MAE and decision accuracy.
+
+    Parameters
+    ----------
+    results : DataFrame
+        Rows of :func:`efficient_eval` / :attr:`SubsetStudy.results`.
+    estimand : {"score", "forecast"}
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``strategy, k, method`` (``"score"``) or ``strategy, k, ratio, method``
+        (``"forecast"``; ratios are rounded to 3 significant digits to pool seeds); columns
+        ``mae, mae_sd, decision_accuracy, da_sd, n_seeds``.
+    """
+    if estimand not in ("score", "forecast"):
+        raise ValueError(f"estimand must be 'score' or 'forecast'; got {estimand!r}")
+    r = results[results.estimand == estimand].copy()
+    keys = ["strategy", "k", "method"]
+    if estimand == "forecast":
+        r["ratio"] = r["ratio"].map(lambda v: float(f"{v:.3g}"))
+        keys = ["strategy", "k", "ratio", "method"]
+    g = r.groupby(keys, sort=True)
+    return pd.DataFrame({
+        "mae": g["mae"].mean(), "mae_sd": g["mae"].std(ddof=1),
+        "decision_accuracy": g["decision_accuracy"].mean(), "da_sd": g["decision_accuracy"].std(ddof=1),
+        "n_seeds": g["seed"].nunique(),
+    })
+
+
+def subset_study(
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    *,
+    n_calibration: int = 10,
+    simulation: Optional[dict] = None,
+    known_questions: bool = True,
+    truth: str = "observed",
+    **options,
+) -> SubsetStudy:
+    """The efficient-evaluation study on simulated DataDecide-like data, over seeds.
+
+    Per seed ``s``: simulate ``irsl.simulate.pretraining(seed=s, **simulation)``, draw
+    ``n_calibration`` calibration recipes at random (``numpy.random.default_rng(s)``) and run
+    :func:`efficient_eval` with ``seed=s`` on the rest.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+    n_calibration : int
+        Calibration recipes per seed.
+    simulation : dict, optional
+        Arguments of :func:`irsl_stats.simulate.pretraining`, over :data:`DEFAULT_SIMULATION`
+        (25 recipes x 14 sizes x 2 checkpoints, 10 benchmarks x 300 questions).
+    known_questions : bool
+        Also score with the true question parameters (``irsl_known``).
+    truth : {"observed", "expected"}
+        The full-benchmark score to hit: the mean of the model's simulated responses over all of
+        the benchmark's questions (what evaluating every question gives), or the simulator's
+        expected score (``sim.expected_scores()``, free of response noise).
+    **options
+        Passed to :func:`efficient_eval` (``ks``, ``strategies``, ``ratios``, ``law``,
+        ``score_method``, ``calibration_method``, ``n_threads`` ...).
+
+    Returns
+    -------
+    SubsetStudy
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> study = irsl.evaluation.subset_study([0], simulation=dict(n_recipes=6,
+    ...     questions_per_benchmark=40, sizes=(4e6, 1e7, 6e7, 3e8, 1e9)), n_calibration=3,
+    ...     ks=(10,), strategies=("random",), n_threads=1)  # doctest: +SKIP
+    >>> study.summary("score")  # doctest: +SKIP
+    """
+    from . import simulate
+
+    if truth not in ("observed", "expected"):
+        raise ValueError(f"truth must be 'observed' or 'expected'; got {truth!r}")
+    sim_kw = {**DEFAULT_SIMULATION, **(simulation or {})}
+    frames = []
+    reduction = None
+    for s in seeds:
+        sim = simulate.pretraining(seed=int(s), **sim_kw)
+        names = np.asarray(sim.models["recipe"].cat.categories)
+        if not 1 <= n_calibration < names.size - 1:
+            raise ValueError(f"n_calibration must leave at least two of {names.size} recipes held out")
+        rng = np.random.default_rng(int(s))
+        cal = names[rng.permutation(names.size)[:n_calibration]]
+        known = None
+        if known_questions:
+            theta_cal = sim.models.loc[sim.models["recipe"].isin(cal), "theta"]
+            known = known_item_bank(sim.items, theta_cal)
+        true_scores = sim.expected_scores() if truth == "expected" else None
+        out = efficient_eval(sim.responses, sim.models, cal, seed=int(s), known_bank=known,
+                             true_scores=true_scores, **options)
+        reduction = out.attrs.pop("reduction")
+        frames.append(out)
+    results = pd.concat(frames, ignore_index=True)
+    return SubsetStudy(results=results, reduction=reduction,
+                       settings={"seeds": list(seeds), "n_calibration": n_calibration, "truth": truth,
+                                 "simulation": sim_kw, **{k: v for k, v in options.items()}})
