@@ -9,7 +9,7 @@ Targets: >= 8 M obs/s on one thread; 2 threads >= 1.8x one thread; >= 10x NumPy.
 
 Usage::
 
-    python benchmarks/kernel_throughput.py [--models 2000] [--items 5000] [--repeat 3]
+    python benchmarks/kernel_throughput.py [--models 2000] [--items 5000] [--repeat 5]
 """
 
 from __future__ import annotations
