@@ -814,7 +814,8 @@ class ItemBank:
             upper = np.quantile(sims, 1 - alpha / 2, axis=1)
         return pd.DataFrame({"score": score, "lower": lower, "upper": upper}, index=index)
 
-    def forecast_pass_at_k(self, theta, ks, benchmark=None, se=None, alpha: float = 0.05) -> pd.DataFrame:
+    def forecast_pass_at_k(self, theta, ks, benchmark=None, se=None, alpha: float = 0.05,
+                           plugin: bool = False) -> pd.DataFrame:
         """Expected pass@k over the benchmark's questions at abilities ``theta``.
 
         For beta and beta-binomial banks the Beta expectation ``1 - B(mu phi, (1-mu) phi + k) /
@@ -829,6 +830,9 @@ class ItemBank:
         se : array_like, shape (K,), optional
             Standard errors of ``theta``: adds ``lower``/``upper``, pass@k at ``theta -+ z se``
             (pass@k increases with ability when every ``a_j > 0``).
+        plugin : bool
+            Use the plug-in ``1 - (1-mu)^k`` for every family (what the published reference code
+            does), for comparison with the Beta expectation.
 
         Returns
         -------
@@ -844,10 +848,12 @@ class ItemBank:
         mask = self._mask(benchmark)
         a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
         phi = self.items["phi"].to_numpy()[mask][None, :]
-        beta_family = get_family(self.family).has_precision
+        beta_family = get_family(self.family).has_precision and not plugin
 
         def curve(t, k):
-            mu = special.expit(np.outer(t, a) + d)
+            # expit underflows to exactly 0 (or rounds to 1) for very hard (easy) questions;
+            # pass@k is continuous there, so keep mu inside the open interval
+            mu = np.clip(special.expit(np.outer(t, a) + d), 1e-300, 1.0 - 2.0**-53)
             pk = beta_pass_at_k(mu, phi, k) if beta_family else plugin_pass_at_k(mu, k)
             return np.asarray(pk).mean(axis=1)
 

@@ -353,6 +353,44 @@ class IRSLResults:
             index=index,
         )
 
+    def forecast_pass_at_k(
+        self,
+        ks,
+        models: Optional[pd.DataFrame] = None,
+        benchmark: Optional[str] = None,
+        alpha: float = 0.05,
+        plugin: bool = False,
+    ) -> pd.DataFrame:
+        """Expected pass@k per model: the mean over questions of ``E[1 - (1-p)^k]``.
+
+        Under beta / beta-binomial the Beta expectation ``1 - B(mu phi, (1-mu) phi + k) /
+        B(mu phi, (1-mu) phi)`` (log space, any k); under bernoulli / binomial ``1 - (1-mu)^k``;
+        ``plugin=True`` gives ``1 - (1-mu)^k`` for every family, for comparison.
+
+        Parameters
+        ----------
+        ks : array_like of int, shape (K,)
+        models : DataFrame, optional
+            New models' covariates: their pass@k at the scaling law's ability ``x' beta`` (interval
+            from the confidence interval of ``x' beta``). By default the fitted models, at their
+            estimated abilities (interval from each ability's standard error).
+        benchmark : str, optional
+        alpha : float
+
+        Returns
+        -------
+        DataFrame
+            Tidy: ``model``, ``k``, ``pass_at_k``, ``lower``, ``upper``.
+        """
+        bank = self.item_bank()
+        if models is None:
+            theta = self.abilities["theta"]
+            se = self.abilities["se"].to_numpy()
+        else:
+            pred = self.predict(models, what="ability", alpha=alpha)
+            theta, se = pred["mean"], pred["mean_se"].to_numpy()
+        return bank.forecast_pass_at_k(theta, ks, benchmark=benchmark, se=se, alpha=alpha, plugin=plugin)
+
     # ------------------------------------------------------------------ tests
     def wald_test(self, constraints, use_f: bool = False):
         """Wald test of linear constraints on ``params``.
