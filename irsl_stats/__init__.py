@@ -16,7 +16,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from . import io, simulate
+from . import evaluation, io, simulate
 from ._kernel import build_info
 from .api import fit
 from .bank import ItemBank, ItemBankFormatError, calibrate
@@ -44,6 +44,7 @@ __all__ = [
     "beta_pass_at_k",
     "plugin_pass_at_k",
     "simulate",
+    "evaluation",
     "io",
     "read_lm_eval_samples",
     "read_counts",

@@ -69,6 +69,7 @@ __all__ = [
 ]
 
 STRATEGIES = ("random", "stratified", "information")
+_SEP = "\x1f"  # joins model and benchmark labels when abilities are scored per benchmark
 #: columns of the tidy result tables
 RESULT_COLUMNS = ["seed", "estimand", "strategy", "k", "n_questions", "ratio", "method", "mae",
                   "decision_accuracy", "n_models"]
@@ -322,6 +323,7 @@ def efficient_eval(
     calibration_method: str = "jml",
     score_method: str = "eap",
     law=("recipe", "pooled"),
+    ability: str = "shared",
     n_threads: Optional[int] = None,
 ) -> pd.DataFrame:
     """Estimate and forecast held-out recipes from ``k`` calibrated questions per benchmark.
@@ -368,6 +370,11 @@ def efficient_eval(
         Scaling law of the forecast: a line ``theta ~ log(flops)`` per recipe (method ``irsl``),
         or a common slope with one intercept per recipe (method ``irsl_pooled``), fitted by least
         squares weighted by ``1 / se^2`` of the abilities. A sequence gives both.
+    ability : {"shared", "per_benchmark"}
+        ``"shared"``: one ability per model from all its answers (the bank's model: one ability
+        behind every benchmark). ``"per_benchmark"``: each benchmark's score from that
+        benchmark's ``k`` answers only (no borrowing across benchmarks; the laws are then
+        fitted per recipe and benchmark).
     n_threads : int or None
         Kernel threads.
 
@@ -379,6 +386,8 @@ def efficient_eval(
     """
     from .api import fit
 
+    if ability not in ("shared", "per_benchmark"):
+        raise ValueError(f"ability must be 'shared' or 'per_benchmark'; got {ability!r}")
     laws = (law,) if isinstance(law, str) else tuple(law)
     if not laws or any(lw not in ("recipe", "pooled") for lw in laws):
         raise ValueError(f"law must be 'recipe', 'pooled' or a sequence of them; got {law!r}")
@@ -475,16 +484,20 @@ def efficient_eval(
             chosen[bank_q.get_indexer(pd.Index(qs).astype(str))] = True
             asked = heldout_rows[chosen[qpos] & (qpos >= 0)]
             naive = _table(asked, model, benchmark, response).reindex(index=held.index, columns=benchmarks)
+            if ability == "per_benchmark":  # one ability per (model, benchmark): score pairs
+                to_score = asked.assign(**{model: asked[model].astype(str).str.cat(
+                    asked[benchmark].astype(str), sep=_SEP)})
+            else:
+                to_score = asked
             est = {}
             for name, b in banks.items():
-                sc = b.score(asked, method=score_method, model=model, question=question, response=response,
-                             n_threads=n_threads)
-                sc.index = sc.index.astype(str)
-                sc = sc.reindex(held.index)
-                est[name] = (sc, _expected_scores(b, sc["theta"], benchmarks))
+                sc = b.score(to_score, method=score_method, model=model, question=question,
+                             response=response, n_threads=n_threads)
+                th, se = _wide_abilities(sc, held.index, benchmarks, ability)
+                est[name] = (th, se, _expected_scores(b, th))
             # ---- (A) measure every held-out model
             tgt = target_model.to_numpy()
-            for name, (_, exp) in est.items():
+            for name, (_, _, exp) in est.items():
                 rows.append(dict(seed=seed, estimand="score", strategy=strategy, k=int(k), n_questions=len(qs),
                                  ratio=np.nan, method=name, mae=_mae(exp, truth),
                                  decision_accuracy=_da(exp.loc[tgt].set_axis(recipes), truth_target),
@@ -498,22 +511,24 @@ def efficient_eval(
                 ur = held_recipe[used]
                 used_models = held.index[used]
                 preds = {}
-                for name, (sc, _) in est.items():
-                    th = sc["theta"].to_numpy()[used]
-                    w = 1.0 / np.maximum(sc["se"].to_numpy()[used], 1e-6) ** 2
+                nb = len(benchmarks)
+                # long (used model x benchmark) arrays; groups are (recipe, benchmark) codes
+                groups = np.repeat(recipes.get_indexer(ur), nb) * nb + np.tile(np.arange(nb), len(ur))
+                x = np.repeat(rlogf[used], nb)
+                xt = np.repeat(log_target.to_numpy(), nb)
+                for name, (th, se, _) in est.items():
+                    y = th.to_numpy()[used].ravel()
+                    w = 1.0 / np.maximum(se.to_numpy()[used].ravel(), 1e-6) ** 2
                     for lw in laws:
-                        th_t = linear_extrapolate(rlogf[used], th, log_target, groups=ur, weights=w,
-                                                  common_slope=(lw == "pooled"))
+                        th_t = linear_extrapolate(x, y, xt, groups=groups, weights=w, common_slope=(lw == "pooled"))
+                        th_t = pd.DataFrame(th_t.to_numpy().reshape(len(recipes), nb), index=recipes,
+                                            columns=benchmarks)
                         label = name if lw == "recipe" else f"{name}_pooled"
-                        preds[label] = _expected_scores(banks[name], th_t.reindex(recipes), benchmarks)
+                        preds[label] = _expected_scores(banks[name], th_t)
                 # naive at the largest model used
                 largest = (pd.DataFrame({"m": used_models, "r": ur, "f": held_flops[used]})
                            .sort_values("f", kind="stable").groupby("r").last()["m"].reindex(recipes))
                 preds["naive_largest"] = naive.loc[largest.to_numpy()].set_axis(recipes)
-                nb = len(benchmarks)
-                groups = np.repeat(recipes.get_indexer(ur), nb) * nb + np.tile(np.arange(nb), len(ur))
-                x = np.repeat(rlogf[used], nb)
-                xt = np.repeat(log_target.to_numpy(), nb)  # groups are (recipe, benchmark) codes
                 for label, table in (("logit_linear", naive), ("logit_linear_full", full)):
                     y = table.loc[used_models, benchmarks].to_numpy(float).ravel()
                     fc = logit_linear_extrapolate(x, y, xt, groups=groups).reindex(np.arange(len(recipes) * nb))
@@ -529,17 +544,34 @@ def efficient_eval(
     return out
 
 
-def _expected_scores(bank: ItemBank, theta: pd.Series, benchmarks) -> pd.DataFrame:
-    """Expected full-benchmark score per model (rows of ``theta``) and benchmark (columns):
-    :meth:`ItemBank.expected_score` for every benchmark at once (a questions x benchmarks
-    averaging matrix)."""
-    th = theta.to_numpy(float)
+def _wide_abilities(sc: pd.DataFrame, models: pd.Index, benchmarks, ability: str):
+    """Abilities and SEs as (models x benchmarks) tables: a shared ability repeated across the
+    benchmarks, or the per-(model, benchmark) abilities scored under composite labels."""
+    sc = sc.set_axis(sc.index.astype(str))
+    if ability == "shared":
+        sc = sc.reindex(models)
+        rep = lambda v: pd.DataFrame(np.repeat(v.to_numpy()[:, None], len(benchmarks), axis=1),  # noqa: E731
+                                     index=models, columns=list(benchmarks))
+        return rep(sc["theta"]), rep(sc["se"])
+    parts = sc.index.str.split(_SEP, n=1, expand=True)
+    sc = sc.set_axis(pd.MultiIndex.from_arrays([parts.get_level_values(0), parts.get_level_values(1)]))
+    th = sc["theta"].unstack().reindex(index=models, columns=list(benchmarks))
+    se = sc["se"].unstack().reindex(index=models, columns=list(benchmarks))
+    return th, se
+
+
+def _expected_scores(bank: ItemBank, theta: pd.DataFrame) -> pd.DataFrame:
+    """Expected full-benchmark score (:meth:`ItemBank.expected_score`) for abilities given as a
+    (models x benchmarks) table: column ``b`` is scored on benchmark ``b``'s questions."""
     bench = bank.items["benchmark"].astype(str).to_numpy()
-    onehot = (bench[:, None] == np.asarray(benchmarks, dtype=object)[None, :]).astype(float)
-    if (onehot.sum(axis=0) == 0).any():
-        raise ValueError("the bank lacks questions of some benchmark")
-    mu = special.expit(np.outer(th, bank.items["a"].to_numpy()) + bank.items["d"].to_numpy())
-    return pd.DataFrame(mu @ (onehot / onehot.sum(axis=0)), index=theta.index, columns=list(benchmarks))
+    a, d = bank.items["a"].to_numpy(), bank.items["d"].to_numpy()
+    out = {}
+    for b in theta.columns:  # a loop over benchmarks, vectorised over models and questions
+        mask = bench == b
+        if not mask.any():
+            raise ValueError(f"the bank has no questions of benchmark {b!r}")
+        out[b] = special.expit(np.outer(theta[b].to_numpy(float), a[mask]) + d[mask]).mean(axis=1)
+    return pd.DataFrame(out, index=theta.index)
 
 
 # ================================================================================ over seeds

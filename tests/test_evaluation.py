@@ -175,3 +175,32 @@ def test_efficient_eval_with_plain_columns_a_given_bank_and_true_scores():
     assert s.loc["irsl", "mae"] < 0.5 * s.loc["naive", "mae"]
     with pytest.raises(ValueError, match="fewer than two model sizes"):
         ev.efficient_eval(resp, models, ["recipe_00"], bank=bank, ks=(5,), ratios=[1e-9])
+
+
+def test_per_benchmark_abilities_borrow_nothing_across_benchmarks(study):
+    sim = irsl.simulate.pretraining(seed=0, **{**ev.DEFAULT_SIMULATION, **SMALL_SIM})
+    names = np.asarray(sim.models["recipe"].cat.categories)
+    cal = names[np.random.default_rng(0).permutation(names.size)[:4]]  # as subset_study([0])
+    out = ev.efficient_eval(sim.responses, sim.models, cal, ks=(10,), strategies=("random",),
+                            ratios=[0.01], law="recipe", ability="per_benchmark", n_threads=1)
+    s = out[out.estimand == "score"].set_index("method")
+    shared = study.results
+    shared = shared[(shared.estimand == "score") & (shared.k == 10) & (shared.strategy == "random")]
+    shared = shared.set_index("method")
+    assert s.loc["naive", "mae"] == pytest.approx(shared.loc["naive", "mae"])  # same questions
+    # one ability per benchmark still beats the naive mean, by less than the shared ability
+    assert shared.loc["irsl", "mae"] < s.loc["irsl", "mae"] < 0.9 * s.loc["naive", "mae"]
+    assert set(out.loc[out.estimand == "forecast", "method"]) == {"irsl", "naive_largest", "logit_linear",
+                                                                  "logit_linear_full"}
+    with pytest.raises(ValueError, match="ability"):
+        ev.efficient_eval(sim.responses, sim.models, cal, ability="both")
+
+
+def test_vectorised_expected_scores_match_the_bank():
+    sim = irsl.simulate.pretraining(n_recipes=2, n_checkpoints=1, questions_per_benchmark=15, seed=5)
+    bank = ev.known_item_bank(sim.items, sim.models["theta"])
+    theta = pd.DataFrame({b: sim.models["theta"].to_numpy() + i * 0.1 for i, b in enumerate(["mmlu", "piqa"])})
+    got = ev._expected_scores(bank, theta)
+    for b in theta.columns:
+        np.testing.assert_allclose(got[b].to_numpy(), bank.expected_score(theta[b].to_numpy(), benchmark=b),
+                                   rtol=1e-13)
