@@ -92,11 +92,19 @@ def item_information(family: str, theta, a, d, phi=None, trials=None) -> np.ndar
 
 
 def stratified_pick(b: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Positions of ``n`` questions, one drawn at random from each of ``n`` equal-count strata of
-    the difficulties ``b`` (so the picks cover the difficulty quantiles)."""
+    """Positions of ``n`` questions covering the difficulty quantiles of ``b``.
+
+    Systematic sampling with a random start along the questions sorted by difficulty: pick
+    ``floor((i + u) N / n)`` for ``i = 0..n-1``, ``u ~ U(0, 1)``. One pick falls in each of the
+    ``n`` equal-width strata of ranks, and every question is picked with probability exactly
+    ``n / N`` — so the mean over the picked questions is an unbiased estimate of the benchmark
+    mean even when ``n`` does not divide ``N`` (unequal strata would over-sample some ranks).
+    """
     order = np.argsort(b, kind="stable")
-    strata = np.array_split(order, n)
-    return np.array([s[rng.integers(len(s))] for s in strata], dtype=np.intp)
+    total = order.size
+    u = rng.random()
+    picks = np.floor((np.arange(n) + u) * total / n).astype(np.intp)
+    return order[np.minimum(picks, total - 1)]
 
 
 def information_order(info: np.ndarray) -> np.ndarray:
