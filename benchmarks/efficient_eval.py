@@ -139,7 +139,7 @@ def main() -> int:
           f"IRSL {pg['da_irsl'].mean():.3f} vs naive {pg['da_naive'].mean():.3f}")
     fb = res[(res.estimand == "forecast") & (res.k == 50) & (res.strategy == "random")]
     per = fb.groupby("method")["decision_accuracy"].mean()
-    print(f"[info] (B) random 50, decision accuracy averaged over the ratio sweep: "
+    print("[info] (B) random 50, decision accuracy averaged over the ratio sweep: "
           + ", ".join(f"{m} {per[m]:.3f}" for m in order))
     return 0 if (ok1 and ok2) else 1
 

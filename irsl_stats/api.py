@@ -16,12 +16,10 @@ import pandas as pd
 from . import _kernel
 from .data import ResponseData
 from .formula import parse_latent_formula, precision_design
-from .identification import Identification, describe as describe_identification
-from .inference import DENSE_LIMIT, conditional_ses, joint_covariance
-from .jml import JMLOptions, fit_jml
-from .latent_regression import fit_latent_regression, sandwich
+from .identification import Identification
+from .jml import JMLOptions
 from .precision import PrecisionModel
-from .results import FitInfo, IRSLResults
+from .results import IRSLResults
 
 __all__ = ["fit", "response_data", "kernel_data", "build_precision"]
 

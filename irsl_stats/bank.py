@@ -1031,7 +1031,6 @@ class ItemBank:
             mean0, sd0 = self.population
         groups = [g[available[g]] for g in self._groups(by)]
         remaining = [min(budget, len(g)) for g in groups]
-        a_all, d_all, lp = self.items["a"].to_numpy(), self.items["d"].to_numpy(), self._log_phi()
         theta = mean0 if start_theta is None else float(start_theta)
         se = sd0
         asked: List[int] = []

@@ -27,13 +27,13 @@ linearised in the ability).
 from __future__ import annotations
 
 import time
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 from scipy.special import logsumexp
 
 from . import _kernel
-from .jml import JMLOptions, _normalise, _safe_newton, fit_jml, ItemState, LOG_PHI_BOUNDS, A_BOUND, D_BOUND
+from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, ItemState, JMLOptions, _safe_newton, fit_jml
 from .precision import PrecisionModel
 
 __all__ = ["fit_mml", "gauss_hermite"]

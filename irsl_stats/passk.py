@@ -40,7 +40,6 @@ Chen, M. et al. (2021). Evaluating large language models trained on code. arXiv:
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 from scipy.special import gammaln
