@@ -44,14 +44,38 @@ class JointCovariance:
     full: np.ndarray
 
 
-def _item_columns(irt: str, precision: PrecisionModel):
+_COL_INDEX = {"a": 0, "d": 1, "log_phi": 2}
+
+
+def item_columns(irt: str, precision: PrecisionModel) -> list:
+    """Names of the free per-question parameters, in kernel column order."""
     cols = (["a"] if irt == "2pl" else []) + ["d"]
     if precision.per_item:
         cols.append("log_phi")
     return cols
 
 
-_COL_INDEX = {"a": 0, "d": 1, "log_phi": 2}
+def item_column_index(irt: str, precision: PrecisionModel) -> list:
+    """Kernel columns (of the (N, 3) item gradient / Hessian) of the free per-question parameters."""
+    return [_COL_INDEX[c] for c in item_columns(irt, precision)]
+
+
+def global_precision_cov(hess_item: np.ndarray, z: np.ndarray, irt: str) -> np.ndarray:
+    """Covariance of the global precision parameters (``log phi_j = z_j' gamma``) with each
+    question's (a, d) block profiled out (Schur complement), given the abilities.
+
+    Parameters
+    ----------
+    hess_item : ndarray, shape (N, 3, 3)
+        Question blocks in kernel column order (a, d, log_phi).
+    z : ndarray, shape (N, R)
+    """
+    ad = [0, 1] if irt == "2pl" else [1]
+    h_ad = hess_item[:, ad][:, :, ad]
+    h_ads = hess_item[:, ad, 2]  # (N, k)
+    sol = np.linalg.solve(h_ad, h_ads[:, :, None])[:, :, 0]
+    schur = hess_item[:, 2, 2] - np.einsum("nk,nk->n", h_ads, sol)
+    return np.linalg.pinv(-(z * schur[:, None]).T @ z)
 
 
 def conditional_ses(acc, irt: str, precision: PrecisionModel, gamma: np.ndarray):
@@ -68,25 +92,15 @@ def conditional_ses(acc, irt: str, precision: PrecisionModel, gamma: np.ndarray)
     h_theta = acc.hess_theta[:, 0, 0]
     with np.errstate(divide="ignore"):
         theta_var = np.where(h_theta < 0, -1.0 / h_theta, np.nan)
-    cols = _item_columns(irt, precision)
-    idx = [_COL_INDEX[c] for c in cols]
+    cols = item_columns(irt, precision)
+    idx = item_column_index(irt, precision)
     h = acc.hess_item[:, idx][:, :, idx].copy()
     if precision.per_item:
         _, _, hp = precision.prior_terms(gamma)
         if hp is not None:
             h[:, -1, -1] += hp
     item_cov = _batched_inverse(-h)
-    global_cov = None
-    if precision.kind == "linear":
-        z = precision.z
-        ad = [_COL_INDEX[c] for c in cols]  # a, d (no per-item precision here)
-        h_ad = acc.hess_item[:, ad][:, :, ad]
-        h_ads = acc.hess_item[:, ad, 2]  # (N, k)
-        h_ss = acc.hess_item[:, 2, 2]
-        sol = np.linalg.solve(h_ad, h_ads[:, :, None])[:, :, 0]
-        schur = h_ss - np.einsum("nk,nk->n", h_ads, sol)
-        info = -(z * schur[:, None]).T @ z
-        global_cov = np.linalg.pinv(info)
+    global_cov = global_precision_cov(acc.hess_item, precision.z, irt) if precision.kind == "linear" else None
     return theta_var, item_cov, global_cov, cols
 
 
@@ -125,9 +139,9 @@ def joint_covariance(
         model_blocks=True, item_blocks=True, cross=True, information="observed", n_threads=n_threads,
     )
     m, n = kd.n_models, kd.n_items
-    cols = _item_columns(irt, precision)
+    cols = item_columns(irt, precision)
     k = len(cols)
-    idx = [_COL_INDEX[c] for c in cols]
+    idx = item_column_index(irt, precision)
     r = precision.n_global
     p = m + n * k + r
     h = np.zeros((p, p))

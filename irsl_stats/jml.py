@@ -1,6 +1,6 @@
 """Joint maximum likelihood: abilities and question parameters as free parameters.
 
-Block coordinate Newton (Fisher scoring for beta): one kernel pass gives every model's gradient and
+Block coordinate Newton (observed information, see JMLOptions): one kernel pass gives every model's gradient and
 1x1 curvature, all abilities move at once; the next pass gives every question's gradient and
 (up to) 3x3 block, all questions move at once. A step that lowers the objective is halved and
 re-evaluated (step control). Between half-steps the ability scale is renormalised to mean 0
@@ -226,41 +226,57 @@ class _Objective:
 
     def item_step(self, acc, items: ItemState, max_step: float):
         """Newton step for every question block (and the global precision parameters)."""
-        g_full = acc.grad_item  # (N, 3): a, d, log_phi
-        h_full = acc.hess_item
-        cols = ([0] if self.irt == "2pl" else []) + [1]
-        per_item_s = self.precision.per_item
-        if per_item_s:
-            cols.append(2)
-        g = g_full[:, cols].copy()
-        h = h_full[:, cols][:, :, cols].copy()
-        if per_item_s:
-            _, gp, hp = self.precision.prior_terms(items.gamma)
-            if gp is not None:
-                g[:, -1] += gp
-                h[:, -1, -1] += hp
-        step, scaled = _safe_newton(g, h, max_step)
-        new = items.copy()
-        k = 0
-        if self.irt == "2pl":
-            new.a = items.a + step[:, 0]
-            k = 1
-        new.d = items.d + step[:, k]
-        if per_item_s:
-            new.gamma = items.gamma + step[:, k + 1]
-        scaled_max = float(scaled.max()) if scaled.size else 0.0
-        if self.precision.kind == "linear":
-            z = self.precision.z
-            gz = z.T @ g_full[:, 2]
-            hz = (z * h_full[:, 2, 2][:, None]).T @ z
-            st, sc = _safe_newton(gz[None, :], hz[None, :, :], max_step)
-            new.gamma = items.gamma + st[0]
-            scaled_max = max(scaled_max, float(sc[0]))
-        new.a = np.clip(new.a, -A_BOUND, A_BOUND)
-        new.d = np.clip(new.d, -D_BOUND, D_BOUND)
-        if self.precision.estimated:
-            new.gamma = np.clip(new.gamma, *LOG_PHI_BOUNDS) if per_item_s else new.gamma
-        return new, scaled_max
+        return newton_item_update(acc.grad_item, acc.hess_item, items, self.precision, self.irt, max_step)
+
+
+def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: ItemState,
+                       precision: PrecisionModel, irt: str, max_step: float):
+    """One Newton step of every question block, plus one of the global precision parameters.
+
+    Parameters
+    ----------
+    grad_item : ndarray, shape (N, 3)
+        Gradient in kernel column order (a, d, log_phi) — of the log-likelihood (JML) or of the
+        expected complete-data log-likelihood (the MML M-step).
+    hess_item : ndarray, shape (N, 3, 3)
+
+    Returns
+    -------
+    (ItemState, float)
+        The updated, bounded question parameters and the largest block step in standard-error
+        units.
+    """
+    from .inference import item_column_index
+
+    cols = item_column_index(irt, precision)
+    per_item_s = precision.per_item
+    g = grad_item[:, cols].copy()
+    h = hess_item[:, cols][:, :, cols].copy()
+    if per_item_s:
+        _, gp, hp = precision.prior_terms(items.gamma)
+        if gp is not None:
+            g[:, -1] += gp
+            h[:, -1, -1] += hp
+    step, scaled = _safe_newton(g, h, max_step)
+    new = items.copy()
+    k = 0
+    if irt == "2pl":
+        new.a = items.a + step[:, 0]
+        k = 1
+    new.d = items.d + step[:, k]
+    if per_item_s:
+        new.gamma = np.clip(items.gamma + step[:, k + 1], *LOG_PHI_BOUNDS)
+    scaled_max = float(scaled.max()) if scaled.size else 0.0
+    if precision.kind == "linear":
+        z = precision.z
+        gz = z.T @ grad_item[:, 2]
+        hz = (z * hess_item[:, 2, 2][:, None]).T @ z
+        st, sc = _safe_newton(gz[None, :], hz[None, :, :], max_step)
+        new.gamma = items.gamma + st[0]
+        scaled_max = max(scaled_max, float(sc[0]))
+    new.a = np.clip(new.a, -A_BOUND, A_BOUND)
+    new.d = np.clip(new.d, -D_BOUND, D_BOUND)
+    return new, scaled_max
 
 
 def _choose_relaxation(step_sizes: List[float]) -> float:

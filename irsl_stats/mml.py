@@ -33,7 +33,8 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import _kernel
-from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, ItemState, JMLOptions, _safe_newton, fit_jml
+from .inference import _batched_inverse, global_precision_cov, item_column_index, item_columns
+from .jml import ItemState, JMLOptions, fit_jml, newton_item_update
 from .precision import PrecisionModel
 
 __all__ = ["fit_mml", "gauss_hermite"]
@@ -165,14 +166,14 @@ def fit_mml(
     item_step_scaled = np.inf
     it = 0
     per_item_s = precision.per_item
-    cols = ([0] if irt == "2pl" else []) + [1] + ([2] if per_item_s else [])
+    cols = item_column_index(irt, precision)
     for it in range(1, max_iter + 1):
         log_phi = precision.log_phi(items.gamma)
         mean = x @ beta
         mode, curv = post_eval.mode_step(mode, items, log_phi, mean, sigma, information)
         nodes, terms, marg = post_eval.evaluate(mode, curv, items, log_phi, mean, sigma)
         llf = float(marg.sum())
-        prior_value, gp, hp = precision.prior_terms(items.gamma)
+        prior_value, _, _ = precision.prior_terms(items.gamma)
         objective = llf + prior_value
         post = np.exp(terms - marg[:, None])
         change = objective - prev
@@ -192,28 +193,8 @@ def fit_mml(
             information=information, n_threads=n_threads,
         )
         post_eval.n_passes += 1
-        g = g_item[:, cols].copy()
-        h = h_item[:, cols][:, :, cols].copy()
-        if per_item_s and gp is not None:
-            g[:, -1] += gp
-            h[:, -1, -1] += hp
-        step, _ = _safe_newton(g, h, 1.0)
         before = items
-        new = items.copy()
-        k = 0
-        if irt == "2pl":
-            new.a = np.clip(items.a + step[:, 0], -A_BOUND, A_BOUND)
-            k = 1
-        new.d = np.clip(items.d + step[:, k], -D_BOUND, D_BOUND)
-        if per_item_s:
-            new.gamma = np.clip(items.gamma + step[:, k + 1], *LOG_PHI_BOUNDS)
-        if precision.kind == "linear":
-            zz = precision.z
-            gz = zz.T @ g_item[:, 2]
-            hz = (zz * h_item[:, 2, 2][:, None]).T @ zz
-            st, _ = _safe_newton(gz[None], hz[None], 1.0)
-            new.gamma = items.gamma + st[0]
-        items = new
+        items, _ = newton_item_update(g_item, h_item, items, precision, irt, 1.0)
         # M-step, latent regression (closed form)
         e_theta = (post * nodes).sum(1)
         e_theta2 = (post * nodes**2).sum(1)
@@ -278,19 +259,9 @@ def fit_mml(
     hb = h_marg[:, cols][:, :, cols].copy()
     if per_item_s and hp is not None:
         hb[:, -1, -1] += hp
-    from .inference import _batched_inverse
-
     item_cov = _batched_inverse(-hb)
-    global_cov = None
-    if precision.kind == "linear":
-        zz = precision.z
-        ad = [0, 1] if irt == "2pl" else [1]
-        h_ad = h_marg[:, ad][:, :, ad]
-        h_ads = h_marg[:, ad, 2]
-        sol = np.linalg.solve(h_ad, h_ads[:, :, None])[:, :, 0]
-        schur = h_marg[:, 2, 2] - np.einsum("nk,nk->n", h_ads, sol)
-        global_cov = np.linalg.pinv(-(zz * schur[:, None]).T @ zz)
-    col_names = (["a"] if irt == "2pl" else []) + ["d"] + (["log_phi"] if per_item_s else [])
+    global_cov = global_precision_cov(h_marg, precision.z, irt) if precision.kind == "linear" else None
+    col_names = item_columns(irt, precision)
     n_constraints = 2 if irt == "2pl" else 1
     n_params = _n_item_params(irt, precision, kd.n_items) + x.shape[1] + 1 - n_constraints
     return Estimates(
