@@ -17,6 +17,7 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
 from . import evaluation, io, simulate
+from . import testtime
 from ._kernel import build_info
 from .api import fit
 from .bank import ItemBank, ItemBankFormatError, calibrate
@@ -24,6 +25,10 @@ from .data import ResponseData
 from .io import read_counts, read_lm_eval_samples, to_long
 from .metrics import decision_accuracy, mean_absolute_error, rank_correlation
 from .passk import beta_pass_at_k, pass_at_k, plugin_pass_at_k
+from .passk import beta_pass_at_k_grid
+from .testtime import power_law_fit, sample_budget_study
+from . import plots
+from .plots import plot_decision_accuracy, plot_items, plot_pass_at_k, plot_power_law, plot_scaling
 from .results import IRSLResults, IRSLWarning
 
 __all__ = [
@@ -43,12 +48,22 @@ __all__ = [
     "pass_at_k",
     "beta_pass_at_k",
     "plugin_pass_at_k",
+    "beta_pass_at_k_grid",
+    "testtime",
+    "power_law_fit",
+    "sample_budget_study",
     "simulate",
     "evaluation",
     "io",
     "read_lm_eval_samples",
     "read_counts",
     "to_long",
+    "plots",
+    "plot_scaling",
+    "plot_items",
+    "plot_pass_at_k",
+    "plot_power_law",
+    "plot_decision_accuracy",
 ]
 
 

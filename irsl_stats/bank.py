@@ -450,6 +450,18 @@ class ItemBank:
         return (f"<ItemBank {self.family} {self.irt.upper()}: {len(self)} questions{nb}, "
                 f"identification={self.identification!r}{pr}>")
 
+    def plot_items(self, **kw):
+        """Item characteristic or information curves of the bank's questions; see
+        :func:`irsl_stats.plots.plot_items` for the arguments. Returns the matplotlib Figure.
+
+        Examples
+        --------
+        >>> fig = bank.plot_items(what="information", max_items=10)  # doctest: +SKIP
+        """
+        from .plots import plot_items
+
+        return plot_items(self, **kw)
+
     def _log_phi(self) -> Optional[np.ndarray]:
         if not get_family(self.family).has_precision:
             return None
@@ -815,58 +827,91 @@ class ItemBank:
         return pd.DataFrame({"score": score, "lower": lower, "upper": upper}, index=index)
 
     def forecast_pass_at_k(self, theta, ks, benchmark=None, se=None, alpha: float = 0.05,
-                           plugin: bool = False) -> pd.DataFrame:
+                           plugin: bool = False, integrate: bool = False,
+                           n_quad: int = 11) -> pd.DataFrame:
         """Expected pass@k over the benchmark's questions at abilities ``theta``.
 
         For beta and beta-binomial banks the Beta expectation ``1 - B(mu phi, (1-mu) phi + k) /
         B(mu phi, (1-mu) phi)`` per question (:func:`irsl_stats.beta_pass_at_k`); for the
-        Bernoulli and binomial families the plug-in ``1 - (1-mu)^k``.
+        Bernoulli and binomial families the plug-in ``1 - (1-mu)^k``. The whole grid of budgets
+        is evaluated at once (:func:`irsl_stats.passk.beta_pass_at_k_grid`): every ``k = 1..10,000``
+        for 128 questions takes a fraction of a second per model.
 
         Parameters
         ----------
-        theta : array_like or Series, shape (K,)
-        ks : array_like of int
+        theta : array_like or Series, shape (M,)
+        ks : array_like, shape (K,)
+            Budgets ``k > 0``.
         benchmark : label, optional
-        se : array_like, shape (K,), optional
+        se : array_like, shape (M,), optional
             Standard errors of ``theta``: adds ``lower``/``upper``, pass@k at ``theta -+ z se``
             (pass@k increases with ability when every ``a_j > 0``).
+        alpha : float
+            ``1 - alpha`` intervals.
         plugin : bool
             Use the plug-in ``1 - (1-mu)^k`` for every family (what the published reference code
             does), for comparison with the Beta expectation.
+        integrate : bool
+            Average the curve over the ability's uncertainty ``N(theta, se^2)`` (Gauss–Hermite,
+            ``n_quad`` nodes) instead of evaluating it at ``theta``: the posterior-mean forecast
+            when ``theta, se`` are a posterior mean and SD (``bank.score(method="eap")``).
+            Requires ``se``.
+        n_quad : int
+            Quadrature nodes for ``integrate=True``.
 
         Returns
         -------
-        DataFrame
-            Tidy: ``model`` (the index of ``theta`` or its position), ``k``, ``pass_at_k`` and,
-            with ``se``, ``lower`` and ``upper``.
+        DataFrame, M * K rows
+            Tidy, budgets outermost: ``model`` (the index of ``theta`` or its position), ``k``,
+            ``pass_at_k`` and, with ``se``, ``lower`` and ``upper``.
+
+        Raises
+        ------
+        ValueError
+            If ``integrate=True`` without ``se``, or ``se`` is negative or not finite.
         """
-        from .passk import beta_pass_at_k, plugin_pass_at_k
+        from .mml import gauss_hermite
+        from .passk import beta_pass_at_k_grid
 
         labels = theta.index if isinstance(theta, pd.Series) else pd.RangeIndex(np.size(theta))
         th = np.atleast_1d(np.asarray(theta, float))
+        if not np.all(np.isfinite(th)):
+            raise ValueError("`theta` must be finite")
         ks = np.atleast_1d(np.asarray(ks, float))
+        s = None
+        if se is not None:
+            s = np.broadcast_to(np.asarray(se, float), th.shape)
+            if not np.all(np.isfinite(s)) or np.any(s < 0):
+                raise ValueError("`se` must be finite and >= 0")
+        if integrate and s is None:
+            raise ValueError("integrate=True averages over N(theta, se^2): pass `se`")
         mask = self._mask(benchmark)
         a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
-        phi = self.items["phi"].to_numpy()[mask][None, :]
         beta_family = get_family(self.family).has_precision and not plugin
+        phi = self.items["phi"].to_numpy()[mask] if beta_family else np.inf
 
-        def curve(t, k):
+        def curve(t):
             # expit underflows to exactly 0 (or rounds to 1) for very hard (easy) questions;
             # pass@k is continuous there, so keep mu inside the open interval
-            mu = np.clip(special.expit(np.outer(t, a) + d), 1e-300, 1.0 - 2.0**-53)
-            pk = beta_pass_at_k(mu, phi, k) if beta_family else plugin_pass_at_k(mu, k)
-            return np.asarray(pk).mean(axis=1)
+            mu = np.clip(special.expit(a * t + d), 1e-300, 1.0 - 2.0**-53)
+            return beta_pass_at_k_grid(mu, phi, ks).mean(axis=0)
 
         z = stats.norm.ppf(1 - alpha / 2)
-        rows = []
-        for k in ks:
-            frame = {"model": labels, "k": k, "pass_at_k": curve(th, k)}
-            if se is not None:
-                s = np.broadcast_to(np.asarray(se, float), th.shape)
-                lo, hi = curve(th - z * s, k), curve(th + z * s, k)
-                frame.update(lower=np.minimum(lo, hi), upper=np.maximum(lo, hi))
-            rows.append(pd.DataFrame(frame))
-        return pd.concat(rows, ignore_index=True)
+        nodes, weights = gauss_hermite(n_quad) if integrate else (np.zeros(1), np.ones(1))
+        point = np.empty((len(th), len(ks)))
+        lower = np.empty_like(point)
+        upper = np.empty_like(point)
+        for i, t in enumerate(th):
+            si = 0.0 if s is None else s[i]
+            point[i] = sum(w * curve(t + si * zz) for zz, w in zip(nodes, weights))
+            if s is not None:
+                lo, hi = curve(t - z * si), curve(t + z * si)
+                lower[i], upper[i] = np.minimum(lo, hi), np.maximum(lo, hi)
+        frame = {"model": np.tile(np.asarray(labels), len(ks)), "k": np.repeat(ks, len(th)),
+                 "pass_at_k": point.T.ravel()}
+        if s is not None:
+            frame.update(lower=np.minimum(lower, point).T.ravel(), upper=np.maximum(upper, point).T.ravel())
+        return pd.DataFrame(frame)
 
     # ------------------------------------------------------------------ information and selection
     def information(self, theta, questions=None, trials=None):

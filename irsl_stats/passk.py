@@ -13,6 +13,10 @@ Three quantities:
   ``1 - B(alpha, beta + k) / B(alpha, beta)``; it decays like a power law in ``k``;
 - :func:`plugin_pass_at_k` -- the plug-in ``1 - (1-mu)^k`` (the ``phi -> inf`` limit).
 
+:func:`pass_at_k_grid` and :func:`beta_pass_at_k_grid` evaluate the unbiased estimator and the
+Beta expectation for many questions on a whole grid of budgets at once (a questions x budgets array, e.g. every ``k = 1..10,000``) in a fraction of the
+time of the elementwise function: on a dense integer grid the log ratio is a running sum.
+
 Numerical method
 ----------------
 Both ratios ``C(n-c, k)/C(n, k)`` and ``B(alpha, beta+k)/B(alpha, beta)`` are of the form
@@ -44,10 +48,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
-__all__ = ["pass_at_k", "beta_pass_at_k", "plugin_pass_at_k"]
+__all__ = ["pass_at_k", "pass_at_k_grid", "beta_pass_at_k", "beta_pass_at_k_grid", "plugin_pass_at_k"]
 
 #: Largest shift summed term by term; larger shifts use the regrouped Stirling form.
 _DIRECT_MAX = 256
+#: Elements per block of :func:`beta_pass_at_k_grid` (bounds its temporary memory, ~32 MB).
+_GRID_BLOCK = 1 << 22
 
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
 # Stirling series coefficients of r(x) = lgamma(x) - [(x-1/2)log x - x + log(2pi)/2]:
@@ -105,7 +111,9 @@ def _log_ratio(num: np.ndarray, den: np.ndarray, diff: np.ndarray) -> np.ndarray
     """
     ratio = num / den
     near_one = ratio > 0.5
-    return np.where(near_one, np.log1p(-diff / den), np.log(np.where(near_one, 1.0, ratio)))
+    # np.where evaluates both branches; the branch discarded may divide by zero (log1p(-1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(near_one, np.log1p(-diff / den), np.log(np.where(near_one, 1.0, ratio)))
 
 
 def _stirling_remainder(x: np.ndarray) -> np.ndarray:
@@ -269,6 +277,83 @@ def pass_at_k(n: object, c: object, k: object) -> np.ndarray | float:
     return out
 
 
+def pass_at_k_grid(n: object, c: object, ks: object) -> np.ndarray:
+    """Unbiased pass@k of many questions on a grid of budgets: a (questions x budgets) array.
+
+    The same quantity as :func:`pass_at_k` for the outer product of cells ``(n_p, c_p)`` and
+    budgets ``k``, fast enough for every ``k = 1..10,000`` at once.
+
+    Parameters
+    ----------
+    n : array_like of int, shape (P,)
+        Samples per cell, ``n >= 1``.
+    c : array_like of int, shape (P,)
+        Correct samples, ``0 <= c <= n``.
+    ks : array_like of int, shape (K,)
+        Budgets, ``1 <= k <= min(n)``.
+
+    Returns
+    -------
+    ndarray of float, shape (P, K)
+        pass@k in ``[0, 1]``; exactly 1 where ``n - c < k`` and 0 where ``c = 0``.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not integer-valued, out of range or not one-dimensional; the message
+        names it.
+
+    Notes
+    -----
+    When the budgets are dense (``max k <= 8 K``) the log ratio ``log C(n-c,k)/C(n,k)`` is the
+    running sum ``sum_{i<k} log((n-c-i)/(n-i))`` of terms computed without cancellation (relative
+    error at most ~``k`` ulps); otherwise :func:`pass_at_k` is broadcast.
+
+    Examples
+    --------
+    >>> from irsl_stats.passk import pass_at_k_grid
+    >>> pass_at_k_grid([10, 10], [0, 3], [1, 2, 8]).round(4)
+    array([[0.    , 0.    , 0.    ],
+           [0.3   , 0.5333, 1.    ]])
+    """
+    n_a = np.atleast_1d(_as_integer_array(n, "n"))
+    c_a = np.atleast_1d(_as_integer_array(c, "c"))
+    k_a = np.atleast_1d(_as_integer_array(ks, "ks"))
+    for arr, name in ((n_a, "n"), (c_a, "c"), (k_a, "ks")):
+        if arr.ndim != 1:
+            raise ValueError(f"`{name}` must be one-dimensional, got shape {arr.shape}")
+    if n_a.shape != c_a.shape:
+        raise ValueError(f"`n` and `c` must have the same shape, got {n_a.shape} and {c_a.shape}")
+    if np.any(n_a < 1):
+        raise ValueError("`n` must be >= 1")
+    if np.any(c_a < 0) or np.any(c_a > n_a):
+        raise ValueError("`c` must satisfy 0 <= c <= n")
+    if k_a.size == 0 or np.any(k_a < 1):
+        raise ValueError("`ks` must be non-empty integers >= 1")
+    if n_a.size and np.any(k_a > n_a.min()):
+        raise ValueError("`ks` must be <= n for every cell")
+    kmax = int(k_a.max())
+    if kmax > max(_DIRECT_MAX, 8 * k_a.size):
+        return np.asarray(pass_at_k(n_a[:, None], c_a[:, None], k_a[None, :]), dtype=float)
+    out = np.empty((n_a.size, k_a.size), dtype=float)
+    steps = np.arange(kmax, dtype=float)
+    cols = k_a - 1
+    rows = max(1, _GRID_BLOCK // kmax)
+    for lo in range(0, n_a.size, rows):
+        hi = min(n_a.size, lo + rows)
+        nn = n_a[lo:hi, None].astype(float)
+        cc = c_a[lo:hi, None].astype(float)
+        den = nn - steps
+        live = steps < nn - cc  # (n-c-i)/(n-i) > 0
+        num = np.where(live, den - cc, 1.0)
+        diff = np.where(live, cc, den - 1.0)  # den - num, also where the term is not used
+        with np.errstate(divide="ignore", invalid="ignore"):  # np.where keeps the finite branch
+            terms = np.where(live, _log_ratio(num, den, diff), -np.inf)
+        out[lo:hi] = -np.expm1(np.cumsum(terms, axis=1)[:, cols])
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
 def beta_pass_at_k(mu: object, phi: object, k: object) -> np.ndarray | float:
     """Expected pass@k when ``p ~ Beta(mu*phi, (1-mu)*phi)``.
 
@@ -362,6 +447,120 @@ def beta_pass_at_k(mu: object, phi: object, k: object) -> np.ndarray | float:
     np.clip(out, 0.0, 1.0, out=out)
     if out.ndim == 0:
         return float(out)
+    return out
+
+
+def _beta_log_fail_grid(alpha: np.ndarray, beta: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """``log B(alpha, beta + k) / B(alpha, beta)`` for rows ``(alpha, beta)`` of shape (P,) and
+    budgets ``ks`` of shape (K,) (validated, finite ``alpha, beta > 0``, ``k > 0``): shape (P, K).
+
+    Integer budgets up to ``cut`` use the running sum ``sum_{i<k} log((beta+i)/(alpha+beta+i))``
+    (each term by :func:`_log_ratio`, no cancellation), where ``cut`` is the largest budget when
+    the integer budgets are dense (``max k <= 8 K``) and :data:`_DIRECT_MAX` otherwise; other
+    budgets use the regrouped Stirling identity of :func:`_log_gamma_ratio`. Computed in row
+    blocks of about :data:`_GRID_BLOCK` elements.
+    """
+    p, nk = alpha.size, ks.size
+    out = np.empty((p, nk), dtype=float)
+    integer = ks == np.round(ks)
+    kmax_int = float(ks[integer].max()) if integer.any() else 0.0
+    cut = kmax_int if kmax_int <= max(_DIRECT_MAX, 8 * nk) else float(_DIRECT_MAX)
+    summed = integer & (ks <= cut)
+    width = int(ks[summed].max()) if summed.any() else 0
+    cols = ks[summed].astype(np.int64) - 1
+    rest = ~summed
+    rows = max(1, _GRID_BLOCK // max(width, nk, 1))
+    steps = np.arange(width, dtype=float)
+    for lo in range(0, p, rows):
+        hi = min(p, lo + rows)
+        a = alpha[lo:hi, None]
+        b = beta[lo:hi, None]
+        if width:
+            den = a + b + steps
+            # np.where in _log_ratio evaluates both branches; the one kept is finite
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = _log_ratio(b + steps, den, np.broadcast_to(a, den.shape))
+            out[lo:hi, summed] = np.cumsum(terms, axis=1)[:, cols]
+        if rest.any():
+            out[lo:hi, rest] = _log_gamma_ratio(b, a, ks[None, rest])
+    return out
+
+
+def beta_pass_at_k_grid(mu: object, phi: object, ks: object) -> np.ndarray:
+    """Expected pass@k of many questions on a grid of budgets: a (questions x budgets) array.
+
+    The same quantity as :func:`beta_pass_at_k` -- ``1 - B(alpha, beta + k) / B(alpha, beta)``
+    with ``alpha = mu*phi``, ``beta = (1-mu)*phi`` -- for the outer product of questions and
+    budgets, fast enough for every ``k = 1..10,000`` (or more) at once.
+
+    Parameters
+    ----------
+    mu : array_like, shape (P,)
+        Mean success probability of each question (or model-question cell), ``0 < mu < 1``.
+    phi : float or array_like, shape (P,)
+        Precision ``phi > 0``; ``inf`` gives the plug-in ``1 - (1-mu)^k`` for that row.
+    ks : array_like, shape (K,)
+        Budgets ``k > 0`` (need not be integers, sorted or unique).
+
+    Returns
+    -------
+    ndarray of float, shape (P, K)
+        Values in ``[0, 1]``; row ``p`` is the pass@k curve of question ``p``.
+
+    Raises
+    ------
+    ValueError
+        If an argument is NaN or out of range, or ``mu``/``phi`` are not one-dimensional and
+        broadcastable; the message names the argument.
+
+    Notes
+    -----
+    For a dense integer grid (``max k <= 8 K``) the log ratio is the running sum
+    ``sum_{i<k} log((beta+i)/(alpha+beta+i))`` of terms computed without cancellation: one
+    logarithm per (question, budget) instead of the twelve of the Stirling path; its relative
+    error grows at most like ``k`` ulps (~1e-12 at ``k = 1e4``), far below any statistical
+    error. Sparse or non-integer budgets above 256 use the regrouped Stirling identity of
+    :func:`beta_pass_at_k`. Memory is bounded by working in blocks of rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from irsl_stats.passk import beta_pass_at_k_grid
+    >>> beta_pass_at_k_grid([0.05, 0.2], 2.0, [1, 10, 100]).round(3)
+    array([[0.05 , 0.185, 0.345],
+           [0.2  , 0.576, 0.824]])
+    >>> curves = beta_pass_at_k_grid(np.full(128, 0.01), 1.0, np.arange(1, 10_001))
+    >>> curves.shape
+    (128, 10000)
+    """
+    mu_a = np.atleast_1d(_as_float_array(mu, "mu"))
+    phi_a = np.atleast_1d(_as_float_array(phi, "phi"))
+    ks_a = np.atleast_1d(_as_float_array(ks, "ks"))
+    if mu_a.ndim != 1:
+        raise ValueError(f"`mu` must be one-dimensional, got shape {mu_a.shape}")
+    if phi_a.ndim != 1 or phi_a.size not in (1, mu_a.size):
+        raise ValueError(f"`phi` must be a scalar or have the shape of `mu` {mu_a.shape}, got {phi_a.shape}")
+    if ks_a.ndim != 1:
+        raise ValueError(f"`ks` must be one-dimensional, got shape {ks_a.shape}")
+    phi_a = np.broadcast_to(phi_a, mu_a.shape)
+    if np.any((mu_a <= 0.0) | (mu_a >= 1.0)):
+        raise ValueError("`mu` must lie strictly between 0 and 1")
+    if np.any(phi_a <= 0.0):
+        raise ValueError("`phi` must be > 0")
+    if np.any(~np.isfinite(ks_a)) or np.any(ks_a <= 0.0):
+        raise ValueError("`ks` must be finite and > 0")
+    logr = np.empty((mu_a.size, ks_a.size), dtype=float)
+    inf_phi = np.isinf(phi_a)
+    if inf_phi.any():
+        logr[inf_phi] = ks_a[None, :] * np.log1p(-mu_a[inf_phi, None])
+    fin = ~inf_phi
+    if fin.any():
+        m, p = mu_a[fin], phi_a[fin]
+        logr[fin] = _beta_log_fail_grid(m * p, (1.0 - m) * p, ks_a)
+    if np.isnan(logr).any():  # not expected: every term is finite or -inf by construction
+        raise FloatingPointError("beta_pass_at_k_grid produced NaN; please report the inputs")
+    out = 0.0 - np.expm1(logr)
+    np.clip(out, 0.0, 1.0, out=out)
     return out
 
 

@@ -431,6 +431,18 @@ class IRSLResults:
 
         return build_summary(self, alpha)
 
+    def plot_scaling(self, **kw):
+        """Abilities (or scores) against a covariate with the fitted law and its band; see
+        :func:`irsl_stats.plots.plot_scaling` for the arguments. Returns the matplotlib Figure.
+
+        Examples
+        --------
+        >>> fig = res.plot_scaling(x="compute", by="family", what="score")  # doctest: +SKIP
+        """
+        from .plots import plot_scaling
+
+        return plot_scaling(self, **kw)
+
     def __repr__(self) -> str:
         fi = self.fit_info
         return (

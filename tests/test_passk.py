@@ -191,3 +191,75 @@ def test_unbiased_estimator_mean_equals_plugin() -> None:
     weights = stats.binom.pmf(c, n, p)
     for k in (1, 5, 40):
         assert np.sum(weights * pass_at_k(n, c, k)) == pytest.approx(plugin_pass_at_k(p, k), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- grids (questions x budgets)
+def test_pass_at_k_grid_matches_the_elementwise_estimator():
+    from irsl_stats.passk import pass_at_k_grid
+
+    rng = np.random.default_rng(4)
+    n = np.r_[np.full(30, 10_000), rng.integers(300, 2_000, 30)]
+    c = np.r_[np.zeros(5, int), np.full(3, 10_000), rng.integers(0, 6, 7), rng.integers(0, 10_000, 15),
+              rng.integers(0, 300, 30)]
+    dense = np.arange(1, 301)
+    np.testing.assert_allclose(pass_at_k_grid(n, c, dense), pass_at_k(n[:, None], c[:, None], dense[None, :]),
+                               rtol=1e-12, atol=1e-15)
+    sparse = np.array([1, 7, 250, 299])  # max k > 8 K: falls back to the elementwise estimator
+    np.testing.assert_array_equal(pass_at_k_grid(n, c, sparse), pass_at_k(n[:, None], c[:, None], sparse[None, :]))
+    big = pass_at_k_grid(np.full(4, 10_000), [0, 1, 9_000, 10_000], np.arange(1, 10_001))
+    assert big.shape == (4, 10_000) and np.isfinite(big).all()
+    assert (big[0] == 0).all() and (big[3] == 1).all() and big[2, 1_000:].min() == 1.0
+    np.testing.assert_allclose(big[1], np.arange(1, 10_001) / 10_000, rtol=1e-12)  # one correct: k/n
+
+
+def test_pass_at_k_grid_errors():
+    from irsl_stats.passk import pass_at_k_grid
+
+    with pytest.raises(ValueError, match="ks"):
+        pass_at_k_grid([10], [1], [11])
+    with pytest.raises(ValueError, match="`c`"):
+        pass_at_k_grid([10], [11], [1])
+    with pytest.raises(ValueError, match="same shape"):
+        pass_at_k_grid([10, 10], [1], [1])
+    with pytest.raises(ValueError, match="ks"):
+        pass_at_k_grid([10], [1], [1.5])
+
+
+def test_beta_pass_at_k_grid_matches_the_elementwise_expectation():
+    from irsl_stats.passk import beta_pass_at_k_grid
+
+    rng = np.random.default_rng(5)
+    mu = np.r_[1e-12, 1e-6, rng.uniform(0.001, 0.999, 40), 1 - 1e-9]
+    phi = np.exp(rng.normal(0, 3, mu.size))
+    phi[:3] = [0.05, 1e4, 1e9]
+    dense = np.arange(1, 3_001)
+    grid = beta_pass_at_k_grid(mu, phi, dense)
+    ref = beta_pass_at_k(mu[:, None], phi[:, None], dense[None, :])
+    np.testing.assert_allclose(grid, ref, rtol=1e-10, atol=1e-15)
+    # the failure probability 1 - pass@k too (the power-law tail), relative
+    np.testing.assert_allclose(1 - grid[ref < 0.5], 1 - ref[ref < 0.5], rtol=1e-10)
+    sparse = np.array([1, 2.5, 10, 300, 1e5, 1e6])  # sparse and non-integer: Stirling path
+    np.testing.assert_allclose(beta_pass_at_k_grid(mu, phi, sparse),
+                               beta_pass_at_k(mu[:, None], phi[:, None], sparse[None, :]), rtol=1e-12, atol=1e-15)
+    # phi = inf is the plug-in; a scalar phi broadcasts
+    np.testing.assert_allclose(beta_pass_at_k_grid(mu, np.inf, dense[:50]),
+                               plugin_pass_at_k(mu[:, None], dense[None, :50]), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(beta_pass_at_k_grid(mu, 2.0, [1, 10]),
+                               beta_pass_at_k(mu[:, None], 2.0, np.array([1, 10])), rtol=1e-12)
+
+
+def test_beta_pass_at_k_grid_blocks_and_errors(monkeypatch):
+    from irsl_stats import passk
+
+    mu = np.linspace(0.01, 0.9, 37)
+    whole = passk.beta_pass_at_k_grid(mu, 3.0, np.arange(1, 501))
+    monkeypatch.setattr(passk, "_GRID_BLOCK", 1_000)  # several row blocks
+    np.testing.assert_array_equal(passk.beta_pass_at_k_grid(mu, 3.0, np.arange(1, 501)), whole)
+    with pytest.raises(ValueError, match="mu"):
+        passk.beta_pass_at_k_grid([0.0, 0.5], 1.0, [1])
+    with pytest.raises(ValueError, match="phi"):
+        passk.beta_pass_at_k_grid([0.5, 0.5], [1.0, 2.0, 3.0], [1])
+    with pytest.raises(ValueError, match="ks"):
+        passk.beta_pass_at_k_grid([0.5], 1.0, [0])
+    with pytest.raises(ValueError, match="mu"):
+        passk.beta_pass_at_k_grid([[0.5]], 1.0, [1])

@@ -1,0 +1,130 @@
+"""Test-time scaling acceptance: forecast each Pythia model's pass@k curve from 50 samples per problem.
+
+Data: Pythia models x 128 MATH problems x 10,000 samples (Large Language Monkeys). For each model in
+turn: calibrate the problems on the other models with all samples; keep ``--budget`` samples per
+problem of the held-out model (without replacement, seeded); score it; forecast pass@k for every
+k = 1..10,000; error = mean absolute error over all k against the held-out model's unbiased pass@k
+from all 10,000 samples, averaged over models and seeds. Forecasts: the empirical per-problem plug-in
+``1-(1-c/50)^k``, the model's plug-in ``1-(1-mu)^k``, the Beta expectation at the scored ability and
+the Beta expectation averaged over the ability's uncertainty; for 1PL and 2PL and for the
+beta-binomial family (counts) and beta on rates ``c/n`` (boundary policy ``--boundary``).
+
+Target (issue 5): the Beta expectation's MAE <= 0.035 and at least 4x below the model plug-in's.
+
+Run from the repository root::
+
+    python benchmarks/test_time_forecast.py                  # 3 seeds, all variants (~15 min on 2 cores)
+    python benchmarks/test_time_forecast.py --seeds 1 --families beta_binomial --irts 1pl
+    python benchmarks/test_time_forecast.py --budget-study   # also error vs samples per problem
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import irsl_stats as irsl
+from irsl_stats import testtime
+
+DEFAULT_DATA = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "monkeys"
+                / "pythia_final_math_10k_counts.csv")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help="counts CSV (model, benchmark, problem, n_samples, n_correct); default: "
+                        "../shared/data/monkeys/pythia_final_math_10k_counts.csv beside the repository")
+    p.add_argument("--seeds", type=int, default=3, help="subsampling seeds 0..SEEDS-1")
+    p.add_argument("--budget", type=int, default=50, help="samples per problem of the held-out model")
+    p.add_argument("--families", default="beta_binomial,beta")
+    p.add_argument("--irts", default="1pl,2pl")
+    p.add_argument("--method", default="ml", choices=("ml", "eap", "map"), help="ability scoring")
+    p.add_argument("--precision", default="item", choices=("item", "common"))
+    p.add_argument("--boundary", default="squeeze", choices=("squeeze", "clip"),
+                   help="boundary policy of the beta family on rates")
+    p.add_argument("--max-k", type=int, default=None, help="largest k (default: all samples)")
+    p.add_argument("--target", type=float, default=0.035)
+    p.add_argument("--ratio", type=float, default=4.0)
+    p.add_argument("--budget-study", action="store_true",
+                   help="also the sample-budget trade-off (10, 20, 50, 100, 200 samples per problem)")
+    p.add_argument("--n-threads", type=int, default=None)
+    args = p.parse_args(argv)
+    if not args.data.exists():
+        p.error(f"data not found: {args.data} (pass --data)")
+
+    counts = irsl.read_counts(args.data)
+    ks = None if args.max_k is None else range(1, args.max_k + 1)
+    seeds = list(range(args.seeds))
+    families = [f for f in args.families.split(",") if f]
+    irts = [i for i in args.irts.split(",") if i]
+    print(f"{args.data.name}: {counts['model'].nunique()} models x {counts['question'].nunique()} problems, "
+          f"{int(counts['trials'].min())} samples; budget {args.budget}, seeds {seeds}, scoring {args.method!r}, "
+          f"precision {args.precision!r}")
+    t0 = time.perf_counter()
+    studies, failures = [], []
+    for fam in families:
+        for irt in irts:
+            try:
+                studies.append(testtime.leave_one_model_out(
+                    counts, budgets=[args.budget], seeds=seeds, ks=ks, families=[fam], irts=[irt],
+                    method=args.method, precision=args.precision, boundary=args.boundary,
+                    keep_curves=(fam, irt) == (families[0], irts[0]), n_threads=args.n_threads,
+                ))
+            except (ValueError, RuntimeError) as exc:  # a variant that cannot be fitted is reported, not hidden
+                failures.append((fam, irt, f"{type(exc).__name__}: {exc}"))
+    elapsed = time.perf_counter() - t0
+    if not studies:
+        print("no variant could be fitted:", failures)
+        return 1
+    study = studies[0]
+    errors = pd.concat([s.errors for s in studies], ignore_index=True)
+    k_lo, k_hi = int(study.ks.min()), int(study.ks.max())
+    table = testtime.study_summary(errors, target_mae=args.target, min_ratio=args.ratio)
+    table["verdict"] = table["pass"].map({True: "PASS", False: "FAIL"})
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    print(f"\nMAE over k = {k_lo}..{k_hi}, mean over {table['n'].iloc[0]} (model, seed) pairs "
+          f"[{elapsed:.0f} s]; target: beta <= {args.target} and plugin/beta >= {args.ratio}")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    for fam, irt, msg in failures:
+        print(f"{fam:>13} {irt}: FAIL (not fitted) -- {msg[:200]}")
+
+    per_model = errors.pivot_table(index=["family", "irt", "model"], columns="forecast", values="mae",
+                                         aggfunc="mean", sort=False)
+    print("\nper held-out model (mean over seeds):")
+    print(per_model.to_string(float_format=lambda v: f"{v:.3f}"))
+
+    # power law of coverage, true curves vs the first variant's Beta forecast (seed 0)
+    first = study.curves["seed"] == 0
+    k_range = (10, k_hi)
+    true_pl = testtime.power_law_fit(study.truth, k_range=k_range)
+    fc_pl = testtime.power_law_fit(study.curves[first & (study.curves["forecast"] == "beta")], k_range=k_range)
+    pl = true_pl[["model", "slope", "slope_se", "intercept"]].merge(
+        fc_pl[["model", "slope", "slope_se", "intercept"]], on="model", suffixes=("_true", "_forecast"))
+    print(f"\npower law log(-log pass@k) = intercept + slope log k over k in {k_range} "
+          f"(true curve vs {families[0]} {irts[0]} Beta forecast, seed 0):")
+    print(pl.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+    warned = list(dict.fromkeys(w for s in studies for w in s.warnings))
+    if warned:
+        print(f"\n{len(warned)} distinct IRSL warning(s) during calibration/scoring, e.g.: {warned[0][:200]}")
+
+    if args.budget_study:
+        t0 = time.perf_counter()
+        budget = testtime.sample_budget_study(
+            counts, budgets=(10, 20, 50, 100, 200), seeds=seeds, ks=ks, families=families[:1], irts=irts[:1],
+            method=args.method, precision=args.precision, boundary=args.boundary, n_threads=args.n_threads,
+        )
+        wide = budget.pivot_table(index="forecast", columns="budget", values="mae", sort=False)
+        print(f"\nsample-budget trade-off ({families[0]} {irts[0]}), MAE vs samples per problem "
+              f"[{time.perf_counter() - t0:.0f} s]:")
+        print(wide.to_string(float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

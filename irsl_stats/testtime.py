@@ -1,0 +1,705 @@
+"""Test-time scaling: pass@k curves from a small sample budget, their power law, and error studies.
+
+Each model answers each question many times; ``c`` of ``n`` samples are correct. IRSL calibrates the
+questions once (on models with many samples), scores a new model from a few samples per question and
+forecasts its whole pass@k curve (:meth:`irsl_stats.ItemBank.forecast_pass_at_k`). This module holds
+the studies that measure how well that works and the summaries readers of the Large Language
+Monkeys work (Brown et al., 2024) expect:
+
+- :func:`observed_pass_at_k` -- the unbiased pass@k curve of each model from its counts (the truth
+  of a study when the counts use all samples);
+- :func:`forecast_from_counts` -- score models against a bank from their counts and return every
+  forecast of their curve: the empirical per-question plug-in ``mean_j 1-(1-c_j/n_j)^k``, the
+  model's plug-in ``mean_j 1-(1-mu_j)^k``, the Beta expectation, and the Beta expectation averaged
+  over the ability's uncertainty, and the posterior predictive given the model's own samples;
+- :func:`leave_one_model_out` -- the acceptance study: for each model in turn calibrate on the
+  others with all samples, keep ``budget`` samples per question of the held-out model (without
+  replacement), forecast, and compare with the held-out model's unbiased curve from all samples;
+- :func:`study_summary` -- the table of that study, with the acceptance criterion;
+- :func:`sample_budget_study` -- forecast error against the number of samples per question;
+- :func:`power_law_fit` -- the slope and intercept of ``log(-log pass@k)`` against ``log k`` per
+  model (coverage ``pass@k ~ exp(-A k^b)``), with standard errors.
+
+References
+----------
+Brown, B. et al. (2024). Large Language Monkeys: scaling inference compute with repeated sampling.
+arXiv:2407.21787.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from .bank import ItemBank, calibrate
+from .passk import beta_pass_at_k_grid, pass_at_k_grid
+from .results import IRSLWarning
+from .simulate import subsample_counts
+
+__all__ = [
+    "FORECASTS",
+    "ForecastStudy",
+    "observed_pass_at_k",
+    "forecast_from_counts",
+    "leave_one_model_out",
+    "study_summary",
+    "sample_budget_study",
+    "power_law_fit",
+]
+
+#: Forecasts of a model's pass@k curve compared by the studies.
+#: ``empirical``: ``mean_j 1 - (1 - c_j/n_j)^k`` from the model's own few samples;
+#: ``plugin``: ``mean_j 1 - (1 - mu_j)^k`` at the scored ability (the published reference code);
+#: ``beta``: the Beta expectation ``mean_j 1 - B(alpha_j, beta_j + k)/B(alpha_j, beta_j)`` at the
+#: scored ability; ``beta_posterior``: the Beta expectation averaged over ``N(theta, se^2)``.
+#: ``beta_conditional``: the posterior predictive of each question given the model's own samples,
+#: ``p_j | c_j ~ Beta(alpha_j + c_j, beta_j + n_j - c_j)`` at the scored ability (the Beta
+#: expectation shrunk towards the empirical one as the budget grows).
+FORECASTS = ("empirical", "plugin", "beta", "beta_posterior", "beta_conditional")
+
+
+# ----------------------------------------------------------------------------------- helpers
+def _check_columns(frame: pd.DataFrame, columns: dict) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"`counts` must be a pandas DataFrame, got {type(frame).__name__}")
+    for arg, col in columns.items():
+        if col not in frame.columns:
+            raise ValueError(f"`{arg}`: column {col!r} is not in `counts` (columns: {list(frame.columns)})")
+
+
+def _as_ks(ks, max_k: int, name: str = "ks") -> np.ndarray:
+    if ks is None:
+        return np.arange(1, int(max_k) + 1, dtype=np.int64)
+    arr = np.atleast_1d(np.asarray(ks))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"`{name}` must be a non-empty one-dimensional sequence of budgets")
+    arr_f = arr.astype(float)
+    if np.any(~np.isfinite(arr_f)) or np.any(arr_f != np.round(arr_f)) or np.any(arr_f < 1):
+        raise ValueError(f"`{name}` must hold integers >= 1")
+    if np.any(arr_f > max_k):
+        raise ValueError(f"`{name}` goes up to {int(arr_f.max())} but some cells have only {int(max_k)} samples; "
+                         f"the unbiased pass@k needs k <= n")
+    return arr_f.astype(np.int64)
+
+
+def _check_forecasts(forecasts: Sequence[str]) -> tuple:
+    forecasts = tuple(forecasts)
+    unknown = [f for f in forecasts if f not in FORECASTS]
+    if unknown or not forecasts:
+        raise ValueError(f"`forecasts` must be a non-empty subset of {FORECASTS}; got {forecasts!r}")
+    return forecasts
+
+
+def _drop_unused(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """``frame`` with the unused categories of its categorical ``columns`` removed (a subset of a
+    categorical table keeps every category, which the fit rejects as models without responses)."""
+    cats = [c for c in columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not cats:
+        return frame
+    frame = frame.copy()
+    for c in cats:
+        frame[c] = frame[c].cat.remove_unused_categories()
+    return frame
+
+
+def _sub_bank(bank: ItemBank, questions) -> ItemBank:
+    """The bank restricted to ``questions`` (same scale, family and prior)."""
+    return ItemBank(bank.items.loc[list(questions)], family=bank.family, irt=bank.irt,
+                    identification=bank.identification, precision=bank.precision,
+                    population=bank.population, prior=bank.prior)
+
+
+# ----------------------------------------------------------------------------------- curves
+def observed_pass_at_k(
+    counts: pd.DataFrame,
+    ks: Optional[Iterable[int]] = None,
+    *,
+    model: str = "model",
+    question: str = "question",
+    successes: str = "successes",
+    trials: str = "trials",
+) -> pd.DataFrame:
+    """Unbiased pass@k curve of each model: the mean over its questions of ``1 - C(n-c,k)/C(n,k)``.
+
+    Parameters
+    ----------
+    counts : DataFrame, one row per (model, question)
+        Long table of counts (e.g. from :func:`irsl_stats.read_counts`).
+    ks : sequence of int, shape (K,), optional
+        Budgets, ``1 <= k <= n`` for every cell; default ``1..min n``.
+    model, question, successes, trials : str
+        Column names.
+
+    Returns
+    -------
+    DataFrame, shape (n_models * K, 3)
+        Tidy: ``model``, ``k``, ``pass_at_k`` (models in order of appearance, ``k`` innermost).
+
+    Raises
+    ------
+    ValueError
+        If a column is missing or a budget exceeds some cell's number of samples.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from irsl_stats.testtime import observed_pass_at_k
+    >>> counts = pd.DataFrame({"model": ["m", "m"], "question": [1, 2],
+    ...                        "successes": [0, 5], "trials": [10, 10]})
+    >>> observed_pass_at_k(counts, [1, 10])["pass_at_k"].tolist()
+    [0.25, 0.5]
+    """
+    _check_columns(counts, {"model": model, "question": question, "successes": successes,
+                            "trials": trials})
+    n_all = counts[trials].to_numpy()
+    if len(counts) == 0:
+        raise ValueError("`counts` has no rows")
+    ks_arr = _as_ks(ks, int(np.min(n_all)))
+    frames = []
+    for label, g in counts.groupby(model, sort=False, observed=True):
+        curve = pass_at_k_grid(g[trials].to_numpy(), g[successes].to_numpy(), ks_arr).mean(axis=0)
+        frames.append(pd.DataFrame({"model": label, "k": ks_arr, "pass_at_k": curve}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def forecast_from_counts(
+    bank: ItemBank,
+    counts: pd.DataFrame,
+    ks: Iterable[int],
+    *,
+    method: str = "ml",
+    forecasts: Sequence[str] = FORECASTS,
+    n_quad: int = 11,
+    boundary: str = "squeeze",
+    model: str = "model",
+    question: str = "question",
+    successes: str = "successes",
+    trials: str = "trials",
+    n_threads: Optional[int] = None,
+) -> pd.DataFrame:
+    """Score models against a bank from their (few) samples and forecast their pass@k curves.
+
+    Each model's curve is the mean over the questions it answered (all must be in the bank).
+
+    Parameters
+    ----------
+    bank : ItemBank
+        Calibrated questions (:func:`irsl_stats.calibrate`), family ``beta_binomial``, ``binomial``
+        (counts) or ``beta`` (pass rates ``c/n``, with the ``boundary`` policy).
+    counts : DataFrame, one row per (model, question)
+        The new models' counts.
+    ks : sequence of float, shape (K,)
+        Budgets ``k > 0`` (any size: the whole grid is evaluated at once).
+    method : {"ml", "eap", "map"}
+        Ability scoring (:meth:`ItemBank.score`). ``"ml"`` uses no prior: the bank's population
+        prior pulls a model outside the calibration range (the weakest or strongest) towards the
+        calibration models, which biases its whole curve.
+    forecasts : sequence of str
+        Subset of :data:`FORECASTS`.
+    n_quad : int
+        Gauss–Hermite nodes of ``beta_posterior``.
+    boundary : {"squeeze", "clip", "error"}
+        Boundary policy when scoring a ``beta`` bank on rates ``c/n``.
+    model, question, successes, trials : str
+        Column names.
+    n_threads : int, optional
+
+    Returns
+    -------
+    DataFrame, shape (n_models * len(forecasts) * K, 6)
+        Tidy: ``model``, ``forecast``, ``k``, ``pass_at_k``, ``theta``, ``se`` (the scored ability
+        and its standard error; NaN for ``empirical``).
+
+    Raises
+    ------
+    ValueError
+        For unknown forecasts, missing columns or questions not in the bank.
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> sim = irsl.simulate.test_time(n_models=6, n_questions=30, n_samples=400, seed=0)
+    >>> bank = irsl.calibrate(sim.responses, successes="successes", trials="trials",
+    ...                       family="beta_binomial", irt="1pl")           # doctest: +SKIP
+    >>> few = irsl.simulate.subsample_counts(sim.responses, 20, seed=1)
+    >>> out = forecast_from_counts(bank, few, range(1, 401))                # doctest: +SKIP
+    """
+    forecasts = _check_forecasts(forecasts)
+    _check_columns(counts, {"model": model, "question": question, "successes": successes,
+                            "trials": trials})
+    ks_arr = np.atleast_1d(np.asarray(ks, dtype=float))
+    frames = []
+    need_score = any(f != "empirical" for f in forecasts)
+    est = None
+    if need_score:
+        est = bank.score(counts, method=method, model=model, question=question, successes=successes,
+                         trials=trials, boundary=boundary, n_threads=n_threads)
+    for label, g in counts.groupby(model, sort=False, observed=True):
+        c = g[successes].to_numpy(float)
+        n = g[trials].to_numpy(float)
+        if np.any(n < 1) or np.any(c < 0) or np.any(c > n):
+            raise ValueError(f"`counts` of model {label!r}: need 0 <= {successes} <= {trials}, {trials} >= 1")
+        for kind in forecasts:
+            if kind == "empirical":
+                curve = _empirical(c / n, ks_arr)
+                theta = se = np.nan
+            elif kind == "beta_conditional":
+                theta, se = float(est.loc[label, "theta"]), float(est.loc[label, "se"])
+                curve = _conditional(bank, g[question].to_numpy(), c, n, theta, ks_arr)
+            else:
+                theta, se = float(est.loc[label, "theta"]), float(est.loc[label, "se"])
+                qs = pd.unique(g[question])
+                sub = bank if len(qs) == len(bank) and set(qs) == set(bank.questions) else _sub_bank(bank, qs)
+                out = sub.forecast_pass_at_k(
+                    np.array([theta]), ks_arr, se=np.array([se]) if kind == "beta_posterior" else None,
+                    plugin=(kind == "plugin"), integrate=(kind == "beta_posterior"), n_quad=n_quad,
+                )
+                curve = out["pass_at_k"].to_numpy()
+            frames.append(pd.DataFrame({"model": label, "forecast": kind, "k": ks_arr, "pass_at_k": curve,
+                                        "theta": theta, "se": se}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _conditional(bank: ItemBank, questions, c: np.ndarray, n: np.ndarray, theta: float,
+                 ks: np.ndarray) -> np.ndarray:
+    """``mean_j E[1 - (1-p_j)^k | c_j of n_j]`` with ``p_j ~ Beta(mu_j phi_j, (1-mu_j) phi_j)`` a
+    priori (conjugate update); without a precision (binomial banks) ``p_j = mu_j`` is known and
+    the counts do not change it."""
+    it = bank.items.loc[list(questions)]
+    eta = it["a"].to_numpy() * theta + it["d"].to_numpy()
+    mu = np.clip(special.expit(eta), 1e-300, 1.0 - 2.0**-53)
+    if not np.isfinite(it["phi"].to_numpy()).all():
+        return beta_pass_at_k_grid(mu, np.inf, ks).mean(axis=0)
+    phi = it["phi"].to_numpy()
+    a_post = mu * phi + c
+    b_post = (1.0 - mu) * phi + (n - c)
+    total = a_post + b_post
+    # the posterior mean a/(a+b) stays inside (0, 1): a_post > 0 and b_post > 0
+    return beta_pass_at_k_grid(a_post / total, total, ks).mean(axis=0)
+
+
+def _empirical(rate: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """``mean_j 1 - (1 - rate_j)^k`` for rates in [0, 1] (exact 0 and 1 allowed)."""
+    with np.errstate(divide="ignore"):
+        log_fail = np.log1p(-rate)  # -inf where rate == 1
+    out = -np.expm1(np.outer(log_fail, ks))  # 0 * -inf does not occur: ks > 0
+    return out.mean(axis=0)
+
+
+# ----------------------------------------------------------------------------------- studies
+@dataclass
+class ForecastStudy:
+    """Result of :func:`leave_one_model_out`.
+
+    Attributes
+    ----------
+    errors : DataFrame
+        One row per (family, irt, budget, seed, held-out model, forecast): ``mae`` (mean absolute
+        error over all budgets ``ks``), ``theta`` and ``se`` (the scored ability; NaN for the
+        empirical forecast).
+    warnings : list of str
+        Distinct IRSL warning messages from calibration and scoring.
+    ks : ndarray of int, shape (K,)
+        Budgets of the compared curves.
+    method : str
+        Scoring method.
+    curves : DataFrame or None
+        With ``keep_curves=True``: ``family, irt, budget, seed, model, forecast, k, pass_at_k``.
+    truth : DataFrame or None
+        With ``keep_curves=True``: each held-out model's unbiased curve ``model, k, pass_at_k``.
+    """
+
+    errors: pd.DataFrame
+    warnings: list
+    ks: np.ndarray
+    method: str
+    curves: Optional[pd.DataFrame] = None
+    truth: Optional[pd.DataFrame] = None
+
+    def summary(self, target_mae: float = 0.035, min_ratio: float = 4.0) -> pd.DataFrame:
+        """The table of :func:`study_summary`."""
+        return study_summary(self.errors, target_mae=target_mae, min_ratio=min_ratio)
+
+
+def leave_one_model_out(
+    counts: pd.DataFrame,
+    *,
+    budgets: Sequence[int] = (50,),
+    seeds: Sequence[int] = (0, 1, 2),
+    ks: Optional[Iterable[int]] = None,
+    families: Sequence[str] = ("beta_binomial",),
+    irts: Sequence[str] = ("1pl",),
+    method: str = "ml",
+    precision: str = "item",
+    forecasts: Sequence[str] = FORECASTS,
+    boundary: str = "squeeze",
+    n_quad: int = 11,
+    models: Optional[Sequence] = None,
+    keep_curves: bool = False,
+    model: str = "model",
+    question: str = "question",
+    successes: str = "successes",
+    trials: str = "trials",
+    n_threads: Optional[int] = None,
+) -> pd.DataFrame:
+    """Leave-one-model-out study of pass@k forecasts from a small sample budget.
+
+    For each held-out model ``m`` (and each family and IRT model): calibrate the questions on the
+    other models with all their samples; for each budget ``b`` and seed, keep ``b`` samples per
+    question of ``m`` drawn without replacement (hypergeometric, :func:`irsl_stats.simulate.
+    subsample_counts`); score ``m`` and forecast its curve (:func:`forecast_from_counts`); the
+    error is the mean absolute error over all budgets ``ks`` against ``m``'s unbiased curve from
+    all its samples (:func:`observed_pass_at_k`). Nothing of the held-out model but the ``b``
+    samples per question enters its forecast.
+
+    Parameters
+    ----------
+    counts : DataFrame, one row per (model, question)
+        Counts with many samples per cell (e.g. :func:`irsl_stats.read_counts`).
+    budgets : sequence of int
+        Samples per question kept for the held-out model.
+    seeds : sequence of int
+        Seeds of the subsampling (one draw per seed, budget and model).
+    ks : sequence of int, optional
+        Budgets of the pass@k curve; default every ``k = 1..min n``.
+    families : sequence of {"beta_binomial", "binomial", "beta"}
+        ``"beta"`` fits the pass rates ``c/n`` with the ``boundary`` policy.
+    irts : sequence of {"1pl", "2pl"}
+    method : {"ml", "eap", "map"}
+        Scoring of the held-out model (see :func:`forecast_from_counts`).
+    precision : str
+        Precision model of the calibration (``"item"`` or ``"common"``).
+    forecasts : sequence of str
+        Subset of :data:`FORECASTS`.
+    boundary : {"squeeze", "clip"}
+        Boundary policy of the ``beta`` family (zeros are common in sample counts).
+    n_quad : int
+        Gauss–Hermite nodes of ``beta_posterior``.
+    models : sequence, optional
+        Models to hold out (default: every model; the calibration always uses all the others).
+    keep_curves : bool
+        Also keep every forecast curve and the true curves in the result (``curves``,
+        ``truth``), e.g. for :func:`power_law_fit` or plots.
+    model, question, successes, trials : str
+        Column names.
+    n_threads : int, optional
+
+    Returns
+    -------
+    ForecastStudy
+        ``errors``: one row per (family, irt, budget, seed, held-out model, forecast), columns
+        ``family, irt, budget, seed, model, forecast, mae, theta, se``; ``summary()`` the table
+        of :func:`study_summary`; ``warnings`` the distinct messages of the IRSL warnings raised
+        by calibration and scoring (e.g. never-solved questions with no finite difficulty),
+        collected rather than shown; ``curves`` and ``truth`` with ``keep_curves=True``.
+
+    Raises
+    ------
+    ValueError
+        If fewer than 3 models, an unknown option, or a budget larger than a cell's samples.
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> sim = irsl.simulate.test_time(n_models=5, n_questions=20, n_samples=300, seed=0)
+    >>> study = leave_one_model_out(sim.responses, budgets=[10], seeds=[0])  # doctest: +SKIP
+    >>> study.summary()                                                       # doctest: +SKIP
+    """
+    forecasts = _check_forecasts(forecasts)
+    _check_columns(counts, {"model": model, "question": question, "successes": successes,
+                            "trials": trials})
+    labels = pd.unique(counts[model])
+    if len(labels) < 3:
+        raise ValueError(f"`counts` needs at least 3 models for a leave-one-model-out study; got {len(labels)}")
+    held_models = labels if models is None else list(models)
+    missing = [m for m in held_models if m not in set(labels)]
+    if missing:
+        raise ValueError(f"`models`: {missing[:5]} are not in the {model!r} column")
+    budgets = [int(b) for b in budgets]
+    if not budgets or min(budgets) < 1:
+        raise ValueError("`budgets` must be a non-empty sequence of integers >= 1")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("`seeds` must not be empty")
+    for fam in families:
+        if fam not in ("beta_binomial", "binomial", "beta"):
+            raise ValueError(f"`families`: unknown family {fam!r} (beta_binomial, binomial or beta)")
+    for irt in irts:
+        if irt not in ("1pl", "2pl"):
+            raise ValueError(f"`irts`: unknown IRT model {irt!r} ('1pl' or '2pl')")
+    if max(budgets) > int(counts[trials].min()):
+        raise ValueError(f"`budgets`: {max(budgets)} samples per question exceed the smallest "
+                         f"{trials!r} ({int(counts[trials].min())})")
+    ks_arr = _as_ks(ks, int(counts[trials].min()))
+    caught: list = []
+    rows = []
+    kept: list = []
+    truths: list = []
+    for m_label in held_models:
+        is_held = (counts[model] == m_label).to_numpy()
+        calib = _drop_unused(counts[~is_held], (model, question))
+        held = _drop_unused(counts[is_held], (model, question))
+        truth = observed_pass_at_k(held, ks_arr, model=model, question=question, successes=successes,
+                                   trials=trials)["pass_at_k"].to_numpy()
+        if keep_curves:
+            truths.append(pd.DataFrame({"model": m_label, "k": ks_arr, "pass_at_k": truth}))
+        for fam in families:
+            for irt in irts:
+                with warnings.catch_warnings(record=True) as rec:
+                    warnings.simplefilter("always", IRSLWarning)
+                    if fam == "beta":
+                        bank = calibrate(calib, model=model, question=question, successes=successes,
+                                         trials=trials, family="beta", irt=irt, precision=precision,
+                                         boundary=boundary, n_threads=n_threads)
+                    else:
+                        bank = calibrate(calib, model=model, question=question, successes=successes,
+                                         trials=trials, family=fam, irt=irt, precision=precision,
+                                         n_threads=n_threads)
+                    held_in = held[held[question].isin(bank.questions)]
+                    if len(held_in) < len(held):
+                        raise ValueError(f"held-out model {m_label!r} answered questions no other model answered; "
+                                         "they cannot be calibrated")
+                    for b in budgets:
+                        for seed in seeds:
+                            few = subsample_counts(held_in, b, seed=seed, successes=successes, trials=trials)
+                            fc = forecast_from_counts(bank, few, ks_arr, method=method, forecasts=forecasts,
+                                                      n_quad=n_quad, boundary=boundary, model=model,
+                                                      question=question, successes=successes, trials=trials,
+                                                      n_threads=n_threads)
+                            for kind, g in fc.groupby("forecast", sort=False):
+                                err = float(np.mean(np.abs(g["pass_at_k"].to_numpy() - truth)))
+                                rows.append({"family": fam, "irt": irt, "budget": b, "seed": seed,
+                                             "model": m_label, "forecast": kind, "mae": err,
+                                             "theta": g["theta"].iloc[0], "se": g["se"].iloc[0]})
+                            if keep_curves:
+                                kept.append(fc.drop(columns=["theta", "se"]).assign(
+                                    family=fam, irt=irt, budget=b, seed=seed))
+                caught.extend(str(w.message) for w in rec if issubclass(w.category, IRSLWarning))
+                for w in rec:  # anything that is not an IRSL diagnostic is shown as usual
+                    if not issubclass(w.category, IRSLWarning):
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    curves = truth_frame = None
+    if keep_curves:
+        cols = ["family", "irt", "budget", "seed", "model", "forecast", "k", "pass_at_k"]
+        curves = pd.concat(kept, ignore_index=True)[cols]
+        truth_frame = pd.concat(truths, ignore_index=True)
+    return ForecastStudy(errors=pd.DataFrame(rows), warnings=list(dict.fromkeys(caught)), ks=ks_arr,
+                         method=method, curves=curves, truth=truth_frame)
+
+
+def study_summary(
+    errors: pd.DataFrame,
+    target_mae: float = 0.035,
+    min_ratio: float = 4.0,
+) -> pd.DataFrame:
+    """Table of a :func:`leave_one_model_out` study, with the acceptance criterion.
+
+    Parameters
+    ----------
+    errors : DataFrame or ForecastStudy
+        Output of :func:`leave_one_model_out` (or its ``errors``).
+    target_mae : float
+        Largest acceptable mean absolute error of the Beta expectation.
+    min_ratio : float
+        Smallest acceptable ratio of the model plug-in's error to the Beta expectation's.
+
+    Returns
+    -------
+    DataFrame, one row per (family, irt, budget)
+        The mean over held-out models and seeds of the MAE of each forecast (one column per
+        forecast), ``ratio`` = plugin / beta, ``n`` = number of (model, seed) pairs and ``pass``
+        (``beta <= target_mae`` and ``ratio >= min_ratio``); ``ratio`` and ``pass`` only when the
+        study has both the ``beta`` and ``plugin`` forecasts.
+
+    Raises
+    ------
+    ValueError
+        If ``errors`` lacks the study's columns.
+    """
+    if isinstance(errors, ForecastStudy):
+        errors = errors.errors
+    need = {"family", "irt", "budget", "seed", "model", "forecast", "mae"}
+    if not isinstance(errors, pd.DataFrame) or not need.issubset(errors.columns):
+        raise ValueError(f"`errors` must be the output of leave_one_model_out (columns {sorted(need)})")
+    keys = ["family", "irt", "budget"]
+    table = errors.pivot_table(index=keys, columns="forecast", values="mae", aggfunc="mean", sort=False)
+    table.columns.name = None
+    table = table[[f for f in FORECASTS if f in table.columns]]
+    table["n"] = errors.groupby(keys, sort=False)[["model", "seed"]].apply(
+        lambda g: len(g.drop_duplicates())).reindex(table.index)
+    if {"beta", "plugin"}.issubset(table.columns):
+        table["ratio"] = table["plugin"] / table["beta"]
+        table["pass"] = (table["beta"] <= target_mae) & (table["ratio"] >= min_ratio)
+    return table.reset_index()
+
+
+def sample_budget_study(
+    counts: pd.DataFrame,
+    budgets: Sequence[int] = (10, 20, 50, 100, 200),
+    seeds: Sequence[int] = (0, 1, 2),
+    **kwargs,
+) -> pd.DataFrame:
+    """Forecast error against the number of samples per question (the sample-budget trade-off).
+
+    Runs :func:`leave_one_model_out` at every budget (the calibration of each held-out model is
+    done once and shared by all budgets and seeds) and averages over models and seeds.
+
+    Parameters
+    ----------
+    counts : DataFrame, one row per (model, question)
+        Counts with more samples per cell than the largest budget.
+    budgets : sequence of int
+        Samples per question of the held-out model.
+    seeds : sequence of int
+    **kwargs
+        Passed to :func:`leave_one_model_out` (``ks``, ``families``, ``irts``, ``method``,
+        ``forecasts``, column names, ...).
+
+    Returns
+    -------
+    DataFrame, one row per (family, irt, forecast, budget)
+        ``mae`` (mean over held-out models and seeds), ``mae_sd`` (their standard deviation) and
+        ``n``; ``attrs["warnings"]`` lists the warnings collected by :func:`leave_one_model_out`.
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> sim = irsl.simulate.test_time(n_models=5, n_questions=20, n_samples=500, seed=0)
+    >>> table = sample_budget_study(sim.responses, budgets=(5, 50), seeds=(0,),
+    ...                             forecasts=("beta",))                      # doctest: +SKIP
+    """
+    study = leave_one_model_out(counts, budgets=budgets, seeds=seeds, **kwargs)
+    errors = study.errors
+    out = (errors.groupby(["family", "irt", "forecast", "budget"], sort=False)["mae"]
+           .agg(mae="mean", mae_sd="std", n="size").reset_index())
+    out = out.sort_values(["family", "irt", "forecast", "budget"], kind="stable").reset_index(drop=True)
+    out.attrs["warnings"] = list(study.warnings)
+    return out
+
+
+# ----------------------------------------------------------------------------------- power law
+def power_law_fit(
+    curves: pd.DataFrame,
+    k_range: Optional[tuple] = None,
+    *,
+    by: str | Sequence[str] = "model",
+    k: str = "k",
+    value: str = "pass_at_k",
+    n_points: Optional[int] = 50,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Power law of coverage: ``log(-log pass@k) = intercept + slope * log k`` per model.
+
+    Large Language Monkeys (Brown et al., 2024) model coverage as ``pass@k ~ exp(A k^b)`` (``A, b <
+    0``); then ``-log pass@k`` is a power law in ``k`` and ``log(-log pass@k)`` is linear in
+    ``log k`` with ``slope = b`` and ``intercept = log(-A)``. Fitted by ordinary least squares.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        Tidy curves with the ``by`` columns, ``k`` and ``value`` (e.g. the output of
+        :meth:`ItemBank.forecast_pass_at_k`, :func:`observed_pass_at_k`, or one forecast of
+        :func:`forecast_from_counts`).
+    k_range : (float, float), optional
+        Smallest and largest ``k`` used (inclusive); default all. Points with ``pass@k`` equal
+        to 0 or 1 (where the logarithm is undefined) are left out and counted in ``n_dropped``.
+    by : str or sequence of str
+        Grouping columns (one fit per group).
+    k, value : str
+        Column names of the budget and of pass@k.
+    n_points : int or None
+        Thin each curve to about ``n_points`` budgets evenly spaced in ``log k`` (the nearest
+        available) so that the dense large-``k`` end of a grid like ``1..10,000`` does not dominate
+        the fit; ``None`` uses every point.
+    alpha : float
+        Confidence level ``1 - alpha`` of the interval of the slope.
+
+    Returns
+    -------
+    DataFrame, one row per group
+        The ``by`` columns, ``slope``, ``slope_se``, ``slope_lower``, ``slope_upper``,
+        ``intercept``, ``intercept_se``, ``r_squared``, ``k_min``, ``k_max`` (the range actually
+        fitted), ``n_points`` and ``n_dropped``.
+
+    Raises
+    ------
+    ValueError
+        If columns are missing, ``k_range`` is invalid, or a group has fewer than 3 usable points
+        (the message names the group).
+
+    Notes
+    -----
+    The standard errors are those of OLS with independent residuals. Points of a pass@k curve are
+    not independent (neighbouring budgets share samples), so they describe how well a straight
+    line fits, not sampling uncertainty; use seeds or the bootstrap for the latter. An exact power
+    law gives residuals, and standard errors, of zero.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from irsl_stats.testtime import power_law_fit
+    >>> ks = np.arange(1, 1001)
+    >>> curve = pd.DataFrame({"model": "m", "k": ks, "pass_at_k": np.exp(-2.0 * ks ** -0.3)})
+    >>> fit = power_law_fit(curve)
+    >>> round(float(fit["slope"].iloc[0]), 6), round(float(np.exp(fit["intercept"].iloc[0])), 6)
+    (-0.3, 2.0)
+    """
+    by_cols = [by] if isinstance(by, str) else list(by)
+    if not isinstance(curves, pd.DataFrame):
+        raise TypeError(f"`curves` must be a pandas DataFrame, got {type(curves).__name__}")
+    for arg, col in [("by", c) for c in by_cols] + [("k", k), ("value", value)]:
+        if col not in curves.columns:
+            raise ValueError(f"`{arg}`: column {col!r} is not in `curves` (columns: {list(curves.columns)})")
+    lo, hi = (-np.inf, np.inf) if k_range is None else (float(k_range[0]), float(k_range[1]))
+    if not (lo <= hi) or hi <= 0:
+        raise ValueError(f"`k_range` must be (min, max) with min <= max and max > 0; got {k_range!r}")
+    if n_points is not None and int(n_points) < 3:
+        raise ValueError(f"`n_points` must be >= 3 or None; got {n_points!r}")
+    rows = []
+    for key, g in curves.groupby(by_cols, sort=False, observed=True):
+        kk = g[k].to_numpy(float)
+        pk = g[value].to_numpy(float)
+        if np.any(np.isnan(kk)) or np.any(np.isnan(pk)):
+            raise ValueError(f"group {key!r}: `{k}` or `{value}` contains NaN")
+        keep = (kk >= lo) & (kk <= hi) & (kk > 0)
+        usable = keep & (pk > 0) & (pk < 1)
+        n_dropped = int(keep.sum() - usable.sum())
+        kk, pk = kk[usable], pk[usable]
+        order = np.argsort(kk)
+        kk, pk = kk[order], pk[order]
+        if n_points is not None and kk.size > n_points:
+            grid = np.geomspace(kk[0], kk[-1], int(n_points))
+            pos = np.unique(np.abs(np.log(kk)[None, :] - np.log(grid)[:, None]).argmin(axis=1))
+            kk, pk = kk[pos], pk[pos]
+        if kk.size < 3 or np.unique(kk).size < 2:
+            raise ValueError(f"group {key!r}: fewer than 3 usable points with 0 < {value} < 1 in k_range "
+                             f"{k_range!r}")
+        x = np.log(kk)
+        y = np.log(-np.log(pk))
+        xm, ym = x.mean(), y.mean()
+        sxx = float(((x - xm) ** 2).sum())
+        slope = float(((x - xm) * (y - ym)).sum() / sxx)
+        intercept = float(ym - slope * xm)
+        resid = y - intercept - slope * x
+        dof = x.size - 2
+        s2 = float((resid**2).sum() / dof) if dof > 0 else np.nan
+        slope_se = float(np.sqrt(s2 / sxx))
+        intercept_se = float(np.sqrt(s2 * (1.0 / x.size + xm**2 / sxx)))
+        syy = float(((y - ym) ** 2).sum())
+        r2 = 1.0 - float((resid**2).sum()) / syy if syy > 0 else 1.0
+        tcrit = stats.t.ppf(1 - alpha / 2, dof)
+        key_t = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by_cols, key_t))
+        row.update(slope=slope, slope_se=slope_se, slope_lower=slope - tcrit * slope_se,
+                   slope_upper=slope + tcrit * slope_se, intercept=intercept, intercept_se=intercept_se,
+                   r_squared=r2, k_min=float(kk[0]), k_max=float(kk[-1]), n_points=int(kk.size),
+                   n_dropped=n_dropped)
+        rows.append(row)
+    if not rows:
+        raise ValueError("`curves` has no rows")
+    return pd.DataFrame(rows)
