@@ -18,6 +18,9 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 from . import evaluation, io, simulate
 from . import testtime
+from . import crossbench, crossval
+from .crossbench import MultidimBank
+from .multidim_results import MultidimResults
 from ._kernel import build_info
 from .api import fit
 from .bank import ItemBank, ItemBankFormatError, calibrate
@@ -42,6 +45,10 @@ __all__ = [
     "ResponseData",
     "IRSLResults",
     "IRSLWarning",
+    "MultidimResults",
+    "MultidimBank",
+    "crossbench",
+    "crossval",
     "decision_accuracy",
     "mean_absolute_error",
     "rank_correlation",
@@ -68,7 +75,22 @@ __all__ = [
 
 
 def show_build() -> str:
-    """A readable description of the compiled kernel (OpenMP, threads, compiler); also printed."""
+    """Describe the compiled kernel (OpenMP, threads, compiler) and print the description.
+
+    Returns
+    -------
+    str
+        The printed text: the package version, then one ``key: value`` line per entry of
+        :func:`build_info`.
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> text = irsl.show_build()  # doctest: +ELLIPSIS
+    irsl_stats ...
+    >>> "openmp" in text
+    True
+    """
     info = build_info()
     lines = [f"irsl_stats {__version__}"] + [f"  {k}: {v}" for k, v in info.items()]
     text = "\n".join(lines)

@@ -110,6 +110,13 @@ def build_info() -> dict:
     dict
         ``openmp`` (bool), ``openmp_version`` (int or None, the ``_OPENMP`` date), ``max_threads``,
         ``num_procs``, ``compiler`` (id and version) and ``build_type``.
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> info = irsl.build_info()
+    >>> sorted(k for k in info if k in ("build_type", "compiler", "openmp"))
+    ['build_type', 'compiler', 'openmp']
     """
     return dict(_core.build_info())
 

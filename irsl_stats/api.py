@@ -152,6 +152,27 @@ def _check_choice(name: str, value, choices) -> None:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
 
 
+def _check_multidim_options(ability, dims, max_dims, method, benchmark, cov_type, identification) -> None:
+    """Errors for option combinations the multidimensional fit does not have."""
+    if ability == "per_benchmark" and benchmark is None:
+        raise ValueError("ability='per_benchmark' needs benchmark=<question column with the benchmark>")
+    if ability == "per_benchmark" and dims != 1:
+        raise ValueError("dims applies to ability='shared' (per-benchmark abilities have one dimension "
+                         "per benchmark); drop dims= or use ability='shared'")
+    if dims != "auto" and (isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1):
+        raise ValueError(f"dims must be a positive integer or 'auto'; got {dims!r}")
+    if dims == "auto" and (not isinstance(max_dims, (int, np.integer)) or max_dims < 1):
+        raise ValueError(f"max_dims must be a positive integer; got {max_dims!r}")
+    if method != "mml":
+        raise ValueError("multidimensional abilities are estimated by method='mml' only (joint ML "
+                         "is degenerate with several abilities per model)")
+    if cov_type != "nonrobust":
+        raise ValueError("cov_type other than 'nonrobust' is not available with multidimensional abilities")
+    if identification != "population":
+        raise ValueError("multidimensional abilities use the population identification (stated in "
+                         "the summary); drop identification=")
+
+
 def fit(
     formula: str,
     data: Union[pd.DataFrame, ResponseData],
@@ -175,11 +196,15 @@ def fit(
     boundary: str = "error",
     n_quad: int = 7,
     full_cov: Union[str, bool] = "auto",
-    max_iter: int = 500,
+    max_iter: Optional[int] = None,
     tol: float = 1e-6,
     n_threads: Optional[int] = None,
     verbose: bool = False,
-) -> IRSLResults:
+    ability: str = "shared",
+    dims: Union[int, str] = 1,
+    max_dims: int = 4,
+    dims_criterion: str = "bic",
+) -> Union[IRSLResults, "MultidimResults"]:
     """Fit an Item Response Scaling Law.
 
     Parameters
@@ -218,6 +243,11 @@ def fit(
     cov_type : {"nonrobust", "robust", "cluster"}
         Covariance of the scaling-law coefficients; ``"cluster"`` needs ``groups=``, a model
         column (e.g. ``"family"``).
+    groups : str, optional
+        Model column defining the clusters of ``cov_type="cluster"``.
+    boundary : {"error", "squeeze", "clip"}
+        Beta responses exactly 0 or 1: an error naming the rows (default), moved inside (0, 1)
+        by the Smithson–Verkuilen squeeze, or clipped.
     n_quad : int
         Quadrature nodes per model for ``method="mml"``.
     full_cov : "auto" or bool
@@ -225,14 +255,32 @@ def fit(
         parameters is at most :data:`~irsl_stats.inference.DENSE_LIMIT` (``"auto"``); otherwise the
         block-conditional standard errors.
     max_iter, tol : convergence controls (``tol`` on the Newton step in standard-error units).
+        ``max_iter`` defaults to 500 iterations (one ability) or 5,000 EM iterations
+        (multidimensional abilities, whose EM is cheap per iteration but converges linearly and,
+        when a question is nearly explained by one dimension, slowly).
     n_threads : int or None
         Kernel threads (None: OpenMP default, -1: all cores).
     verbose : bool
         One line per iteration.
+    ability : {"shared", "per_benchmark"}
+        One ability across all benchmarks (default), or one per benchmark (needs ``benchmark=``;
+        question *j* loads only on its benchmark's ability; their correlations are estimated —
+        see :meth:`MultidimResults.ability_correlation`).
+    dims : int or "auto"
+        Dimensions of the shared ability. ``1`` is the model above (unchanged, and as fast);
+        ``D > 1`` fits an exploratory D-dimensional model by MML (identification: population
+        mean 0 and covariance I, varimax-rotated loadings); ``"auto"`` fits D = 1..``max_dims``
+        and keeps the one with the smallest ``dims_criterion`` (``"bic"`` or ``"aic"``).
+    max_dims : int
+        Largest D tried by ``dims="auto"``.
+    dims_criterion : {"bic", "aic"}
 
     Returns
     -------
     IRSLResults
+        For one shared ability (``dims=1``).
+    MultidimResults
+        For ``ability="per_benchmark"`` or ``dims != 1``.
 
     Examples
     --------
@@ -244,6 +292,11 @@ def fit(
     """
     _check_choice("irt", irt, ("1pl", "2pl"))
     _check_choice("method", method, ("jml", "mml"))
+    _check_choice("ability", ability, ("shared", "per_benchmark"))
+    _check_choice("dims_criterion", dims_criterion, ("bic", "aic"))
+    multidim = ability == "per_benchmark" or dims != 1
+    if multidim:
+        _check_multidim_options(ability, dims, max_dims, method, benchmark, cov_type, identification)
     _check_choice("cov_type", cov_type, ("nonrobust", "robust", "cluster"))
     if cov_type == "cluster" and groups is None:
         raise ValueError("cov_type='cluster' needs groups=<model column>, e.g. groups='family'")
@@ -262,7 +315,16 @@ def fit(
 
         group_labels = model_covariates(raw, models, model, rd.model_labels, [groups])[groups].to_numpy()
     kd = kernel_data(rd)
+    if multidim:
+        from .multidim_fit import fit_multidimensional
+
+        return fit_multidimensional(
+            kd, rd, design, prec, family=rd.family.name, irt=irt, ability=ability, dims=dims,
+            max_dims=max_dims, criterion=dims_criterion, n_quad=n_quad if n_quad != 7 else None,
+            max_iter=5000 if max_iter is None else max_iter, tol=tol, verbose=verbose, n_threads=n_threads,
+        )
     pre_warnings = _jml_degeneracy_warning(rd, prec) if method == "jml" else []
+    max_iter = 500 if max_iter is None else max_iter
 
     if method == "jml":
         from .estimate import estimate_jml

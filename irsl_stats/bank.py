@@ -65,7 +65,7 @@ from . import _kernel
 from .data import ResponseData
 from .families import get_family
 from .formula import LatentDesign, parse_latent_formula
-from .results import IRSLWarning
+from .results import IRSLResults, IRSLWarning
 from .scoring import METHODS, estimate_abilities
 from .selection import information_order, item_information, stratified_pick
 
@@ -1183,6 +1183,8 @@ def calibrate(
     Returns
     -------
     ItemBank
+        For one shared ability; a :class:`~irsl_stats.crossbench.MultidimBank` with
+        ``dims != 1`` or ``ability="per_benchmark"`` (passed on to :func:`irsl_stats.fit`).
     """
     from .api import fit
 
@@ -1191,6 +1193,8 @@ def calibrate(
         successes=successes, trials=trials, benchmark=benchmark, family=family, irt=irt,
         precision=precision, method=method, boundary=boundary, n_threads=n_threads, **fit_kwargs,
     )
+    if not isinstance(res, IRSLResults):  # dims != 1 or ability="per_benchmark"
+        return res.item_bank()
     tr = None
     if trials is not None and get_family(family).uses_counts:
         tr = responses.groupby(question, observed=True)[trials].median().astype(float)

@@ -243,9 +243,23 @@ class ResponseData:
     boundary_adjusted : ndarray of bool, shape (nobs,), or None
         Which observations were counted in ``n_boundary_adjusted`` (None when there are none).
     n_models, n_items, nobs : int
+    eps : float
+        Offset of the ``"clip"`` boundary policy: beta responses are clipped to ``[eps, 1 - eps]``.
     columns : dict
         Column names used for the roles ``model``, ``question``, ``response``, ``successes``,
         ``trials``, ``weights``, ``benchmark`` (``None`` when absent); used by :meth:`to_long`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from irsl_stats import ResponseData
+    >>> long = pd.DataFrame({"model": ["m1", "m1", "m2"], "question": ["q1", "q2", "q1"],
+    ...                      "y": [0.2, 0.7, 0.9]})
+    >>> rd = ResponseData.from_long(long)
+    >>> rd.n_models, rd.n_items, rd.nobs
+    (2, 2, 3)
+    >>> rd.per_model_counts().tolist()
+    [2, 1]
     """
 
     def __init__(
@@ -729,6 +743,11 @@ class ResponseData:
         """Observed rate per observation, shape (nobs,): the response, or ``k / n`` for counts.
 
         In the sorted (kernel) order; for beta after the boundary policy.
+
+        Returns
+        -------
+        ndarray of float64, shape (nobs,)
+            A copy of ``y`` (beta, bernoulli) or ``y / trials`` (count families).
         """
         if self.family.uses_counts:
             assert self.trials is not None
@@ -736,11 +755,23 @@ class ResponseData:
         return self.y.copy()
 
     def per_model_counts(self) -> pd.Series:
-        """Number of observations per model, shape (n_models,), indexed by ``model_labels``."""
+        """Number of observations per model, shape (n_models,), indexed by ``model_labels``.
+
+        Returns
+        -------
+        Series of int, shape (n_models,)
+            Named ``"n"``, indexed by ``model_labels``.
+        """
         return pd.Series(np.diff(self.model_ptr), index=self.model_labels, name="n")
 
     def per_item_counts(self) -> pd.Series:
-        """Number of observations per question, shape (n_items,), indexed by ``item_labels``."""
+        """Number of observations per question, shape (n_items,), indexed by ``item_labels``.
+
+        Returns
+        -------
+        Series of int64, shape (n_items,)
+            Named ``"n"``, indexed by ``item_labels``.
+        """
         return pd.Series(np.bincount(self.item, minlength=self.n_items).astype(np.int64),
                          index=self.item_labels, name="n")
 
@@ -750,6 +781,11 @@ class ResponseData:
         Columns (named as in the input): model, question, benchmark (if any), then the response
         (for beta after the boundary policy) or successes and trials (for data given as counts;
         beta built from counts also has the modelled rate), then weights (if any).
+
+        Returns
+        -------
+        DataFrame, shape (nobs, n_columns)
+            One row per observation in the sorted (kernel) order, indexed by ``row_index``.
         """
         cols = self.columns
         out: Dict[Hashable, Any] = {
@@ -848,7 +884,14 @@ class ResponseData:
         return f"'clip' to [{self.eps:g}, {1 - self.eps:g}] ({self.n_boundary_adjusted} values changed)"
 
     def describe(self) -> str:
-        """Short multi-line text summary of the data."""
+        """Short multi-line text summary of the data.
+
+        Returns
+        -------
+        str
+            Sizes, density, family, benchmarks, responses per model and per question, weights and
+            (for beta) the boundary policy, one per line.
+        """
         pm = np.diff(self.model_ptr)
         pi = np.bincount(self.item, minlength=self.n_items)
         if self.benchmarks is None:

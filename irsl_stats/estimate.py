@@ -286,7 +286,7 @@ def assemble_results(
         boundary=rd.boundary,
         extra=dict(est.extra),
     )
-    return IRSLResults(
+    res = IRSLResults(
         params=params,
         cov=cov,
         llf=est.llf,
@@ -310,6 +310,8 @@ def assemble_results(
         history=est.history,
         joint_cov=joint,
     )
+    res._response_data = rd  # the fit's own responses: default of forecast(using=None)
+    return res
 
 
 def _joint_on_scale(est: Estimates, loc: float, scale: float, rd, precision: PrecisionModel) -> pd.DataFrame:

@@ -167,10 +167,10 @@ def linear_extrapolate(x, y, x_target, groups=None, weights=None, common_slope: 
 
 
 def logit_linear_extrapolate(x, score, x_target, groups=None, weights=None, eps: float = 1e-6):
-    """The "traditional" scaling fit: ``logit(score)`` linear in ``x`` (e.g. ``log(flops)``),
-    extrapolated to ``x_target`` and mapped back by the logistic function.
+    """The "traditional" fit: ``logit(score)`` linear in ``x``, extrapolated to ``x_target``.
 
-    A sigmoid in ``x`` with floor 0 and ceiling 1, fitted by least squares on the logit scale.
+    ``x`` is e.g. ``log(flops)``; the forecast is mapped back by the logistic function. A sigmoid
+    in ``x`` with floor 0 and ceiling 1, fitted by least squares on the logit scale.
 
     Parameters
     ----------
@@ -178,6 +178,8 @@ def logit_linear_extrapolate(x, score, x_target, groups=None, weights=None, eps:
         ``score`` in ``[0, 1]``; clipped to ``[eps, 1 - eps]`` before the logit.
     x_target, groups, weights
         As in :func:`linear_extrapolate`.
+    eps : float
+        Scores are clipped to ``[eps, 1 - eps]`` so that the logit is finite.
 
     Returns
     -------
@@ -239,9 +241,21 @@ def known_item_bank(items: pd.DataFrame, theta_population, *, question: str = "q
     ----------
     items : DataFrame
         Columns ``question`` (or the index), ``benchmark``, ``a``, ``d`` and ``phi``.
-    theta_population : array_like
+    theta_population : array_like, shape (M,)
         True abilities of the calibration models: their mean and SD are the EAP prior, as a
         calibrated bank's ``population`` is.
+    question : str
+        Name of the question-label column of ``items`` (used as the index when present).
+    family : {"beta", "bernoulli", "binomial", "beta_binomial"}
+        Response family of the bank.
+    irt : {"2pl", "1pl"}
+        Item response model of the bank.
+
+    Returns
+    -------
+    ItemBank
+        The bank of the N questions in ``items``, with identification ``"truth"`` and known
+        precision.
     """
     table = items.set_index(question) if question in items.columns else items
     keep = [c for c in ("benchmark", "a", "d", "phi") if c in table.columns]

@@ -22,8 +22,21 @@ __all__ = ["IRSLResults", "IRSLWarning", "FitInfo"]
 
 
 class IRSLWarning(UserWarning):
-    """Warnings about a fit: non-convergence, singular information, negative discriminations,
-    abilities or precisions at a bound."""
+    """Warning category for problems of a fit (raised by :func:`irsl_stats.fit`).
+
+    Non-convergence, singular information, negative discriminations, abilities or precisions at a
+    bound. The same messages are kept in :attr:`IRSLResults.warnings`.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import irsl_stats as irsl
+    >>> issubclass(irsl.IRSLWarning, UserWarning)
+    True
+    >>> with warnings.catch_warnings():  # make every fit problem an error
+    ...     warnings.simplefilter("error", irsl.IRSLWarning)
+    ...     res = irsl.fit("ability ~ 1", data)  # doctest: +SKIP
+    """
 
 
 @dataclass
@@ -70,6 +83,48 @@ class IRSLResults:
         ``theta`` (estimate: JML; posterior mean: MML), ``se``, ``fitted`` (x'beta), ``resid``, ``n``.
     warnings : list of str
         Everything that went wrong or needs attention; also raised as :class:`IRSLWarning`.
+
+    Other Parameters
+    ----------------
+    params, cov, llf, n_params, items, abilities, warnings_list
+        The constructor is internal: :func:`irsl_stats.fit` passes the labelled estimates
+        (Series, length K), their covariance (DataFrame, shape (K, K)), the log-likelihood, the
+        number of free parameters, the ``items`` (N rows) and ``abilities`` (M rows) tables and
+        the warning messages.
+    design : LatentDesign
+        The latent regression's design: formula, column names (P of them), covariates.
+    beta, cov_beta : ndarray, shape (P,) and (P, P)
+        Scaling-law coefficients and their covariance on the population scale.
+    sigma : float
+        Standard deviation of ability around the law, population scale.
+    to_reported : tuple of float, length 2
+        ``(k, m)`` with ``theta_reported = k * theta_population + m``.
+    beta_reported, sigma_reported, cov_reported : ndarray (P,), float, ndarray (P + 1, P + 1)
+        The scaling law and the covariance of ``(beta, sigma)`` on the reported scale.
+    info : FitInfo
+        Descriptive facts about the fit, for the summary.
+    item_arrays : dict of str to ndarray, shape (N,)
+        ``a``, ``d`` and ``log_phi`` of the N questions.
+    item_benchmark : Series, length N, or None
+        Benchmark of each question.
+    precision_desc : str
+        Description of the precision model, for the summary.
+    history : list, optional
+        One record per iteration.
+    joint_cov : DataFrame, optional
+        Joint covariance of abilities and question parameters (see :meth:`joint_cov_params`).
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> sim = irsl.simulate.irt(n_models=40, n_questions=60, seed=1)
+    >>> res = irsl.fit("ability ~ log(compute)", data=sim.responses, models=sim.models)
+    >>> res.params.index.tolist()
+    ['Intercept', 'log(compute)', 'sigma']
+    >>> res.conf_int().shape
+    (3, 2)
+    >>> res.abilities.shape[0], res.items.shape[0]
+    (40, 60)
     """
 
     def __init__(
@@ -120,32 +175,54 @@ class IRSLResults:
         self.precision_desc = precision_desc
         self.history = history or []
         self._joint_cov = joint_cov
+        self._response_data = None
         for msg in self.warnings:
             warnings.warn(msg, IRSLWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ statsmodels surface
     @property
     def params(self) -> pd.Series:
+        """Estimates (Series, length K): scaling-law coefficients, ``sigma``, global precision."""
         return self._params.copy()
 
     def cov_params(self) -> pd.DataFrame:
-        """Covariance of ``params``, shape (K, K), labelled."""
+        """Covariance of ``params``, shape (K, K), labelled.
+
+        Returns
+        -------
+        DataFrame, shape (K, K)
+            Rows and columns labelled by the parameter names.
+        """
         return self._cov.copy()
 
     @property
     def bse(self) -> pd.Series:
+        """Standard errors of ``params`` (Series, length K)."""
         return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index)
 
     @property
     def tvalues(self) -> pd.Series:
+        """Wald z statistics ``params / bse`` (Series, length K)."""
         return self._params / self.bse
 
     @property
     def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values of ``tvalues`` (Series, length K)."""
         return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())), index=self._params.index)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals, DataFrame (K, 2) with columns 0 and 1 like statsmodels."""
+        """Wald confidence intervals, DataFrame (K, 2) with columns 0 and 1 like statsmodels.
+
+        Parameters
+        ----------
+        alpha : float
+            The intervals are ``1 - alpha``.
+
+        Returns
+        -------
+        DataFrame, shape (K, 2)
+            Lower (column 0) and upper (column 1) bounds, indexed by the parameter names.
+        """
         q = stats.norm.ppf(1 - alpha / 2)
         se = self.bse
         return pd.DataFrame({0: self._params - q * se, 1: self._params + q * se})
@@ -156,6 +233,16 @@ class IRSLResults:
         Labels are ``theta[<model>]``, ``a[<question>]``, ``d[<question>]``, ``log_phi[<question>]``
         and the global precision parameters. Available when the fit formed the dense joint
         information (``full_cov=True``, or ``"auto"`` for moderate sizes).
+
+        Returns
+        -------
+        DataFrame, shape (Q, Q)
+            Q = M abilities + the question parameters + the global precision parameters.
+
+        Raises
+        ------
+        ValueError
+            When the fit did not form the dense joint covariance.
         """
         if self._joint_cov is None:
             raise ValueError(
@@ -166,6 +253,7 @@ class IRSLResults:
 
     @property
     def nobs(self) -> int:
+        """Number of responses."""
         return self.fit_info.nobs
 
     @property
@@ -175,30 +263,37 @@ class IRSLResults:
 
     @property
     def df_resid(self) -> int:
+        """Number of models minus the number of scaling-law coefficients."""
         return int(self.fit_info.n_models - len(self.design.column_names))
 
     @property
     def converged(self) -> bool:
+        """Whether the estimator met its convergence criterion."""
         return self.fit_info.converged
 
     @property
     def n_iter(self) -> int:
+        """Number of iterations of the estimator."""
         return self.fit_info.n_iter
 
     @property
     def n_kernel_passes(self) -> int:
+        """Number of passes of the C++ kernel over the data."""
         return self.fit_info.n_passes
 
     @property
     def aic(self) -> float:
+        """Akaike information criterion ``-2 llf + 2 n_params``."""
         return -2 * self.llf + 2 * self._n_params
 
     @property
     def bic(self) -> float:
+        """Bayesian information criterion ``-2 llf + log(nobs) n_params``."""
         return -2 * self.llf + np.log(self.nobs) * self._n_params
 
     @property
     def use_t(self) -> bool:  # read by statsmodels' summary_params
+        """Always False: inference uses the normal distribution."""
         return False
 
     @property
@@ -208,8 +303,9 @@ class IRSLResults:
 
     @property
     def latent_regression(self) -> dict:
-        """The fitted scaling law on the reported scale, including coefficients the
-        identification fixes.
+        """The fitted scaling law on the reported scale.
+
+        Includes the coefficients the identification fixes.
 
         Returns
         -------
@@ -231,8 +327,13 @@ class IRSLResults:
         }
 
     def item_bank(self):
-        """The calibrated questions as an :class:`~irsl_stats.bank.ItemBank` (with the latent
-        regression as the prior for new models)."""
+        """The calibrated questions as an :class:`~irsl_stats.bank.ItemBank`.
+
+        Returns
+        -------
+        ItemBank
+            The N questions' parameters, with the latent regression as the prior for new models.
+        """
         from .bank import ItemBank
 
         return ItemBank.from_results(self)
@@ -258,6 +359,8 @@ class IRSLResults:
         ----------
         theta : array_like, shape (K,)
             Abilities on this fit's identified scale.
+        benchmark : str, optional
+            Average over this benchmark's questions only (default: all questions).
 
         Returns
         -------
@@ -353,6 +456,61 @@ class IRSLResults:
             index=index,
         )
 
+    def forecast(self, target, using: Optional[pd.DataFrame] = None, **kwargs) -> pd.DataFrame:
+        """Forecast the score on benchmark ``target`` from responses on other benchmarks.
+
+        With one shared ability the model's ability is estimated from its ``using`` responses
+        (posterior under the calibration population) and mapped through the ``target``
+        questions; see :meth:`irsl_stats.crossbench.MultidimBank.forecast` for the arguments
+        (``ks=`` for pass@k, ``alpha=``, ``target_questions=``, column names).
+
+        Parameters
+        ----------
+        target : label or list of labels
+            Benchmark(s) of this fit.
+        using : DataFrame, optional
+            Long responses of the models to forecast; default: the fitted models' own responses
+            on every other benchmark.
+        **kwargs
+            Passed to :meth:`irsl_stats.crossbench.MultidimBank.forecast` (``ks``, ``alpha``,
+            ``target_questions``, column names).
+
+        Returns
+        -------
+        DataFrame
+            One row per model: ``score, se, lower, upper, n_using`` (tidy pass@k with ``ks``).
+
+        Examples
+        --------
+        >>> res = irsl.fit("ability ~ 1", data, benchmark="benchmark")  # doctest: +SKIP
+        >>> res.forecast("arc_challenge", using=arc_easy_responses)     # doctest: +SKIP
+        """
+        from .crossbench import MultidimBank
+        from .multidim_results import _forecast
+
+        if self._response_data is None:
+            raise ValueError("this result does not carry its response data; pass using= and call "
+                             "item_bank() / MultidimBank.forecast directly")
+        bank = MultidimBank.from_item_bank(self.item_bank())
+        return _forecast(bank, self._response_data, target, using, kwargs)
+
+    def ability_correlation(self) -> pd.DataFrame:
+        """Benchmark x benchmark ability correlation: all ones with one shared ability.
+
+        Every entry is 1 by construction; fit ``ability="per_benchmark"`` (or ``dims=``) to
+        estimate it.
+
+        Returns
+        -------
+        DataFrame, shape (B, B)
+            Indexed by the B benchmark names on both axes.
+        """
+        if self._item_benchmark is None:
+            raise ValueError("the fit has no benchmark labels (fit with benchmark=<column>)")
+        names = list(pd.unique(self._item_benchmark))
+        idx = pd.Index(names, name="benchmark")
+        return pd.DataFrame(np.ones((len(names), len(names))), index=idx, columns=idx)
+
     def forecast_pass_at_k(
         self,
         ks,
@@ -370,16 +528,21 @@ class IRSLResults:
         Parameters
         ----------
         ks : array_like of int, shape (K,)
-        models : DataFrame, optional
+            The sample budgets k.
+        models : DataFrame, shape (M, ...), optional
             New models' covariates: their pass@k at the scaling law's ability ``x' beta`` (interval
             from the confidence interval of ``x' beta``). By default the fitted models, at their
             estimated abilities (interval from each ability's standard error).
         benchmark : str, optional
+            Average over this benchmark's questions only (default: all questions).
         alpha : float
+            The intervals are ``1 - alpha``.
+        plugin : bool
+            Use the plug-in ``1 - (1-mu)^k`` whatever the family.
 
         Returns
         -------
-        DataFrame
+        DataFrame, shape (M * K, 5)
             Tidy: ``model``, ``k``, ``pass_at_k``, ``lower``, ``upper``.
         """
         bank = self.item_bank()
@@ -400,6 +563,8 @@ class IRSLResults:
         constraints : str, list of str, or (R, q) tuple
             e.g. ``"family[T.b] = 0"`` or ``["family[T.b] = 0", "family[T.c] = 0"]``; parsed by
             patsy against the parameter names.
+        use_f : bool
+            F test with ``df_resid`` denominator degrees of freedom instead of the chi-squared test.
 
         Returns
         -------
@@ -424,16 +589,36 @@ class IRSLResults:
 
     # ------------------------------------------------------------------ reporting
     def summary(self, alpha: float = 0.05):
-        """statsmodels :class:`~statsmodels.iolib.summary.Summary` (``as_text``, ``as_html``,
-        ``as_latex``): model and data description, scaling-law table, sigma and precision, item
-        parameter quartiles, identification and warnings."""
+        """Summary tables of the fit, as a statsmodels :class:`~statsmodels.iolib.summary.Summary`.
+
+        Model and data description, scaling-law table, sigma and precision, item parameter
+        quartiles, identification and warnings.
+
+        Parameters
+        ----------
+        alpha : float
+            Confidence intervals in the tables are ``1 - alpha``.
+
+        Returns
+        -------
+        statsmodels.iolib.summary.Summary
+            Printable; also ``as_text()``, ``as_html()``, ``as_latex()``.
+        """
         from .summary import build_summary
 
         return build_summary(self, alpha)
 
     def plot_scaling(self, **kw):
-        """Abilities (or scores) against a covariate with the fitted law and its band; see
-        :func:`irsl_stats.plots.plot_scaling` for the arguments. Returns the matplotlib Figure.
+        """Abilities (or scores) against a covariate with the fitted law and its band.
+
+        Parameters
+        ----------
+        **kw
+            Arguments of :func:`irsl_stats.plots.plot_scaling` (``x``, ``by``, ``what``, ...).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
 
         Examples
         --------

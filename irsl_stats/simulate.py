@@ -51,6 +51,7 @@ __all__ = [
     "pretraining",
     "test_time",
     "subsample_counts",
+    "correlated_benchmarks",
     "DATADECIDE_SIZES",
     "OLMES_BENCHMARKS",
     "TEST_TIME_BENCHMARKS",
@@ -1093,3 +1094,133 @@ def subsample_counts(
     out[successes] = new_k.astype(responses[successes].dtype, copy=False)
     out[trials] = m.astype(responses[trials].dtype, copy=False)
     return out
+
+
+# ======================================================================================
+# several benchmarks measuring related but different abilities
+# ======================================================================================
+@dataclass
+class CorrelatedBenchmarks:
+    """Output of :func:`correlated_benchmarks`.
+
+    Attributes
+    ----------
+    responses : DataFrame
+        Long table ``model, question, benchmark`` and ``y`` (beta / bernoulli) or
+        ``successes, trials`` (count families).
+    theta : DataFrame, shape (M, B)
+        True ability of every model on every benchmark (standard normal margins).
+    items : DataFrame, one row per question
+        ``benchmark, a, d, phi``.
+    corr : DataFrame, shape (B, B)
+        The correlation matrix the abilities were drawn from.
+    """
+
+    responses: pd.DataFrame
+    theta: pd.DataFrame
+    items: pd.DataFrame
+    corr: pd.DataFrame
+
+    def expected_scores(self) -> pd.DataFrame:
+        """True expected score (mean of ``mu`` over a benchmark's questions), models x benchmarks."""
+        out = {}
+        for b in self.corr.index:
+            it = self.items[self.items["benchmark"] == b]
+            eta = np.outer(self.theta[b].to_numpy(), it["a"].to_numpy()) + it["d"].to_numpy()
+            out[b] = expit(eta).mean(axis=1)
+        return pd.DataFrame(out, index=self.theta.index)
+
+
+def correlated_benchmarks(
+    n_models: int = 200,
+    questions: int | Sequence[int] = 100,
+    corr: Any = None,
+    *,
+    benchmarks: Sequence[str] | None = None,
+    family: str = "beta",
+    phi: float = 20.0,
+    n_trials: int = 50,
+    seed: int | None = 0,
+) -> CorrelatedBenchmarks:
+    """Benchmarks whose abilities are correlated but not identical (per-benchmark IRT).
+
+    Model *i* has ability ``theta_ib`` on benchmark *b*, ``theta_i ~ N(0, corr)``; question *j*
+    of benchmark *b* has ``eta_ij = a_j theta_ib + d_j`` with ``a_j ~ LogNormal(0, 0.3)``,
+    ``d_j ~ N(0, 1)`` and precision ``phi`` (beta, beta-binomial).
+
+    Parameters
+    ----------
+    n_models : int
+    questions : int or sequence of int
+        Questions per benchmark.
+    corr : array_like, shape (B, B), optional
+        Correlation matrix of the abilities (default: three benchmarks, the first two
+        correlated 0.95 and both correlated 0.1 with the third).
+    benchmarks : sequence of str, optional
+        Names (default ``"bench1", ...``).
+    family : {"beta", "bernoulli", "binomial", "beta_binomial"}
+    phi : float
+    n_trials : int
+        Trials per (model, question) for the count families.
+    seed : int or None
+
+    Returns
+    -------
+    CorrelatedBenchmarks
+
+    Examples
+    --------
+    >>> sim = correlated_benchmarks(n_models=50, questions=20, seed=1)
+    >>> sim.theta.shape
+    (50, 3)
+    """
+    _check_family(family)
+    c = np.array([[1.0, 0.95, 0.1], [0.95, 1.0, 0.1], [0.1, 0.1, 1.0]]) if corr is None else np.asarray(corr, float)
+    if c.ndim != 2 or c.shape[0] != c.shape[1] or not np.allclose(c, c.T) or not np.allclose(np.diag(c), 1):
+        raise ValueError("corr: a symmetric correlation matrix (unit diagonal) is required")
+    if np.linalg.eigvalsh(c).min() < -1e-12:
+        raise ValueError("corr: not positive semi-definite")
+    n_b = c.shape[0]
+    names = [f"bench{k + 1}" for k in range(n_b)] if benchmarks is None else [str(b) for b in benchmarks]
+    if len(names) != n_b:
+        raise ValueError(f"benchmarks: {n_b} names needed (corr is {n_b} x {n_b}); got {len(names)}")
+    n_per = [int(questions)] * n_b if np.isscalar(questions) else [int(q) for q in questions]
+    if len(n_per) != n_b or min(n_per) < 1:
+        raise ValueError(f"questions: one positive count per benchmark ({n_b}); got {questions!r}")
+    if n_models < 1:
+        raise ValueError(f"n_models must be positive; got {n_models}")
+    rng = np.random.default_rng(seed)
+    vals, vecs = np.linalg.eigh(c)
+    root = vecs * np.sqrt(np.maximum(vals, 0.0))
+    theta = rng.standard_normal((n_models, n_b)) @ root.T
+    bench_of = np.repeat(np.arange(n_b), n_per)
+    n_q = len(bench_of)
+    a = rng.lognormal(0.0, 0.3, n_q)
+    d = rng.normal(0.0, 1.0, n_q)
+    mu = expit(theta[:, bench_of] * a + d)
+    model_labels = [f"m{i:04d}" for i in range(n_models)]
+    q_labels = [f"{names[b]}/q{j:04d}" for j, b in enumerate(bench_of)]
+    frame = {
+        "model": pd.Categorical(np.repeat(model_labels, n_q), categories=model_labels),
+        "question": pd.Categorical(np.tile(q_labels, n_models), categories=q_labels),
+        "benchmark": pd.Categorical(np.tile(np.asarray(names)[bench_of], n_models), categories=names),
+    }
+    if family in ("beta", "beta_binomial"):
+        p = rng.beta(mu * phi, (1 - mu) * phi)
+    else:
+        p = mu
+    if family == "beta":
+        frame["y"] = np.clip(p, 1e-6, 1 - 1e-6).ravel()
+    elif family == "bernoulli":
+        frame["y"] = (rng.random(p.shape) < p).astype(float).ravel()
+    else:
+        frame["successes"] = rng.binomial(n_trials, p).ravel()
+        frame["trials"] = np.full(p.size, n_trials)
+    items = pd.DataFrame({"benchmark": np.asarray(names)[bench_of], "a": a, "d": d, "phi": phi},
+                         index=pd.Index(q_labels, name="question"))
+    return CorrelatedBenchmarks(
+        responses=pd.DataFrame(frame),
+        theta=pd.DataFrame(theta, index=pd.Index(model_labels, name="model"), columns=names),
+        items=items,
+        corr=pd.DataFrame(c, index=names, columns=names),
+    )

@@ -26,7 +26,7 @@ EXPECTED: Dict[str, Optional[Tuple[str, ...]]] = {
     ),
     "quickstart.py": (),
     "test_time_scaling.py": None,  # figure names pinned by the test-time engineer
-    "cross_benchmark.py": None,  # to be pinned when the vignette lands
+    "cross_benchmark.py": ("cross_benchmark_correlation.png", "cross_benchmark_forecast.png"),
 }
 
 

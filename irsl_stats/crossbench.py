@@ -1,0 +1,405 @@
+"""Questions with D-dimensional abilities: scoring new models and cross-benchmark forecasts.
+
+:class:`MultidimBank` holds calibrated questions with loadings ``A`` (N, D), intercepts ``d`` and
+precisions, the benchmark of every question and the latent distribution of the calibration
+population. It is what ``irsl.fit(..., dims=D)`` / ``ability="per_benchmark"`` and
+``irsl.calibrate(..., dims=D)`` give through ``item_bank()``, and what
+:meth:`IRSLResults.forecast` builds from a one-dimensional fit (D = 1).
+
+A forecast of benchmark *T* from responses on other benchmarks is the posterior expectation of
+the *T* score given those responses::
+
+    score_T(theta) = mean_{j in T} E[y_j / n_j | theta]    (or the expected pass@k)
+    forecast       = E[score_T(theta) | responses on the ``using`` benchmarks]
+
+computed by adaptive Gauss–Hermite quadrature of each model's D-dimensional posterior; the
+interval is the ``alpha/2, 1 - alpha/2`` quantiles of ``score_T`` over draws from the normal
+approximation of that posterior (the ability's uncertainty; the question parameters are treated
+as known — with hundreds of calibration models their uncertainty is small next to the ability's).
+With per-benchmark abilities the information flows through their estimated correlation: a
+benchmark that correlates weakly with the ``using`` benchmarks gets a forecast near the population
+mean and a wide interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from . import _kernel
+from .data import ResponseData
+from .families import get_family
+from .multidim import MultiItems, MultiPosterior, default_n_quad, posterior_moments
+
+__all__ = ["MultidimBank"]
+
+
+def _unknown_questions(labels) -> str:
+    shown = ", ".join(repr(x) for x in labels[:10])
+    more = f" (and {len(labels) - 10} more)" if len(labels) > 10 else ""
+    return f"{len(labels)} question(s) are not in the bank: {shown}{more}"
+
+
+@dataclass
+class MultidimBank:
+    """Calibrated questions with D-dimensional abilities.
+
+    Attributes
+    ----------
+    A : ndarray, shape (N, D)
+        Loadings (discriminations) per question and dimension.
+    d : ndarray, shape (N,)
+        Intercepts: ``eta = a_j' theta + d_j``, ``mu = logistic(eta)``.
+    log_phi : ndarray, shape (N,)
+        Log precisions (0 for families without one).
+    family : str
+    questions : pandas.Index, length N
+    item_benchmark : pandas.Series or None
+        Benchmark of each question (indexed by question).
+    dim_names : list of str, length D
+    population_mean : ndarray, shape (D,)
+    population_cov : ndarray, shape (D, D)
+        The calibration population's ability distribution (the prior for scored models).
+    identification : str
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> sim = irsl.simulate.correlated_benchmarks(n_models=80, questions=15, seed=0)
+    >>> res = irsl.fit("ability ~ 1", data=sim.responses, benchmark="benchmark",
+    ...                ability="per_benchmark")                              # doctest: +SKIP
+    >>> bank = res.item_bank()                                               # doctest: +SKIP
+    >>> bank.forecast("bench2", using=responses_on_bench1)                   # doctest: +SKIP
+    """
+
+    A: np.ndarray
+    d: np.ndarray
+    log_phi: np.ndarray
+    family: str
+    questions: pd.Index
+    item_benchmark: Optional[pd.Series]
+    dim_names: list
+    population_mean: np.ndarray
+    population_cov: np.ndarray
+    identification: str = ""
+
+    @property
+    def dims(self) -> int:
+        """Number of ability dimensions D."""
+        return self.A.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    @classmethod
+    def from_item_bank(cls, bank) -> "MultidimBank":
+        """The one-dimensional :class:`~irsl_stats.bank.ItemBank` as a D = 1 bank.
+
+        Parameters
+        ----------
+        bank : ItemBank
+
+        Returns
+        -------
+        MultidimBank
+            With ``A`` of shape (N, 1) and the bank's calibration population as the prior.
+        """
+        it = bank.items
+        bench = it["benchmark"] if "benchmark" in it.columns else None
+        mean, sd = bank.population
+        return cls(
+            A=it["a"].to_numpy(float)[:, None].copy(), d=it["d"].to_numpy(float).copy(),
+            log_phi=np.asarray(bank._log_phi(), float), family=bank.family, questions=it.index,
+            item_benchmark=bench, dim_names=["ability"], population_mean=np.array([mean]),
+            population_cov=np.array([[sd**2]]), identification=str(getattr(bank, "identification", "")),
+        )
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def benchmarks(self) -> list:
+        """Benchmark labels in order of appearance (empty without labels)."""
+        if self.item_benchmark is None:
+            return []
+        return list(pd.unique(self.item_benchmark))
+
+    def _mask(self, benchmark) -> np.ndarray:
+        if benchmark is None:
+            return np.ones(len(self), dtype=bool)
+        if self.item_benchmark is None:
+            raise ValueError("the bank has no benchmark labels; pass benchmark=None")
+        targets = [benchmark] if np.isscalar(benchmark) else list(benchmark)
+        unknown = [b for b in targets if b not in set(self.item_benchmark)]
+        if unknown:
+            raise ValueError(f"unknown benchmark(s) {unknown}; known: {self.benchmarks}")
+        return self.item_benchmark.isin(targets).to_numpy()
+
+    def expected_score(self, theta, benchmark=None) -> np.ndarray:
+        """Mean over the questions (of ``benchmark``) of ``logistic(a_j' theta + d_j)``.
+
+        Parameters
+        ----------
+        theta : array_like, shape (K, D)
+        benchmark : label or list of labels, optional
+
+        Returns
+        -------
+        ndarray, shape (K,)
+        """
+        th = np.atleast_2d(np.asarray(theta, float))
+        if th.shape[1] != self.dims:
+            raise ValueError(f"theta: expected shape (K, {self.dims}); got {th.shape}")
+        m = self._mask(benchmark)
+        return special.expit(th @ self.A[m].T + self.d[m]).mean(axis=1)
+
+    def ability_correlation(self) -> pd.DataFrame:
+        """Benchmark x benchmark correlation of abilities in the calibration population.
+
+        For benchmark *b* the ability is the composite ``abar_b' theta`` with ``abar_b`` the mean
+        loading of its questions: for per-benchmark abilities the correlation of the abilities
+        themselves; for D = 1 all ones.
+
+        Returns
+        -------
+        DataFrame, shape (B, B)
+        """
+        if self.item_benchmark is None:
+            raise ValueError("the bank has no benchmark labels")
+        names = self.benchmarks
+        abar = np.vstack([self.A[self._mask(b)].mean(axis=0) for b in names])
+        cov = abar @ self.population_cov @ abar.T
+        sd = np.sqrt(np.diag(cov))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = cov / np.outer(sd, sd)
+        return pd.DataFrame(corr, index=pd.Index(names, name="benchmark"), columns=pd.Index(names, name="benchmark"))
+
+    # ------------------------------------------------------------------ scoring
+    def _posterior(self, responses, *, model, question, response, successes, trials, boundary, n_quad, n_threads):
+        from .bank import _drop_unused_categories
+
+        if successes is not None or trials is not None:
+            response = None
+        responses = _drop_unused_categories(responses, (model, question))
+        rd = ResponseData.from_long(
+            responses, model=model, question=question, response=response, successes=successes,
+            trials=trials, family=self.family, boundary=boundary,
+        )
+        pos = self.questions.get_indexer(rd.item_labels)
+        if (pos < 0).any():
+            raise ValueError(_unknown_questions(list(rd.item_labels[pos < 0])))
+        kd = _kernel.KernelData(
+            rd.model, pos[rd.item], rd.y, n_models=rd.n_models, n_items=len(self), family=self.family,
+            trials=rd.trials if rd.family.uses_counts else None, weight=rd.weights, model_ptr=rd.model_ptr,
+            n_threads=n_threads,
+        )
+        k = rd.n_models
+        nq = default_n_quad(self.dims) if n_quad is None else int(n_quad)
+        post_eval = MultiPosterior(kd, self.dims, nq, n_threads)
+        items = MultiItems(self.A, self.d, self.log_phi)
+        mean = np.broadcast_to(self.population_mean, (k, self.dims)).copy()
+        s_inv = np.linalg.inv(self.population_cov)
+        _, logdet = np.linalg.slogdet(self.population_cov)
+        mode, neg = post_eval.find_modes(mean.copy(), items, self.log_phi, mean, s_inv)
+        nodes, terms, marg, _ = post_eval.evaluate(mode, neg, items, self.log_phi, mean, s_inv, logdet)
+        post = np.exp(terms - marg[:, None])
+        return rd, nodes, post
+
+    def score(
+        self,
+        responses: pd.DataFrame,
+        *,
+        model: str = "model",
+        question: str = "question",
+        response: Optional[str] = "y",
+        successes: Optional[str] = None,
+        trials: Optional[str] = None,
+        boundary: str = "error",
+        n_quad: Optional[int] = None,
+        n_threads: Optional[int] = None,
+    ) -> pd.DataFrame:
+        """Posterior means and SDs of the D abilities of (new) models from their responses.
+
+        Parameters
+        ----------
+        responses : DataFrame
+            Long table, one row per (model, question) — bank questions only (others are listed in
+            the error).
+        model, question, response, successes, trials : str
+            Column names as in :func:`irsl_stats.fit` (counts: ``successes=``, ``trials=``).
+        boundary : {"error", "squeeze", "clip"}
+            Beta responses at 0 or 1.
+        n_quad : int, optional
+            Nodes per dimension of the adaptive product Gauss–Hermite rule.
+        n_threads : int or None
+            Kernel threads.
+
+        Returns
+        -------
+        DataFrame indexed by model
+            ``theta_<dim>``, ``se_<dim>`` for each dimension, ``n`` (responses used).
+
+        Examples
+        --------
+        >>> bank = res.item_bank()                                   # doctest: +SKIP
+        >>> bank.score(new_responses)                                # doctest: +SKIP
+        """
+        rd, nodes, post = self._posterior(
+            responses, model=model, question=question, response=response, successes=successes,
+            trials=trials, boundary=boundary, n_quad=n_quad, n_threads=n_threads)
+        mean, cov = posterior_moments(nodes, post)
+        out = {}
+        for k, nm in enumerate(self.dim_names):
+            out[f"theta_{nm}"] = mean[:, k]
+        for k, nm in enumerate(self.dim_names):
+            out[f"se_{nm}"] = np.sqrt(np.maximum(cov[:, k, k], 0.0))
+        out["n"] = np.diff(rd.model_ptr)
+        frame = pd.DataFrame(out, index=rd.model_labels)
+        frame.index.name = model
+        return frame
+
+    def forecast(
+        self,
+        target,
+        using: pd.DataFrame,
+        *,
+        ks: Optional[Sequence[int]] = None,
+        target_questions: Optional[Sequence] = None,
+        model: str = "model",
+        question: str = "question",
+        response: Optional[str] = "y",
+        successes: Optional[str] = None,
+        trials: Optional[str] = None,
+        boundary: str = "error",
+        alpha: float = 0.05,
+        n_draws: int = 1000,
+        seed: int = 0,
+        n_quad: Optional[int] = None,
+        n_threads: Optional[int] = None,
+    ) -> pd.DataFrame:
+        """Forecast the score on ``target`` from responses on other benchmarks.
+
+        Parameters
+        ----------
+        target : label or list of labels
+            Benchmark(s) whose calibrated questions define the score.
+        using : DataFrame
+            Long responses of the models to forecast (bank questions; usually of benchmarks other
+            than ``target``). Column names as in :func:`irsl_stats.fit`.
+        model, question, response, successes, trials : str
+            Column names of ``using`` as in :func:`irsl_stats.fit`.
+        boundary : {"error", "squeeze", "clip"}
+            Beta responses at 0 or 1.
+        n_quad : int, optional
+            Nodes per dimension of the posterior quadrature.
+        n_threads : int or None
+            Kernel threads.
+        ks : sequence of int, optional
+            Forecast the mean pass@k over the target questions instead of the mean pass rate:
+            the Beta expectation ``1 - B(alpha, beta + k)/B(alpha, beta)`` for the beta and
+            beta-binomial families, ``1 - (1 - mu)^k`` for binomial / bernoulli.
+        target_questions : sequence of labels, optional
+            Average over these questions of ``target`` only (e.g. the problems a model was
+            actually evaluated on, to compare with its observed mean).
+        alpha : float
+            The interval is ``1 - alpha``.
+        n_draws, seed : draws of the ability from the normal approximation of its posterior,
+            for the interval (seeded: the result is reproducible).
+
+        Returns
+        -------
+        DataFrame
+            Without ``ks``: one row per model (index) with ``score`` (posterior mean), ``se``
+            (posterior SD of the score), ``median`` (posterior median: the point forecast that
+            minimises the expected absolute error, robust when the score is a steep function of
+            the ability), ``lower``, ``upper`` and ``n_using`` (responses used).
+            With ``ks``: tidy rows ``model, k, pass_at_k, se, median, lower, upper``.
+
+        Examples
+        --------
+        >>> res.item_bank().forecast("MATH", using=gsm8k_counts,     # doctest: +SKIP
+        ...                          successes="k", trials="n")
+        """
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1); got {alpha}")
+        if n_draws < 10:
+            raise ValueError(f"n_draws must be at least 10; got {n_draws}")
+        mask = self._mask(target)
+        if target_questions is not None:
+            pos = self.questions.get_indexer(pd.Index(target_questions))
+            if (pos < 0).any():
+                raise ValueError(_unknown_questions(list(pd.Index(target_questions)[pos < 0])))
+            sub = np.zeros(len(self), dtype=bool)
+            sub[pos] = True
+            if (sub & ~mask).any():
+                raise ValueError(f"target_questions: {int((sub & ~mask).sum())} question(s) are not "
+                                 f"in the target benchmark(s) {target!r}")
+            mask = sub
+        rd, nodes, post = self._posterior(
+            using, model=model, question=question, response=response, successes=successes,
+            trials=trials, boundary=boundary, n_quad=n_quad, n_threads=n_threads)
+        mean, cov = posterior_moments(nodes, post)
+        a_t, d_t, lp_t = self.A[mask], self.d[mask], self.log_phi[mask]
+        k_list = None if ks is None else np.asarray(ks, dtype=np.int64)
+        if k_list is not None and (k_list.ndim != 1 or k_list.size == 0 or (k_list < 1).any()):
+            raise ValueError("ks: a non-empty sequence of integers >= 1")
+        rng = np.random.default_rng(seed)
+        eps = rng.standard_normal((n_draws, self.dims))
+        lo_q, hi_q = alpha / 2, 1 - alpha / 2
+        rows = []
+        for i in range(rd.n_models):
+            vals, w = np.linalg.eigh(cov[i])
+            root = w * np.sqrt(np.maximum(vals, 0.0))
+            draws = mean[i] + eps @ root.T
+            s_nodes = self._score_at(nodes[i], a_t, d_t, lp_t, k_list)  # (Q,) or (Q, K)
+            s_draws = self._score_at(draws, a_t, d_t, lp_t, k_list)
+            point = post[i] @ s_nodes
+            sd = np.sqrt(np.maximum(post[i] @ s_nodes**2 - point**2, 0.0))
+            lower, median, upper = np.quantile(s_draws, [lo_q, 0.5, hi_q], axis=0)
+            rows.append((rd.model_labels[i], point, sd, lower, upper, int(rd.model_ptr[i + 1] - rd.model_ptr[i]),
+                         median))
+        if k_list is None:
+            out = pd.DataFrame(
+                {"score": [float(r[1]) for r in rows], "se": [r[2] for r in rows],
+                 "median": [float(r[6]) for r in rows], "lower": [r[3] for r in rows],
+                 "upper": [r[4] for r in rows], "n_using": [r[5] for r in rows]},
+                index=pd.Index([r[0] for r in rows], name=model),
+            )
+            return out
+        frames = [pd.DataFrame({"model": r[0], "k": k_list, "pass_at_k": r[1], "se": r[2], "median": r[6],
+                                "lower": r[3], "upper": r[4]}) for r in rows]
+        return pd.concat(frames, ignore_index=True)
+
+    def _score_at(self, thetas, a_t, d_t, lp_t, ks) -> np.ndarray:
+        """Target score at ability points ``thetas`` (S, D): (S,) mean pass rate, or (S, K)
+        mean pass@k."""
+        mu = special.expit(thetas @ a_t.T + d_t)  # (S, Nt)
+        if ks is None:
+            return mu.mean(axis=1)
+        from .passk import beta_pass_at_k, plugin_pass_at_k
+
+        out = np.empty((len(thetas), len(ks)))
+        has_phi = get_family(self.family).has_precision
+        for c, k in enumerate(ks):
+            if has_phi:
+                pk = beta_pass_at_k(mu, np.broadcast_to(np.exp(lp_t), mu.shape), int(k))
+            else:
+                pk = plugin_pass_at_k(mu, int(k))
+            out[:, c] = np.asarray(pk).mean(axis=1)
+        return out
+
+
+def fitted_responses(rd: ResponseData, exclude_benchmark) -> pd.DataFrame:
+    """The fit's own long responses without the questions of ``exclude_benchmark`` (for
+    :meth:`forecast` with ``using=None``), with the column names recorded by the data layer."""
+    long = rd.to_long()
+    if rd.item_benchmark is None:
+        raise ValueError("the fit has no benchmark labels: pass using= explicitly")
+    targets = [exclude_benchmark] if np.isscalar(exclude_benchmark) else list(exclude_benchmark)
+    keep_items = rd.item_benchmark[~rd.item_benchmark.isin(targets)].index
+    qcol = rd.columns["question"] or "question"
+    return long[long[qcol].isin(keep_items)]
+
+

@@ -1,0 +1,298 @@
+"""Cross-validated cross-benchmark forecasting studies (with the baselines users compare to).
+
+Two designs, both K-fold over models (calibrate on the training models, forecast the test models):
+
+:func:`holdout_benchmark_study`
+    Aggregate scores (one number per model and benchmark, e.g. the Open LLM leaderboard /
+    observational-scaling-laws table). For every benchmark in turn, the test models' score on it
+    is forecast from their scores on the other benchmarks. IRSL treats each benchmark's score as
+    one Beta response and fits D-dimensional abilities on the training models; baselines are
+    ordinary least squares on the other benchmarks and the observational-scaling-laws recipe
+    (Ruan et al. 2024): principal components of the other benchmarks, then a linear model for the
+    logit of the held-out one.
+:func:`transfer_study`
+    Per-question responses on a source and a target benchmark (e.g. GSM8K and MATH sample
+    counts). The test models' target mean score is forecast from their source responses only.
+    Baselines: logit-linear regression of the target mean on the source mean, and on log
+    compute, fitted on the training models.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+__all__ = ["holdout_benchmark_study", "transfer_study", "fold_labels", "mae_table"]
+
+
+def fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
+    """Balanced random fold of each of ``n`` units (seeded).
+
+    Parameters
+    ----------
+    n : int
+        Number of units (models).
+    folds : int
+        Number of folds, in ``[2, n]``.
+    seed : int
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        Fold of each unit; fold sizes differ by at most one.
+
+    Examples
+    --------
+    >>> sorted(fold_labels(5, 2, seed=0).tolist())
+    [0, 0, 0, 1, 1]
+    """
+    if folds < 2 or folds > n:
+        raise ValueError(f"folds must be in [2, {n}]; got {folds}")
+    return np.random.default_rng(seed).permutation(n) % folds
+
+
+def _logit(p, eps: float) -> np.ndarray:
+    return logit(np.clip(np.asarray(p, float), eps, 1 - eps))
+
+
+def _pca_logit(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, k: int, eps: float):
+    """Observational scaling laws: standardise, project on the first ``k`` principal components
+    (training models), then ordinary least squares for ``logit(y)``."""
+    mu, sd = train_x.mean(axis=0), train_x.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    z = (train_x - mu) / sd
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    v = vt[: min(k, vt.shape[0])].T
+    design = np.column_stack([np.ones(len(z)), z @ v])
+    coef = np.linalg.lstsq(design, _logit(train_y, eps), rcond=None)[0]
+    test = np.column_stack([np.ones(len(test_x)), ((test_x - mu) / sd) @ v])
+    return expit(test @ coef)
+
+
+def _ols(train_x, train_y, test_x):
+    design = np.column_stack([np.ones(len(train_x)), train_x])
+    coef = np.linalg.lstsq(design, train_y, rcond=None)[0]
+    return np.column_stack([np.ones(len(test_x)), test_x]) @ coef
+
+
+def holdout_benchmark_study(
+    scores: pd.DataFrame,
+    *,
+    folds: int = 5,
+    dims: Union[int, str] = "auto",
+    max_dims: int = 4,
+    criterion: str = "bic",
+    pca_components: int = 3,
+    seed: int = 0,
+    eps: float = 1e-3,
+    verbose: bool = False,
+    **fit_kwargs,
+) -> pd.DataFrame:
+    """Forecast each benchmark's score of held-out models from their other benchmarks.
+
+    Parameters
+    ----------
+    scores : DataFrame, shape (M, B)
+        One row per model (index = model label), one column per benchmark, scores in [0, 1]
+        (rows with missing values are an error: the design needs complete models).
+    folds : int
+        K of the K-fold over models.
+    dims, max_dims, criterion : as in :func:`irsl_stats.fit` (``dims="auto"`` chooses D per
+        fold on the training models).
+    pca_components : int
+        Components of the PCA baseline.
+    seed : int
+        Fold assignment.
+    verbose : bool
+        One line per fold.
+    eps : float
+        Scores are clipped to ``[eps, 1 - eps]`` for logits and passed to the fit with
+        ``boundary="squeeze"``.
+    **fit_kwargs
+        Passed to :func:`irsl_stats.fit` (e.g. ``precision=``, ``n_threads=``).
+
+    Returns
+    -------
+    DataFrame
+        One row per (fold, benchmark, test model): ``truth``, ``irsl`` (posterior median of the
+        score, the point forecast for absolute error), ``irsl_mean``, ``irsl_lower``,
+        ``irsl_upper``, ``ols``, ``pca`` and ``dims`` (the D used in that fold).
+
+    Examples
+    --------
+    >>> table = holdout_benchmark_study(wide_scores, folds=5)     # doctest: +SKIP
+    >>> mae_table(table, ["irsl", "ols", "pca"])                  # doctest: +SKIP
+    """
+    from .api import fit
+
+    if scores.isna().any().any():
+        rows = list(scores.index[scores.isna().any(axis=1)][:5])
+        raise ValueError(f"scores: {int(scores.isna().any(axis=1).sum())} model(s) have missing "
+                         f"benchmark scores (e.g. {rows}); drop them first")
+    names = [str(c) for c in scores.columns]
+    wide = scores.copy()
+    wide.columns = names
+    wide.index = wide.index.astype(str)
+    wide.index.name = "model"
+    long = wide.reset_index().melt(id_vars="model", var_name="question", value_name="y")
+    long["benchmark"] = long["question"]
+    fold = fold_labels(len(wide), folds, seed)
+    out = []
+    for f in range(folds):
+        train, test = wide.index[fold != f], wide.index[fold == f]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit("ability ~ 1", data=long[long["model"].isin(train)], benchmark="benchmark",
+                      boundary="squeeze", dims=dims, max_dims=max_dims, dims_criterion=criterion,
+                      **fit_kwargs)
+        bank = res.item_bank()
+        if verbose:
+            print(f"fold {f + 1}/{folds}: D = {res.dims}, converged {res.converged}", flush=True)
+        test_long = long[long["model"].isin(test)]
+        for b in names:
+            others = [c for c in names if c != b]
+            fc = bank.forecast(b, test_long[test_long["question"] != b], boundary="squeeze")
+            tx, ty = wide.loc[train, others].to_numpy(), wide.loc[train, b].to_numpy()
+            vx = wide.loc[test, others].to_numpy()
+            out.append(pd.DataFrame({
+                "fold": f, "benchmark": b, "model": test, "truth": wide.loc[test, b].to_numpy(),
+                "irsl": fc.loc[test, "median"].to_numpy(), "irsl_mean": fc.loc[test, "score"].to_numpy(),
+                "irsl_lower": fc.loc[test, "lower"].to_numpy(),
+                "irsl_upper": fc.loc[test, "upper"].to_numpy(), "ols": _ols(tx, ty, vx),
+                "pca": _pca_logit(tx, ty, vx, pca_components, eps), "dims": res.dims,
+            }))
+    return pd.concat(out, ignore_index=True)
+
+
+def transfer_study(
+    responses: pd.DataFrame,
+    source,
+    target,
+    *,
+    model: str = "model",
+    question: str = "question",
+    benchmark: str = "benchmark",
+    successes: Optional[str] = None,
+    trials: Optional[str] = None,
+    response: Optional[str] = None,
+    compute: Optional[pd.Series] = None,
+    folds: int = 5,
+    seed: int = 0,
+    family: str = "beta_binomial",
+    irt: str = "1pl",
+    ability: str = "per_benchmark",
+    eps: float = 1e-5,
+    verbose: bool = False,
+    **fit_kwargs,
+) -> pd.DataFrame:
+    """Forecast held-out models' mean score on ``target`` from their ``source`` responses.
+
+    Parameters
+    ----------
+    responses : DataFrame
+        Long responses on (at least) the two benchmarks; question labels unique across them.
+    source, target : benchmark labels
+    model, question, benchmark : str
+        Column names.
+    successes, trials, response : str
+        Column names (counts, or a response in [0, 1]).
+    compute : Series, optional
+        Training compute per model (index = model label) for the log-compute baseline.
+    folds, seed : K-fold over the models that have both benchmarks.
+    family, irt, ability : passed to :func:`irsl_stats.fit` (``ability="per_benchmark"``
+        estimates the two abilities' correlation; ``"shared"`` assumes one ability).
+    eps : float
+        Mean scores are clipped to ``[eps, 1 - eps]`` before the baselines' logits.
+    verbose : bool
+        One line per fold.
+    **fit_kwargs
+        Passed to :func:`irsl_stats.fit` (e.g. ``n_threads=``).
+
+    Returns
+    -------
+    DataFrame
+        One row per test model: ``fold, truth`` (its observed target mean over the questions it
+        answered), ``irsl`` (the forecast over the same questions), ``irsl_lower``,
+        ``irsl_upper``, ``irsl_mean`` (posterior mean), ``on_source`` and (with ``compute``)
+        ``on_compute``. ``irsl`` is the posterior median of the score: the point forecast that
+        minimises the expected absolute error (the posterior of a mean pass rate near 0 is
+        strongly right-skewed, and its mean is pulled up by the tail).
+
+    Examples
+    --------
+    >>> table = transfer_study(counts, "GSM8K", "MATH", successes="k",   # doctest: +SKIP
+    ...                        trials="n", compute=compute)
+    >>> mae_table(table, ["irsl", "on_source", "on_compute"])            # doctest: +SKIP
+    """
+    from .api import fit
+
+    cols = dict(model=model, question=question, successes=successes, trials=trials)
+    if response is not None:
+        cols["response"] = response
+    data = responses[responses[benchmark].isin([source, target])]
+    rate = (data[successes] / data[trials]) if successes is not None else data[response]
+    mean = rate.groupby([data[model], data[benchmark]], observed=True).mean().unstack()
+    both = mean.dropna().index
+    models = np.asarray(sorted(both))
+    fold = fold_labels(len(models), folds, seed)
+    out = []
+    for f in range(folds):
+        train, test = models[fold != f], models[fold == f]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit("ability ~ 1", data=data[data[model].isin(train)], benchmark=benchmark,
+                      family=family, irt=irt, ability=ability, **cols, **fit_kwargs)
+        if verbose:
+            print(f"fold {f + 1}/{folds}: converged {res.converged}", flush=True)
+        slope = np.polyfit(_logit(mean.loc[train, source], eps), _logit(mean.loc[train, target], eps), 1)
+        if compute is not None:
+            lc = np.log(compute.astype(float))
+            slope_c = np.polyfit(lc.loc[train].to_numpy(), _logit(mean.loc[train, target], eps), 1)
+        known = set(res.items.index)
+        for m in test:
+            rows = data[data[model] == m]
+            qs = rows.loc[(rows[benchmark] == target) & rows[question].isin(known), question]
+            # questions no training model answered are not calibrated: they cannot be used
+            src = rows[(rows[benchmark] == source) & rows[question].isin(known)]
+            fc = res.forecast(target, using=src, target_questions=qs.to_numpy())
+            rec = dict(fold=f, model=m, truth=float(mean.loc[m, target]), irsl=float(fc["median"].iloc[0]),
+                       irsl_mean=float(fc["score"].iloc[0]),
+                       irsl_lower=float(fc["lower"].iloc[0]), irsl_upper=float(fc["upper"].iloc[0]),
+                       on_source=float(expit(np.polyval(slope, _logit(mean.loc[m, source], eps)))))
+            if compute is not None:
+                rec["on_compute"] = float(expit(np.polyval(slope_c, np.log(float(compute.loc[m])))))
+            out.append(rec)
+    return pd.DataFrame(out)
+
+
+def mae_table(table: pd.DataFrame, methods: Sequence[str], by: Optional[str] = None) -> pd.DataFrame:
+    """Mean absolute error of each method's column against ``truth`` (overall or per ``by``).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Has a ``truth`` column and one column per method.
+    methods : sequence of str
+        Columns to score.
+    by : str, optional
+        Group column (e.g. ``"benchmark"``).
+
+    Returns
+    -------
+    DataFrame
+        Columns = methods; one row (``"all"``) or one per group.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"truth": [0.5, 0.7], "a": [0.4, 0.7], "b": [0.5, 0.9]})
+    >>> mae_table(t, ["a", "b"]).round(3).to_dict("records")
+    [{'a': 0.05, 'b': 0.1}]
+    """
+    err = table[list(methods)].sub(table["truth"], axis=0).abs()
+    if by is None:
+        return err.mean().to_frame("all").T
+    return err.groupby(table[by]).mean()

@@ -1,0 +1,607 @@
+"""Marginal maximum likelihood with D latent ability dimensions (EM, adaptive quadrature).
+
+The ability of model *i* is a vector ``theta_i`` in R^D, ``theta_i ~ N(B' x_i, Sigma)``, and
+question *j* has loadings ``a_j`` in R^D: ``eta_ij = a_j' theta_i + d_j``. Two loading patterns:
+
+``"per_benchmark"``
+    One dimension per benchmark; question *j* loads only on its benchmark's dimension (simple
+    structure, confirmatory). ``Sigma`` is free: its correlations are the abilities' correlations
+    across benchmarks. Identified by mean 0 and variance 1 of every dimension over the fitted
+    population (1PL: loadings fixed at 1, mean 0 only).
+``"exploratory"``
+    Every question loads on every dimension. Identified by a population mean 0 and covariance
+    ``I`` and a varimax rotation of the loadings (Kaiser 1958) with each dimension's sign chosen
+    so that its loadings sum to a positive number — the conventions of mirt's exploratory models.
+
+One EM iteration (the D = 1 algorithm of :mod:`irsl_stats.mml` in D dimensions):
+
+1. one Newton step per model toward its posterior mode (kernel pass over DxD model blocks);
+2. the log-likelihood at ``n_quad^D`` adaptive product Gauss–Hermite nodes per model, centred on
+   the mode and scaled by the Cholesky factor of the posterior covariance (one grid pass);
+3. M-step for the questions: one Newton step per question on the expected complete-data
+   log-likelihood (loadings fixed at 0 by the pattern are held there);
+4. M-step for ``B`` and ``Sigma`` (closed form, ``Sigma`` divided by ``M - P`` as REML does);
+5. renormalisation to the identification above — an exact reparametrisation that also acts as
+   parameter expansion (PX-EM), which speeds EM up when the latent covariance is estimated.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from itertools import product
+from typing import List, Optional
+
+import numpy as np
+from scipy.special import logsumexp
+
+from . import _kernel
+from .inference import _batched_inverse
+from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, JMLOptions, _safe_newton, fit_jml
+from .mml import gauss_hermite
+from .precision import PrecisionModel
+
+__all__ = ["LoadingPattern", "MultiEstimates", "fit_multidim", "product_grid", "default_n_quad",
+           "MultiPosterior"]
+
+PATTERNS = ("per_benchmark", "exploratory")
+
+
+def default_n_quad(dims: int) -> int:
+    """Nodes per dimension of the product grid: 7 for D <= 2, 5 for D = 3, 4 for D = 4, then 3
+    (adaptive quadrature is accurate with few nodes; the grid has ``n_quad^D`` points)."""
+    return {1: 7, 2: 7, 3: 5, 4: 4}.get(dims, 3)
+
+
+def product_grid(n_quad: int, dims: int):
+    """Product Gauss–Hermite rule for ``E[g(Z)]``, ``Z ~ N(0, I_D)``.
+
+    Returns
+    -------
+    z : ndarray, shape (n_quad**D, D)
+    log_w : ndarray, shape (n_quad**D,)
+        Log weights (the weights sum to 1).
+    """
+    z1, w1 = gauss_hermite(n_quad)
+    idx = np.array(list(product(range(n_quad), repeat=dims)), dtype=np.int64).reshape(-1, dims)
+    return z1[idx], np.log(w1)[idx].sum(axis=1)
+
+
+@dataclass
+class LoadingPattern:
+    """Which loadings are free.
+
+    Attributes
+    ----------
+    kind : {"per_benchmark", "exploratory"}
+    free : ndarray of bool, shape (N, D)
+        ``free[j, k]``: question *j* loads on dimension *k*.
+    names : list of str
+        Names of the D dimensions (benchmark labels for ``per_benchmark``).
+    """
+
+    kind: str
+    free: np.ndarray
+    names: list
+
+    @property
+    def dims(self) -> int:
+        return self.free.shape[1]
+
+    @classmethod
+    def per_benchmark(cls, item_benchmark_codes: np.ndarray, benchmarks) -> "LoadingPattern":
+        n_b = len(benchmarks)
+        free = np.zeros((len(item_benchmark_codes), n_b), dtype=bool)
+        free[np.arange(len(item_benchmark_codes)), item_benchmark_codes] = True
+        return cls("per_benchmark", free, [str(b) for b in benchmarks])
+
+    @classmethod
+    def exploratory(cls, n_items: int, dims: int) -> "LoadingPattern":
+        return cls("exploratory", np.ones((n_items, dims), dtype=bool), [f"dim{k + 1}" for k in range(dims)])
+
+
+@dataclass
+class MultiItems:
+    """Question parameters: loadings ``A`` (N, D), intercepts ``d`` (N,), precision ``gamma``."""
+
+    A: np.ndarray
+    d: np.ndarray
+    gamma: np.ndarray
+
+    def copy(self) -> "MultiItems":
+        return MultiItems(self.A.copy(), self.d.copy(), self.gamma.copy())
+
+
+@dataclass
+class MultiEstimates:
+    """What :func:`fit_multidim` found (on the identified scale described in the module docstring).
+
+    theta (M, D), theta_cov (M, D, D): posterior means and covariances; A (N, D), d (N,), gamma,
+    log_phi (N,); item_cov (N, k, k) over ``item_cols`` (free columns of each question, NaN where
+    fixed); B (P, D), Sigma (D, D); latent_cov: covariance of ``latent_params`` (vec B by column,
+    then log SDs, then Fisher-z correlations of Sigma), given the questions.
+    """
+
+    theta: np.ndarray
+    theta_cov: np.ndarray
+    A: np.ndarray
+    d: np.ndarray
+    gamma: np.ndarray
+    log_phi: np.ndarray
+    item_cov: np.ndarray
+    item_cols: list
+    B: np.ndarray
+    Sigma: np.ndarray
+    latent_params: np.ndarray
+    latent_names: list
+    latent_cov: np.ndarray
+    llf: float
+    n_params: int
+    converged: bool
+    n_iter: int
+    n_passes: int
+    seconds: float
+    n_quad: int
+    warnings: List[str] = field(default_factory=list)
+    history: list = field(default_factory=list)
+
+
+class MultiPosterior:
+    """Adaptive product Gauss–Hermite quadrature of each model's D-dimensional posterior."""
+
+    def __init__(self, kd, dims: int, n_quad: int, n_threads=None):
+        self.kd = kd
+        self.dims = dims
+        self.z, self.log_w = product_grid(n_quad, dims)
+        self.n_threads = n_threads
+        self.n_passes = 0
+
+    def mode_step(self, mode, items: MultiItems, log_phi, mean, sigma_inv, max_step: float = 1.0):
+        """One Newton step of every model's log posterior; returns the new mode (M, D), the
+        negative Hessian of the log posterior at the old mode (M, D, D) and the step length in
+        posterior-SD units (M,)."""
+        acc = _kernel.accumulate(
+            self.kd, mode, items.A, items.d, log_phi, model_blocks=True, item_blocks=False,
+            information="observed", n_threads=self.n_threads,
+        )
+        self.n_passes += 1
+        g = acc.grad_theta - (mode - mean) @ sigma_inv
+        h = acc.hess_theta - sigma_inv[None, :, :]
+        step, scaled = _safe_newton(g, h, max_step)
+        neg = -0.5 * (h + np.swapaxes(h, 1, 2))
+        # the likelihood can be locally convex far from the mode: keep at least the prior curvature
+        neg = _floor_to(neg, sigma_inv)
+        return mode + step, neg, scaled
+
+    def find_modes(self, mode, items, log_phi, mean, sigma_inv, max_iter: int = 100, tol: float = 1e-8):
+        """Newton iterations to the posterior modes (for scoring with fixed questions)."""
+        neg = None
+        for _ in range(max_iter):
+            mode, neg, scaled = self.mode_step(mode, items, log_phi, mean, sigma_inv)
+            if scaled.size == 0 or scaled.max() < tol:
+                break
+        _, neg, _ = self.mode_step(mode, items, log_phi, mean, sigma_inv)
+        return mode, neg
+
+    def evaluate(self, mode, neg_hess, items: MultiItems, log_phi, mean, sigma_inv, log_det_sigma):
+        """Nodes (M, Q, D), log integrand terms (M, Q), and marginal log-likelihood per model (M,),
+        plus the part of the terms that does not depend on the latent distribution (M, Q)."""
+        chol = np.linalg.cholesky(_batched_inverse(neg_hess))  # (M, D, D): posterior scale
+        nodes = mode[:, None, :] + np.einsum("mkl,ql->mqk", chol, self.z)
+        ll = _kernel.loglik_grid(self.kd, items.A, items.d, log_phi, nodes, n_threads=self.n_threads)
+        self.n_passes += 1
+        log_det_chol = np.log(np.einsum("mkk->mk", chol)).sum(axis=1)
+        fixed = (ll + self.log_w[None, :] + 0.5 * np.sum(self.z**2, axis=1)[None, :]
+                 + 0.5 * self.dims * np.log(2 * np.pi) + log_det_chol[:, None])
+        terms = fixed + log_normal(nodes, mean, sigma_inv, log_det_sigma)
+        return nodes, terms, logsumexp(terms, axis=1), fixed
+
+
+def log_normal(nodes, mean, sigma_inv, log_det_sigma):
+    """``log N(nodes[i, q]; mean[i], Sigma)``, shape (M, Q)."""
+    r = nodes - mean[:, None, :]
+    quad = np.einsum("mqk,kl,mql->mq", r, sigma_inv, r)
+    return -0.5 * (quad + log_det_sigma + r.shape[-1] * np.log(2 * np.pi))
+
+
+def _floor_to(neg: np.ndarray, floor_mat: np.ndarray) -> np.ndarray:
+    """Raise the eigenvalues of each block of ``neg`` to at least the smallest of ``floor_mat``."""
+    vals, vecs = np.linalg.eigh(neg)
+    lo = float(np.linalg.eigvalsh(floor_mat).min())
+    vals = np.maximum(vals, lo)
+    return np.einsum("mij,mj,mkj->mik", vecs, vals, vecs)
+
+
+def posterior_moments(nodes, post):
+    """Posterior means (M, D) and covariances (M, D, D) from nodes and normalised weights."""
+    mean = np.einsum("mq,mqk->mk", post, nodes)
+    second = np.einsum("mq,mqk,mql->mkl", post, nodes, nodes)
+    cov = second - np.einsum("mk,ml->mkl", mean, mean)
+    return mean, 0.5 * (cov + np.swapaxes(cov, 1, 2))
+
+
+# ---------------------------------------------------------------------------------- M-steps
+def item_update(grad, hess, items: MultiItems, free: np.ndarray, precision: PrecisionModel, max_step: float):
+    """One Newton step of every question's free parameters (plus the global precisions).
+
+    Parameters
+    ----------
+    grad : ndarray, shape (N, D + 2)
+        Kernel column order ``(a_1..a_D, d, log_phi)``.
+    hess : ndarray, shape (N, D + 2, D + 2)
+    free : ndarray of bool, shape (N, D)
+        Free loadings; the others stay at their value (0 or 1 for 1PL).
+
+    Returns
+    -------
+    (MultiItems, float)
+        Updated parameters and the largest block step in standard-error units.
+    """
+    n, dims = items.A.shape
+    cols_free = np.concatenate([free, np.ones((n, 1), bool), np.full((n, 1), precision.per_item)], axis=1)
+    g = np.where(cols_free, grad, 0.0)
+    h = hess * (cols_free[:, :, None] & cols_free[:, None, :])
+    if precision.per_item:
+        _, gp, hp = precision.prior_terms(items.gamma)
+        if gp is not None:
+            g[:, -1] += gp
+            h[:, -1, -1] += hp
+    fixed_diag = ~cols_free
+    h[:, np.arange(dims + 2), np.arange(dims + 2)] -= fixed_diag  # -1 on fixed columns: step 0
+    step, scaled = _safe_newton(g, h, max_step)
+    new = items.copy()
+    new.A = np.clip(items.A + step[:, :dims], -A_BOUND, A_BOUND)
+    new.d = np.clip(items.d + step[:, dims], -D_BOUND, D_BOUND)
+    if precision.per_item:
+        new.gamma = np.clip(items.gamma + step[:, dims + 1], *LOG_PHI_BOUNDS)
+    scaled_max = float(scaled.max()) if scaled.size else 0.0
+    if precision.kind == "linear":
+        z = precision.z
+        gz = z.T @ grad[:, -1]
+        hz = (z * hess[:, -1, -1][:, None]).T @ z
+        st, sc = _safe_newton(gz[None, :], hz[None, :, :], max_step)
+        new.gamma = items.gamma + st[0]
+        scaled_max = max(scaled_max, float(sc[0]))
+    return new, scaled_max
+
+
+def _renormalise(kind: str, irt: str, x, B, Sigma, items: MultiItems, mode):
+    """Map to the identified scale: population mean 0 and, per pattern, unit variances
+    (per_benchmark) or identity covariance (exploratory). Exact reparametrisation."""
+    fitted = x @ B
+    loc = fitted.mean(axis=0)
+    total = np.cov(fitted, rowvar=False, bias=True).reshape(B.shape[1], B.shape[1]) + Sigma
+    if irt == "1pl":
+        T = np.eye(len(loc))
+    elif kind == "per_benchmark":
+        T = np.diag(np.sqrt(np.diag(total)))
+    else:
+        # the symmetric square root, not the Cholesky factor: it has no rotation part, so at the
+        # EM fixed point (total = I) nothing drifts along the likelihood's rotation ridge
+        vals, vecs = np.linalg.eigh(total)
+        T = (vecs * np.sqrt(np.maximum(vals, 1e-12))) @ vecs.T
+    T_inv = np.linalg.inv(T)
+    ones_coef = np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]
+    B = (B - np.outer(ones_coef, loc)) @ T_inv.T
+    Sigma = T_inv @ Sigma @ T_inv.T
+    items = MultiItems(items.A @ T, items.d + items.A @ loc, items.gamma)
+    mode = (mode - loc) @ T_inv.T
+    return B, 0.5 * (Sigma + Sigma.T), items, mode
+
+
+def _rotate(items: MultiItems, B, Sigma, mode):
+    """Varimax rotation of exploratory loadings, signs with positive loading sums, dimensions
+    ordered by their sum of squared loadings."""
+    from statsmodels.multivariate.factor_rotation import rotate_factors
+
+    A = items.A
+    if A.shape[1] > 1:
+        _, R = rotate_factors(A, "varimax")
+    else:
+        R = np.eye(1)
+    Ar = A @ R
+    sign = np.where(Ar.sum(axis=0) < 0, -1.0, 1.0)
+    order = np.argsort(-(Ar**2).sum(axis=0), kind="stable")
+    Rf = (R * sign[None, :])[:, order]  # orthogonal
+    items = MultiItems(A @ Rf, items.d, items.gamma)
+    return items, B @ Rf, Rf.T @ Sigma @ Rf, mode @ Rf
+
+
+# ---------------------------------------------------------------------------------- start
+def _initial(kd, precision, irt, pattern: LoadingPattern, x, n_threads):
+    jf = fit_jml(kd, precision, "1pl" if irt == "1pl" else "2pl",
+                 options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads))
+    n, dims = pattern.free.shape
+    a1 = jf.items.a if irt == "2pl" else np.ones(n)
+    A = np.zeros((n, dims))
+    if pattern.kind == "per_benchmark":
+        A[pattern.free] = np.broadcast_to(a1[:, None], (n, dims))[pattern.free]
+        Sigma = 0.5 * np.eye(dims) + 0.5
+        mode = np.repeat(jf.theta[:, None], dims, axis=1)
+    else:
+        A[:, 0] = a1
+        if dims > 1:
+            A[:, 1:] = _residual_loadings(kd, jf, dims - 1)
+        Sigma = np.eye(dims)
+        mode = np.zeros((kd.n_models, dims))
+        mode[:, 0] = jf.theta
+    B = np.linalg.lstsq(x, mode, rcond=None)[0]
+    return MultiItems(A, jf.items.d.copy(), jf.items.gamma.copy()), B, Sigma, mode, jf.n_passes
+
+
+def _residual_loadings(kd, jf, k: int) -> np.ndarray:
+    """Starting loadings of the extra dimensions: leading right singular vectors of the
+    model x question matrix of logit residuals from the one-dimensional start (missing cells 0);
+    deterministic small values when that matrix would be too large to form."""
+    n, m = kd.n_items, kd.n_models
+    if n * m > 5_000_000:
+        rng = np.random.default_rng(0)
+        return 0.1 * rng.standard_normal((n, k))
+    rate = kd.y / kd.trials if kd.trials is not None else np.asarray(kd.y, float)
+    p = np.clip(rate, 0.02, 0.98)
+    eta = jf.items.a[kd.item] * jf.theta[kd.model] + jf.items.d[kd.item]
+    resid = np.log(p) - np.log1p(-p) - np.clip(eta, -4, 4)
+    mat = np.zeros((m, n))
+    mat[kd.model, kd.item] = resid
+    _, s, vt = np.linalg.svd(mat - mat.mean(axis=0), full_matrices=False)
+    k_avail = min(k, len(s))
+    out = np.zeros((n, k))
+    out[:, :k_avail] = 0.5 * vt[:k_avail].T * (s[:k_avail] / np.sqrt(m))
+    return out
+
+
+# ---------------------------------------------------------------------------------- inference
+def _latent_param_vector(B, Sigma):
+    sd = np.sqrt(np.diag(Sigma))
+    corr = Sigma / np.outer(sd, sd)
+    iu = np.triu_indices(len(sd), 1)
+    return np.concatenate([B.ravel(order="F"), np.log(sd), np.arctanh(np.clip(corr[iu], -0.999999, 0.999999))])
+
+
+def _latent_from_vector(p, n_cov, dims):
+    B = p[: n_cov * dims].reshape((n_cov, dims), order="F")
+    sd = np.exp(p[n_cov * dims: n_cov * dims + dims])
+    corr = np.eye(dims)
+    iu = np.triu_indices(dims, 1)
+    corr[iu] = np.tanh(p[n_cov * dims + dims:])
+    corr[(iu[1], iu[0])] = corr[iu]
+    return B, corr * np.outer(sd, sd)
+
+
+def latent_names(cov_names, dim_names):
+    names = [f"{dn}: {cn}" for dn in dim_names for cn in cov_names]
+    names += [f"log sd({dn})" for dn in dim_names]
+    names += [f"atanh corr({dim_names[i]}, {dim_names[j]})"
+              for i, j in zip(*np.triu_indices(len(dim_names), 1))]
+    return names
+
+
+def _latent_information(x, nodes, fixed, p0, dims):
+    """Observed information of the latent parameters given the questions: the Hessian of the
+    marginal log-likelihood with the data part of every node held (exact for the quadrature rule,
+    which does not depend on the latent distribution once the nodes are placed), by central
+    differences (cheap: no kernel pass)."""
+    n_cov = x.shape[1]
+
+    def f(p):
+        B, S = _latent_from_vector(p, n_cov, dims)
+        try:
+            s_inv = np.linalg.inv(S)
+            _, logdet = np.linalg.slogdet(S)
+        except np.linalg.LinAlgError:
+            return -np.inf
+        return float(logsumexp(fixed + log_normal(nodes, x @ B, s_inv, logdet), axis=1).sum())
+
+    k = len(p0)
+    h = 1e-4 * np.maximum(1.0, np.abs(p0))
+    H = np.zeros((k, k))
+    f0 = f(p0)
+    for i in range(k):
+        for j in range(i, k):
+            e_i = np.zeros(k)
+            e_i[i] = h[i]
+            e_j = np.zeros(k)
+            e_j[j] = h[j]
+            if i == j:
+                val = (f(p0 + e_i) - 2 * f0 + f(p0 - e_i)) / h[i] ** 2
+            else:
+                val = (f(p0 + e_i + e_j) - f(p0 + e_i - e_j) - f(p0 - e_i + e_j) + f(p0 - e_i - e_j)) / (4 * h[i] * h[j])
+            H[i, j] = H[j, i] = val
+    return -H
+
+
+def _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, precision, n_threads):
+    """Question covariance blocks: complete-data information at the posterior minus the posterior
+    variance of the question scores (Louis), linearised in the ability:
+    ``Var_i[s_ij(theta)] ~ c_ij' Cov(theta_i) c_ij`` with ``c_ij`` the D x (D+2) cross block."""
+    n, dims = items.A.shape
+    _, _, h_item = _kernel.accumulate_items_weighted(kd, items.A, items.d, log_phi, nodes, post,
+                                                     information="observed", n_threads=n_threads)
+    corr = np.zeros((n, dims + 2, dims + 2))
+    step = 1 << 20
+    acc = _kernel.accumulate(kd, theta, items.A, items.d, log_phi, model_blocks=False, item_blocks=False,
+                             cross=True, information="observed", n_threads=n_threads)
+    c = acc.cross  # (nobs, D, D+2)
+    for lo in range(0, kd.nobs, step):
+        hi = min(lo + step, kd.nobs)
+        cv = theta_cov[kd.model[lo:hi]]
+        contrib = np.einsum("tkr,tkl,tls->trs", c[lo:hi], cv, c[lo:hi])
+        for r in range(dims + 2):
+            for s in range(r, dims + 2):
+                vals = np.bincount(kd.item[lo:hi], weights=contrib[:, r, s], minlength=n)
+                corr[:, r, s] += vals
+                if s != r:
+                    corr[:, s, r] += vals
+    h = h_item + corr
+    cols_free = np.concatenate([free, np.ones((n, 1), bool), np.full((n, 1), precision.per_item)], axis=1)
+    if precision.per_item:
+        _, _, hp = precision.prior_terms(items.gamma)
+        if hp is not None:
+            h[:, -1, -1] += hp
+    mask2 = cols_free[:, :, None] & cols_free[:, None, :]
+    neg = np.where(mask2, -h, 0.0)
+    neg[:, np.arange(dims + 2), np.arange(dims + 2)] += ~cols_free
+    cov = _batched_inverse(neg)
+    cov[~mask2] = np.nan
+    return cov
+
+
+# ---------------------------------------------------------------------------------- driver
+def fit_multidim(
+    kd,
+    design,
+    precision: PrecisionModel,
+    irt: str,
+    pattern: LoadingPattern,
+    *,
+    n_quad: Optional[int] = None,
+    max_iter: int = 1000,
+    tol: float = 1e-6,
+    verbose: bool = False,
+    n_threads=None,
+) -> MultiEstimates:
+    """Marginal ML of loadings, intercepts, precisions, ``B`` and ``Sigma``.
+
+    Parameters
+    ----------
+    kd : KernelData
+    design : LatentDesign
+        Model covariates ``x_i`` (P columns) of the latent regression ``theta_i ~ N(B' x_i, Sigma)``.
+    precision : PrecisionModel
+    irt : {"2pl", "1pl"}
+        ``"1pl"`` only with ``pattern.kind == "per_benchmark"`` (loadings fixed at 1).
+    pattern : LoadingPattern
+    n_quad : int, optional
+        Nodes per dimension (default :func:`default_n_quad`).
+    max_iter, tol : EM controls (``tol`` as in :func:`irsl_stats.fit`).
+
+    Returns
+    -------
+    MultiEstimates
+    """
+    t0 = time.perf_counter()
+    if irt == "1pl" and pattern.kind == "exploratory":
+        raise ValueError("irt='1pl' has no exploratory multidimensional form (the loadings are what "
+                         "separates the dimensions); use irt='2pl' or ability='per_benchmark'")
+    x = design.matrix
+    dims = pattern.dims
+    n_quad = default_n_quad(dims) if n_quad is None else int(n_quad)
+    items, B, Sigma, mode, n_passes = _initial(kd, precision, irt, pattern, x, n_threads)
+    post_eval = MultiPosterior(kd, dims, n_quad, n_threads)
+    free = pattern.free if irt == "2pl" else np.zeros_like(pattern.free)
+    history: list = []
+    warnings_: List[str] = []
+    converged = False
+    prev = -np.inf
+    item_step = np.inf
+    change = np.nan
+    it = 0
+    for it in range(1, max_iter + 1):
+        log_phi = precision.log_phi(items.gamma)
+        s_inv = np.linalg.inv(Sigma)
+        _, logdet = np.linalg.slogdet(Sigma)
+        mean = x @ B
+        # place the nodes at the posterior modes: with sharp posteriors (thousands of trials per
+        # question) a mode that is off by a few posterior SDs spoils the quadrature, so iterate
+        # (usually 1-2 steps; the abilities move little between EM iterations)
+        mode, neg = post_eval.find_modes(mode, items, log_phi, mean, s_inv, max_iter=10, tol=1e-2)
+        nodes, terms, marg, _ = post_eval.evaluate(mode, neg, items, log_phi, mean, s_inv, logdet)
+        llf = float(marg.sum())
+        objective = llf + precision.prior_terms(items.gamma)[0]
+        change = objective - prev
+        if verbose:
+            print(f"MML(D={dims}) iter {it:4d}  objective {objective: .10e}  change {change: .3e}  "
+                  f"step(items) {item_step:.2e}", flush=True)
+        history.append(dict(iter=it, objective=objective, loglik=llf, scaled_step=item_step))
+        if np.isfinite(prev) and abs(change) < tol * 1e-4 * max(1.0, abs(objective)) and item_step < tol * 10:
+            converged = True
+            break
+        prev = objective
+        post = np.exp(terms - marg[:, None])
+        _, g_item, h_item = _kernel.accumulate_items_weighted(
+            kd, items.A, items.d, log_phi, nodes, post, information="observed", n_threads=n_threads)
+        post_eval.n_passes += 1
+        before = items
+        items, _ = item_update(g_item, h_item, items, free, precision, 1.0)
+        items.A = np.where(free, items.A, before.A)  # fixed loadings stay exactly where they are
+        e_theta, c_theta = posterior_moments(nodes, post)
+        B = np.linalg.lstsq(x, e_theta, rcond=None)[0]
+        resid = e_theta - x @ B
+        dof = max(len(x) - x.shape[1], 1)
+        Sigma = (c_theta.sum(axis=0) + resid.T @ resid) / dof
+        Sigma = 0.5 * (Sigma + Sigma.T) + 1e-10 * np.eye(dims)
+        B, Sigma, items, mode = _renormalise(pattern.kind, irt, x, B, Sigma, items, mode)
+        item_step = _scaled_change(before, items, h_item, free, precision,
+                                   align=pattern.kind == "exploratory")
+    at_bound = int((np.abs(items.A) >= A_BOUND * 0.999).any(axis=1).sum())
+    if at_bound:
+        warnings_.append(
+            f"{at_bound} question(s) have a loading at the bound |a| = {A_BOUND:g}: their responses "
+            "separate the models almost perfectly and the likelihood has no finite maximum for them; "
+            "consider irt='1pl' or dropping those questions")
+    if not converged:
+        warnings_.append(f"MML (D = {dims}) did not converge in {max_iter} EM iterations (last change of "
+                         f"the marginal log-likelihood {change:.2e}); increase max_iter")
+    # final posterior at the estimates (after the rotation the quadrature is simply re-placed)
+    log_phi = precision.log_phi(items.gamma)
+    s_inv = np.linalg.inv(Sigma)
+    _, logdet = np.linalg.slogdet(Sigma)
+    if pattern.kind == "exploratory":
+        items, B, Sigma, mode = _rotate(items, B, Sigma, mode)
+        s_inv = np.linalg.inv(Sigma)
+        _, logdet = np.linalg.slogdet(Sigma)
+    mean = x @ B
+    mode, neg = post_eval.find_modes(mode, items, log_phi, mean, s_inv, max_iter=20, tol=1e-6)
+    nodes, terms, marg, fixed = post_eval.evaluate(mode, neg, items, log_phi, mean, s_inv, logdet)
+    post = np.exp(terms - marg[:, None])
+    llf = float(marg.sum())
+    theta, theta_cov = posterior_moments(nodes, post)
+    p0 = _latent_param_vector(B, Sigma)
+    info = _latent_information(x, nodes, fixed, p0, dims)
+    try:
+        latent_cov = np.linalg.inv(info)
+        if not np.all(np.isfinite(np.diag(latent_cov))) or np.any(np.diag(latent_cov) <= 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        latent_cov = np.full_like(info, np.nan)
+        warnings_.append("the information of the latent regression / ability covariance is singular")
+    item_cov = _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, precision, n_threads)
+    n_passes += post_eval.n_passes + 3
+    a_names = [f"a_{nm}" for nm in pattern.names]
+    n_free_items = int(free.sum()) + kd.n_items + (kd.n_items if precision.per_item else 0) + precision.n_global
+    n_latent = x.shape[1] * dims + dims * (dims + 1) // 2
+    if irt == "1pl":
+        n_constraints = dims
+    elif pattern.kind == "per_benchmark":
+        n_constraints = 2 * dims
+    else:
+        n_constraints = dims + dims * (dims + 1) // 2 + dims * (dims - 1) // 2
+    return MultiEstimates(
+        theta=theta, theta_cov=theta_cov, A=items.A, d=items.d, gamma=items.gamma, log_phi=log_phi,
+        item_cov=item_cov, item_cols=a_names + ["d", "log_phi"], B=B, Sigma=Sigma, latent_params=p0,
+        latent_names=latent_names(list(design.column_names), pattern.names), latent_cov=latent_cov,
+        llf=llf, n_params=n_free_items + n_latent - n_constraints, converged=converged, n_iter=it,
+        n_passes=n_passes, seconds=time.perf_counter() - t0, n_quad=n_quad, warnings=warnings_,
+        history=history,
+    )
+
+
+def _scaled_change(before: MultiItems, after: MultiItems, h_item, free, precision, align: bool = False) -> float:
+    """Largest change of a free question parameter in standard-error units.
+
+    With ``align`` (exploratory loadings) the change of the loadings is measured after the
+    orthogonal Procrustes rotation that best aligns them with the previous ones: the quadrature
+    grid is not exactly rotation invariant, so EM creeps along the (practically flat) rotation
+    ridge; that creep changes nothing the model predicts and must not block convergence."""
+    dims = before.A.shape[1]
+    a_after = after.A
+    if align and dims > 1:
+        u, _, vt = np.linalg.svd(after.A.T @ before.A)
+        a_after = after.A @ (u @ vt)
+    parts = [np.where(free, a_after - before.A, 0.0), (after.d - before.d)[:, None]]
+    if precision.per_item:
+        parts.append((after.gamma - before.gamma)[:, None])
+    delta = np.concatenate(parts, axis=1)
+    diag = -np.einsum("nkk->nk", h_item)[:, : delta.shape[1]] if precision.per_item else \
+        -np.einsum("nkk->nk", h_item)[:, : dims + 1]
+    return float(np.max(np.abs(delta) * np.sqrt(np.maximum(diag, 0.0)))) if delta.size else 0.0

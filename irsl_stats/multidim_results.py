@@ -1,0 +1,391 @@
+"""Results of fits with D-dimensional abilities (``dims=D`` or ``ability="per_benchmark"``)."""
+
+from __future__ import annotations
+
+import textwrap
+import warnings
+from typing import List, Optional
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .crossbench import MultidimBank, fitted_responses
+from .multidim import MultiEstimates
+from .results import IRSLWarning
+
+__all__ = ["MultidimResults"]
+
+IDENTIFICATION = {
+    "per_benchmark": "one ability per benchmark (question j loads only on its benchmark's dimension); "
+                     "every dimension has mean 0 and variance 1 over the fitted population; their "
+                     "correlations are estimated",
+    "per_benchmark_1pl": "one ability per benchmark, loadings fixed at 1; every dimension has mean 0 "
+                         "over the fitted population; variances and correlations are estimated",
+    "exploratory": "population mean 0 and covariance I; loadings varimax-rotated, each dimension's "
+                   "sign such that its loadings sum to a positive number, dimensions ordered by "
+                   "their sum of squared loadings",
+}
+
+
+class MultidimResults:
+    """Fitted Item Response Scaling Law with D-dimensional abilities.
+
+    Attributes
+    ----------
+    dims : int
+    ability : {"per_benchmark", "shared"}
+        ``"shared"`` with ``dims > 1`` is the exploratory model (every question loads on every
+        dimension).
+    params : Series
+        Latent regression ``B`` (``"<dim>: <covariate>"``), log SDs and Fisher-z correlations of
+        the residual ability covariance ``Sigma`` (the free ones under the identification have
+        standard errors; the others are fixed by it and have NaN).
+    items : DataFrame, one row per question
+        ``a_<dim>`` loadings, ``d``, ``phi`` and their standard errors (given the other questions),
+        ``benchmark``, ``n``.
+    abilities : DataFrame, one row per model
+        Posterior means ``theta_<dim>`` and SDs ``se_<dim>``.
+    Sigma : DataFrame, (D, D)
+        Residual covariance of the abilities around the latent regression.
+    dims_table : DataFrame or None
+        With ``dims="auto"``: log-likelihood, parameters, AIC and BIC of every D tried.
+    warnings : list of str
+
+    Parameters
+    ----------
+    est : MultiEstimates
+        What :func:`irsl_stats.multidim.fit_multidim` found.
+    rd : ResponseData
+        The fitted responses.
+    design : LatentDesign
+        The latent regression's design.
+    pattern : LoadingPattern
+        Free loadings and dimension names.
+    family, irt : str
+    precision : PrecisionModel
+    dims_table : DataFrame, optional
+    criterion : {"bic", "aic"}, optional
+        With ``dims="auto"``: the table of candidate D and the criterion that chose.
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> sim = irsl.simulate.correlated_benchmarks(n_models=60, questions=10, seed=0)
+    >>> res = irsl.fit("ability ~ 1", data=sim.responses, benchmark="benchmark",
+    ...                ability="per_benchmark")                      # doctest: +SKIP
+    >>> res.ability_correlation()                                    # doctest: +SKIP
+    """
+
+    def __init__(self, est: MultiEstimates, *, rd, design, pattern, family: str, irt: str,
+                 precision, dims_table: Optional[pd.DataFrame] = None, criterion: Optional[str] = None):
+        self._est = est
+        self._rd = rd
+        self.design = design
+        self.pattern = pattern
+        self.family = family
+        self.irt = irt
+        self.precision = precision
+        self.dims = pattern.dims
+        self.ability = "per_benchmark" if pattern.kind == "per_benchmark" else "shared"
+        self.dims_table = dims_table
+        self.criterion = criterion
+        self.llf = float(est.llf)
+        self.warnings: List[str] = list(est.warnings)
+        names = pattern.names
+        self.dim_names = list(names)
+        self._params = pd.Series(est.latent_params, index=est.latent_names, name="coef")
+        cov = est.latent_cov.copy()
+        fixed = self._fixed_by_identification()
+        cov[fixed, :] = np.nan
+        cov[:, fixed] = np.nan
+        self._cov = pd.DataFrame(cov, index=est.latent_names, columns=est.latent_names)
+        self.Sigma = pd.DataFrame(est.Sigma, index=names, columns=names)
+        self.items = self._item_table()
+        ab = {f"theta_{nm}": est.theta[:, k] for k, nm in enumerate(names)}
+        ab.update({f"se_{nm}": np.sqrt(np.maximum(est.theta_cov[:, k, k], 0)) for k, nm in enumerate(names)})
+        self.abilities = pd.DataFrame(ab, index=rd.model_labels)
+        self.abilities["n"] = np.diff(rd.model_ptr)
+        n_neg = int(((est.A < 0) & pattern.free).sum()) if (pattern.kind == "per_benchmark" and irt == "2pl") else 0
+        if n_neg:
+            self.warnings.append(f"{n_neg} question(s) have a negative loading on their benchmark's ability")
+        for msg in self.warnings:
+            warnings.warn(msg, IRSLWarning, stacklevel=3)
+
+    # ------------------------------------------------------------------ tables
+    def _fixed_by_identification(self) -> np.ndarray:
+        """Latent parameters the identification fixes (no standard error)."""
+        names = self._est.latent_names
+        p, dims = self.design.matrix.shape[1], self.dims
+        fixed = np.zeros(len(names), dtype=bool)
+        if self.pattern.kind == "exploratory":
+            if p == 1:
+                fixed[:] = True  # B = 0 and Sigma = I
+            else:
+                fixed[p * dims:] = True  # Sigma determined by B through cov(XB) + Sigma = I
+        elif self.irt == "2pl" and p == 1:
+            fixed[: p * dims + dims] = True  # means 0, variances 1
+        elif self.irt == "2pl":
+            fixed[p * dims: p * dims + dims] = True
+        elif p == 1:
+            fixed[:dims] = True
+        return fixed
+
+    def _item_table(self) -> pd.DataFrame:
+        est, rd = self._est, self._rd
+        names = self.pattern.names
+        out = {}
+        for k, nm in enumerate(names):
+            out[f"a_{nm}"] = est.A[:, k]
+        out["d"] = est.d
+        has_phi = self.precision.kind != "none"
+        if has_phi:
+            out["phi"] = np.exp(est.log_phi)
+        var = np.einsum("nkk->nk", est.item_cov)
+        for k, nm in enumerate(names):
+            out[f"a_{nm}_se"] = np.sqrt(var[:, k])
+        out["d_se"] = np.sqrt(var[:, self.dims])
+        if has_phi:
+            out["phi_se"] = np.exp(est.log_phi) * np.sqrt(var[:, self.dims + 1])
+        table = pd.DataFrame(out, index=rd.item_labels)
+        if rd.item_benchmark is not None:
+            table["benchmark"] = rd.item_benchmark.to_numpy()
+        table["n"] = np.bincount(rd.item, minlength=rd.n_items)
+        return table
+
+    # ------------------------------------------------------------------ statsmodels surface
+    @property
+    def params(self) -> pd.Series:
+        """Latent parameters (see the class docstring), Series of length K."""
+        return self._params
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance of :attr:`params` given the questions.
+
+        Returns
+        -------
+        DataFrame, shape (K, K)
+            NaN rows and columns for parameters the identification fixes.
+        """
+        return self._cov
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors of :attr:`params` (NaN where fixed by the identification)."""
+        return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index, name="bse")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """``params / bse``."""
+        return self.params / self.bse
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values of :attr:`tvalues`."""
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())), index=self._params.index)
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald intervals of :attr:`params`.
+
+        Parameters
+        ----------
+        alpha : float
+            The intervals are ``1 - alpha``.
+
+        Returns
+        -------
+        DataFrame, shape (K, 2)
+            Lower (column 0) and upper (column 1) limits.
+        """
+        z = stats.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame({0: self.params - z * self.bse, 1: self.params + z * self.bse})
+
+    @property
+    def use_t(self) -> bool:
+        """False: inference is asymptotic (normal), read by statsmodels' summary tables."""
+        return False
+
+    @property
+    def nobs(self) -> int:
+        """Number of responses."""
+        return int(self._rd.nobs)
+
+    @property
+    def n_params(self) -> int:
+        """Free parameters after the identification constraints (for AIC / BIC)."""
+        return int(self._est.n_params)
+
+    @property
+    def aic(self) -> float:
+        """Akaike's criterion ``-2 llf + 2 n_params``."""
+        return -2 * self.llf + 2 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        """Schwarz's criterion ``-2 llf + log(M) n_params`` with M the number of models."""
+        # the number of models is the sample size of a marginal likelihood
+        return -2 * self.llf + np.log(self._rd.n_models) * self.n_params
+
+    @property
+    def converged(self) -> bool:
+        """Whether EM met its convergence criterion."""
+        return bool(self._est.converged)
+
+    @property
+    def identification(self) -> str:
+        """The identification of the ability scale, in words (also printed in the summary)."""
+        key = "per_benchmark_1pl" if (self.pattern.kind == "per_benchmark" and self.irt == "1pl") else self.pattern.kind
+        return IDENTIFICATION[key]
+
+    # ------------------------------------------------------------------ abilities across benchmarks
+    def ability_correlation(self, alpha: Optional[float] = None):
+        """Benchmark x benchmark correlation of abilities in the fitted population.
+
+        Parameters
+        ----------
+        alpha : float, optional
+            With per-benchmark abilities, also return a long table of every pair with the
+            standard error of the correlation and a ``1 - alpha`` interval (Fisher z, from the
+            observed information of the latent covariance given the questions).
+
+        Returns
+        -------
+        DataFrame (B, B)
+            The correlation matrix (per-benchmark: the abilities' correlations; exploratory: the
+            correlations of each benchmark's mean-loading composite ``abar_b' theta``).
+        (DataFrame, DataFrame)
+            With ``alpha``: the matrix and the table ``benchmark_1, benchmark_2, corr, se, lower,
+            upper``.
+        """
+        mat = self.item_bank().ability_correlation()
+        if alpha is None:
+            return mat
+        if self.pattern.kind != "per_benchmark":
+            raise ValueError("intervals for the correlations are available for ability='per_benchmark'")
+        z = stats.norm.ppf(1 - alpha / 2)
+        rows = []
+        for name, val in self._params.items():
+            if not str(name).startswith("atanh corr("):
+                continue
+            pair = str(name)[len("atanh corr("):-1].split(", ")
+            se_z = float(np.sqrt(self._cov.loc[name, name]))
+            r = float(np.tanh(val))
+            rows.append(dict(benchmark_1=pair[0], benchmark_2=pair[1], corr=r, se=(1 - r * r) * se_z,
+                             lower=float(np.tanh(val - z * se_z)), upper=float(np.tanh(val + z * se_z))))
+        return mat, pd.DataFrame(rows)
+
+    def item_bank(self) -> MultidimBank:
+        """The calibrated questions as a :class:`~irsl_stats.crossbench.MultidimBank`.
+
+        Returns
+        -------
+        MultidimBank
+            Loadings, intercepts and precisions of every question, with the fitted population's
+            ability distribution as the prior for new models.
+        """
+        est = self._est
+        fitted = self.design.matrix @ est.B
+        mean = fitted.mean(axis=0)
+        cov = np.cov(fitted, rowvar=False, bias=True).reshape(self.dims, self.dims) + est.Sigma
+        bench = self._rd.item_benchmark
+        return MultidimBank(
+            A=est.A.copy(), d=est.d.copy(), log_phi=est.log_phi.copy(), family=self.family,
+            questions=self._rd.item_labels, item_benchmark=bench, dim_names=list(self.dim_names),
+            population_mean=mean, population_cov=cov, identification=self.identification,
+        )
+
+    def forecast(self, target, using: Optional[pd.DataFrame] = None, **kwargs) -> pd.DataFrame:
+        """Forecast the score on benchmark ``target`` from responses on other benchmarks.
+
+        Parameters
+        ----------
+        target : label or list of labels
+        using : DataFrame, optional
+            Long responses of the models to forecast (column names as in the fit unless given in
+            ``kwargs``). Default: the fitted models' own responses on every other benchmark.
+        **kwargs
+            Passed to :meth:`MultidimBank.forecast` (``ks=``, ``alpha=``, column names, ...).
+
+        Returns
+        -------
+        DataFrame
+            One row per model: ``score, se, lower, upper, n_using`` (or tidy pass@k with ``ks``).
+
+        Examples
+        --------
+        >>> res = irsl.fit("ability ~ 1", data, benchmark="benchmark",      # doctest: +SKIP
+        ...                ability="per_benchmark")
+        >>> res.forecast("arc_challenge", using=new_arc_easy_responses)   # doctest: +SKIP
+        """
+        return _forecast(self.item_bank(), self._rd, target, using, kwargs)
+
+    # ------------------------------------------------------------------ summary
+    def summary(self, alpha: float = 0.05):
+        """The fit as a statsmodels :class:`~statsmodels.iolib.summary.Summary`.
+
+        Parameters
+        ----------
+        alpha : float
+            Level of the parameter intervals.
+
+        Returns
+        -------
+        statsmodels.iolib.summary.Summary
+            Fit information, latent parameters with standard errors, the ability correlations,
+            the choice of D (``dims="auto"``) and the identification.
+        """
+        from statsmodels.iolib.summary import Summary
+        from statsmodels.iolib.table import SimpleTable
+
+        smry = Summary()
+        left = [("Family:", [self.family]), ("IRT model:", [self.irt.upper()]),
+                ("Abilities:", [self.ability]), ("Dimensions:", [str(self.dims)]),
+                ("Method:", [f"MML (n_quad={self._est.n_quad}^{self.dims})"]),
+                ("Converged:", [str(self.converged)]), ("Iterations:", [str(self._est.n_iter)])]
+        right = [("No. models:", [f"{self._rd.n_models:,}"]), ("No. questions:", [f"{self._rd.n_items:,}"]),
+                 ("No. responses:", [f"{self.nobs:,}"]), ("Log-Likelihood:", [f"{self.llf:#.8g}"]),
+                 ("AIC:", [f"{self.aic:#.8g}"]), ("BIC:", [f"{self.bic:#.8g}"]),
+                 ("Parameters:", [str(self.n_params)])]
+        smry.add_table_2cols(self, gleft=left, gright=right, yname="ability", xname=list(self.params.index),
+                             title=f"Multidimensional Item Response Scaling Law: {self.design.formula}")
+        smry.add_table_params(self, yname="ability", xname=list(self.params.index), alpha=alpha, use_t=False)
+        if self._rd.item_benchmark is not None and len(self.item_bank().benchmarks) > 1:
+            corr = self.ability_correlation()
+            smry.tables.append(SimpleTable(
+                [[f"{v:.3f}" for v in row] for row in corr.to_numpy()],
+                headers=[str(c) for c in corr.columns], stubs=[str(i) for i in corr.index],
+                title="Ability correlation between benchmarks"))
+        if self.dims_table is not None:
+            t = self.dims_table
+            smry.tables.append(SimpleTable(
+                [[str(int(r.dims)), f"{r.llf:.2f}", str(int(r.n_params)), f"{r.aic:.2f}", f"{r.bic:.2f}"]
+                 for r in t.itertuples()],
+                headers=["D", "loglik", "params", "AIC", "BIC"],
+                title=f"Choice of the dimension (by {self.criterion.upper()})"))
+        notes = [f"Identification: {self.identification}.",
+                 "Model: eta_ij = a_j' theta_i + d_j, mu = logistic(eta); theta_i ~ N(B' x_i, Sigma).",
+                 "Standard errors: latent parameters from the observed information of the marginal "
+                 "likelihood given the questions; question parameters given the other questions "
+                 "(Louis' correction)" + (" and the rotation" if self.pattern.kind == "exploratory" else "") + "."]
+        if self.warnings:
+            notes.append("Warnings:")
+            notes.extend(f"[{i + 1}] {w}" for i, w in enumerate(self.warnings))
+        wrapped = []
+        for n in notes:
+            wrapped.extend(textwrap.wrap(n, 86, subsequent_indent="    ") or [""])
+        smry.add_extra_txt(wrapped)
+        return smry
+
+
+def _forecast(bank: MultidimBank, rd, target, using, kwargs) -> pd.DataFrame:
+    """Shared by one- and multidimensional results: default column names from the fit's data."""
+    cols = rd.columns
+    opts = dict(kwargs)
+    for key in ("model", "question", "response", "successes", "trials"):
+        if key not in opts and cols.get(key) is not None:
+            opts[key] = cols[key]
+    if using is None:
+        using = fitted_responses(rd, target)
+        if rd.family.uses_counts:
+            opts.pop("response", None)
+    return bank.forecast(target, using, **opts)

@@ -1,0 +1,61 @@
+"""Cross-benchmark forecasts on real public data (skipped when the shared data are absent).
+
+The full studies with every variant are ``benchmarks/cross_benchmark.py``; these tests run the
+acceptance configuration and assert its targets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from irsl_stats.crossval import holdout_benchmark_study, mae_table, transfer_study
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+OBS = DATA / "obsscaling" / "base_llm_benchmark_eval.csv"
+MONKEYS = DATA / "monkeys"
+OBS_BENCHMARKS = ["MMLU", "ARC-C", "HellaSwag", "Winograd", "TruthfulQA", "GSM8K", "XWinograd", "HumanEval"]
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def obs_wide():
+    if not OBS.exists():
+        pytest.skip(f"observational-scaling data not found at ../shared/data/obsscaling ({OBS.name})")
+    raw = pd.read_csv(OBS)
+    return raw.dropna(subset=OBS_BENCHMARKS).set_index("Model")[OBS_BENCHMARKS]
+
+
+def test_obsscaling_multidimensional_beats_pca(obs_wide):
+    """124 models x 8 benchmarks, every benchmark held out in turn (5-fold over models).
+    D = 3 is what BIC chooses in every fold of the benchmark script (dims="auto")."""
+    assert obs_wide.shape == (124, 8)
+    table = holdout_benchmark_study(obs_wide, folds=5, seed=0, dims=3, n_threads=1)
+    mae = mae_table(table, ["irsl", "ols", "pca"]).iloc[0]
+    assert mae["irsl"] <= 0.036, mae
+    assert mae["irsl"] < mae["pca"], mae
+    per = mae_table(table, ["irsl", "ols", "pca"], by="benchmark")
+    assert per.shape == (8, 3) and per.notna().all().all()
+    cover = ((table["truth"] >= table["irsl_lower"]) & (table["truth"] <= table["irsl_upper"])).mean()
+    assert cover > 0.8
+
+
+def test_pythia_gsm8k_forecasts_math():
+    paths = [MONKEYS / f for f in ("pythia_gsm8k_counts.csv", "pythia_math_counts.csv", "pythia_checkpoints.csv")]
+    if not all(p.exists() for p in paths):
+        pytest.skip("Pythia sample-count data not found at ../shared/data/monkeys")
+    g, m, ck = (pd.read_csv(p) for p in paths)
+    g["benchmark"], m["benchmark"] = "GSM8K", "MATH"
+    counts = pd.concat([g, m[g.columns]], ignore_index=True)
+    counts["question"] = counts["benchmark"] + "/" + counts["problem"].astype(str)
+    ck = ck.set_index("model")
+    compute = 6.0 * ck["Parameters"].astype(float) * ck["Tokens"].astype(float)
+    table = transfer_study(counts, "GSM8K", "MATH", successes="n_correct", trials="n_samples",
+                           compute=compute, folds=5, seed=0, n_threads=1)
+    assert len(table) == 72
+    mae = mae_table(table, ["irsl", "on_source", "on_compute"]).iloc[0]
+    assert mae["irsl"] < mae["on_source"], mae
+    assert mae["irsl"] < mae["on_compute"], mae
