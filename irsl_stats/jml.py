@@ -290,7 +290,9 @@ def _choose_relaxation(step_sizes: List[float]) -> float:
         return 1.0
     r1 = step_sizes[-1] / step_sizes[-2]
     r2 = step_sizes[-2] / step_sizes[-3]
-    if 0.05 < r1 < 0.97 and abs(r1 - r2) < 0.1 * max(r1, r2):
+    # both ratios must be contractions: rho = max(r1, r2) >= 1 (a step that grew) has no
+    # optimum and gave omega = NaN (sqrt of a negative number), which spread to every parameter
+    if 0.05 < r1 < 0.97 and 0.05 < r2 < 0.97 and abs(r1 - r2) < 0.1 * max(r1, r2):
         rho = max(r1, r2)
         omega_opt = 2.0 / (1.0 + np.sqrt(1.0 - rho))
         return 1.0 + 0.9 * (omega_opt - 1.0)

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import special, stats
 
 from .bank import ItemBank, calibrate
+from .families import get_family
 from .passk import beta_pass_at_k_grid, pass_at_k_grid
 from .results import IRSLWarning
 from .simulate import subsample_counts
@@ -176,6 +177,7 @@ def forecast_from_counts(
     forecasts: Sequence[str] = FORECASTS,
     n_quad: int = 11,
     boundary: str = "squeeze",
+    likelihood: str = "auto",
     model: str = "model",
     question: str = "question",
     successes: str = "successes",
@@ -204,7 +206,16 @@ def forecast_from_counts(
     n_quad : int
         Gauss–Hermite nodes of ``beta_posterior``.
     boundary : {"squeeze", "clip", "error"}
-        Boundary policy when scoring a ``beta`` bank on rates ``c/n``.
+        Boundary policy when scoring a ``beta`` bank on rates ``c/n`` (``likelihood="bank"``).
+    likelihood : {"auto", "bank", "beta_binomial", "binomial"}
+        Likelihood of the counts used to score the ability, with the bank's ``a``, ``d`` (and
+        ``phi``). ``"bank"``: the bank's family (a ``beta`` bank scores the rates ``c/n`` after
+        the ``boundary`` policy). ``"beta_binomial"``: ``c ~ Binomial(n, p)``, ``p ~ Beta(mu phi,
+        (1-mu) phi)`` -- the count model implied by a ``beta`` bank calibrated on rates, without
+        the boundary policy (with few samples the squeeze moves ``0 of 50`` to ``0.01``, far above
+        typical rates of 1e-4, and the ability collapses). ``"binomial"``: ``c ~ Binomial(n, mu)``
+        (ignores the precision). ``"auto"``: ``"beta_binomial"`` for a ``beta`` bank, else the
+        bank's family.
     model, question, successes, trials : str
         Column names.
     n_threads : int, optional
@@ -237,7 +248,7 @@ def forecast_from_counts(
     need_score = any(f != "empirical" for f in forecasts)
     est = None
     if need_score:
-        est = bank.score(counts, method=method, model=model, question=question, successes=successes,
+        est = _scoring_bank(bank, likelihood).score(counts, method=method, model=model, question=question, successes=successes,
                          trials=trials, boundary=boundary, n_threads=n_threads)
     for label, g in counts.groupby(model, sort=False, observed=True):
         c = g[successes].to_numpy(float)
@@ -263,6 +274,27 @@ def forecast_from_counts(
             frames.append(pd.DataFrame({"model": label, "forecast": kind, "k": ks_arr, "pass_at_k": curve,
                                         "theta": theta, "se": se}))
     return pd.concat(frames, ignore_index=True)
+
+
+LIKELIHOODS = ("auto", "bank", "beta_binomial", "binomial")
+
+
+def _scoring_bank(bank: ItemBank, likelihood: str) -> ItemBank:
+    """The bank whose family is the likelihood used to score counts (same questions and scale)."""
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}; got {likelihood!r}")
+    if likelihood == "auto":
+        likelihood = "beta_binomial" if bank.family == "beta" else "bank"
+    if likelihood == "bank" or likelihood == bank.family:
+        return bank
+    if likelihood == "beta_binomial" and not get_family(bank.family).has_precision:
+        raise ValueError(f"likelihood='beta_binomial' needs a bank with precisions (family beta or "
+                         f"beta_binomial); this bank is {bank.family!r}")
+    items = bank.items.drop(columns=["phi", "log_phi"], errors="ignore") if likelihood == "binomial" \
+        else bank.items
+    return ItemBank(items, family=likelihood, irt=bank.irt, identification=bank.identification,
+                    precision=bank.precision if likelihood != "binomial" else "",
+                    population=bank.population, prior=bank.prior)
 
 
 def _conditional(bank: ItemBank, questions, c: np.ndarray, n: np.ndarray, theta: float,
@@ -336,8 +368,10 @@ def leave_one_model_out(
     irts: Sequence[str] = ("1pl",),
     method: str = "ml",
     precision: str = "item",
+    precision_prior="auto",
     forecasts: Sequence[str] = FORECASTS,
     boundary: str = "squeeze",
+    likelihood: str = "auto",
     n_quad: int = 11,
     models: Optional[Sequence] = None,
     keep_curves: bool = False,
@@ -373,11 +407,18 @@ def leave_one_model_out(
     method : {"ml", "eap", "map"}
         Scoring of the held-out model (see :func:`forecast_from_counts`).
     precision : str
-        Precision model of the calibration (``"item"`` or ``"common"``).
+        Precision model of the calibration (``"item"``, ``"common"`` or ``"~ <formula>"``).
+    precision_prior : "auto", float or None
+        SD of the shrinkage prior of the per-question log precisions in the calibration
+        (:func:`irsl_stats.fit`).
     forecasts : sequence of str
         Subset of :data:`FORECASTS`.
     boundary : {"squeeze", "clip"}
-        Boundary policy of the ``beta`` family (zeros are common in sample counts).
+        Boundary policy of the ``beta`` family in the calibration (zeros are common in sample
+        counts), and in the scoring when ``likelihood="bank"``.
+    likelihood : {"auto", "bank", "beta_binomial", "binomial"}
+        Likelihood of the held-out model's counts in its scoring (:func:`forecast_from_counts`);
+        ``"auto"`` scores a ``beta`` bank with the beta-binomial likelihood of the counts.
     n_quad : int
         Gauss–Hermite nodes of ``beta_posterior``.
     models : sequence, optional
@@ -455,11 +496,12 @@ def leave_one_model_out(
                     if fam == "beta":
                         bank = calibrate(calib, model=model, question=question, successes=successes,
                                          trials=trials, family="beta", irt=irt, precision=precision,
-                                         boundary=boundary, n_threads=n_threads)
+                                         precision_prior=precision_prior, boundary=boundary,
+                                         n_threads=n_threads)
                     else:
                         bank = calibrate(calib, model=model, question=question, successes=successes,
                                          trials=trials, family=fam, irt=irt, precision=precision,
-                                         n_threads=n_threads)
+                                         precision_prior=precision_prior, n_threads=n_threads)
                     held_in = held[held[question].isin(bank.questions)]
                     if len(held_in) < len(held):
                         raise ValueError(f"held-out model {m_label!r} answered questions no other model answered; "
@@ -468,7 +510,8 @@ def leave_one_model_out(
                         for seed in seeds:
                             few = subsample_counts(held_in, b, seed=seed, successes=successes, trials=trials)
                             fc = forecast_from_counts(bank, few, ks_arr, method=method, forecasts=forecasts,
-                                                      n_quad=n_quad, boundary=boundary, model=model,
+                                                      n_quad=n_quad, boundary=boundary,
+                                                      likelihood=likelihood, model=model,
                                                       question=question, successes=successes, trials=trials,
                                                       n_threads=n_threads)
                             for kind, g in fc.groupby("forecast", sort=False):

@@ -149,6 +149,44 @@ def test_study_beta_on_rates_runs_with_a_boundary_policy(sim):
     assert study.errors["family"].tolist() == ["beta"] and np.isfinite(study.errors["mae"]).all()
 
 
+def test_scoring_likelihood_of_the_counts(sim, bank):
+    held = sim.responses[sim.responses["model"] == "lm0"].copy()
+    held["model"] = held["model"].cat.remove_unused_categories()
+    few = irsl.simulate.subsample_counts(held, 20, seed=3)
+    kw = dict(successes="successes", trials="trials", method="ml")
+
+    def theta(**k):
+        return tt.forecast_from_counts(bank, few, [1, 10], forecasts=("beta",), **k)["theta"].iloc[0]
+
+    # a beta-binomial bank: "auto" and "bank" are its own likelihood; "binomial" drops the precision
+    assert theta() == pytest.approx(bank.score(few, **kw)["theta"].iloc[0])
+    assert theta(likelihood="bank") == pytest.approx(theta())
+    bin_bank = irsl.ItemBank(bank.items[["a", "d"]], family="binomial", irt="1pl")
+    assert theta(likelihood="binomial") == pytest.approx(bin_bank.score(few, **kw)["theta"].iloc[0])
+    assert theta(likelihood="binomial") != pytest.approx(theta(), abs=1e-6)
+    # a beta bank on rates: "auto" scores the counts with the beta-binomial likelihood of its
+    # (a, d, phi), not the squeezed rates c/n
+    beta_bank = irsl.ItemBank(bank.items[["a", "d", "phi"]], family="beta", irt="1pl")
+    t_auto = tt.forecast_from_counts(beta_bank, few, [1], forecasts=("beta",))["theta"].iloc[0]
+    assert t_auto == pytest.approx(bank.score(few, **kw)["theta"].iloc[0], rel=1e-8)
+    t_rates = tt.forecast_from_counts(beta_bank, few, [1], forecasts=("beta",), likelihood="bank")["theta"].iloc[0]
+    want = beta_bank.score(few, boundary="squeeze", **kw)["theta"].iloc[0]
+    assert t_rates == pytest.approx(want) and t_rates != pytest.approx(t_auto, abs=1e-6)
+    with pytest.raises(ValueError, match="likelihood"):
+        tt.forecast_from_counts(bank, few, [1], likelihood="poisson")
+    with pytest.raises(ValueError, match="precisions"):
+        tt.forecast_from_counts(bin_bank, few, [1], forecasts=("beta",), likelihood="beta_binomial")
+
+
+def test_study_passes_the_precision_prior_and_likelihood(sim):
+    common = dict(budgets=[20], seeds=[0], ks=range(1, 51), models=["lm2"], forecasts=("beta",), n_threads=1)
+    base = tt.leave_one_model_out(sim.responses, **common)
+    loose = tt.leave_one_model_out(sim.responses, precision_prior=None, **common)
+    binom = tt.leave_one_model_out(sim.responses, likelihood="binomial", **common)
+    assert np.isfinite(pd.concat([base.errors, loose.errors, binom.errors])["mae"]).all()
+    assert binom.errors["theta"].iloc[0] != pytest.approx(base.errors["theta"].iloc[0], abs=1e-6)
+
+
 def test_study_argument_errors(sim):
     r = sim.responses
     with pytest.raises(ValueError, match="at least 3 models"):
