@@ -61,8 +61,9 @@ def run_pythia(root: Path, folds: int, seed: int, n_threads) -> bool:
     out = pd.DataFrame(rows).T
     print(f"\nPythia GSM8K -> MATH mean pass rate ({folds}-fold over checkpoints, {time.perf_counter() - t0:.0f} s)")
     print(f"mean MATH pass rate of the test checkpoints: {table['truth'].mean():.5f}")
-    print("irsl = posterior median of the MATH mean pass rate (the point forecast for absolute error); "
-          "irsl_mean = posterior mean; coverage = share of 95% intervals containing the truth")
+    print("irsl = median of the predictive distribution of the MATH mean pass rate (the point forecast "
+          "for absolute error); irsl_mean = posterior mean of the expected rate; coverage = share of 95% "
+          "prediction intervals containing the observed rate")
     print(out.to_string(float_format=lambda v: f"{v:.6f}"))
     best = out.loc["per_benchmark"]
     ok = best["irsl"] < min(best["on_gsm8k"], best["on_compute"])

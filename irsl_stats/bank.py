@@ -79,8 +79,22 @@ _STRATEGIES = ("random", "stratified", "information")
 
 
 class ItemBankFormatError(ValueError):
-    """An item-bank file cannot be read: not JSON (truncated?), another schema, a newer format
-    version, a checksum mismatch (corrupted) or a malformed payload."""
+    """An item-bank file or text cannot be read.
+
+    Raised by :meth:`ItemBank.load` and :meth:`ItemBank.from_json` for input that is not JSON
+    (truncated?), has another schema, a newer format version, a checksum mismatch (corrupted) or a
+    malformed payload; the message says which. A subclass of ``ValueError``.
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> irsl.ItemBank.from_json('{"schema": "my_format", "version": 1}')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    irsl_stats.bank.ItemBankFormatError: the item-bank text is not an irsl_stats item bank (...)
+    >>> issubclass(irsl.ItemBankFormatError, ValueError)
+    True
+    """
 
 
 # ================================================================================ serialisation
@@ -317,6 +331,31 @@ class ItemBank:
         Columns ``[benchmark], a, a_se, d, d_se, b, b_se, phi, phi_se, log_phi, n, [trials]``.
         For 1PL ``a = 1`` and ``a_se = 0``; for families without a precision ``phi``,
         ``phi_se`` and ``log_phi`` are NaN.
+
+    Examples
+    --------
+    Calibrate on simulated responses, then measure models on 5 questions per benchmark:
+
+    >>> import irsl_stats as irsl
+    >>> sim = irsl.simulate.irt(n_models=40, n_questions=30, benchmarks=2, seed=1)
+    >>> bank = irsl.calibrate(sim.responses, benchmark="benchmark")
+    >>> bank
+    <ItemBank beta 2PL: 30 questions, 2 benchmarks, identification='population', prior 'ability ~ 1'>
+    >>> asked = bank.select(5)  # 5 per benchmark, spread over the difficulty quantiles
+    >>> few = sim.responses[sim.responses["question"].isin(asked)]
+    >>> scores = bank.score(few)
+    >>> scores.columns.tolist(), scores.shape, int(scores["n"].max())
+    (['theta', 'se', 'n'], (40, 3), 10)
+    >>> bank.expected_score(scores["theta"]).shape  # forecast of the full benchmark score
+    (40,)
+
+    A bank can also be built directly from question parameters:
+
+    >>> import pandas as pd
+    >>> items = pd.DataFrame({"a": [1.0, 1.5], "d": [0.5, -1.0], "phi": [10.0, 20.0]},
+    ...                      index=["q1", "q2"])
+    >>> irsl.ItemBank(items, family="beta")
+    <ItemBank beta 2PL: 2 questions, identification='population'>
     """
 
     def __init__(
@@ -402,6 +441,13 @@ class ItemBank:
         trials : float or Series indexed by question, optional
             Typical number of trials per question (count families), used by
             :meth:`information`; :func:`calibrate` fills it from the data.
+
+        Returns
+        -------
+        ItemBank
+            The fit's questions with its family, IRT model, identification and latent
+            regression (the prior for new models); :attr:`population` is the fitted latent
+            distribution of the calibration models.
         """
         fi = res.fit_info
         items = res.items.copy()
@@ -451,8 +497,17 @@ class ItemBank:
                 f"identification={self.identification!r}{pr}>")
 
     def plot_items(self, **kw):
-        """Item characteristic or information curves of the bank's questions; see
-        :func:`irsl_stats.plots.plot_items` for the arguments. Returns the matplotlib Figure.
+        """Item characteristic or information curves of the bank's questions.
+
+        Parameters
+        ----------
+        **kw
+            Passed on to :func:`irsl_stats.plots.plot_items` (``questions``, ``what``,
+            ``theta``, ``max_items``, ``ax``, ``benchmark``); see there.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
 
         Examples
         --------
@@ -519,7 +574,14 @@ class ItemBank:
         }
 
     def to_json(self) -> str:
-        """The bank as the JSON text :meth:`save` writes (see the module docstring)."""
+        """The bank as the JSON text :meth:`save` writes (see the module docstring).
+
+        Returns
+        -------
+        str
+            ASCII JSON: ``{"schema", "version", "sha256", "payload"}``; :meth:`from_json`
+            reads it back.
+        """
         payload = self._payload()
         digest = hashlib.sha256(_canonical(payload).encode("ascii")).hexdigest()
         doc = {"schema": SCHEMA, "version": FORMAT_VERSION, "sha256": digest, "payload": payload}
@@ -530,6 +592,11 @@ class ItemBank:
 
         The file is written to a temporary name and renamed, so an interrupted save never
         leaves a truncated bank under ``path``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination file (overwritten if it exists); read it back with :meth:`load`.
         """
         text = self.to_json()
         tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
@@ -543,7 +610,25 @@ class ItemBank:
 
     @classmethod
     def from_json(cls, text: str, source: str = "the item-bank text") -> "ItemBank":
-        """Parse the JSON text written by :meth:`to_json` (errors as in :meth:`load`)."""
+        """Parse the JSON text written by :meth:`to_json` (errors as in :meth:`load`).
+
+        Parameters
+        ----------
+        text : str
+            The JSON text.
+        source : str
+            How error messages name the text (:meth:`load` passes the file name).
+
+        Returns
+        -------
+        ItemBank
+
+        Raises
+        ------
+        ItemBankFormatError
+            (a ValueError) for text that is not JSON, another schema, a newer format version, a
+            checksum mismatch or a malformed payload; the message says which.
+        """
         try:
             doc = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -585,11 +670,27 @@ class ItemBank:
     def load(cls, path: Union[str, os.PathLike]) -> "ItemBank":
         """Read a bank written by :meth:`save`.
 
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file (UTF-8 JSON).
+
+        Returns
+        -------
+        ItemBank
+            Equal to the saved bank: the same items, population and latent regression (its
+            formula re-evaluated on the stored covariates).
+
         Raises
         ------
         ItemBankFormatError
             (a ValueError) for a truncated or corrupted file, another schema, a newer format
             version or a malformed payload; the message says which.
+
+        Examples
+        --------
+        >>> bank.save("bank.json")                   # doctest: +SKIP
+        >>> bank = irsl.ItemBank.load("bank.json")   # doctest: +SKIP
         """
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -642,6 +743,28 @@ class ItemBank:
         With ``models`` (one row per model, keyed by the ``model`` column or the index) the
         latent regression gives ``N(x'beta, sigma^2)``; without, every model gets the
         calibration population ``N(mean, sd^2)`` of :attr:`population`.
+
+        Parameters
+        ----------
+        models : DataFrame or None
+            Covariates of the models, one row per model, keyed by the ``model`` column or the
+            index; needs the bank's latent regression (:attr:`prior`).
+        labels : sequence, length K
+            The models whose prior is wanted (all must be in ``models``).
+        model : str
+            Column of ``models`` holding the model labels (else the index is used).
+
+        Returns
+        -------
+        mean, sd : ndarray, shape (K,)
+            Prior mean and standard deviation of each model's ability, in the order of
+            ``labels``.
+
+        Raises
+        ------
+        ValueError
+            If ``models`` is given but the bank has no latent regression, the table has
+            duplicated models, or a model of ``labels`` is missing from it.
         """
         k = len(labels)
         if models is None:
@@ -690,6 +813,13 @@ class ItemBank:
         responses : DataFrame
             Long table, one row per (model, question); column names as in :func:`irsl_stats.fit`
             (counts: ``successes=``, ``trials=``).
+        model, question : str
+            Columns of ``responses`` holding the model and question labels.
+        response : str or None
+            Column of the response (beta and Bernoulli banks); ignored when ``successes`` or
+            ``trials`` is given.
+        successes, trials : str, optional
+            Columns of the counts (binomial and beta-binomial banks).
         method : {"eap", "map", "ml"}
             ``"eap"``: posterior mean, ``se`` = posterior SD (adaptive Gauss–Hermite with
             ``n_quad`` nodes). ``"map"``: posterior mode, ``se = 1/sqrt(information + 1/sd^2)``.
@@ -704,7 +834,9 @@ class ItemBank:
         boundary : {"error", "squeeze", "clip"}
             Beta responses at 0 or 1, as in :func:`irsl_stats.fit`.
         n_quad : int
+            Gauss–Hermite nodes per model for ``method="eap"``.
         n_threads : int or None
+            Kernel threads (None: OpenMP default, -1: all cores).
 
         Returns
         -------
@@ -762,8 +894,10 @@ class ItemBank:
         n_draws: int = 1000,
         seed: int = 0,
     ):
-        """Expected full-benchmark score: the mean over the benchmark's questions of
-        ``logistic(a_j theta + d_j)`` (the expected response; per trial for count families).
+        """Expected full-benchmark score of models with abilities ``theta``.
+
+        The score is the mean over the benchmark's questions of ``logistic(a_j theta + d_j)``
+        (the expected response; per trial for count families).
 
         Parameters
         ----------
@@ -775,11 +909,17 @@ class ItemBank:
             Standard errors of ``theta``: adds a ``1 - alpha`` interval, the ability interval
             ``theta +- z se`` mapped through the score (increasing in ability when every
             ``a_j > 0``; otherwise the interval is approximate and a warning says so).
+        alpha : float
+            ``1 - alpha`` intervals.
         item_uncertainty : bool
             Also propagate the question parameters' uncertainty: the interval is then the
             ``alpha/2, 1-alpha/2`` quantiles of the score over ``n_draws`` joint draws of
             ``theta ~ N(theta, se^2)`` and ``(a_j, d_j)`` from their normal approximation
             (independent across questions; seeded by ``seed``).
+        n_draws : int
+            Monte Carlo draws for ``item_uncertainty=True``.
+        seed : int
+            Seed of those draws.
 
         Returns
         -------
@@ -915,21 +1055,25 @@ class ItemBank:
 
     # ------------------------------------------------------------------ information and selection
     def information(self, theta, questions=None, trials=None):
-        """Fisher information of each question about ability at ``theta``, from the family's own
-        expected information (see :mod:`irsl_stats.selection`).
+        """Fisher information of each question about ability at ``theta``.
+
+        The family's own expected information (see :mod:`irsl_stats.selection`).
 
         Parameters
         ----------
         theta : float or array_like, shape (K,)
-        questions : list-like, optional
-            Subset of questions (default: all).
-        trials : float or array_like, optional
+            Abilities on the bank's scale.
+        questions : list-like, length N, optional
+            Subset of questions (default: all, N = ``len(bank)``).
+        trials : float or array_like, shape (N,), optional
             Trials per question for the count families (default: the bank's ``trials`` column
             if it has one, else 1).
 
         Returns
         -------
-        Series indexed by question (scalar ``theta``) or DataFrame (K, N).
+        Series or DataFrame
+            For a scalar ``theta`` a Series of length N indexed by question; otherwise a
+            DataFrame of shape (K, N), one row per ability and one column per question.
         """
         pos = np.arange(len(self)) if questions is None else self._positions(list(questions))
         it = self.items
@@ -1043,10 +1187,22 @@ class ItemBank:
         models : DataFrame, optional
             One row of the model's covariates: prior from the latent regression (else the
             calibration population).
+        question : str
+            Column of an ``answer`` table holding the question labels.
+        response : str or None
+            Column of an ``answer`` table holding the response (beta and Bernoulli banks).
+        successes, trials : str, optional
+            Columns of an ``answer`` table holding the counts (binomial and beta-binomial
+            banks; both are needed there).
+        n_quad : int
+            Gauss–Hermite nodes for ``method="eap"``.
+        n_threads : int or None
+            Kernel threads (default 1; None: OpenMP default, -1: all cores).
 
         Returns
         -------
         AdaptiveResult
+            The questions asked, the answers, the final estimate and the step-by-step history.
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}")
@@ -1180,11 +1336,55 @@ def calibrate(
     on, e.g. ``identification=``, ``n_quad=``). For count families the bank records the median
     number of trials per question (used by :meth:`ItemBank.information`).
 
+    Parameters
+    ----------
+    responses : DataFrame
+        Long responses of the calibration models: one row per (model, question).
+    model, question : str
+        Columns holding the model and question labels.
+    response : str or None
+        Column of the response (beta and Bernoulli families).
+    successes, trials : str, optional
+        Columns of the counts (binomial and beta-binomial families).
+    benchmark : str, optional
+        Column of the questions' benchmarks; the bank keeps it (``ItemBank.select(by=...)``,
+        per-benchmark forecasts).
+    family : {"beta", "bernoulli", "binomial", "beta_binomial"}
+    irt : {"2pl", "1pl"}
+    precision : {"item", "common"} or "~ <formula>" or float
+        Precision model of the beta families, as in :func:`irsl_stats.fit`.
+    method : {"mml", "jml"}
+        Estimator, as in :func:`irsl_stats.fit`.
+    boundary : {"error", "squeeze", "clip"}
+        Beta responses exactly 0 or 1, as in :func:`irsl_stats.fit`.
+    n_threads : int or None
+        Kernel threads (None: OpenMP default, -1: all cores).
+    **fit_kwargs
+        Further options of :func:`irsl_stats.fit`.
+
     Returns
     -------
     ItemBank
         For one shared ability; a :class:`~irsl_stats.crossbench.MultidimBank` with
         ``dims != 1`` or ``ability="per_benchmark"`` (passed on to :func:`irsl_stats.fit`).
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> sim = irsl.simulate.irt(n_models=40, n_questions=30, benchmarks=2, seed=1)
+    >>> bank = irsl.calibrate(sim.responses, benchmark="benchmark")
+    >>> len(bank), bank.benchmarks.tolist()
+    (30, ['bench0', 'bench1'])
+    >>> bank.items[["a", "d", "b", "phi"]].shape
+    (30, 4)
+
+    Count families take the columns of successes and trials:
+
+    >>> sim = irsl.simulate.irt(n_models=40, n_questions=30, family="binomial", seed=1)
+    >>> bank = irsl.calibrate(sim.responses, family="binomial", successes="successes",
+    ...                       trials="trials")
+    >>> bank.family, float(bank.items["trials"].median())
+    ('binomial', 20.0)
     """
     from .api import fit
 

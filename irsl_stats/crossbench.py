@@ -274,6 +274,7 @@ class MultidimBank:
         trials: Optional[str] = None,
         boundary: str = "error",
         alpha: float = 0.05,
+        interval: str = "confidence",
         n_draws: int = 1000,
         seed: int = 0,
         n_quad: Optional[int] = None,
@@ -305,6 +306,13 @@ class MultidimBank:
             actually evaluated on, to compare with its observed mean).
         alpha : float
             The interval is ``1 - alpha``.
+        interval : {"confidence", "prediction"}
+            ``"confidence"``: for the expected score ``mean_j mu_j(theta)`` (the ability's
+            uncertainty only). ``"prediction"``: for the score a model would actually obtain —
+            each draw of the ability also draws every target question's success probability
+            ``p_j ~ Beta(mu_j phi_j, (1 - mu_j) phi_j)`` (beta, beta-binomial; Bernoulli answers
+            for bernoulli), as an observed benchmark score or pass rate varies. ``median`` then is
+            the predictive median. Use it to compare with observed scores.
         n_draws, seed : draws of the ability from the normal approximation of its posterior,
             for the interval (seeded: the result is reproducible).
 
@@ -326,6 +334,8 @@ class MultidimBank:
             raise ValueError(f"alpha must be in (0, 1); got {alpha}")
         if n_draws < 10:
             raise ValueError(f"n_draws must be at least 10; got {n_draws}")
+        if interval not in ("confidence", "prediction"):
+            raise ValueError(f"interval must be 'confidence' or 'prediction'; got {interval!r}")
         mask = self._mask(target)
         if target_questions is not None:
             pos = self.questions.get_indexer(pd.Index(target_questions))
@@ -354,7 +364,8 @@ class MultidimBank:
             root = w * np.sqrt(np.maximum(vals, 0.0))
             draws = mean[i] + eps @ root.T
             s_nodes = self._score_at(nodes[i], a_t, d_t, lp_t, k_list)  # (Q,) or (Q, K)
-            s_draws = self._score_at(draws, a_t, d_t, lp_t, k_list)
+            s_draws = self._score_at(draws, a_t, d_t, lp_t, k_list,
+                                     rng=rng if interval == "prediction" else None)
             point = post[i] @ s_nodes
             sd = np.sqrt(np.maximum(post[i] @ s_nodes**2 - point**2, 0.0))
             lower, median, upper = np.quantile(s_draws, [lo_q, 0.5, hi_q], axis=0)
@@ -372,10 +383,25 @@ class MultidimBank:
                                 "lower": r[3], "upper": r[4]}) for r in rows]
         return pd.concat(frames, ignore_index=True)
 
-    def _score_at(self, thetas, a_t, d_t, lp_t, ks) -> np.ndarray:
+    def _score_at(self, thetas, a_t, d_t, lp_t, ks, rng=None) -> np.ndarray:
         """Target score at ability points ``thetas`` (S, D): (S,) mean pass rate, or (S, K)
-        mean pass@k."""
+        mean pass@k. With ``rng``: a draw of the observed score (each question's success
+        probability drawn around its mean) instead of its expectation."""
         mu = special.expit(thetas @ a_t.T + d_t)  # (S, Nt)
+        if rng is not None:
+            fam = get_family(self.family)
+            if fam.has_precision:
+                phi = np.exp(lp_t)
+                p = rng.beta(np.maximum(mu * phi, 1e-300), np.maximum((1 - mu) * phi, 1e-300))
+            elif self.family == "bernoulli":
+                p = (rng.random(mu.shape) < mu).astype(float)
+            else:  # binomial without a known number of trials: the probability itself
+                p = mu
+            if ks is None:
+                return p.mean(axis=1)
+            with np.errstate(divide="ignore"):  # p = 1: log1p(-1) = -inf, pass@k = 1 exactly
+                return np.column_stack([(-np.expm1(int(k) * np.log1p(-np.minimum(p, 1.0)))).mean(axis=1)
+                                        for k in ks])
         if ks is None:
             return mu.mean(axis=1)
         from .passk import beta_pass_at_k, plugin_pass_at_k

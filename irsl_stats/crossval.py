@@ -118,9 +118,10 @@ def holdout_benchmark_study(
     Returns
     -------
     DataFrame
-        One row per (fold, benchmark, test model): ``truth``, ``irsl`` (posterior median of the
-        score, the point forecast for absolute error), ``irsl_mean``, ``irsl_lower``,
-        ``irsl_upper``, ``ols``, ``pca`` and ``dims`` (the D used in that fold).
+        One row per (fold, benchmark, test model): ``truth``, ``irsl`` (median of the predictive
+        distribution of the observed score, the point forecast for absolute error),
+        ``irsl_mean`` (posterior mean of the expected score), ``irsl_lower``, ``irsl_upper``
+        (95% prediction interval), ``ols``, ``pca`` and ``dims`` (the D used in that fold).
 
     Examples
     --------
@@ -155,7 +156,8 @@ def holdout_benchmark_study(
         test_long = long[long["model"].isin(test)]
         for b in names:
             others = [c for c in names if c != b]
-            fc = bank.forecast(b, test_long[test_long["question"] != b], boundary="squeeze")
+            fc = bank.forecast(b, test_long[test_long["question"] != b], boundary="squeeze",
+                               interval="prediction")
             tx, ty = wide.loc[train, others].to_numpy(), wide.loc[train, b].to_numpy()
             vx = wide.loc[test, others].to_numpy()
             out.append(pd.DataFrame({
@@ -217,10 +219,11 @@ def transfer_study(
     DataFrame
         One row per test model: ``fold, truth`` (its observed target mean over the questions it
         answered), ``irsl`` (the forecast over the same questions), ``irsl_lower``,
-        ``irsl_upper``, ``irsl_mean`` (posterior mean), ``on_source`` and (with ``compute``)
-        ``on_compute``. ``irsl`` is the posterior median of the score: the point forecast that
-        minimises the expected absolute error (the posterior of a mean pass rate near 0 is
-        strongly right-skewed, and its mean is pulled up by the tail).
+        ``irsl_upper`` (95% prediction interval), ``irsl_mean`` (posterior mean of the expected
+        score), ``on_source`` and (with ``compute``) ``on_compute``. ``irsl`` is the median of
+        the predictive distribution: the point forecast that minimises the expected absolute
+        error (the distribution of a mean pass rate near 0 is strongly right-skewed, and its mean
+        is pulled up by the tail).
 
     Examples
     --------
@@ -258,7 +261,7 @@ def transfer_study(
             qs = rows.loc[(rows[benchmark] == target) & rows[question].isin(known), question]
             # questions no training model answered are not calibrated: they cannot be used
             src = rows[(rows[benchmark] == source) & rows[question].isin(known)]
-            fc = res.forecast(target, using=src, target_questions=qs.to_numpy())
+            fc = res.forecast(target, using=src, target_questions=qs.to_numpy(), interval="prediction")
             rec = dict(fold=f, model=m, truth=float(mean.loc[m, target]), irsl=float(fc["median"].iloc[0]),
                        irsl_mean=float(fc["score"].iloc[0]),
                        irsl_lower=float(fc["lower"].iloc[0]), irsl_upper=float(fc["upper"].iloc[0]),

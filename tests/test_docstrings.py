@@ -60,22 +60,7 @@ GAP_MODULES = frozenset(
 )
 
 #: objects (``module.qualname``) whose docstrings are known to fail; to be emptied by the owners
-KNOWN_GAPS: set[str] = {
-    "irsl_stats.bank.ItemBank",
-    "irsl_stats.bank.ItemBank.adaptive",
-    "irsl_stats.bank.ItemBank.expected_score",
-    "irsl_stats.bank.ItemBank.from_json",
-    "irsl_stats.bank.ItemBank.from_results",
-    "irsl_stats.bank.ItemBank.information",
-    "irsl_stats.bank.ItemBank.load",
-    "irsl_stats.bank.ItemBank.plot_items",
-    "irsl_stats.bank.ItemBank.prior_moments",
-    "irsl_stats.bank.ItemBank.save",
-    "irsl_stats.bank.ItemBank.score",
-    "irsl_stats.bank.ItemBank.to_json",
-    "irsl_stats.bank.ItemBankFormatError",
-    "irsl_stats.bank.calibrate",
-}
+KNOWN_GAPS: set[str] = set()
 
 SECTION_NAMES = (
     "Parameters", "Other Parameters", "Attributes", "Returns", "Yields", "Receives", "Raises",

@@ -305,3 +305,19 @@ def test_correlation_interval_coverage():
         z.append((np.arctanh(r) - np.arctanh(rho)) / (row["se"] / (1 - r**2)))
     assert np.mean(hits) >= 0.8, np.mean(hits)
     assert abs(np.mean(z)) < 0.6 and 0.6 < np.std(z) < 1.5, (np.mean(z), np.std(z))
+
+
+def test_prediction_interval_covers_observed_scores(per_benchmark, sim3):
+    new = irsl.simulate.correlated_benchmarks(n_models=60, questions=30, seed=21)
+    resp = _responses_for(sim3, new.theta, seed=8)
+    observed = resp[resp["benchmark"] == "bench2"].groupby("model")["y"].mean()
+    using = resp[resp["benchmark"] == "bench1"]
+    conf = per_benchmark.forecast("bench2", using=using)
+    pred = per_benchmark.forecast("bench2", using=using, interval="prediction")
+    assert (pred["upper"] - pred["lower"]).mean() > (conf["upper"] - conf["lower"]).mean()
+    obs = observed.loc[pred.index]
+    cover = ((obs >= pred["lower"]) & (obs <= pred["upper"])).mean()
+    assert cover >= 0.85, cover
+    assert np.allclose(pred["score"], conf["score"])  # the point forecast of the expectation is shared
+    with pytest.raises(ValueError, match="interval must be"):
+        per_benchmark.forecast("bench2", using=using, interval="both")
