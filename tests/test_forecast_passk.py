@@ -86,7 +86,9 @@ def test_bank_forecast_integrated_over_the_ability(fitted):
     want = sum(wi * beta_pass_at_k(np.clip(expit(a * (0.3 + 0.4 * z) + d), 1e-300, 1 - 2.0**-53)[:, None],
                                    phi[:, None], ks[None, :]).mean(axis=0)
                for z, wi in zip(grid, w))
-    np.testing.assert_allclose(out["pass_at_k"], want, atol=5e-4)
+    # 15 nodes: within ~1e-3 (the exact error depends on the fitted bank, i.e. on the library
+    # versions the fit ran with); more nodes must shrink it
+    np.testing.assert_allclose(out["pass_at_k"], want, atol=2e-3)
     fine = bank.forecast_pass_at_k(theta, ks, se=se, integrate=True, n_quad=61)["pass_at_k"]
     assert np.max(np.abs(fine - want)) < 0.2 * np.max(np.abs(out["pass_at_k"] - want))  # converges
     point = bank.forecast_pass_at_k(theta, ks, se=se)

@@ -354,11 +354,13 @@ def test_bad_ax_is_a_type_error(bank):
         irsl.plot_items(bank, ax="left")
 
 
-def test_package_import_does_not_import_matplotlib():
+def test_package_import_does_not_import_matplotlib(tmp_path):
     import subprocess
 
     code = "import sys, irsl_stats; print('matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # run outside the source tree: with ``-c`` the working directory comes first on sys.path, and
+    # the repository's irsl_stats/ (without the compiled kernel) would shadow the installed package
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip() == "False"
 
 
