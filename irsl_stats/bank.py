@@ -820,12 +820,17 @@ class ItemBank:
             ``trials`` is given.
         successes, trials : str, optional
             Columns of the counts (binomial and beta-binomial banks).
-        method : {"eap", "map", "ml"}
+        method : {"eap", "map", "ml", "wle"}
             ``"eap"``: posterior mean, ``se`` = posterior SD (adaptive Gauss–Hermite with
             ``n_quad`` nodes). ``"map"``: posterior mode, ``se = 1/sqrt(information + 1/sd^2)``.
             ``"ml"``: maximum likelihood, ``se = 1/sqrt(information)``; a model whose responses
             are all extreme has no finite ML estimate: it is set to the prior mean
             ``+- 8`` prior SDs, with an :class:`~irsl_stats.results.IRSLWarning`.
+            ``"wle"``: Warm's weighted likelihood estimate (Firth's bias-reduced ML), the
+            maximum of ``l(theta) + 0.5 log I(theta)`` with ``I`` the expected Fisher
+            information of the model's responses (:meth:`information`);
+            ``se = 1/sqrt(I(theta))``. No prior; it removes the first-order bias of ML (large
+            for a model with few successes) and is finite when every response is extreme.
         models : DataFrame, optional
             Covariates of the scored models (keyed by ``model``, column or index): the prior is
             the bank's latent regression ``N(x'beta, sigma^2)``. Without it the prior is the
@@ -1181,7 +1186,7 @@ class ItemBank:
             E.g. ``"benchmark"``: ask ``budget`` questions of each benchmark.
         start_theta : float, optional
             Ability used to pick the first question (default: the prior mean).
-        method : {"eap", "map", "ml"}
+        method : {"eap", "map", "ml", "wle"}
             Estimator after each answer (ML warnings about extreme responses are only raised for
             the final estimate).
         models : DataFrame, optional

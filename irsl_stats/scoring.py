@@ -15,6 +15,17 @@ models at once:
 * ``"eap"`` — posterior mean and standard deviation by adaptive Gauss–Hermite quadrature: the
   nodes are centred on the posterior mode and scaled by the posterior curvature there, and
   :func:`irsl_stats._kernel.loglik_grid` evaluates every model's log-likelihood at its nodes.
+* ``"wle"`` — Warm's (1989) weighted likelihood estimator: the maximum of
+  ``l(theta) + 0.5 log I(theta)``, with ``I`` the expected Fisher information of the model's
+  responses (:func:`irsl_stats.selection.eta_information`: exact for every family, the
+  beta-binomial by summation over the counts). For a scalar ability this is Firth's
+  bias-reduced ML: the penalty removes the ``O(1/n)`` bias of the ML estimate, which is large
+  when a model has few successes (or failures), and keeps the estimate finite when every
+  response is extreme. No prior is used (the prior only bounds the search, as for ML);
+  ``se = 1 / sqrt(I(theta))``. The maximum is bracketed on a grid of
+  :data:`WLE_GRID` points over the ML bounds (:func:`~irsl_stats._kernel.loglik_grid`) and
+  refined by safeguarded Newton steps on the estimating equation (the derivatives of
+  ``log I`` by central differences).
 """
 
 from __future__ import annotations
@@ -29,14 +40,21 @@ from scipy.special import logsumexp
 from . import _kernel
 from .mml import gauss_hermite
 from .results import IRSLWarning
+from .selection import eta_information
 
-__all__ = ["METHODS", "ML_BOUND", "Estimate", "estimate_abilities"]
+__all__ = ["METHODS", "ML_BOUND", "WLE_GRID", "Estimate", "estimate_abilities"]
 
-METHODS = ("ml", "map", "eap")
+METHODS = ("ml", "map", "eap", "wle")
 #: ML estimates are confined to ``prior mean +- ML_BOUND * prior sd``
 ML_BOUND = 8.0
+#: grid points over ``prior mean +- ML_BOUND * prior sd`` bracketing the WLE (spacing 0.5 sd)
+WLE_GRID = 33
 _MAX_ITER = 200
 _TOL = 1e-8
+#: step of the central differences of ``log I(theta)`` in the WLE
+_FD_STEP = 1e-4
+#: linear predictors are clipped to ``+-_ETA_MAX`` in the expected information of the WLE penalty
+_ETA_MAX = 30.0
 
 
 def _start(kd, a, d, mean, sd):
@@ -106,6 +124,102 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
     return theta, info, at_bound, passes
 
 
+def _expected_info(kd, a, d, log_phi, theta):
+    """Expected Fisher information about ability of each model's responses.
+
+    ``I_i(t) = sum_{r in model i} w_r a_j^2 I_eta(a_j t + d_j)`` with the family's expected
+    information about the linear predictor (:func:`irsl_stats.selection.eta_information`).
+
+    Parameters
+    ----------
+    kd : KernelData
+    a, d : ndarray, shape (N,)
+    log_phi : ndarray, shape (N,), or None
+    theta : ndarray, shape (M,) or (M, Q)
+        Abilities (Q points per model).
+
+    Returns
+    -------
+    ndarray, shape of ``theta``
+    """
+    theta = np.asarray(theta, float)
+    grid = theta.reshape(kd.n_models, -1)
+    aj = a[kd.item]
+    dj = d[kd.item]
+    phi = None if log_phi is None else np.exp(log_phi[kd.item])
+    w = aj * aj if kd.weight is None else aj * aj * kd.weight
+    out = np.empty(grid.shape)
+    # one column at a time: the beta-binomial information sums over k = 0..trials per row
+    for q in range(grid.shape[1]):
+        # |eta| <= 30 keeps mu strictly inside (0, 1) (the beta and beta-binomial formulas take
+        # digamma / trigamma of mu phi and (1 - mu) phi); beyond, the information is < 1e-13
+        eta = np.clip(aj * grid[kd.model, q] + dj, -_ETA_MAX, _ETA_MAX)
+        ie = eta_information(kd.family, eta, phi, kd.trials)
+        out[:, q] = np.bincount(kd.model, weights=w * ie, minlength=kd.n_models)
+    return out.reshape(theta.shape)
+
+
+def _log_info(info):
+    """``log I`` with zero information mapped to a large negative finite value."""
+    return np.log(np.maximum(info, 1e-300))
+
+
+def _wle(kd, a, d, log_phi, mean, sd, n_threads, tol=_TOL):
+    """Warm's weighted likelihood estimate: the maximum of ``l(theta) + 0.5 log I(theta)``.
+
+    A grid of :data:`WLE_GRID` points over ``mean +- ML_BOUND * sd`` brackets the maximum of
+    each model (one :func:`~irsl_stats._kernel.loglik_grid` pass); safeguarded Newton steps on
+    the estimating equation ``l'(theta) + 0.5 (log I)'(theta) = 0`` then refine it inside the
+    bracket, bisecting whenever a Newton step leaves it. ``l'`` and ``l''`` come from
+    :func:`~irsl_stats._kernel.accumulate`; the derivatives of ``log I`` are central differences.
+
+    Returns theta (M,), the expected information at theta (M,), a bound mask and the number of
+    kernel passes.
+    """
+    m = kd.n_models
+    lo, hi = mean - ML_BOUND * sd, mean + ML_BOUND * sd
+    u = np.linspace(0.0, 1.0, WLE_GRID)
+    nodes = lo[:, None] + (hi - lo)[:, None] * u[None, :]
+    ll = _kernel.loglik_grid(kd, a[:, None], d, log_phi, nodes[:, :, None], n_threads=n_threads)
+    passes = 1
+    obj = ll + 0.5 * _log_info(_expected_info(kd, a, d, log_phi, nodes))
+    best = np.argmax(np.where(np.isfinite(obj), obj, -np.inf), axis=1)
+    rows = np.arange(m)
+    theta = nodes[rows, best]
+    b_lo = nodes[rows, np.maximum(best - 1, 0)]
+    b_hi = nodes[rows, np.minimum(best + 1, WLE_GRID - 1)]
+    active = np.ones(m, bool)
+    h = _FD_STEP * sd
+    for _ in range(_MAX_ITER):
+        acc = _kernel.accumulate(
+            kd, theta[:, None], a[:, None], d, log_phi,
+            model_blocks=True, item_blocks=False, n_threads=n_threads,
+        )
+        passes += 1
+        pts = theta[:, None] + h[:, None] * np.array([-1.0, 0.0, 1.0])[None, :]
+        lp = _log_info(_expected_info(kd, a, d, log_phi, pts))
+        dp = (lp[:, 2] - lp[:, 0]) / (2 * h)
+        d2p = (lp[:, 2] - 2 * lp[:, 1] + lp[:, 0]) / h**2
+        g = acc.grad_theta[:, 0] + 0.5 * dp
+        curv = -acc.hess_theta[:, 0, 0] - 0.5 * d2p
+        # shrink the bracket around the root of the estimating equation
+        b_lo = np.where(active & (g > 0), np.maximum(b_lo, theta), b_lo)
+        b_hi = np.where(active & (g < 0), np.minimum(b_hi, theta), b_hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = theta + g / curv
+        ok = (curv > 0) & np.isfinite(newton) & (newton > b_lo) & (newton < b_hi)
+        new = np.where(ok, newton, 0.5 * (b_lo + b_hi))
+        new = np.where(g == 0, theta, new)
+        moved = np.abs(new - theta)
+        theta = np.where(active, new, theta)
+        active &= (moved > tol * (1.0 + np.abs(theta))) & (b_hi - b_lo > tol * (1.0 + np.abs(theta)))
+        if not active.any():
+            break
+    info = _expected_info(kd, a, d, log_phi, theta)
+    at_bound = (theta <= lo + 1e-6 * sd) | (theta >= hi - 1e-6 * sd)
+    return theta, info, at_bound, passes
+
+
 def estimate_abilities(
     kd: "_kernel.KernelData",
     a: np.ndarray,
@@ -127,8 +241,10 @@ def estimate_abilities(
     a, d : ndarray, shape (N,)
     log_phi : ndarray, shape (N,), or None
     mean, sd : ndarray, shape (M,)
-        Normal prior of each model's ability (ML uses it only to bound the estimate).
-    method : {"ml", "map", "eap"}
+        Normal prior of each model's ability (ML and WLE use it only to bound the estimate).
+    method : {"ml", "map", "eap", "wle"}
+        ``"wle"``: Warm's weighted likelihood estimate (see the module docstring),
+        ``se = 1 / sqrt(I(theta))`` with ``I`` the expected information.
     n_quad : int
         Quadrature nodes for EAP.
     labels : sequence, optional
@@ -142,14 +258,17 @@ def estimate_abilities(
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
     mean = np.asarray(mean, float)
     sd = np.asarray(sd, float)
-    if method == "ml":
-        theta, info, at_bound, passes = _mode(kd, a, d, log_phi, mean, sd, False, n_threads)
+    if method in ("ml", "wle"):
+        if method == "ml":
+            theta, info, at_bound, passes = _mode(kd, a, d, log_phi, mean, sd, False, n_threads)
+        else:
+            theta, info, at_bound, passes = _wle(kd, a, d, log_phi, mean, sd, n_threads)
         with np.errstate(divide="ignore", invalid="ignore"):
             se = np.where(info > 0, 1.0 / np.sqrt(np.where(info > 0, info, 1.0)), np.inf)
         if at_bound.any():
             names = list(np.asarray(labels)[at_bound][:5]) if labels is not None else []
             warnings.warn(
-                f"{int(at_bound.sum())} model(s) have no finite ML estimate (e.g. {names}): "
+                f"{int(at_bound.sum())} model(s) have no finite {method.upper()} estimate (e.g. {names}): "
                 f"their responses are all extreme; their theta is set to the bound prior mean "
                 f"+- {ML_BOUND:g} prior SDs and their se is not meaningful; use method='map' or "
                 "'eap' (the population prior keeps the estimate finite)",

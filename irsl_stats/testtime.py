@@ -197,10 +197,12 @@ def forecast_from_counts(
         The new models' counts.
     ks : sequence of float, shape (K,)
         Budgets ``k > 0`` (any size: the whole grid is evaluated at once).
-    method : {"ml", "eap", "map"}
+    method : {"ml", "wle", "eap", "map"}
         Ability scoring (:meth:`ItemBank.score`). ``"ml"`` uses no prior: the bank's population
         prior pulls a model outside the calibration range (the weakest or strongest) towards the
-        calibration models, which biases its whole curve.
+        calibration models, which biases its whole curve. ``"wle"`` (Warm's weighted likelihood,
+        no prior) removes ML's first-order bias, which points away from the questions'
+        difficulties; it moves a weak model's ability up, towards the questions.
     forecasts : sequence of str
         Subset of :data:`FORECASTS`.
     n_quad : int
@@ -404,7 +406,7 @@ def leave_one_model_out(
     families : sequence of {"beta_binomial", "binomial", "beta"}
         ``"beta"`` fits the pass rates ``c/n`` with the ``boundary`` policy.
     irts : sequence of {"1pl", "2pl"}
-    method : {"ml", "eap", "map"}
+    method : {"ml", "wle", "eap", "map"}
         Scoring of the held-out model (see :func:`forecast_from_counts`).
     precision : str
         Precision model of the calibration (``"item"``, ``"common"`` or ``"~ <formula>"``).

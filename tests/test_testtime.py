@@ -187,6 +187,17 @@ def test_study_passes_the_precision_prior_and_likelihood(sim):
     assert binom.errors["theta"].iloc[0] != pytest.approx(base.errors["theta"].iloc[0], abs=1e-6)
 
 
+def test_study_passes_the_scoring_method(sim, bank):
+    common = dict(budgets=[20], seeds=[0], ks=range(1, 51), models=["lm0"], forecasts=("beta",), n_threads=1)
+    ml = tt.leave_one_model_out(sim.responses, method="ml", **common)
+    wle = tt.leave_one_model_out(sim.responses, method="wle", **common)
+    assert wle.method == "wle" and np.isfinite(wle.errors["mae"]).all()
+    few = irsl.simulate.subsample_counts(sim.responses[sim.responses["model"] == "lm0"], 20, seed=0)
+    ref = bank.score(few, successes="successes", trials="trials", method="wle", n_threads=1)
+    assert wle.errors["theta"].iloc[0] == pytest.approx(ref["theta"].loc["lm0"], abs=1e-6)
+    assert wle.errors["theta"].iloc[0] != pytest.approx(ml.errors["theta"].iloc[0], abs=1e-6)
+
+
 def test_study_argument_errors(sim):
     r = sim.responses
     with pytest.raises(ValueError, match="at least 3 models"):
