@@ -8,7 +8,7 @@ the estimates to the chosen identification (:mod:`irsl_stats.identification`) an
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from .identification import Identification
 from .jml import JMLOptions
 from .precision import PrecisionModel
 from .results import IRSLResults
+
+if TYPE_CHECKING:  # the multidimensional results are imported when a fit needs them
+    from .multidim_results import MultidimResults
 
 __all__ = ["fit", "response_data", "kernel_data", "build_precision"]
 

@@ -226,6 +226,62 @@ def _canonical(payload: dict) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
+def _seal(payload: dict, schema: str, version: int) -> str:
+    """The JSON envelope ``{"schema", "version", "sha256", "payload"}`` of a payload."""
+    digest = hashlib.sha256(_canonical(payload).encode("ascii")).hexdigest()
+    doc = {"schema": schema, "version": version, "sha256": digest, "payload": payload}
+    return json.dumps(doc, ensure_ascii=True, allow_nan=False)
+
+
+def _unseal(text: str, source: str, schema: str, version_max: int) -> dict:
+    """The payload of an envelope written by :func:`_seal`, after checking that it is JSON, has
+    ``schema``, a version this code reads and an intact checksum (``ItemBankFormatError``
+    otherwise, naming ``source``)."""
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ItemBankFormatError(
+            f"{source} is not valid JSON ({e}); the file may be truncated or corrupted"
+        ) from None
+    if not isinstance(doc, dict) or doc.get("schema") != schema:
+        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+        raise ItemBankFormatError(f"{source} is not an irsl_stats item bank (schema {found!r}, expected {schema!r})")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ItemBankFormatError(f"{source} has an invalid format version {version!r}")
+    if version > version_max:
+        raise ItemBankFormatError(
+            f"{source} was written in item-bank format version {version}, newer than this "
+            f"irsl_stats reads (version {version_max}); upgrade irsl_stats"
+        )
+    payload = doc.get("payload")
+    digest = doc.get("sha256")
+    if not isinstance(payload, dict) or not isinstance(digest, str):
+        raise ItemBankFormatError(f"{source} has no payload or checksum")
+    try:
+        actual = hashlib.sha256(_canonical(payload).encode("ascii")).hexdigest()
+    except (ValueError, TypeError) as e:
+        raise ItemBankFormatError(f"{source} has a malformed payload: {e}") from None
+    if actual != digest:
+        raise ItemBankFormatError(
+            f"{source} is corrupted: the checksum of its payload does not match the stored "
+            f"sha256 ({actual[:12]}... != {digest[:12]}...)"
+        )
+    return payload
+
+
+def _write_atomically(path, text: str) -> None:
+    """Write to a temporary name and rename: an interrupted save never leaves a truncated file."""
+    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 # ================================================================================ prior
 @dataclass
 class LatentPrior:
@@ -582,10 +638,7 @@ class ItemBank:
             ASCII JSON: ``{"schema", "version", "sha256", "payload"}``; :meth:`from_json`
             reads it back.
         """
-        payload = self._payload()
-        digest = hashlib.sha256(_canonical(payload).encode("ascii")).hexdigest()
-        doc = {"schema": SCHEMA, "version": FORMAT_VERSION, "sha256": digest, "payload": payload}
-        return json.dumps(doc, ensure_ascii=True, allow_nan=False)
+        return _seal(self._payload(), SCHEMA, FORMAT_VERSION)
 
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write the bank to ``path`` (JSON, format version 1; see the module docstring).
@@ -598,15 +651,7 @@ class ItemBank:
         path : str or os.PathLike
             Destination file (overwritten if it exists); read it back with :meth:`load`.
         """
-        text = self.to_json()
-        tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        _write_atomically(path, self.to_json())
 
     @classmethod
     def from_json(cls, text: str, source: str = "the item-bank text") -> "ItemBank":
@@ -629,36 +674,7 @@ class ItemBank:
             (a ValueError) for text that is not JSON, another schema, a newer format version, a
             checksum mismatch or a malformed payload; the message says which.
         """
-        try:
-            doc = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ItemBankFormatError(
-                f"{source} is not valid JSON ({e}); the file may be truncated or corrupted"
-            ) from None
-        if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-            found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-            raise ItemBankFormatError(f"{source} is not an irsl_stats item bank (schema {found!r}, expected {SCHEMA!r})")
-        version = doc.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ItemBankFormatError(f"{source} has an invalid format version {version!r}")
-        if version > FORMAT_VERSION:
-            raise ItemBankFormatError(
-                f"{source} was written in item-bank format version {version}, newer than this "
-                f"irsl_stats reads (version {FORMAT_VERSION}); upgrade irsl_stats"
-            )
-        payload = doc.get("payload")
-        digest = doc.get("sha256")
-        if not isinstance(payload, dict) or not isinstance(digest, str):
-            raise ItemBankFormatError(f"{source} has no payload or checksum")
-        try:
-            actual = hashlib.sha256(_canonical(payload).encode("ascii")).hexdigest()
-        except (ValueError, TypeError) as e:
-            raise ItemBankFormatError(f"{source} has a malformed payload: {e}") from None
-        if actual != digest:
-            raise ItemBankFormatError(
-                f"{source} is corrupted: the checksum of its payload does not match the stored "
-                f"sha256 ({actual[:12]}... != {digest[:12]}...)"
-            )
+        payload = _unseal(text, source, SCHEMA, FORMAT_VERSION)
         try:
             return cls._from_payload(payload)
         except ItemBankFormatError:
@@ -782,14 +798,7 @@ class ItemBank:
 
     # ------------------------------------------------------------------ scoring
     def _kernel_data(self, rd: ResponseData, n_threads) -> "_kernel.KernelData":
-        pos = self.items.index.get_indexer(rd.item_labels)
-        if (pos < 0).any():
-            raise ValueError(_unknown_message(list(rd.item_labels[pos < 0])))
-        return _kernel.KernelData(
-            rd.model, pos[rd.item], rd.y, n_models=rd.n_models, n_items=len(self),
-            family=self.family, trials=rd.trials if rd.family.uses_counts else None,
-            weight=rd.weights, model_ptr=rd.model_ptr, n_threads=n_threads,
-        )
+        return bank_kernel_data(self.items.index, self.family, rd, n_threads)
 
     def score(
         self,
@@ -1308,6 +1317,19 @@ def _drop_unused_categories(frame: pd.DataFrame, columns) -> pd.DataFrame:
     for c in fix:
         frame[c] = frame[c].cat.remove_unused_categories()
     return frame
+
+
+def bank_kernel_data(questions: pd.Index, family: str, rd: ResponseData, n_threads) -> "_kernel.KernelData":
+    """Kernel data of responses to bank questions, question indices into the bank's order
+    (``questions``, length N); unknown questions are an error that lists them."""
+    pos = questions.get_indexer(rd.item_labels)
+    if (pos < 0).any():
+        raise ValueError(_unknown_message(list(rd.item_labels[pos < 0])))
+    return _kernel.KernelData(
+        rd.model, pos[rd.item], rd.y, n_models=rd.n_models, n_items=len(questions),
+        family=family, trials=rd.trials if rd.family.uses_counts else None,
+        weight=rd.weights, model_ptr=rd.model_ptr, n_threads=n_threads,
+    )
 
 
 def _unknown_message(unknown: Sequence) -> str:

@@ -30,18 +30,14 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from . import _kernel
 from .data import ResponseData
 from .families import get_family
 from .multidim import MultiItems, MultiPosterior, default_n_quad, posterior_moments
 
-__all__ = ["MultidimBank"]
+__all__ = ["MultidimBank", "MULTIDIM_SCHEMA", "MULTIDIM_FORMAT_VERSION"]
 
-
-def _unknown_questions(labels) -> str:
-    shown = ", ".join(repr(x) for x in labels[:10])
-    more = f" (and {len(labels) - 10} more)" if len(labels) > 10 else ""
-    return f"{len(labels)} question(s) are not in the bank: {shown}{more}"
+MULTIDIM_SCHEMA = "irsl_stats.MultidimBank"
+MULTIDIM_FORMAT_VERSION = 1
 
 
 @dataclass
@@ -118,6 +114,96 @@ class MultidimBank:
             population_cov=np.array([[sd**2]]), identification=str(getattr(bank, "identification", "")),
         )
 
+    # ------------------------------------------------------------------ files
+    def to_json(self) -> str:
+        """The bank as versioned, checksummed JSON (schema ``irsl_stats.MultidimBank``).
+
+        Returns
+        -------
+        str
+            ``{"schema", "version", "sha256", "payload"}`` as :class:`~irsl_stats.ItemBank`
+            writes it; :meth:`from_json` reads it back exactly (NaN and infinities included).
+        """
+        from .bank import _enc_floats, _enc_labels, _seal
+
+        payload = {
+            "A": _enc_floats(self.A), "d": _enc_floats(self.d), "log_phi": _enc_floats(self.log_phi),
+            "family": self.family, "questions": _enc_labels(self.questions),
+            "item_benchmark": None if self.item_benchmark is None else _enc_labels(self.item_benchmark),
+            "dim_names": [str(n) for n in self.dim_names],
+            "population_mean": _enc_floats(self.population_mean),
+            "population_cov": _enc_floats(self.population_cov), "identification": self.identification,
+        }
+        return _seal(payload, MULTIDIM_SCHEMA, MULTIDIM_FORMAT_VERSION)
+
+    def save(self, path) -> None:
+        """Write the bank to ``path`` (JSON, written to a temporary name and renamed).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        """
+        from .bank import _write_atomically
+
+        _write_atomically(path, self.to_json())
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "the item-bank text") -> "MultidimBank":
+        """Parse the text written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        text : str
+        source : str
+            How error messages name the text.
+
+        Returns
+        -------
+        MultidimBank
+
+        Raises
+        ------
+        ItemBankFormatError
+            Not JSON, another schema, a newer version, a checksum mismatch or a malformed payload.
+        """
+        from .bank import ItemBankFormatError, _dec_floats, _dec_labels, _unseal
+
+        p = _unseal(text, source, MULTIDIM_SCHEMA, MULTIDIM_FORMAT_VERSION)
+        try:
+            questions = _dec_labels(p["questions"])
+            bench = None if p["item_benchmark"] is None else pd.Series(
+                np.asarray(_dec_labels(p["item_benchmark"]), dtype=object), index=questions)
+            bank = cls(
+                A=_dec_floats(p["A"], 2).reshape(len(questions), -1), d=_dec_floats(p["d"]),
+                log_phi=_dec_floats(p["log_phi"]), family=str(p["family"]), questions=questions,
+                item_benchmark=bench, dim_names=[str(n) for n in p["dim_names"]],
+                population_mean=_dec_floats(p["population_mean"]),
+                population_cov=_dec_floats(p["population_cov"], 2), identification=str(p["identification"]),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ItemBankFormatError(f"{source} has a malformed payload: {type(e).__name__}: {e}") from e
+        n, dims = bank.A.shape
+        if not (len(bank.d) == len(bank.log_phi) == n and len(bank.dim_names) == dims
+                and bank.population_mean.shape == (dims,) and bank.population_cov.shape == (dims, dims)):
+            raise ItemBankFormatError(f"{source} has a malformed payload: inconsistent shapes")
+        get_family(bank.family)
+        return bank
+
+    @classmethod
+    def load(cls, path) -> "MultidimBank":
+        """Read a bank written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+
+        Returns
+        -------
+        MultidimBank
+        """
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_json(fh.read(), source=f"file {str(path)!r}")
+
     # ------------------------------------------------------------------ helpers
     @property
     def benchmarks(self) -> list:
@@ -178,7 +264,7 @@ class MultidimBank:
 
     # ------------------------------------------------------------------ scoring
     def _posterior(self, responses, *, model, question, response, successes, trials, boundary, n_quad, n_threads):
-        from .bank import _drop_unused_categories
+        from .bank import _drop_unused_categories, bank_kernel_data
 
         if successes is not None or trials is not None:
             response = None
@@ -187,14 +273,7 @@ class MultidimBank:
             responses, model=model, question=question, response=response, successes=successes,
             trials=trials, family=self.family, boundary=boundary,
         )
-        pos = self.questions.get_indexer(rd.item_labels)
-        if (pos < 0).any():
-            raise ValueError(_unknown_questions(list(rd.item_labels[pos < 0])))
-        kd = _kernel.KernelData(
-            rd.model, pos[rd.item], rd.y, n_models=rd.n_models, n_items=len(self), family=self.family,
-            trials=rd.trials if rd.family.uses_counts else None, weight=rd.weights, model_ptr=rd.model_ptr,
-            n_threads=n_threads,
-        )
+        kd = bank_kernel_data(self.questions, self.family, rd, n_threads)
         k = rd.n_models
         nq = default_n_quad(self.dims) if n_quad is None else int(n_quad)
         post_eval = MultiPosterior(kd, self.dims, nq, n_threads)
@@ -340,7 +419,9 @@ class MultidimBank:
         if target_questions is not None:
             pos = self.questions.get_indexer(pd.Index(target_questions))
             if (pos < 0).any():
-                raise ValueError(_unknown_questions(list(pd.Index(target_questions)[pos < 0])))
+                from .bank import _unknown_message
+
+                raise ValueError(_unknown_message(list(pd.Index(target_questions)[pos < 0])))
             sub = np.zeros(len(self), dtype=bool)
             sub[pos] = True
             if (sub & ~mask).any():

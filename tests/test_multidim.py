@@ -132,17 +132,23 @@ def test_forecast_target_questions_and_errors(per_benchmark, sim3):
     with pytest.raises(ValueError, match="unknown benchmark"):
         per_benchmark.forecast("nope", using=using)
     bad = using.assign(question=using["question"].astype(str) + "x")
-    with pytest.raises(ValueError, match="not in the bank"):
+    with pytest.raises(ValueError, match="not in the item bank"):
         per_benchmark.forecast("bench2", using=bad)
     with pytest.raises(ValueError, match="alpha"):
         per_benchmark.forecast("bench2", using=using, alpha=1.5)
 
 
-def test_forecast_pass_at_k_with_counts():
+@pytest.fixture(scope="module")
+def counts_fit():
     sim = irsl.simulate.correlated_benchmarks(n_models=80, questions=25, family="beta_binomial",
                                               n_trials=20, seed=2, corr=[[1, 0.9], [0.9, 1]])
     res = _fit(sim.responses, family="beta_binomial", successes="successes", trials="trials",
                ability="per_benchmark")
+    return sim, res
+
+
+def test_forecast_pass_at_k_with_counts(counts_fit):
+    sim, res = counts_fit
     resp = sim.responses
     using = resp[(resp["benchmark"] == "bench1") & resp["model"].isin(["m0000", "m0001", "m0002"])]
     tidy = res.forecast("bench2", using=using, ks=[1, 10, 100])
@@ -321,3 +327,57 @@ def test_prediction_interval_covers_observed_scores(per_benchmark, sim3):
     assert np.allclose(pred["score"], conf["score"])  # the point forecast of the expectation is shared
     with pytest.raises(ValueError, match="interval must be"):
         per_benchmark.forecast("bench2", using=using, interval="both")
+
+
+def test_prediction_pass_at_k_and_bernoulli(counts_fit):
+    sim, res = counts_fit
+    resp = sim.responses
+    using = resp[(resp["benchmark"] == "bench1") & resp["model"].isin(["m0000", "m0001"])]
+    conf = res.forecast("bench2", using=using, ks=[1, 5, 50])
+    pred = res.forecast("bench2", using=using, ks=[1, 5, 50], interval="prediction")
+    for _, g in pred.groupby("model"):
+        assert np.all(np.diff(g["median"]) >= 0) and ((g["lower"] >= 0) & (g["upper"] <= 1)).all()
+    # draws of the success probabilities around their means: the same expectation, wider intervals
+    assert np.allclose(pred["pass_at_k"], conf["pass_at_k"])
+    assert (pred["upper"] - pred["lower"]).mean() > (conf["upper"] - conf["lower"]).mean()
+
+    bern = irsl.simulate.correlated_benchmarks(n_models=150, questions=25, family="bernoulli", seed=7,
+                                               corr=[[1, 0.9], [0.9, 1]])
+    rb = _fit(bern.responses, family="bernoulli", ability="per_benchmark")
+    use_b = bern.responses[(bern.responses["benchmark"] == "bench1") & bern.responses["model"].isin(["m0000"])]
+    fb = rb.forecast("bench2", using=use_b, interval="prediction")
+    # an observed score of 25 Bernoulli answers is a multiple of 1/25
+    assert np.isclose((fb["median"] * 25) % 1, 0).all() or np.isclose((fb["median"] * 25) % 1, 1).all()
+
+
+def test_non_convergence_is_reported(sim3):
+    resp = _sub(sim3.responses, sim3.responses["benchmark"].isin(["bench1", "bench2"]))
+    with pytest.warns(irsl.IRSLWarning, match="did not converge"):
+        res = irsl.fit("ability ~ 1", data=resp, benchmark="benchmark", ability="per_benchmark", max_iter=2)
+    assert not res.converged
+    assert any("did not converge" in w for w in res.warnings)
+    assert "did not converge" in res.summary().as_text()
+
+
+def test_multidimensional_bank_round_trips_through_json(per_benchmark, sim3, tmp_path):
+    bank = per_benchmark.item_bank()
+    bank.A[0, 0] = np.nan  # non-finite values survive exactly
+    path = tmp_path / "bank.json"
+    bank.save(path)
+    back = MultidimBank.load(path)
+    np.testing.assert_array_equal(back.A, bank.A)
+    np.testing.assert_array_equal(back.d, bank.d)
+    np.testing.assert_array_equal(back.population_cov, bank.population_cov)
+    assert list(back.questions) == list(bank.questions) and back.dim_names == bank.dim_names
+    assert list(back.item_benchmark) == list(bank.item_benchmark)
+    good = per_benchmark.item_bank()
+    good.save(path)
+    using = _sub(sim3.responses, (sim3.responses["benchmark"] == "bench1") & sim3.responses["model"].isin(["m0001"]))
+    pd.testing.assert_frame_equal(MultidimBank.load(path).forecast("bench2", using), good.forecast("bench2", using))
+    text = path.read_text()
+    with pytest.raises(irsl.ItemBankFormatError, match="corrupted"):
+        MultidimBank.from_json(text.replace('"d": [', '"d": [1.5, ', 1))
+    with pytest.raises(irsl.ItemBankFormatError, match="schema"):
+        irsl.ItemBank.from_json(text)
+    with pytest.raises(irsl.ItemBankFormatError, match="not valid JSON"):
+        MultidimBank.from_json(text[: len(text) // 2])
