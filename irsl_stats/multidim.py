@@ -350,59 +350,6 @@ def _residual_loadings(kd, jf, k: int) -> np.ndarray:
     return out
 
 
-# ---------------------------------------------------------------------------------- EM state
-@dataclass
-class _EMState:
-    items: MultiItems
-    B: np.ndarray
-    Sigma: np.ndarray
-    mode: np.ndarray
-
-
-class _EMCodec:
-    """The free parameters of an EM state as one vector (for SQUAREM's extrapolation): free
-    loadings, intercepts, free precisions, ``B`` and the Cholesky factor of ``Sigma`` (log
-    diagonal), so that any vector decodes to a valid state."""
-
-    def __init__(self, free, precision, kind, irt, x, dims):
-        self.free, self.precision, self.kind, self.irt, self.x, self.dims = free, precision, kind, irt, x, dims
-        self.tril = np.tril_indices(dims)
-
-    def encode(self, st: _EMState) -> np.ndarray:
-        chol = np.linalg.cholesky(st.Sigma)
-        chol[np.diag_indices(self.dims)] = np.log(np.diag(chol))
-        return np.concatenate([st.items.A[self.free], st.items.d, st.items.gamma, st.B.ravel(), chol[self.tril]])
-
-    def decode(self, vec: np.ndarray, like: _EMState):
-        """The state of ``vec`` renormalised to the identification (None if it is not finite)."""
-        if not np.all(np.isfinite(vec)):
-            return None
-        n_free, n = int(self.free.sum()), len(like.items.d)
-        k = 0
-        A = like.items.A.copy()
-        A[self.free] = np.clip(vec[k:k + n_free], -A_BOUND, A_BOUND)
-        k += n_free
-        d = np.clip(vec[k:k + n], -D_BOUND, D_BOUND)
-        k += n
-        ng = len(like.items.gamma)
-        gamma = vec[k:k + ng]
-        if self.precision.per_item:
-            gamma = np.clip(gamma, *LOG_PHI_BOUNDS)
-        k += ng
-        B = vec[k:k + like.B.size].reshape(like.B.shape)
-        k += like.B.size
-        chol = np.zeros((self.dims, self.dims))
-        chol[self.tril] = vec[k:]
-        diag = np.diag(chol).copy()
-        if np.any(diag > 30):
-            return None
-        chol[np.diag_indices(self.dims)] = np.exp(diag)
-        Sigma = chol @ chol.T
-        B, Sigma, items, mode = _renormalise(self.kind, self.irt, self.x, B, Sigma, MultiItems(A, d, gamma),
-                                             like.mode.copy())
-        return _EMState(items, B, Sigma, mode)
-
-
 # ---------------------------------------------------------------------------------- inference
 def _latent_param_vector(B, Sigma):
     sd = np.sqrt(np.diag(Sigma))
@@ -512,7 +459,6 @@ def fit_multidim(
     tol: float = 1e-6,
     verbose: bool = False,
     n_threads=None,
-    accelerate: bool = True,
 ) -> MultiEstimates:
     """Marginal ML of loadings, intercepts, precisions, ``B`` and ``Sigma``.
 
@@ -530,12 +476,6 @@ def fit_multidim(
     max_iter, tol : EM controls: stop when no question parameter moved by more than
         ``100 tol`` standard errors in an iteration and the objective changed by less than
         ``0.01 tol`` relative.
-    verbose : bool
-        One line per pair of EM iterations.
-    n_threads : int or None
-    accelerate : bool
-        SQUAREM extrapolation between EM steps (default); ``False`` runs plain EM (same optimum,
-        more iterations).
 
     Returns
     -------
@@ -553,93 +493,53 @@ def fit_multidim(
     free = pattern.free if irt == "2pl" else np.zeros_like(pattern.free)
     history: list = []
     warnings_: List[str] = []
-    dof = max(len(x) - x.shape[1], 1)
-
-    def em_step(state: "_EMState"):
-        """One EM iteration from ``state``: returns the objective at ``state``, the next state
-        and the move of the question parameters in standard-error units."""
-        items_, B_, Sigma_, mode_ = state.items, state.B, state.Sigma, state.mode
-        log_phi = precision.log_phi(items_.gamma)
-        s_inv = np.linalg.inv(Sigma_)
-        _, logdet = np.linalg.slogdet(Sigma_)
-        mean = x @ B_
+    converged = False
+    prev = -np.inf
+    item_step = np.inf
+    change = np.nan
+    it = 0
+    for it in range(1, max_iter + 1):
+        log_phi = precision.log_phi(items.gamma)
+        s_inv = np.linalg.inv(Sigma)
+        _, logdet = np.linalg.slogdet(Sigma)
+        mean = x @ B
         # place the nodes at the posterior modes: with sharp posteriors (thousands of trials per
         # question) a mode that is off by a few posterior SDs spoils the quadrature, so iterate
         # (usually 1-2 steps; the abilities move little between EM iterations)
-        mode_, neg = post_eval.find_modes(mode_, items_, log_phi, mean, s_inv, max_iter=10, tol=1e-2)
-        nodes, terms, marg, _ = post_eval.evaluate(mode_, neg, items_, log_phi, mean, s_inv, logdet)
-        llf_ = float(marg.sum())
-        objective_ = llf_ + precision.prior_terms(items_.gamma)[0]
+        mode, neg = post_eval.find_modes(mode, items, log_phi, mean, s_inv, max_iter=10, tol=1e-2)
+        nodes, terms, marg, _ = post_eval.evaluate(mode, neg, items, log_phi, mean, s_inv, logdet)
+        llf = float(marg.sum())
+        objective = llf + precision.prior_terms(items.gamma)[0]
+        change = objective - prev
+        if verbose:
+            print(f"MML(D={dims}) iter {it:4d}  objective {objective: .10e}  change {change: .3e}  "
+                  f"step(items) {item_step:.2e}", flush=True)
+        history.append(dict(iter=it, objective=objective, loglik=llf, scaled_step=item_step))
+        # EM converges linearly and, when a question is nearly explained by the abilities (a
+        # Heywood-like case), very slowly: it stops when an iteration moves no question parameter
+        # by more than 100 tol standard errors and changes the objective by less than
+        # 0.01 tol relative (tol = 1e-6: 1e-4 SE, mirt's default criterion on the parameters)
+        if (np.isfinite(prev) and abs(change) < tol * 1e-2 * max(1.0, abs(objective))
+                and item_step < tol * 100):
+            converged = True
+            break
+        prev = objective
         post = np.exp(terms - marg[:, None])
         _, g_item, h_item = _kernel.accumulate_items_weighted(
-            kd, items_.A, items_.d, log_phi, nodes, post, information="observed", n_threads=n_threads)
+            kd, items.A, items.d, log_phi, nodes, post, information="observed", n_threads=n_threads)
         post_eval.n_passes += 1
-        new_items, _ = item_update(g_item, h_item, items_, free, precision, 1.0)
-        new_items.A = np.where(free, new_items.A, items_.A)  # fixed loadings stay exactly where they are
+        before = items
+        items, _ = item_update(g_item, h_item, items, free, precision, 1.0)
+        items.A = np.where(free, items.A, before.A)  # fixed loadings stay exactly where they are
         e_theta, c_theta = posterior_moments(nodes, post)
-        new_B = np.linalg.lstsq(x, e_theta, rcond=None)[0]
-        resid = e_theta - x @ new_B
-        new_Sigma = (c_theta.sum(axis=0) + resid.T @ resid) / dof
-        new_Sigma = 0.5 * (new_Sigma + new_Sigma.T) + 1e-10 * np.eye(dims)
-        new_B, new_Sigma, new_items, mode_ = _renormalise(pattern.kind, irt, x, new_B, new_Sigma, new_items, mode_)
-        step_ = _scaled_change(items_, new_items, h_item, free, precision, align=pattern.kind == "exploratory")
-        return objective_, llf_, _EMState(new_items, new_B, new_Sigma, mode_), step_
-
-    codec = _EMCodec(free, precision, pattern.kind, irt, x, dims)
-    state = _EMState(items, B, Sigma, mode)
-    converged = False
-    change = np.nan
-    it = 0
-    best = None  # (objective, state) of the best state whose objective is known
-    while it < max_iter:
-        # SQUAREM (Varadhan & Roland 2008, scheme S3): two EM steps give the direction r and the
-        # curvature v of the EM path; jump along it, then stabilise with one more EM step. EM's
-        # slow linear convergence (aggregate scores: thousands of iterations) drops by an order
-        # of magnitude; a jump that lowers the objective falls back to the plain EM steps.
-        obj0, llf0, s1, step1 = em_step(state)
-        it += 1
-        history.append(dict(iter=it, objective=obj0, loglik=llf0, scaled_step=step1))
-        if best is None or obj0 > best[0]:
-            best = (obj0, state)
-        if it >= max_iter:
-            state = s1
-            break
-        obj1, llf1, s2, step2 = em_step(s1)
-        it += 1
-        history.append(dict(iter=it, objective=obj1, loglik=llf1, scaled_step=step2))
-        change = obj1 - obj0
-        if verbose:
-            print(f"MML(D={dims}) iter {it:4d}  objective {obj1: .10e}  change {change: .3e}  "
-                  f"step(items) {step1:.2e}", flush=True)
-        # EM converges linearly and, when a question is nearly explained by the abilities (a
-        # Heywood-like case), very slowly: it stops when an EM iteration moves no question
-        # parameter by more than 100 tol standard errors and changes the objective by less than
-        # 0.01 tol relative (tol = 1e-6: 1e-4 SE, mirt's default criterion on the parameters)
-        if abs(change) < tol * 1e-2 * max(1.0, abs(obj1)) and step1 < tol * 100:
-            converged = True
-            state = s1
-            break
-        p0, p1, p2 = codec.encode(state), codec.encode(s1), codec.encode(s2)
-        r, v = p1 - p0, p2 - 2 * p1 + p0
-        nr, nv = float(np.linalg.norm(r)), float(np.linalg.norm(v))
-        state = s2
-        if accelerate and nv > 0 and np.isfinite(nr / nv) and it < max_iter:
-            alpha = min(-nr / nv, -1.0)
-            for _ in range(6):  # back-track toward the plain EM point (alpha = -1) if needed
-                jump = codec.decode(p0 - 2 * alpha * r + alpha**2 * v, s2)
-                if jump is None:
-                    alpha = 0.5 * (alpha - 1.0)
-                    continue
-                obj_j, llf_j, s_j, step_j = em_step(jump)
-                it += 1
-                history.append(dict(iter=it, objective=obj_j, loglik=llf_j, scaled_step=step_j))
-                if np.isfinite(obj_j) and obj_j >= obj1 - 1e-9 * abs(obj1):
-                    state = s_j  # the stabilising EM step from the jump
-                    break
-                if alpha == -1.0 or it >= max_iter:
-                    break
-                alpha = 0.5 * (alpha - 1.0) if alpha < -1.5 else -1.0
-    items, B, Sigma, mode = state.items, state.B, state.Sigma, state.mode
+        B = np.linalg.lstsq(x, e_theta, rcond=None)[0]
+        resid = e_theta - x @ B
+        dof = max(len(x) - x.shape[1], 1)
+        Sigma = (c_theta.sum(axis=0) + resid.T @ resid) / dof
+        Sigma = 0.5 * (Sigma + Sigma.T) + 1e-10 * np.eye(dims)
+        B, Sigma, items, mode = _renormalise(pattern.kind, irt, x, B, Sigma, items, mode)
+        item_step = _scaled_change(before, items, h_item, free, precision,
+                                   align=pattern.kind == "exploratory")
     at_bound = int((np.abs(items.A) >= A_BOUND * 0.999).any(axis=1).sum())
     if at_bound:
         warnings_.append(

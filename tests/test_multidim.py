@@ -381,24 +381,3 @@ def test_multidimensional_bank_round_trips_through_json(per_benchmark, sim3, tmp
         irsl.ItemBank.from_json(text)
     with pytest.raises(irsl.ItemBankFormatError, match="not valid JSON"):
         MultidimBank.from_json(text[: len(text) // 2])
-
-
-def test_squarem_reaches_the_plain_em_optimum_faster():
-    """Few questions per dimension (as with aggregate benchmark scores): plain EM is slow."""
-    from irsl_stats.api import build_precision, kernel_data, response_data
-    from irsl_stats.formula import parse_latent_formula
-    from irsl_stats.multidim import LoadingPattern, fit_multidim
-
-    sim = irsl.simulate.correlated_benchmarks(n_models=150, questions=3, seed=1, corr=[[1, 0.6], [0.6, 1]], phi=30)
-    resp = sim.responses
-    rd = response_data(resp, model="model", question="question", response="y", successes=None,
-                       trials=None, benchmark="benchmark", family="beta", boundary="error", weights=None)
-    design = parse_latent_formula("ability ~ 1", resp, None, "model", rd.model_labels)
-    prec = build_precision("item", "beta", rd.n_items, None, "auto")
-    pattern = LoadingPattern.exploratory(rd.n_items, 2)
-    fast = fit_multidim(kernel_data(rd), design, prec, "2pl", pattern, n_threads=1)
-    plain = fit_multidim(kernel_data(rd), design, prec, "2pl", pattern, accelerate=False, max_iter=5000,
-                         n_threads=1)
-    assert fast.converged and plain.converged
-    assert abs(fast.llf - plain.llf) < 1e-6 * abs(plain.llf)  # measured: 4e-6 absolute on 714
-    assert fast.n_iter < 0.5 * plain.n_iter  # measured: 185 vs 692 EM steps
