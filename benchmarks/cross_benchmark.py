@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from irsl_stats.crossval import holdout_benchmark_study, mae_table, transfer_study
+from irsl_stats.crossval import holdout_benchmark_study, mae_table, stack_benchmarks, transfer_study
 
 OBS_BENCHMARKS = ["MMLU", "ARC-C", "HellaSwag", "Winograd", "TruthfulQA", "GSM8K", "XWinograd", "HumanEval"]
 
@@ -32,9 +32,7 @@ def load_pythia(root: Path):
     g = pd.read_csv(root / "monkeys" / "pythia_gsm8k_counts.csv")
     m = pd.read_csv(root / "monkeys" / "pythia_math_counts.csv")
     ck = pd.read_csv(root / "monkeys" / "pythia_checkpoints.csv").set_index("model")
-    g["benchmark"], m["benchmark"] = "GSM8K", "MATH"
-    data = pd.concat([g, m[g.columns]], ignore_index=True)
-    data["question"] = data["benchmark"] + "/" + data["problem"].astype(str)
+    data = stack_benchmarks({"GSM8K": g, "MATH": m})
     # float: 6 N D overflows int64 for the largest checkpoints
     compute = 6.0 * ck["Parameters"].astype(float) * ck["Tokens"].astype(float)
     return data, compute

@@ -498,15 +498,36 @@ class MultidimBank:
         return out
 
 
-def fitted_responses(rd: ResponseData, exclude_benchmark) -> pd.DataFrame:
-    """The fit's own long responses without the questions of ``exclude_benchmark`` (for
-    :meth:`forecast` with ``using=None``), with the column names recorded by the data layer."""
-    long = rd.to_long()
-    if rd.item_benchmark is None:
-        raise ValueError("the fit has no benchmark labels: pass using= explicitly")
-    targets = [exclude_benchmark] if np.isscalar(exclude_benchmark) else list(exclude_benchmark)
-    keep_items = rd.item_benchmark[~rd.item_benchmark.isin(targets)].index
-    qcol = rd.columns["question"] or "question"
-    return long[long[qcol].isin(keep_items)]
+def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs: dict) -> pd.DataFrame:
+    """:meth:`MultidimBank.forecast` for a fit (one- or multidimensional results): column names
+    default to the fit's, and ``using=None`` takes the fit's own responses on every benchmark
+    except ``target``.
 
+    Parameters
+    ----------
+    bank : MultidimBank
+        The fit's questions.
+    rd : ResponseData
+        The fit's responses.
+    target, using, kwargs : as in :meth:`MultidimBank.forecast`.
 
+    Returns
+    -------
+    DataFrame
+        As :meth:`MultidimBank.forecast`.
+    """
+    cols = rd.columns
+    opts = dict(kwargs)
+    for key in ("model", "question", "response", "successes", "trials"):
+        if key not in opts and cols.get(key) is not None:
+            opts[key] = cols[key]
+    if using is None:
+        if rd.item_benchmark is None:
+            raise ValueError("the fit has no benchmark labels: pass using= explicitly")
+        targets = [target] if np.isscalar(target) else list(target)
+        keep_items = rd.item_benchmark[~rd.item_benchmark.isin(targets)].index
+        long = rd.to_long()
+        using = long[long[cols["question"] or "question"].isin(keep_items)]
+        if rd.family.uses_counts:
+            opts.pop("response", None)
+    return bank.forecast(target, using, **opts)

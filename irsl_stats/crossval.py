@@ -20,13 +20,13 @@ Two designs, both K-fold over models (calibrate on the training models, forecast
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-__all__ = ["holdout_benchmark_study", "transfer_study", "fold_labels", "mae_table"]
+__all__ = ["holdout_benchmark_study", "transfer_study", "fold_labels", "mae_table", "stack_benchmarks"]
 
 
 def fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
@@ -53,6 +53,45 @@ def fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
     if folds < 2 or folds > n:
         raise ValueError(f"folds must be in [2, {n}]; got {folds}")
     return np.random.default_rng(seed).permutation(n) % folds
+
+
+def stack_benchmarks(frames: Mapping[str, pd.DataFrame], *, question: str = "problem",
+                     benchmark: str = "benchmark") -> pd.DataFrame:
+    """One long table from per-benchmark tables whose question ids may collide.
+
+    Parameters
+    ----------
+    frames : mapping of benchmark name -> DataFrame
+        Long responses of each benchmark; the columns of the first table are kept.
+    question : str
+        Question-id column of the inputs (e.g. problem numbers, which repeat across benchmarks).
+    benchmark : str
+        Name of the benchmark column added.
+
+    Returns
+    -------
+    DataFrame
+        The rows of all tables, with ``benchmark`` and a ``question`` column labelled
+        ``"<benchmark>/<id>"`` (unique across benchmarks).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"model": ["m"], "problem": [1], "k": [2], "n": [5]})
+    >>> stack_benchmarks({"GSM8K": a, "MATH": a})["question"].tolist()
+    ['GSM8K/1', 'MATH/1']
+    """
+    if not frames:
+        raise ValueError("frames: at least one benchmark table is needed")
+    columns = list(next(iter(frames.values())).columns)
+    parts = []
+    for name, frame in frames.items():
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"the table of benchmark {name!r} lacks the column(s) {missing}")
+        parts.append(frame[columns].assign(**{benchmark: name}))
+    out = pd.concat(parts, ignore_index=True)
+    out["question"] = out[benchmark].astype(str) + "/" + out[question].astype(str)
+    return out
 
 
 def _logit(p, eps: float) -> np.ndarray:

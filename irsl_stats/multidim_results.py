@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 import warnings
 from typing import List, Optional
 
@@ -10,9 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .crossbench import MultidimBank, fitted_responses
+from .crossbench import MultidimBank, forecast_for_fit
 from .multidim import MultiEstimates
-from .results import IRSLWarning
+from .results import IRSLWarning, WaldInference
 
 __all__ = ["MultidimResults"]
 
@@ -28,7 +27,7 @@ IDENTIFICATION = {
 }
 
 
-class MultidimResults:
+class MultidimResults(WaldInference):
     """Fitted Item Response Scaling Law with D-dimensional abilities.
 
     Attributes
@@ -170,42 +169,6 @@ class MultidimResults:
         return self._cov
 
     @property
-    def bse(self) -> pd.Series:
-        """Standard errors of :attr:`params` (NaN where fixed by the identification)."""
-        return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index, name="bse")
-
-    @property
-    def tvalues(self) -> pd.Series:
-        """``params / bse``."""
-        return self.params / self.bse
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided normal p-values of :attr:`tvalues`."""
-        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())), index=self._params.index)
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald intervals of :attr:`params`.
-
-        Parameters
-        ----------
-        alpha : float
-            The intervals are ``1 - alpha``.
-
-        Returns
-        -------
-        DataFrame, shape (K, 2)
-            Lower (column 0) and upper (column 1) limits.
-        """
-        z = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({0: self.params - z * self.bse, 1: self.params + z * self.bse})
-
-    @property
-    def use_t(self) -> bool:
-        """False: inference is asymptotic (normal), read by statsmodels' summary tables."""
-        return False
-
-    @property
     def nobs(self) -> int:
         """Number of responses."""
         return int(self._rd.nobs)
@@ -317,7 +280,7 @@ class MultidimResults:
         ...                ability="per_benchmark")
         >>> res.forecast("arc_challenge", using=new_arc_easy_responses)   # doctest: +SKIP
         """
-        return _forecast(self.item_bank(), self._rd, target, using, kwargs)
+        return forecast_for_fit(self.item_bank(), self._rd, target, using, kwargs)
 
     # ------------------------------------------------------------------ summary
     def summary(self, alpha: float = 0.05):
@@ -336,6 +299,8 @@ class MultidimResults:
         """
         from statsmodels.iolib.summary import Summary
         from statsmodels.iolib.table import SimpleTable
+
+        from .summary import add_notes
 
         smry = Summary()
         left = [("Family:", [self.family]), ("IRT model:", [self.irt.upper()]),
@@ -367,25 +332,5 @@ class MultidimResults:
                  "Standard errors: latent parameters from the observed information of the marginal "
                  "likelihood given the questions; question parameters given the other questions "
                  "(Louis' correction)" + (" and the rotation" if self.pattern.kind == "exploratory" else "") + "."]
-        if self.warnings:
-            notes.append("Warnings:")
-            notes.extend(f"[{i + 1}] {w}" for i, w in enumerate(self.warnings))
-        wrapped = []
-        for n in notes:
-            wrapped.extend(textwrap.wrap(n, 86, subsequent_indent="    ") or [""])
-        smry.add_extra_txt(wrapped)
+        add_notes(smry, notes, self.warnings)
         return smry
-
-
-def _forecast(bank: MultidimBank, rd, target, using, kwargs) -> pd.DataFrame:
-    """Shared by one- and multidimensional results: default column names from the fit's data."""
-    cols = rd.columns
-    opts = dict(kwargs)
-    for key in ("model", "question", "response", "successes", "trials"):
-        if key not in opts and cols.get(key) is not None:
-            opts[key] = cols[key]
-    if using is None:
-        using = fitted_responses(rd, target)
-        if rd.family.uses_counts:
-            opts.pop("response", None)
-    return bank.forecast(target, using, **opts)

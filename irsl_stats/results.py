@@ -64,7 +64,60 @@ class FitInfo:
     extra: Dict[str, str] = field(default_factory=dict)
 
 
-class IRSLResults:
+class WaldInference:
+    """Normal-theory (Wald) inference from ``self._params`` (Series, length K) and ``self._cov``
+    (DataFrame, K x K): the statsmodels results surface shared by the one- and
+    multidimensional results classes.
+
+    Examples
+    --------
+    >>> import irsl_stats as irsl
+    >>> issubclass(irsl.IRSLResults, WaldInference)
+    True
+    """
+
+    _params: pd.Series
+    _cov: pd.DataFrame
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors of ``params`` (Series, length K)."""
+        return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index)
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """Wald z statistics ``params / bse`` (Series, length K)."""
+        return self._params / self.bse
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided normal p-values of ``tvalues`` (Series, length K)."""
+        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())), index=self._params.index)
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals, DataFrame (K, 2) with columns 0 and 1 like statsmodels.
+
+        Parameters
+        ----------
+        alpha : float
+            The intervals are ``1 - alpha``.
+
+        Returns
+        -------
+        DataFrame, shape (K, 2)
+            Lower (column 0) and upper (column 1) bounds, indexed by the parameter names.
+        """
+        q = stats.norm.ppf(1 - alpha / 2)
+        se = self.bse
+        return pd.DataFrame({0: self._params - q * se, 1: self._params + q * se})
+
+    @property
+    def use_t(self) -> bool:  # read by statsmodels' summary_params
+        """Always False: inference uses the normal distribution."""
+        return False
+
+
+class IRSLResults(WaldInference):
     """Fitted Item Response Scaling Law.
 
     Attributes
@@ -195,38 +248,6 @@ class IRSLResults:
         """
         return self._cov.copy()
 
-    @property
-    def bse(self) -> pd.Series:
-        """Standard errors of ``params`` (Series, length K)."""
-        return pd.Series(np.sqrt(np.diag(self._cov.to_numpy())), index=self._params.index)
-
-    @property
-    def tvalues(self) -> pd.Series:
-        """Wald z statistics ``params / bse`` (Series, length K)."""
-        return self._params / self.bse
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided normal p-values of ``tvalues`` (Series, length K)."""
-        return pd.Series(2 * stats.norm.sf(np.abs(self.tvalues.to_numpy())), index=self._params.index)
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals, DataFrame (K, 2) with columns 0 and 1 like statsmodels.
-
-        Parameters
-        ----------
-        alpha : float
-            The intervals are ``1 - alpha``.
-
-        Returns
-        -------
-        DataFrame, shape (K, 2)
-            Lower (column 0) and upper (column 1) bounds, indexed by the parameter names.
-        """
-        q = stats.norm.ppf(1 - alpha / 2)
-        se = self.bse
-        return pd.DataFrame({0: self._params - q * se, 1: self._params + q * se})
-
     def joint_cov_params(self) -> pd.DataFrame:
         """Joint covariance of all abilities and question parameters (identified scale).
 
@@ -290,11 +311,6 @@ class IRSLResults:
     def bic(self) -> float:
         """Bayesian information criterion ``-2 llf + log(nobs) n_params``."""
         return -2 * self.llf + np.log(self.nobs) * self._n_params
-
-    @property
-    def use_t(self) -> bool:  # read by statsmodels' summary_params
-        """Always False: inference uses the normal distribution."""
-        return False
 
     @property
     def sigma(self) -> float:
@@ -485,14 +501,13 @@ class IRSLResults:
         >>> res = irsl.fit("ability ~ 1", data, benchmark="benchmark")  # doctest: +SKIP
         >>> res.forecast("arc_challenge", using=arc_easy_responses)     # doctest: +SKIP
         """
-        from .crossbench import MultidimBank
-        from .multidim_results import _forecast
+        from .crossbench import MultidimBank, forecast_for_fit
 
         if self._response_data is None:
             raise ValueError("this result does not carry its response data; pass using= and call "
                              "item_bank() / MultidimBank.forecast directly")
         bank = MultidimBank.from_item_bank(self.item_bank())
-        return _forecast(bank, self._response_data, target, using, kwargs)
+        return forecast_for_fit(bank, self._response_data, target, using, kwargs)
 
     def ability_correlation(self) -> pd.DataFrame:
         """Benchmark x benchmark ability correlation: all ones with one shared ability.

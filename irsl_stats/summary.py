@@ -12,7 +12,7 @@ from statsmodels.iolib.summary import Summary
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_params
 
-__all__ = ["build_summary"]
+__all__ = ["build_summary", "add_notes"]
 
 
 def _fmt(v) -> str:
@@ -90,11 +90,22 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         )
     for k, v in fi.extra.items():
         notes.append(f"{k}: {v}")
-    if res.warnings:
-        notes.append("Warnings:")
-        notes.extend(f"[{i + 1}] {w}" for i, w in enumerate(res.warnings))
+    add_notes(smry, notes, res.warnings)
+    return smry
+
+
+def add_notes(smry: Summary, notes: list, warnings_list: list) -> None:
+    """Append the notes and the numbered warnings to a summary, wrapped at 86 characters.
+
+    Parameters
+    ----------
+    smry : statsmodels.iolib.summary.Summary
+    notes : list of str
+    warnings_list : list of str
+    """
+    if warnings_list:
+        notes = list(notes) + ["Warnings:"] + [f"[{i + 1}] {w}" for i, w in enumerate(warnings_list)]
     wrapped = []
     for n in notes:
         wrapped.extend(textwrap.wrap(n, 86, subsequent_indent="    ") or [""])
     smry.add_extra_txt(wrapped)
-    return smry

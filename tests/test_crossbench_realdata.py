@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from irsl_stats.crossval import holdout_benchmark_study, mae_table, transfer_study
+from irsl_stats.crossval import holdout_benchmark_study, mae_table, stack_benchmarks, transfer_study
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 OBS = DATA / "obsscaling" / "base_llm_benchmark_eval.csv"
@@ -48,9 +48,7 @@ def test_pythia_gsm8k_forecasts_math():
     if not all(p.exists() for p in paths):
         pytest.skip("Pythia sample-count data not found at ../shared/data/monkeys")
     g, m, ck = (pd.read_csv(p) for p in paths)
-    g["benchmark"], m["benchmark"] = "GSM8K", "MATH"
-    counts = pd.concat([g, m[g.columns]], ignore_index=True)
-    counts["question"] = counts["benchmark"] + "/" + counts["problem"].astype(str)
+    counts = stack_benchmarks({"GSM8K": g, "MATH": m})
     ck = ck.set_index("model")
     compute = 6.0 * ck["Parameters"].astype(float) * ck["Tokens"].astype(float)
     table = transfer_study(counts, "GSM8K", "MATH", successes="n_correct", trials="n_samples",

@@ -192,9 +192,7 @@ if args.data:
     g = pd.read_csv(root / "monkeys" / "pythia_gsm8k_counts.csv")
     m = pd.read_csv(root / "monkeys" / "pythia_math_counts.csv")
     ck = pd.read_csv(root / "monkeys" / "pythia_checkpoints.csv").set_index("model")
-    g["benchmark"], m["benchmark"] = "GSM8K", "MATH"
-    counts = pd.concat([g, m[g.columns]], ignore_index=True)
-    counts["question"] = counts["benchmark"] + "/" + counts["problem"].astype(str)
+    counts = irsl.crossval.stack_benchmarks({"GSM8K": g, "MATH": m})  # problem ids repeat across them
     compute = 6.0 * ck["Parameters"].astype(float) * ck["Tokens"].astype(float)
     table = irsl.crossval.transfer_study(counts, "GSM8K", "MATH", successes="n_correct",
                                          trials="n_samples", compute=compute, n_threads=args.threads)
