@@ -19,6 +19,7 @@ from .formula import parse_latent_formula, precision_design
 from .identification import Identification
 from .jml import JMLOptions
 from .precision import PrecisionModel
+from .priors import DiscriminationPrior
 from .results import IRSLResults
 
 if TYPE_CHECKING:  # the multidimensional results are imported when a fit needs them
@@ -191,6 +192,7 @@ def fit(
     irt: str = "2pl",
     precision: Union[str, float] = "item",
     precision_prior: Union[str, float, None] = "auto",
+    discrimination_prior: Optional[float] = None,
     method: str = "mml",
     identification: str = "population",
     cov_type: str = "nonrobust",
@@ -233,6 +235,12 @@ def fit(
         with many responses per question, and keeps the optimum finite when a question has few —
         e.g. aggregate scores, where joint ML otherwise drives ``phi_j`` to infinity). ``None``
         disables it.
+    discrimination_prior : float or None
+        With ``irt="2pl"``: standard deviation of a log-normal prior on the discriminations,
+        ``log a_j ~ N(mean of log a, s^2)`` (penalised ML; every ``a_j > 0``). ``None`` (default):
+        plain ML. Use it when there are few models per question: a question that separates the
+        calibration models perfectly otherwise gets a discrimination at its bound. ``1.0`` is a
+        good start (the test-time study's default for 2PL, see :mod:`irsl_stats.testtime`).
     method : {"mml", "jml"}
         Marginal ML (default: abilities integrated out by adaptive Gauss–Hermite quadrature) or
         joint ML (abilities as parameters, then the latent regression with their measurement
@@ -297,7 +305,11 @@ def fit(
     _check_choice("method", method, ("jml", "mml"))
     _check_choice("ability", ability, ("shared", "per_benchmark"))
     _check_choice("dims_criterion", dims_criterion, ("bic", "aic"))
+    a_prior = DiscriminationPrior.build(discrimination_prior, irt)
     multidim = ability == "per_benchmark" or dims != 1
+    if multidim and a_prior.active:
+        raise ValueError("discrimination_prior is implemented for one shared ability (dims=1, "
+                         "ability='shared'); multidimensional loadings are fitted without a prior")
     if multidim:
         _check_multidim_options(ability, dims, max_dims, method, benchmark, cov_type, identification)
     _check_choice("cov_type", cov_type, ("nonrobust", "robust", "cluster"))
@@ -332,11 +344,13 @@ def fit(
     if method == "jml":
         from .estimate import estimate_jml
 
-        est = estimate_jml(kd, design, prec, irt, JMLOptions(max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads), full_cov)
+        est = estimate_jml(kd, design, prec, irt, JMLOptions(max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads), full_cov,
+                           a_prior=a_prior)
     else:
         from .estimate import estimate_mml
 
-        est = estimate_mml(kd, design, prec, irt, n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads)
+        est = estimate_mml(kd, design, prec, irt, n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads,
+                           a_prior=a_prior)
 
     from .estimate import assemble_results
 
@@ -344,4 +358,5 @@ def fit(
     return assemble_results(
         est, rd=rd, design=design, ident=ident, precision=prec, irt=irt, method=method,
         cov_type=cov_type, group_labels=group_labels, n_quad=n_quad if method == "mml" else None,
+        a_prior=a_prior,
     )

@@ -17,9 +17,10 @@ from . import _kernel
 from .formula import LatentDesign
 from .identification import Identification, describe as describe_identification
 from .inference import DENSE_LIMIT, conditional_ses, joint_covariance
-from .jml import LOG_PHI_BOUNDS, THETA_BOUND, JMLOptions, fit_jml
+from .jml import A_BOUND, LOG_PHI_BOUNDS, THETA_BOUND, JMLOptions, fit_jml
 from .latent_regression import fit_latent_regression, sandwich
 from .precision import PrecisionModel
+from .priors import DiscriminationPrior
 from .results import FitInfo, IRSLResults
 
 __all__ = ["Estimates", "estimate_jml", "estimate_mml", "assemble_results"]
@@ -67,22 +68,34 @@ def _n_item_params(irt: str, precision: PrecisionModel, n_items: int) -> int:
 
 
 def estimate_jml(
-    kd, design: LatentDesign, precision: PrecisionModel, irt: str, options: JMLOptions, full_cov="auto"
+    kd, design: LatentDesign, precision: PrecisionModel, irt: str, options: JMLOptions, full_cov="auto",
+    a_prior: Optional[DiscriminationPrior] = None,
 ) -> Estimates:
     """Joint ML of abilities and questions, then the latent regression with measurement error."""
-    jf = fit_jml(kd, precision, irt, options=options)
+    jf = fit_jml(kd, precision, irt, options=options, a_prior=a_prior)
     theta, items = jf.theta, jf.items
     acc = _kernel.accumulate(
         kd, theta[:, None], items.a[:, None], items.d, jf.log_phi,
         model_blocks=True, item_blocks=True, information="observed", n_threads=options.n_threads,
     )
-    theta_var, item_cov, global_cov, cols = conditional_ses(acc, irt, precision, items.gamma)
+    theta_var, item_cov, global_cov, cols = conditional_ses(acc, irt, precision, items.gamma, a_prior, items.a)
     warnings_ = list(jf.warnings)
     n_free = kd.n_models + _n_item_params(irt, precision, kd.n_items)
     use_full = (full_cov is True) or (full_cov == "auto" and n_free <= DENSE_LIMIT)
     extra = {}
     if use_full:
-        jc = joint_covariance(kd, theta, items.a, items.d, items.gamma, precision, irt, options.n_threads)
+        try:
+            jc = joint_covariance(kd, theta, items.a, items.d, items.gamma, precision, irt, options.n_threads,
+                                  a_prior)
+        except np.linalg.LinAlgError:
+            # e.g. questions nobody solves: their difficulty has no finite estimate and the joint
+            # information is exactly singular; the block-conditional SEs mark those blocks NaN
+            use_full = False
+            warnings_.append(
+                "the joint information of abilities and questions is singular (questions or models with "
+                "only extreme responses?); standard errors are block-conditional instead"
+            )
+    if use_full:
         theta_var, item_cov, global_cov = jc.theta_var, jc.item_cov, jc.global_cov
         extra["Standard errors"] = "joint observed information of abilities and questions"
     else:
@@ -175,9 +188,13 @@ def _item_table(est: Estimates, loc: float, scale: float, rd, precision: Precisi
 def assemble_results(
     est: Estimates, *, rd, design: LatentDesign, ident: Identification, precision: PrecisionModel,
     irt: str, method: str, cov_type: str, group_labels=None, n_quad=None,
+    a_prior: Optional[DiscriminationPrior] = None,
 ) -> IRSLResults:
     """Map estimates to the identification, compute covariances and build the results."""
     warnings_ = list(est.warnings)
+    a_prior = a_prior or DiscriminationPrior()
+    if a_prior.active:
+        est.extra["Discrimination prior"] = a_prior.describe()
     beta_star, sigma_star, loc, scale = ident.transform(est.beta, est.sigma)
     jac = ident.jacobian(est.beta, est.sigma)
     if cov_type == "nonrobust":
@@ -234,6 +251,16 @@ def assemble_results(
         warnings_.append(
             f"{len(neg)} question(s) have negative discrimination (e.g. {list(neg[:5])}): a higher "
             "ability predicts a lower score on them — check their answer keys"
+        )
+    if irt == "2pl" and (np.abs(est.a) >= A_BOUND * 0.999).any():
+        top = items.index[np.abs(est.a) >= A_BOUND * 0.999]
+        warnings_.append(
+            f"{len(top)} question(s) have a discrimination at the bound |a| = {A_BOUND:g} (e.g. "
+            f"{list(top[:5])}): their responses separate the models almost perfectly"
+            + ("; the likelihood has no finite maximum for them: use discrimination_prior=1.0 (log-normal "
+               "prior on the discriminations) or irt='1pl'" if not a_prior.active else
+               f"; the discrimination prior (SD {a_prior.scale:g}) is too weak to hold them: use a smaller "
+               "SD (e.g. 0.25) or irt='1pl'")
         )
     if precision.per_item:
         at_bound = est.gamma >= LOG_PHI_BOUNDS[1] - 1e-6

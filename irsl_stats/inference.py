@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _kernel
 from .precision import PrecisionModel
+from .priors import DiscriminationPrior
 
 __all__ = ["JointCovariance", "joint_covariance", "conditional_ses", "DENSE_LIMIT"]
 
@@ -78,7 +79,8 @@ def global_precision_cov(hess_item: np.ndarray, z: np.ndarray, irt: str) -> np.n
     return np.linalg.pinv(-(z * schur[:, None]).T @ z)
 
 
-def conditional_ses(acc, irt: str, precision: PrecisionModel, gamma: np.ndarray):
+def conditional_ses(acc, irt: str, precision: PrecisionModel, gamma: np.ndarray,
+                    a_prior: Optional[DiscriminationPrior] = None, a: Optional[np.ndarray] = None):
     """Per-block variances from an :class:`~irsl_stats._kernel.Accumulation` at the optimum.
 
     Returns
@@ -99,6 +101,8 @@ def conditional_ses(acc, irt: str, precision: PrecisionModel, gamma: np.ndarray)
         _, _, hp = precision.prior_terms(gamma)
         if hp is not None:
             h[:, -1, -1] += hp
+    if irt == "2pl" and a_prior is not None and a_prior.active:
+        h[:, 0, 0] += a_prior.hessian_a(a)
     item_cov = _batched_inverse(-h)
     global_cov = global_precision_cov(acc.hess_item, precision.z, irt) if precision.kind == "linear" else None
     return theta_var, item_cov, global_cov, cols
@@ -124,6 +128,7 @@ def joint_covariance(
     precision: PrecisionModel,
     irt: str,
     n_threads=None,
+    a_prior: Optional[DiscriminationPrior] = None,
 ) -> JointCovariance:
     """Full joint covariance of abilities and question parameters (dense).
 
@@ -151,6 +156,8 @@ def joint_covariance(
         _, _, hp = precision.prior_terms(gamma)
         if hp is not None:
             hi[:, -1, -1] += hp
+    if irt == "2pl" and a_prior is not None and a_prior.active:
+        hi[:, 0, 0] += a_prior.hessian_a(a)
     for c1 in range(k):
         for c2 in range(k):
             rows = m + np.arange(n) * k + c1

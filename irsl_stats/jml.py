@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _kernel
 from .precision import PrecisionModel
+from .priors import A_FLOOR, DiscriminationPrior
 
 __all__ = ["JMLOptions", "JMLFit", "fit_jml", "initial_values", "ItemState"]
 
@@ -199,9 +200,11 @@ def _safe_newton(g: np.ndarray, h: np.ndarray, max_step: float):
 class _Objective:
     """Evaluates the penalised log-likelihood and its block derivatives through the kernel."""
 
-    def __init__(self, kd, precision: PrecisionModel, irt: str, information: str, n_threads):
+    def __init__(self, kd, precision: PrecisionModel, irt: str, information: str, n_threads,
+                 a_prior: Optional[DiscriminationPrior] = None):
         self.kd = kd
         self.precision = precision
+        self.a_prior = a_prior or DiscriminationPrior()
         self.irt = irt
         self.information = information
         self.n_threads = n_threads
@@ -222,15 +225,17 @@ class _Objective:
             n_threads=self.n_threads,
         )
         prior_value, _, _ = self.precision.prior_terms(items.gamma)
-        return acc, acc.loglik + prior_value
+        return acc, acc.loglik + prior_value + self.a_prior.value(items.a)
 
     def item_step(self, acc, items: ItemState, max_step: float):
         """Newton step for every question block (and the global precision parameters)."""
-        return newton_item_update(acc.grad_item, acc.hess_item, items, self.precision, self.irt, max_step)
+        return newton_item_update(acc.grad_item, acc.hess_item, items, self.precision, self.irt, max_step,
+                                  self.a_prior)
 
 
 def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: ItemState,
-                       precision: PrecisionModel, irt: str, max_step: float):
+                       precision: PrecisionModel, irt: str, max_step: float,
+                       a_prior: Optional[DiscriminationPrior] = None):
     """One Newton step of every question block, plus one of the global precision parameters.
 
     Parameters
@@ -239,6 +244,9 @@ def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: Item
         Gradient in kernel column order (a, d, log_phi) — of the log-likelihood (JML) or of the
         expected complete-data log-likelihood (the MML M-step).
     hess_item : ndarray, shape (N, 3, 3)
+    a_prior : DiscriminationPrior, optional
+        With a log-normal prior the discrimination's step is taken in ``log a_j`` (so ``a_j``
+        stays positive) and the prior's gradient and curvature are added there.
 
     Returns
     -------
@@ -257,10 +265,24 @@ def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: Item
         if gp is not None:
             g[:, -1] += gp
             h[:, -1, -1] += hp
+    log_a = irt == "2pl" and a_prior is not None and a_prior.active
+    if log_a:
+        # chain rule to u = log a: g_u = a g_a, H_uu = a^2 H_aa + a g_a, H_u. = a H_a.
+        a = np.maximum(items.a, A_FLOOR)
+        h[:, 0, 0] = a**2 * h[:, 0, 0] + a * g[:, 0]
+        h[:, 0, 1:] *= a[:, None]
+        h[:, 1:, 0] *= a[:, None]
+        g[:, 0] *= a
+        gu, hu = a_prior.log_terms(a)
+        g[:, 0] += gu
+        h[:, 0, 0] += hu
     step, scaled = _safe_newton(g, h, max_step)
     new = items.copy()
     k = 0
-    if irt == "2pl":
+    if log_a:
+        new.a = a * np.exp(step[:, 0])
+        k = 1
+    elif irt == "2pl":
         new.a = items.a + step[:, 0]
         k = 1
     new.d = items.d + step[:, k]
@@ -274,7 +296,7 @@ def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: Item
         st, sc = _safe_newton(gz[None, :], hz[None, :, :], max_step)
         new.gamma = items.gamma + st[0]
         scaled_max = max(scaled_max, float(sc[0]))
-    new.a = np.clip(new.a, -A_BOUND, A_BOUND)
+    new.a = np.clip(new.a, A_FLOOR if log_a else -A_BOUND, A_BOUND)
     new.d = np.clip(new.d, -D_BOUND, D_BOUND)
     return new, scaled_max
 
@@ -312,6 +334,7 @@ def fit_jml(
     *,
     start=None,
     options: Optional[JMLOptions] = None,
+    a_prior: Optional[DiscriminationPrior] = None,
 ) -> JMLFit:
     """Maximise the joint (penalised) log-likelihood over abilities and question parameters.
 
@@ -323,6 +346,8 @@ def fit_jml(
     irt : {"1pl", "2pl"}
     start : (theta (M,), ItemState) or None
     options : JMLOptions
+    a_prior : DiscriminationPrior, optional
+        Log-normal prior on the 2PL discriminations (penalised joint ML).
 
     Returns
     -------
@@ -337,7 +362,7 @@ def fit_jml(
         info = "observed"  # expected information of the beta-binomial is not available
     if kd.family in ("bernoulli", "binomial"):
         info = "observed"  # canonical link: observed = expected
-    obj = _Objective(kd, precision, irt, info, opt.n_threads)
+    obj = _Objective(kd, precision, irt, info, opt.n_threads, a_prior)
     t0 = time.perf_counter()
     theta, items = start if start is not None else initial_values(kd, precision, irt)
     theta, items = _normalise(np.asarray(theta, float), items, irt)
@@ -390,6 +415,8 @@ def fit_jml(
         else:
             newton_items, scaled_items = obj.item_step(acc, items, opt.max_step)
             raw_items = _interpolate_items(items, newton_items, omega)
+            if obj.a_prior.active:  # over-relaxation must not carry a log-normal a_j below 0
+                raw_items.a = np.maximum(raw_items.a, A_FLOOR)
             raw_theta = theta
             if opt.relaxation == "auto" and omega == 1.0:
                 step_sizes.append(scaled_items)

@@ -27,7 +27,7 @@ linearised in the ability).
 from __future__ import annotations
 
 import time
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 from scipy.special import logsumexp
@@ -36,6 +36,7 @@ from . import _kernel
 from .inference import _batched_inverse, global_precision_cov, item_column_index, item_columns
 from .jml import ItemState, JMLOptions, fit_jml, newton_item_update
 from .precision import PrecisionModel
+from .priors import DiscriminationPrior
 
 __all__ = ["fit_mml", "gauss_hermite"]
 
@@ -135,8 +136,12 @@ def fit_mml(
     tol: float = 1e-6,
     verbose: bool = False,
     n_threads=None,
+    a_prior: Optional[DiscriminationPrior] = None,
 ):
     """Marginal ML of question parameters, ``beta`` and ``sigma``.
+
+    ``a_prior`` (a log-normal prior on the 2PL discriminations) makes it penalised marginal ML:
+    the prior enters the M-step, the objective and the questions' standard errors.
 
     Returns
     -------
@@ -151,7 +156,9 @@ def fit_mml(
     # exact (observed) curvature for the Newton steps: faster than Fisher scoring (see JMLOptions)
     information = "observed"
     # start from a loose joint-ML fit: close to the MML solution when models answer many questions
-    jf = fit_jml(kd, precision, irt, options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads))
+    a_prior = a_prior or DiscriminationPrior()
+    jf = fit_jml(kd, precision, irt, options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads),
+                 a_prior=a_prior)
     warnings_: List[str] = []
     items = jf.items
     reg = fit_latent_regression(x, jf.theta, np.full(kd.n_models, 1e-4))
@@ -174,7 +181,7 @@ def fit_mml(
         nodes, terms, marg = post_eval.evaluate(mode, curv, items, log_phi, mean, sigma)
         llf = float(marg.sum())
         prior_value, _, _ = precision.prior_terms(items.gamma)
-        objective = llf + prior_value
+        objective = llf + prior_value + a_prior.value(items.a)
         post = np.exp(terms - marg[:, None])
         change = objective - prev
         if verbose:
@@ -194,7 +201,7 @@ def fit_mml(
         )
         post_eval.n_passes += 1
         before = items
-        items, _ = newton_item_update(g_item, h_item, items, precision, irt, 1.0)
+        items, _ = newton_item_update(g_item, h_item, items, precision, irt, 1.0, a_prior)
         # M-step, latent regression (closed form)
         e_theta = (post * nodes).sum(1)
         e_theta2 = (post * nodes**2).sum(1)
@@ -259,6 +266,8 @@ def fit_mml(
     hb = h_marg[:, cols][:, :, cols].copy()
     if per_item_s and hp is not None:
         hb[:, -1, -1] += hp
+    if irt == "2pl" and a_prior.active:
+        hb[:, 0, 0] += a_prior.hessian_a(items.a)
     item_cov = _batched_inverse(-hb)
     global_cov = global_precision_cov(h_marg, precision.z, irt) if precision.kind == "linear" else None
     col_names = item_columns(irt, precision)

@@ -545,7 +545,7 @@ def fit_multidim(
         warnings_.append(
             f"{at_bound} question(s) have a loading at the bound |a| = {A_BOUND:g}: their responses "
             "separate the models almost perfectly and the likelihood has no finite maximum for them; "
-            "consider irt='1pl' or dropping those questions")
+            "consider irt='1pl', dims=1 with discrimination_prior=1.0, or dropping those questions")
     if not converged:
         warnings_.append(f"MML (D = {dims}) did not converge in {max_iter} EM iterations (last change of "
                          f"the marginal log-likelihood {change:.2e}); increase max_iter")

@@ -24,6 +24,8 @@ from typing import List, Optional
 
 import numpy as np
 
+from .priors import centred_normal_terms
+
 __all__ = ["PrecisionModel"]
 
 
@@ -93,10 +95,7 @@ class PrecisionModel:
         """
         if self.kind != "item" or not self.prior_scale:
             return 0.0, None, None
-        tau2 = self.prior_scale**2
-        centred = gamma - gamma.mean()
-        value = -0.5 * float(centred @ centred) / tau2
-        return value, -centred / tau2, np.full(gamma.shape, -1.0 / tau2)
+        return centred_normal_terms(np.asarray(gamma, float), self.prior_scale)
 
     def describe(self) -> str:
         if self.kind == "none":

@@ -63,6 +63,9 @@ __all__ = [
 #: expectation shrunk towards the empirical one as the budget grows).
 FORECASTS = ("empirical", "plugin", "beta", "beta_posterior", "beta_conditional")
 
+#: SD of the log-normal prior on the 2PL discriminations in the studies (see ``leave_one_model_out``).
+DEFAULT_DISCRIMINATION_PRIOR = 1.0
+
 
 # ----------------------------------------------------------------------------------- helpers
 def _check_columns(frame: pd.DataFrame, columns: dict) -> None:
@@ -371,6 +374,7 @@ def leave_one_model_out(
     method: str = "ml",
     precision: str = "item",
     precision_prior="auto",
+    discrimination_prior: Optional[float] = DEFAULT_DISCRIMINATION_PRIOR,
     forecasts: Sequence[str] = FORECASTS,
     boundary: str = "squeeze",
     likelihood: str = "auto",
@@ -413,6 +417,12 @@ def leave_one_model_out(
     precision_prior : "auto", float or None
         SD of the shrinkage prior of the per-question log precisions in the calibration
         (:func:`irsl_stats.fit`).
+    discrimination_prior : float or None
+        SD of the log-normal prior on the discriminations of the 2PL calibrations
+        (:func:`irsl_stats.fit`; ignored for 1PL). Default 1.0: with six or so calibration models
+        per question, unpenalised 2PL discriminations of questions that separate the models
+        perfectly run to their bound, and the weakest held-out model's forecast goes wrong
+        (see :mod:`irsl_stats.priors`). ``None`` fits plain 2PL.
     forecasts : sequence of str
         Subset of :data:`FORECASTS`.
     boundary : {"squeeze", "clip"}
@@ -495,15 +505,11 @@ def leave_one_model_out(
             for irt in irts:
                 with warnings.catch_warnings(record=True) as rec:
                     warnings.simplefilter("always", IRSLWarning)
-                    if fam == "beta":
-                        bank = calibrate(calib, model=model, question=question, successes=successes,
-                                         trials=trials, family="beta", irt=irt, precision=precision,
-                                         precision_prior=precision_prior, boundary=boundary,
-                                         n_threads=n_threads)
-                    else:
-                        bank = calibrate(calib, model=model, question=question, successes=successes,
-                                         trials=trials, family=fam, irt=irt, precision=precision,
-                                         precision_prior=precision_prior, n_threads=n_threads)
+                    bank = calibrate(calib, model=model, question=question, successes=successes,
+                                     trials=trials, family=fam, irt=irt, precision=precision,
+                                     precision_prior=precision_prior,
+                                     discrimination_prior=discrimination_prior if irt == "2pl" else None,
+                                     boundary=boundary if fam == "beta" else "error", n_threads=n_threads)
                     held_in = held[held[question].isin(bank.questions)]
                     if len(held_in) < len(held):
                         raise ValueError(f"held-out model {m_label!r} answered questions no other model answered; "

@@ -900,3 +900,39 @@ def test_mml_bernoulli_converges():
         mml = fit(FORMULA, data=sim.responses, models=sim.models, family="bernoulli", method="mml",
                   max_iter=150)
     assert mml.converged, mml.warnings
+
+
+def test_discrimination_at_the_bound_warning_names_the_remedy():
+    """A question that splits the models perfectly (0 of 20 for the weaker half, 20 of 20 for the
+    stronger) has no finite 2PL discrimination: the warning names it and the prior that holds it."""
+    sim = irsl.simulate.irt(n_models=30, n_questions=20, family="binomial", seed=3)
+    df = sim.responses.copy()
+    total = df.groupby("model", observed=True)["successes"].sum()
+    strong = total.index[total > total.median()]
+    split = df["question"] == "q00"
+    df.loc[split, "successes"] = np.where(df.loc[split, "model"].isin(strong), df.loc[split, "trials"], 0)
+    kw = dict(data=df, successes="successes", trials="trials", family="binomial")
+    with pytest.warns(IRSLWarning, match=r"bound \|a\| = 25.*discrimination_prior=1.0"):
+        plain = fit("ability ~ 1", **kw)
+    assert plain.items.loc["q00", "a"] > 20
+    with pytest.warns(IRSLWarning, match=r"prior \(SD 1\) is too weak"):
+        fit("ability ~ 1", discrimination_prior=1.0, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IRSLWarning)
+        held = fit("ability ~ 1", discrimination_prior=0.25, **kw)
+    assert 1 < held.items.loc["q00", "a"] < 15 and held.items["a"].gt(0).all()
+
+
+def test_jml_with_a_singular_joint_information_falls_back_to_conditional_standard_errors():
+    """Counts almost never solved: the joint information is exactly singular; the fit says so and
+    reports block-conditional SEs (NaN for the undetermined blocks) instead of raising."""
+    sim = irsl.simulate.test_time(n_models=6, n_questions=30, benchmarks=("math",), n_samples=2000,
+                                  difficulty_shift=-9, seed=1)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always", IRSLWarning)
+        r = fit("ability ~ 1", data=sim.responses, successes="successes", trials="trials",
+                family="binomial", method="jml")
+    shown = [str(w.message) for w in rec if issubclass(w.category, IRSLWarning)]
+    assert any("joint information of abilities and questions is singular" in m for m in shown)
+    assert any("block-conditional" in w for w in r.warnings)
+    assert "joint observed information" not in r.summary().as_text()

@@ -258,3 +258,16 @@ def test_power_law_on_forecast_output(bank):
     # coverage grows: log(-log pass@k) falls with k; the Beta expectation is close to a power law
     assert (fit["slope"] < 0).all() and (fit["r_squared"] > 0.95).all()
     assert fit.loc["weak", "intercept"] > fit.loc["strong", "intercept"]
+
+
+def test_study_passes_the_discrimination_prior_to_2pl_calibrations_only(sim):
+    common = dict(budgets=[20], seeds=[0], ks=range(1, 51), models=["lm2"], forecasts=("beta",), n_threads=1)
+    plain = tt.leave_one_model_out(sim.responses, irts=("2pl",), discrimination_prior=None, **common)
+    tight = tt.leave_one_model_out(sim.responses, irts=("2pl",), discrimination_prior=0.05, **common)
+    assert np.isfinite(pd.concat([plain.errors, tight.errors])["mae"]).all()
+    assert tight.errors["theta"].iloc[0] != pytest.approx(plain.errors["theta"].iloc[0], abs=1e-4)
+    # a near-rigid prior makes the 2PL calibration a 1PL with a common discrimination: the scored
+    # ability is the 1PL one up to that common scale, and the forecast (scale-free) nearly the same
+    one_pl = tt.leave_one_model_out(sim.responses, irts=("1pl",), discrimination_prior=0.05, **common)
+    assert tight.errors["mae"].iloc[0] == pytest.approx(one_pl.errors["mae"].iloc[0], abs=0.002)
+    assert tight.errors["mae"].iloc[0] != pytest.approx(plain.errors["mae"].iloc[0], abs=0.002)
