@@ -237,8 +237,9 @@ def fit(
         disables it.
     discrimination_prior : float or None
         With ``irt="2pl"``: standard deviation of a log-normal prior on the discriminations,
-        ``log a_j ~ N(mean of log a, s^2)`` (penalised ML; every ``a_j > 0``). ``None`` (default):
-        plain ML. Use it when there are few models per question: a question that separates the
+        ``log a_j ~ N(mean of log a, s^2)`` (penalised ML; every ``a_j > 0``; with
+        ``ability="per_benchmark"`` on each question's loading, centred within its benchmark; not
+        for exploratory ``dims != 1``). ``None`` (default): plain ML. Use it when there are few models per question: a question that separates the
         calibration models perfectly otherwise gets a discrimination at its bound. ``1.0`` is a
         good start (the test-time study's default for 2PL, see :mod:`irsl_stats.testtime`).
     method : {"mml", "jml"}
@@ -307,9 +308,10 @@ def fit(
     _check_choice("dims_criterion", dims_criterion, ("bic", "aic"))
     a_prior = DiscriminationPrior.build(discrimination_prior, irt)
     multidim = ability == "per_benchmark" or dims != 1
-    if multidim and a_prior.active:
-        raise ValueError("discrimination_prior is implemented for one shared ability (dims=1, "
-                         "ability='shared'); multidimensional loadings are fitted without a prior")
+    if a_prior.active and dims != 1:
+        raise ValueError("discrimination_prior applies to one loading per question (dims=1, or "
+                         "ability='per_benchmark'); exploratory loadings (dims != 1) have no sign to "
+                         "put a log-normal prior on")
     if multidim:
         _check_multidim_options(ability, dims, max_dims, method, benchmark, cov_type, identification)
     _check_choice("cov_type", cov_type, ("nonrobust", "robust", "cluster"))
@@ -337,6 +339,7 @@ def fit(
             kd, rd, design, prec, family=rd.family.name, irt=irt, ability=ability, dims=dims,
             max_dims=max_dims, criterion=dims_criterion, n_quad=n_quad if n_quad != 7 else None,
             max_iter=5000 if max_iter is None else max_iter, tol=tol, verbose=verbose, n_threads=n_threads,
+            a_prior=a_prior,
         )
     pre_warnings = _jml_degeneracy_warning(rd, prec) if method == "jml" else []
     max_iter = 500 if max_iter is None else max_iter

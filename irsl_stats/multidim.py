@@ -40,6 +40,7 @@ from .inference import _batched_inverse
 from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, JMLOptions, _safe_newton, fit_jml
 from .mml import gauss_hermite
 from .precision import PrecisionModel
+from .priors import A_FLOOR, DiscriminationPrior
 
 __all__ = ["LoadingPattern", "MultiEstimates", "fit_multidim", "product_grid", "default_n_quad",
            "MultiPosterior"]
@@ -221,7 +222,8 @@ def posterior_moments(nodes, post):
 
 
 # ---------------------------------------------------------------------------------- M-steps
-def item_update(grad, hess, items: MultiItems, free: np.ndarray, precision: PrecisionModel, max_step: float):
+def item_update(grad, hess, items: MultiItems, free: np.ndarray, precision: PrecisionModel, max_step: float,
+                a_prior: Optional[DiscriminationPrior] = None):
     """One Newton step of every question's free parameters (plus the global precisions).
 
     Parameters
@@ -231,6 +233,10 @@ def item_update(grad, hess, items: MultiItems, free: np.ndarray, precision: Prec
     hess : ndarray, shape (N, D + 2, D + 2)
     free : ndarray of bool, shape (N, D)
         Free loadings; the others stay at their value (0 or 1 for 1PL).
+    a_prior : DiscriminationPrior, optional
+        Log-normal prior on the loadings, for patterns with one free loading per question
+        (per-benchmark), centred within each dimension; a step never more than halves a loading
+        (they stay positive).
 
     Returns
     -------
@@ -248,9 +254,19 @@ def item_update(grad, hess, items: MultiItems, free: np.ndarray, precision: Prec
             h[:, -1, -1] += hp
     fixed_diag = ~cols_free
     h[:, np.arange(dims + 2), np.arange(dims + 2)] -= fixed_diag  # -1 on fixed columns: step 0
+    with_prior = a_prior is not None and a_prior.active
+    if with_prior:
+        # the prior's gradient and curvature in a (the step stays in a, limited like the plain
+        # one: on counts with thousands of samples per question steps in log a made EM oscillate)
+        rows, col, a = _single_loadings(items.A, free)
+        gu, _ = a_prior.log_terms(a, col)
+        g[rows, col] += gu / a
+        h[rows, col, col] += a_prior.hessian_a(a, col)
     step, scaled = _safe_newton(g, h, max_step)
     new = items.copy()
     new.A = np.clip(items.A + step[:, :dims], -A_BOUND, A_BOUND)
+    if with_prior:  # log-normal: loadings stay positive
+        new.A[rows, col] = np.maximum(new.A[rows, col], np.maximum(0.5 * a, A_FLOOR))
     new.d = np.clip(items.d + step[:, dims], -D_BOUND, D_BOUND)
     if precision.per_item:
         new.gamma = np.clip(items.gamma + step[:, dims + 1], *LOG_PHI_BOUNDS)
@@ -308,9 +324,9 @@ def _rotate(items: MultiItems, B, Sigma, mode):
 
 
 # ---------------------------------------------------------------------------------- start
-def _initial(kd, precision, irt, pattern: LoadingPattern, x, n_threads):
+def _initial(kd, precision, irt, pattern: LoadingPattern, x, n_threads, a_prior=None):
     jf = fit_jml(kd, precision, "1pl" if irt == "1pl" else "2pl",
-                 options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads))
+                 options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads), a_prior=a_prior)
     n, dims = pattern.free.shape
     a1 = jf.items.a if irt == "2pl" else np.ones(n)
     A = np.zeros((n, dims))
@@ -348,6 +364,13 @@ def _residual_loadings(kd, jf, k: int) -> np.ndarray:
     out = np.zeros((n, k))
     out[:, :k_avail] = 0.5 * vt[:k_avail].T * (s[:k_avail] / np.sqrt(m))
     return out
+
+
+def _single_loadings(A: np.ndarray, free: np.ndarray):
+    """Rows, column and (floored) value of each question's one free loading."""
+    rows = np.arange(A.shape[0])
+    col = free.argmax(axis=1)
+    return rows, col, np.maximum(A[rows, col], A_FLOOR)
 
 
 # ---------------------------------------------------------------------------------- inference
@@ -410,7 +433,8 @@ def _latent_information(x, nodes, fixed, p0, dims):
     return -H
 
 
-def _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, precision, n_threads):
+def _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, precision, n_threads,
+                     a_prior: Optional[DiscriminationPrior] = None):
     """Question covariance blocks: complete-data information at the posterior minus the posterior
     variance of the question scores (Louis), linearised in the ability:
     ``Var_i[s_ij(theta)] ~ c_ij' Cov(theta_i) c_ij`` with ``c_ij`` the D x (D+2) cross block."""
@@ -438,6 +462,9 @@ def _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, pr
         _, _, hp = precision.prior_terms(items.gamma)
         if hp is not None:
             h[:, -1, -1] += hp
+    if a_prior is not None and a_prior.active:
+        rows, col, a = _single_loadings(items.A, free)
+        h[rows, col, col] += a_prior.hessian_a(a, col)
     mask2 = cols_free[:, :, None] & cols_free[:, None, :]
     neg = np.where(mask2, -h, 0.0)
     neg[:, np.arange(dims + 2), np.arange(dims + 2)] += ~cols_free
@@ -459,6 +486,7 @@ def fit_multidim(
     tol: float = 1e-6,
     verbose: bool = False,
     n_threads=None,
+    a_prior: Optional[DiscriminationPrior] = None,
 ) -> MultiEstimates:
     """Marginal ML of loadings, intercepts, precisions, ``B`` and ``Sigma``.
 
@@ -476,6 +504,9 @@ def fit_multidim(
     max_iter, tol : EM controls: stop when no question parameter moved by more than
         ``100 tol`` standard errors in an iteration and the objective changed by less than
         ``0.01 tol`` relative.
+    a_prior : DiscriminationPrior, optional
+        Log-normal prior on the loadings (penalised MML), centred within each dimension;
+        ``irt="2pl"`` with ``pattern.kind == "per_benchmark"`` only.
 
     Returns
     -------
@@ -485,10 +516,16 @@ def fit_multidim(
     if irt == "1pl" and pattern.kind == "exploratory":
         raise ValueError("irt='1pl' has no exploratory multidimensional form (the loadings are what "
                          "separates the dimensions); use irt='2pl' or ability='per_benchmark'")
+    a_prior = a_prior or DiscriminationPrior()
+    if a_prior.active and (irt != "2pl" or pattern.kind != "per_benchmark"):
+        raise ValueError("discrimination_prior needs irt='2pl' with one loading per question "
+                         "(ability='per_benchmark'); exploratory loadings have no sign to put a "
+                         "log-normal prior on")
     x = design.matrix
     dims = pattern.dims
     n_quad = default_n_quad(dims) if n_quad is None else int(n_quad)
-    items, B, Sigma, mode, n_passes = _initial(kd, precision, irt, pattern, x, n_threads)
+    items, B, Sigma, mode, n_passes = _initial(kd, precision, irt, pattern, x, n_threads, a_prior)
+    loading_dim = pattern.free.argmax(axis=1)
     post_eval = MultiPosterior(kd, dims, n_quad, n_threads)
     free = pattern.free if irt == "2pl" else np.zeros_like(pattern.free)
     history: list = []
@@ -510,6 +547,8 @@ def fit_multidim(
         nodes, terms, marg, _ = post_eval.evaluate(mode, neg, items, log_phi, mean, s_inv, logdet)
         llf = float(marg.sum())
         objective = llf + precision.prior_terms(items.gamma)[0]
+        if a_prior.active:
+            objective += a_prior.value(items.A[np.arange(kd.n_items), loading_dim], loading_dim)
         change = objective - prev
         if verbose:
             print(f"MML(D={dims}) iter {it:4d}  objective {objective: .10e}  change {change: .3e}  "
@@ -529,7 +568,7 @@ def fit_multidim(
             kd, items.A, items.d, log_phi, nodes, post, information="observed", n_threads=n_threads)
         post_eval.n_passes += 1
         before = items
-        items, _ = item_update(g_item, h_item, items, free, precision, 1.0)
+        items, _ = item_update(g_item, h_item, items, free, precision, 1.0, a_prior)
         items.A = np.where(free, items.A, before.A)  # fixed loadings stay exactly where they are
         e_theta, c_theta = posterior_moments(nodes, post)
         B = np.linalg.lstsq(x, e_theta, rcond=None)[0]
@@ -544,8 +583,10 @@ def fit_multidim(
     if at_bound:
         warnings_.append(
             f"{at_bound} question(s) have a loading at the bound |a| = {A_BOUND:g}: their responses "
-            "separate the models almost perfectly and the likelihood has no finite maximum for them; "
-            "consider irt='1pl', dims=1 with discrimination_prior=1.0, or dropping those questions")
+            "separate the models almost perfectly and the likelihood has no finite maximum for them"
+            + ("; the discrimination prior is too weak to hold them: use a smaller SD (e.g. 0.25) or irt='1pl'"
+               if a_prior.active else "; consider discrimination_prior=1.0 (with ability='per_benchmark' "
+               "or dims=1), irt='1pl', or dropping those questions"))
     if not converged:
         warnings_.append(f"MML (D = {dims}) did not converge in {max_iter} EM iterations (last change of "
                          f"the marginal log-likelihood {change:.2e}); increase max_iter")
@@ -572,7 +613,8 @@ def fit_multidim(
     except np.linalg.LinAlgError:
         latent_cov = np.full_like(info, np.nan)
         warnings_.append("the information of the latent regression / ability covariance is singular")
-    item_cov = _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, precision, n_threads)
+    item_cov = _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, precision, n_threads,
+                                a_prior)
     n_passes += post_eval.n_passes + 3
     a_names = [f"a_{nm}" for nm in pattern.names]
     n_free_items = int(free.sum()) + kd.n_items + (kd.n_items if precision.per_item else 0) + precision.n_global

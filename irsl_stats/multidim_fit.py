@@ -7,6 +7,7 @@ from typing import Optional, Union
 import pandas as pd
 
 from .multidim import LoadingPattern, fit_multidim
+from .priors import DiscriminationPrior
 from .multidim_results import MultidimResults
 
 __all__ = ["fit_multidimensional"]
@@ -15,7 +16,7 @@ __all__ = ["fit_multidimensional"]
 def fit_multidimensional(
     kd, rd, design, precision, *, family: str, irt: str, ability: str, dims: Union[int, str],
     max_dims: int, criterion: str, n_quad: Optional[int], max_iter: int, tol: float, verbose: bool,
-    n_threads,
+    n_threads, a_prior: Optional[DiscriminationPrior] = None,
 ) -> MultidimResults:
     """Fit per-benchmark or exploratory D-dimensional abilities (see :func:`irsl_stats.fit`)."""
     common = dict(n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads)
@@ -24,9 +25,10 @@ def fit_multidimensional(
         if pattern.dims < 2:
             raise ValueError(f"ability='per_benchmark' needs at least 2 benchmarks; the data have "
                              f"{pattern.dims} ({list(rd.benchmarks)})")
-        est = fit_multidim(kd, design, precision, irt, pattern, **common)
+        est = fit_multidim(kd, design, precision, irt, pattern, a_prior=a_prior, **common)
+        described = a_prior.describe(within="the benchmark") if a_prior is not None and a_prior.active else ""
         return MultidimResults(est, rd=rd, design=design, pattern=pattern, family=family, irt=irt,
-                               precision=precision)
+                               precision=precision, discrimination_prior=described)
     if dims != "auto":
         pattern = LoadingPattern.exploratory(rd.n_items, int(dims))
         est = fit_multidim(kd, design, precision, irt, pattern, **common)

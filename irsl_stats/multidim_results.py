@@ -66,6 +66,8 @@ class MultidimResults(WaldInference):
     dims_table : DataFrame, optional
     criterion : {"bic", "aic"}, optional
         With ``dims="auto"``: the table of candidate D and the criterion that chose.
+    discrimination_prior : str
+        Description of the prior on the loadings for the summary ("" without one).
 
     Examples
     --------
@@ -77,8 +79,10 @@ class MultidimResults(WaldInference):
     """
 
     def __init__(self, est: MultiEstimates, *, rd, design, pattern, family: str, irt: str,
-                 precision, dims_table: Optional[pd.DataFrame] = None, criterion: Optional[str] = None):
+                 precision, dims_table: Optional[pd.DataFrame] = None, criterion: Optional[str] = None,
+                 discrimination_prior: str = ""):
         self._est = est
+        self.discrimination_prior = discrimination_prior
         self._rd = rd
         self.design = design
         self.pattern = pattern
@@ -332,5 +336,7 @@ class MultidimResults(WaldInference):
                  "Standard errors: latent parameters from the observed information of the marginal "
                  "likelihood given the questions; question parameters given the other questions "
                  "(Louis' correction)" + (" and the rotation" if self.pattern.kind == "exploratory" else "") + "."]
+        if self.discrimination_prior:
+            notes.append(f"Discrimination prior: {self.discrimination_prior}.")
         add_notes(smry, notes, self.warnings)
         return smry

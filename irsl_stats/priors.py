@@ -33,7 +33,8 @@ import numpy as np
 __all__ = ["DiscriminationPrior", "centred_normal_terms"]
 
 
-def centred_normal_terms(values: np.ndarray, scale: float) -> Tuple[float, np.ndarray, np.ndarray]:
+def centred_normal_terms(values: np.ndarray, scale: float,
+                         groups: Optional[np.ndarray] = None) -> Tuple[float, np.ndarray, np.ndarray]:
     """Log-density (up to a constant), gradient and Hessian diagonal of a centred normal prior.
 
     The prior is ``-sum_j (v_j - mean(v))^2 / (2 scale^2)``. The gradient ``-(v_j - mean)/scale^2``
@@ -45,6 +46,9 @@ def centred_normal_terms(values: np.ndarray, scale: float) -> Tuple[float, np.nd
     values : ndarray, shape (N,)
     scale : float
         Prior standard deviation, > 0.
+    groups : ndarray of int, shape (N,), optional
+        Centre within groups (codes ``0..G-1``), e.g. the benchmark of each question when each
+        benchmark has its own ability dimension and scale.
 
     Returns
     -------
@@ -53,7 +57,12 @@ def centred_normal_terms(values: np.ndarray, scale: float) -> Tuple[float, np.nd
     hessian_diagonal : ndarray, shape (N,)
     """
     tau2 = float(scale) ** 2
-    centred = values - values.mean()
+    if groups is None:
+        centred = values - values.mean()
+    else:
+        sums = np.bincount(groups, weights=values)
+        counts = np.bincount(groups)
+        centred = values - (sums / np.maximum(counts, 1))[groups]
     return (-0.5 * float(centred @ centred) / tau2, -centred / tau2,
             np.full(values.shape, -1.0 / tau2))
 
@@ -110,18 +119,19 @@ class DiscriminationPrior:
     def active(self) -> bool:
         return self.scale is not None
 
-    def value(self, a: np.ndarray) -> float:
-        """Log-prior of the discriminations ``a`` (N,) (0 without a prior)."""
+    def value(self, a: np.ndarray, groups: Optional[np.ndarray] = None) -> float:
+        """Log-prior of the discriminations ``a`` (N,) (0 without a prior); ``groups`` as in
+        :func:`centred_normal_terms`."""
         if not self.active:
             return 0.0
-        return centred_normal_terms(np.log(np.maximum(a, A_FLOOR)), self.scale)[0]
+        return centred_normal_terms(np.log(np.maximum(a, A_FLOOR)), self.scale, groups)[0]
 
-    def log_terms(self, a: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def log_terms(self, a: np.ndarray, groups: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Gradient and Hessian diagonal with respect to ``log a_j``, each shape (N,)."""
-        _, g, h = centred_normal_terms(np.log(np.maximum(a, A_FLOOR)), self.scale)
+        _, g, h = centred_normal_terms(np.log(np.maximum(a, A_FLOOR)), self.scale, groups)
         return g, h
 
-    def hessian_a(self, a: np.ndarray) -> np.ndarray:
+    def hessian_a(self, a: np.ndarray, groups: Optional[np.ndarray] = None) -> np.ndarray:
         """Second derivative of the log-prior with respect to ``a_j`` (N,), for standard errors.
 
         ``d^2/da^2 [-(log a - m)^2 / (2 s^2)] = -(1 - (log a - m)) / (s^2 a^2)``, floored at
@@ -131,10 +141,12 @@ class DiscriminationPrior:
         a = np.maximum(a, A_FLOOR)
         u = np.log(a)
         s2a2 = self.scale**2 * a**2
-        return np.minimum(-(1.0 - (u - u.mean())) / s2a2, -0.1 / s2a2)
+        _, g, _ = centred_normal_terms(u, self.scale, groups)  # g = -(u - mean) / s^2
+        return np.minimum(-(1.0 + g * self.scale**2) / s2a2, -0.1 / s2a2)
 
-    def describe(self) -> str:
-        """One line for the summary's notes."""
-        return (f"log a_j ~ N(mean of log a, {self.scale:g}^2) (log-normal, penalised ML; "
+    def describe(self, within: str = "") -> str:
+        """One line for the summary's notes (``within``: the group the mean is taken over)."""
+        where = f" within {within}" if within else ""
+        return (f"log a_j ~ N(mean of log a{where}, {self.scale:g}^2) (log-normal, penalised ML; "
                 "every a_j > 0; the log-likelihood, AIC and BIC are those of the data without the "
                 "prior, at the penalised estimates)")

@@ -20,6 +20,13 @@ Monkeys work (Brown et al., 2024) expect:
 - :func:`power_law_fit` -- the slope and intercept of ``log(-log pass@k)`` against ``log k`` per
   model (coverage ``pass@k ~ exp(-A k^b)``), with standard errors.
 
+Which bank: on the Pythia x MATH counts (7 models x 128 problems x 10,000 samples, each model held
+out in turn, 50 samples per problem) a beta-binomial 2PL bank with a log-normal prior on the
+discriminations (``discrimination_prior=1.0``) forecasts pass@k for k = 1..10,000 with a mean
+absolute error of 0.028; 1PL 0.044; 2PL without the prior 0.051; beta on rates 0.077 -- see
+``benchmarks/test_time_forecast.py``. The studies' default stays 1PL, the model of the built-in
+simulator.
+
 References
 ----------
 Brown, B. et al. (2024). Large Language Monkeys: scaling inference compute with repeated sampling.

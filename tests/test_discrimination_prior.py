@@ -256,9 +256,10 @@ def test_describe_names_the_scale():
     assert "0.25^2" in DiscriminationPrior(0.25).describe()
 
 
-def test_newton_item_update_steps_in_log_a_and_stays_positive():
-    # three questions at a = 1 (so the prior's gradient is 0), likelihood quadratic in a with
-    # curvature -1 and gradients -5, 0.5, 0 (the first pulls a towards -4); d is decoupled
+def test_newton_item_update_adds_the_prior_in_a_and_keeps_a_positive():
+    # three questions at a = 1 (log a = its mean, so the prior's gradient is 0), likelihood
+    # quadratic in a with curvature -1 and gradients -5, 0.5, 0 (the first pulls a towards -4);
+    # d is decoupled
     n = 3
     grad = np.zeros((n, 3))
     grad[:, 0] = [-5.0, 0.5, 0.0]
@@ -271,10 +272,9 @@ def test_newton_item_update_steps_in_log_a_and_stays_positive():
     np.testing.assert_allclose(plain.a, [-4.0, 1.5, 1.0])  # ML step in a: negative
     s = 1.0
     new, _ = newton_item_update(grad, hess, items, prec, "2pl", 10.0, DiscriminationPrior(s))
-    # in u = log a: g_u = a g_a, H_uu = a^2 H_aa + a g_a - 1/s^2 (prior), step -g_u/H_uu
-    g_u = grad[:, 0]
-    h_u = -1.0 + grad[:, 0] - 1.0 / s**2
-    np.testing.assert_allclose(new.a, np.exp(-g_u / h_u), rtol=1e-10)
+    # at a = 1 the prior adds curvature -1/s^2 in a: steps -g/(1 + 1/s^2) = 2.5, -0.25, 0; a step
+    # never more than halves a discrimination, so the first stops at 0.5
+    np.testing.assert_allclose(new.a, [0.5, 1.0 + 0.5 / (1.0 + 1.0 / s**2), 1.0], rtol=1e-12)
     assert (new.a > 0).all()
     np.testing.assert_allclose(new.d, 0.0, atol=1e-12)
     # an inactive prior is plain ML
@@ -525,9 +525,8 @@ def test_fit_rejects_the_prior_for_1pl(small_sim):
 @pytest.mark.parametrize("kwargs", [
     dict(dims=2),
     dict(dims="auto"),
-    dict(ability="per_benchmark", benchmark="benchmark"),
 ])
-def test_fit_rejects_the_prior_for_multidimensional_abilities(small_sim, kwargs):
+def test_fit_rejects_the_prior_for_exploratory_abilities(small_sim, kwargs):
     with pytest.raises(ValueError, match="discrimination_prior"):
         fit("ability ~ 1", data=small_sim.responses, family="bernoulli", discrimination_prior=1.0,
             **kwargs)
@@ -544,3 +543,109 @@ def test_fit_rejects_bad_prior_values(small_sim, bad, method):
 def test_calibrate_rejects_the_prior_for_1pl(small_sim):
     with pytest.raises(ValueError, match="discrimination_prior"):
         irsl.calibrate(small_sim.responses, family="bernoulli", irt="1pl", discrimination_prior=1.0)
+
+
+# ============================================================ 9. per-benchmark abilities
+def test_multidim_update_with_one_loading_per_question_matches_the_one_dimensional_update():
+    """The per-benchmark M-step's log-a step (one free loading per question) is the 1-D step."""
+    from irsl_stats.multidim import MultiItems, item_update
+
+    rng = np.random.default_rng(5)
+    n = 6
+    grad = rng.normal(size=(n, 3))
+    raw = rng.normal(size=(n, 3, 3))
+    hess = -(np.einsum("nij,nkj->nik", raw, raw) + 2 * np.eye(3))  # negative definite blocks
+    a = np.exp(rng.normal(0, 0.5, n))
+    prec = PrecisionModel("item", n, prior_scale=2.0)
+    gamma = rng.normal(3, 0.5, n)
+    prior = DiscriminationPrior(0.7)
+    one, _ = newton_item_update(grad, hess, ItemState(a.copy(), np.zeros(n), gamma.copy()), prec, "2pl",
+                                10.0, prior)
+    # the same questions as a one-dimensional per-benchmark pattern, then split over two dimensions
+    multi, _ = item_update(grad, hess, MultiItems(a[:, None].copy(), np.zeros(n), gamma.copy()),
+                           np.ones((n, 1), bool), prec, 10.0, prior)
+    np.testing.assert_allclose(multi.A[:, 0], one.a, rtol=1e-12)
+    np.testing.assert_allclose(multi.d, one.d, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(multi.gamma, one.gamma, rtol=1e-12)
+    # two dimensions, questions 0-2 on the first, 3-5 on the second: the prior centres within each
+    dim = np.array([0, 0, 0, 1, 1, 1])
+    free = np.zeros((n, 2), bool)
+    free[np.arange(n), dim] = True
+    A = np.zeros((n, 2))
+    A[np.arange(n), dim] = a
+    g2 = np.zeros((n, 4))
+    h2 = np.zeros((n, 4, 4))
+    for j in range(n):  # columns (a_1, a_2, d, log_phi): the free loading takes the 1-D a column
+        idx = [dim[j], 2, 3]
+        g2[j, idx] = grad[j]
+        h2[j][np.ix_(idx, idx)] = hess[j]
+    # (no precision prior here: it centres over all questions, the reference below over three)
+    two, _ = item_update(g2, h2, MultiItems(A, np.zeros(n), gamma.copy()), free,
+                         PrecisionModel("item", n), 10.0, prior)
+    for group in (0, 1):
+        rows = np.flatnonzero(dim == group)
+        sub, _ = newton_item_update(grad[rows], hess[rows], ItemState(a[rows].copy(), np.zeros(3), gamma[rows].copy()),
+                                    PrecisionModel("item", 3), "2pl", 10.0, prior)
+        np.testing.assert_allclose(two.A[rows, group], sub.a, rtol=1e-12)
+    assert np.abs(two.A[~free]).max() < 1e-12  # (fit_multidim then resets fixed loadings exactly)
+
+
+@pytest.fixture(scope="module")
+def bench_sim():
+    return irsl.simulate.correlated_benchmarks(n_models=60, questions=12, seed=2)
+
+
+def fit_bench(sim, s):
+    return fit("ability ~ 1", data=sim.responses, benchmark="benchmark", ability="per_benchmark",
+               family="beta", discrimination_prior=s)
+
+
+def test_per_benchmark_prior_shrinks_loadings_within_each_benchmark(bench_sim):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IRSLWarning)
+        plain = fit_bench(bench_sim, None)
+        wide = fit_bench(bench_sim, 50.0)
+        tight = fit_bench(bench_sim, 0.05)
+    loading_cols = [c for c in plain.items.columns if c.startswith("a_") and not c.endswith("_se")]
+
+    def own_loading(res):
+        block = res.items[loading_cols].to_numpy()
+        return block[np.arange(len(block)), np.abs(block).argmax(axis=1)]
+
+    bench = plain.items["benchmark"].to_numpy()
+    np.testing.assert_allclose(own_loading(wide), own_loading(plain), rtol=0.02)
+    a_tight = own_loading(tight)
+    assert (a_tight > 0).all()
+    for b in np.unique(bench):
+        spread_plain = np.log(np.abs(own_loading(plain)[bench == b])).std()
+        spread_tight = np.log(a_tight[bench == b]).std()
+        assert spread_tight < 0.1 < spread_plain
+    assert "Discrimination prior: log a_j ~ N(mean of log a within the benchmark" in str(tight.summary())
+    assert "Discrimination prior" not in str(plain.summary())
+
+
+def test_per_benchmark_loading_at_the_bound_warns_and_the_prior_holds_it():
+    """A question splitting the models perfectly (0 of 50 for the weaker half on its benchmark, 50
+    of 50 for the stronger): plain per-benchmark 2PL puts its loading at the bound and says which
+    prior holds it; with the prior the loading is finite and nothing warns."""
+    sim = irsl.simulate.correlated_benchmarks(n_models=60, questions=8, family="beta_binomial", seed=1)
+    df = sim.responses.copy()
+    q0 = df["question"].iloc[0]
+    bench = df.loc[df["question"] == q0, "benchmark"].iloc[0]
+    total = df[df["benchmark"] == bench].groupby("model", observed=True)["successes"].sum()
+    strong = total.index[total > total.median()]
+    split = df["question"] == q0
+    df.loc[split, "successes"] = np.where(df.loc[split, "model"].isin(strong), df.loc[split, "trials"], 0)
+    kw = dict(data=df, successes="successes", trials="trials", family="beta_binomial",
+              benchmark="benchmark", ability="per_benchmark")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always", IRSLWarning)
+        plain = fit("ability ~ 1", **kw)
+    shown = [str(w.message) for w in rec if issubclass(w.category, IRSLWarning)]
+    assert any("loading at the bound" in m and "discrimination_prior=1.0" in m for m in shown)
+    assert plain.items.loc[q0, f"a_{bench}"] > 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IRSLWarning)
+        held = fit("ability ~ 1", discrimination_prior=0.25, **kw)
+    assert 0.5 < held.items.loc[q0, f"a_{bench}"] < 5
+    assert np.isfinite(held.items.loc[q0, f"a_{bench}_se"])
