@@ -57,3 +57,30 @@ def test_pythia_gsm8k_forecasts_math():
     mae = mae_table(table, ["irsl", "on_source", "on_compute"]).iloc[0]
     assert mae["irsl"] < mae["on_source"], mae
     assert mae["irsl"] < mae["on_compute"], mae
+
+
+def test_pythia_per_benchmark_2pl_with_discrimination_prior_em_is_monotone():
+    """Per-benchmark 2PL on the Pythia GSM8K+MATH counts (thousands of samples per question): with
+    the log-normal prior the EM objective must rise every iteration and every loading stay
+    positive. A first version stepped in log a and oscillated by orders of magnitude here."""
+    import warnings
+
+    import numpy as np
+
+    import irsl_stats as irsl
+    from irsl_stats.results import IRSLWarning
+
+    paths = [MONKEYS / f for f in ("pythia_gsm8k_counts.csv", "pythia_math_counts.csv")]
+    if not all(p.exists() for p in paths):
+        pytest.skip("Pythia sample-count data not found at ../shared/data/monkeys")
+    counts = stack_benchmarks({"GSM8K": pd.read_csv(paths[0]), "MATH": pd.read_csv(paths[1])})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IRSLWarning)  # 40 EM iterations do not converge
+        res = irsl.fit("ability ~ 1", data=counts, successes="n_correct", trials="n_samples",
+                       family="beta_binomial", benchmark="benchmark", ability="per_benchmark",
+                       discrimination_prior=1.0, max_iter=40, n_threads=1)
+    objective = np.array([h["objective"] for h in res._est.history])
+    assert len(objective) == 40
+    assert np.diff(objective).min() > -1e-8 * abs(objective[-1])
+    own = res.items[["a_GSM8K", "a_MATH"]].to_numpy().max(axis=1)
+    assert (own > 0).all() and own.max() < 25
