@@ -239,9 +239,10 @@ def fit(
         With ``irt="2pl"``: standard deviation of a log-normal prior on the discriminations,
         ``log a_j ~ N(mean of log a, s^2)`` (penalised ML; every ``a_j > 0``; with
         ``ability="per_benchmark"`` on each question's loading, centred within its benchmark; not
-        for exploratory ``dims != 1``). ``None`` (default): plain ML. Use it when there are few models per question: a question that separates the
-        calibration models perfectly otherwise gets a discrimination at its bound. ``1.0`` is a
-        good start (the test-time study's default for 2PL, see :mod:`irsl_stats.testtime`).
+        for exploratory ``dims != 1``). ``None`` (default): plain ML. Use it when there are few
+        models per question: a question that separates the calibration models perfectly otherwise
+        gets a discrimination at its bound. ``1.0`` is a good start (the test-time study's default
+        for 2PL, see :mod:`irsl_stats.testtime`).
     method : {"mml", "jml"}
         Marginal ML (default: abilities integrated out by adaptive Gauss–Hermite quadrature) or
         joint ML (abilities as parameters, then the latent regression with their measurement
