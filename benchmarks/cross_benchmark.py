@@ -44,20 +44,24 @@ def load_obsscaling(root: Path) -> pd.DataFrame:
     return wide
 
 
-def run_pythia(root: Path, folds: int, seed: int, n_threads) -> bool:
+def run_pythia(root: Path, folds: int, seed: int, n_threads, irt: str = "1pl",
+               discrimination_prior=None, max_iter=None) -> bool:
     data, compute = load_pythia(root)
     t0 = time.perf_counter()
     rows = {}
     for ability in ("per_benchmark", "shared"):
+        extra = {} if irt == "1pl" else dict(discrimination_prior=discrimination_prior, max_iter=max_iter)
         table = transfer_study(data, "GSM8K", "MATH", successes="n_correct", trials="n_samples",
                                compute=compute, folds=folds, seed=seed, ability=ability,
-                               n_threads=n_threads)
+                               n_threads=n_threads, irt=irt, **extra)
         mae = mae_table(table, ["irsl", "irsl_mean", "on_source", "on_compute"]).iloc[0]
         cover = float(((table["truth"] >= table["irsl_lower"]) & (table["truth"] <= table["irsl_upper"])).mean())
         rows[ability] = dict(irsl=mae["irsl"], irsl_mean=mae["irsl_mean"], on_gsm8k=mae["on_source"],
                              on_compute=mae["on_compute"], coverage=cover, models=len(table))
     out = pd.DataFrame(rows).T
-    print(f"\nPythia GSM8K -> MATH mean pass rate ({folds}-fold over checkpoints, {time.perf_counter() - t0:.0f} s)")
+    print(f"\nPythia GSM8K -> MATH mean pass rate ({folds}-fold over checkpoints, {irt.upper()}"
+          + (f", discrimination prior {discrimination_prior}" if irt == "2pl" else "")
+          + f", {time.perf_counter() - t0:.0f} s)")
     print(f"mean MATH pass rate of the test checkpoints: {table['truth'].mean():.5f}")
     print("irsl = median of the predictive distribution of the MATH mean pass rate (the point forecast "
           "for absolute error); irsl_mean = posterior mean of the expected rate; coverage = share of 95% "
@@ -99,12 +103,21 @@ def main() -> None:
     ap.add_argument("--max-dims", type=int, default=3,
                     help="largest D tried by BIC (D = 4 takes ~10x longer per fit and has the larger "
                          "BIC in every fold)")
+    ap.add_argument("--irt", choices=["1pl", "2pl"], default="1pl",
+                    help="IRT model of the Pythia transfer (2PL with --discrimination-prior 1.0 and "
+                         "--max-iter 600: MAE 0.000727 vs 0.000763 for 1PL, ~6 min per ability model)")
+    ap.add_argument("--discrimination-prior", type=float, default=1.0,
+                    help="SD of the log-normal prior on the 2PL loadings (Pythia transfer)")
+    ap.add_argument("--max-iter", type=int, default=None,
+                    help="EM iterations per 2PL fit (the per-benchmark 2PL EM converges slowly on counts "
+                         "with thousands of samples per question)")
     args = ap.parse_args()
     if not args.data.exists():
         raise SystemExit(f"data directory not found: {args.data} (pass --data)")
     results = {}
     if args.only in (None, "pythia"):
-        results["pythia"] = run_pythia(args.data, args.folds, args.seed, args.n_threads)
+        results["pythia"] = run_pythia(args.data, args.folds, args.seed, args.n_threads, args.irt,
+                                       args.discrimination_prior, args.max_iter)
     if args.only in (None, "obsscaling"):
         results["obsscaling"] = run_obsscaling(args.data, args.folds, args.seed, args.n_threads, args.max_dims)
     print("\n" + ", ".join(f"{k}: {'PASS' if v else 'FAIL'}" for k, v in results.items()))
