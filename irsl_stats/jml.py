@@ -271,17 +271,16 @@ def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: Item
         # (steps in log a, tried first, made the multidimensional EM oscillate on counts with
         # thousands of samples per question, where the complete-data curvature in a is often of
         # the wrong sign and the floored Newton step then runs to its limit)
-        a = np.maximum(items.a, A_FLOOR)
-        gu, _ = a_prior.log_terms(a)
-        g[:, 0] += gu / a
-        h[:, 0, 0] += a_prior.hessian_a(a)
+        g_prior, h_prior = a_prior.terms_a(items.a)
+        g[:, 0] += g_prior
+        h[:, 0, 0] += h_prior
     step, scaled = _safe_newton(g, h, max_step)
     new = items.copy()
     k = 0
     if irt == "2pl":
         new.a = items.a + step[:, 0]
-        if with_prior:  # log-normal: a step never more than halves a discrimination
-            new.a = np.maximum(new.a, np.maximum(0.5 * a, A_FLOOR))
+        if with_prior:
+            new.a = a_prior.keep_positive(new.a, items.a)
         k = 1
     new.d = items.d + step[:, k]
     if per_item_s:

@@ -40,7 +40,7 @@ from .inference import _batched_inverse
 from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, JMLOptions, _safe_newton, fit_jml
 from .mml import gauss_hermite
 from .precision import PrecisionModel
-from .priors import A_FLOOR, DiscriminationPrior
+from .priors import DiscriminationPrior
 
 __all__ = ["LoadingPattern", "MultiEstimates", "fit_multidim", "product_grid", "default_n_quad",
            "MultiPosterior"]
@@ -259,14 +259,14 @@ def item_update(grad, hess, items: MultiItems, free: np.ndarray, precision: Prec
         # the prior's gradient and curvature in a (the step stays in a, limited like the plain
         # one: on counts with thousands of samples per question steps in log a made EM oscillate)
         rows, col, a = _single_loadings(items.A, free)
-        gu, _ = a_prior.log_terms(a, col)
-        g[rows, col] += gu / a
-        h[rows, col, col] += a_prior.hessian_a(a, col)
+        g_prior, h_prior = a_prior.terms_a(a, col)
+        g[rows, col] += g_prior
+        h[rows, col, col] += h_prior
     step, scaled = _safe_newton(g, h, max_step)
     new = items.copy()
     new.A = np.clip(items.A + step[:, :dims], -A_BOUND, A_BOUND)
-    if with_prior:  # log-normal: loadings stay positive
-        new.A[rows, col] = np.maximum(new.A[rows, col], np.maximum(0.5 * a, A_FLOOR))
+    if with_prior:
+        new.A[rows, col] = a_prior.keep_positive(new.A[rows, col], a)
     new.d = np.clip(items.d + step[:, dims], -D_BOUND, D_BOUND)
     if precision.per_item:
         new.gamma = np.clip(items.gamma + step[:, dims + 1], *LOG_PHI_BOUNDS)
@@ -367,10 +367,10 @@ def _residual_loadings(kd, jf, k: int) -> np.ndarray:
 
 
 def _single_loadings(A: np.ndarray, free: np.ndarray):
-    """Rows, column and (floored) value of each question's one free loading."""
+    """Rows, column and value of each question's one free loading."""
     rows = np.arange(A.shape[0])
     col = free.argmax(axis=1)
-    return rows, col, np.maximum(A[rows, col], A_FLOOR)
+    return rows, col, A[rows, col]
 
 
 # ---------------------------------------------------------------------------------- inference

@@ -131,18 +131,30 @@ class DiscriminationPrior:
         _, g, h = centred_normal_terms(np.log(np.maximum(a, A_FLOOR)), self.scale, groups)
         return g, h
 
-    def hessian_a(self, a: np.ndarray, groups: Optional[np.ndarray] = None) -> np.ndarray:
-        """Second derivative of the log-prior with respect to ``a_j`` (N,), for standard errors.
+    def terms_a(self, a: np.ndarray, groups: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """Gradient and second derivative of the log-prior with respect to ``a_j``, each (N,).
 
-        ``d^2/da^2 [-(log a - m)^2 / (2 s^2)] = -(1 - (log a - m)) / (s^2 a^2)``, floored at
+        The gradient is ``-(log a - m) / (s^2 a)``; the second derivative
+        ``d^2/da^2 [-(log a - m)^2 / (2 s^2)] = -(1 - (log a - m)) / (s^2 a^2)`` is floored at
         ``-0.1/(s^2 a^2)`` so that a discrimination far above the others (where the exact term
-        changes sign) does not make the information indefinite.
+        changes sign) does not make the information indefinite. Used by the Newton steps (which
+        stay in ``a``) and the standard errors.
         """
         a = np.maximum(a, A_FLOOR)
-        u = np.log(a)
+        _, g, _ = centred_normal_terms(np.log(a), self.scale, groups)  # g = -(log a - m) / s^2
         s2a2 = self.scale**2 * a**2
-        _, g, _ = centred_normal_terms(u, self.scale, groups)  # g = -(u - mean) / s^2
-        return np.minimum(-(1.0 + g * self.scale**2) / s2a2, -0.1 / s2a2)
+        return g / a, np.minimum(-(1.0 + g * self.scale**2) / s2a2, -0.1 / s2a2)
+
+    def hessian_a(self, a: np.ndarray, groups: Optional[np.ndarray] = None) -> np.ndarray:
+        """Second derivative of the log-prior with respect to ``a_j`` (N,), for standard errors
+        (see :meth:`terms_a`)."""
+        return self.terms_a(a, groups)[1]
+
+    @staticmethod
+    def keep_positive(new_a: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """Limit a step from ``a`` to ``new_a`` so that it never more than halves a discrimination
+        (log-normal discriminations stay positive)."""
+        return np.maximum(new_a, np.maximum(0.5 * np.maximum(a, A_FLOOR), A_FLOOR))
 
     def describe(self, within: str = "") -> str:
         """One line for the summary's notes (``within``: the group the mean is taken over)."""
