@@ -238,11 +238,13 @@ def fit(
     discrimination_prior : float or None
         With ``irt="2pl"``: standard deviation of a log-normal prior on the discriminations,
         ``log a_j ~ N(mean of log a, s^2)`` (penalised ML; every ``a_j > 0``; with
-        ``ability="per_benchmark"`` on each question's loading, centred within its benchmark; not
-        for exploratory ``dims != 1``). ``None`` (default): plain ML. Use it when there are few
-        models per question: a question that separates the calibration models perfectly otherwise
-        gets a discrimination at its bound. ``1.0`` is a good start (the test-time study's default
-        for 2PL, see :mod:`irsl_stats.testtime`).
+        ``ability="per_benchmark"`` on each question's loading, centred within its benchmark).
+        With exploratory ``dims != 1`` it is on the length of each question's loading vector,
+        ``log ||a_j|| ~ N(mean of log ||a||, s^2)``, which does not depend on the rotation of the
+        loadings (see :mod:`irsl_stats.priors`). ``None`` (default): plain ML. Use it when there
+        are few models per question: a question that separates the calibration models perfectly
+        otherwise gets a discrimination at its bound. ``1.0`` is a good start (the test-time
+        study's default for 2PL, see :mod:`irsl_stats.testtime`).
     method : {"mml", "jml"}
         Marginal ML (default: abilities integrated out by adaptive Gauss–Hermite quadrature) or
         joint ML (abilities as parameters, then the latent regression with their measurement
@@ -309,10 +311,6 @@ def fit(
     _check_choice("dims_criterion", dims_criterion, ("bic", "aic"))
     a_prior = DiscriminationPrior.build(discrimination_prior, irt)
     multidim = ability == "per_benchmark" or dims != 1
-    if a_prior.active and dims != 1:
-        raise ValueError("discrimination_prior applies to one loading per question (dims=1, or "
-                         "ability='per_benchmark'); exploratory loadings (dims != 1) have no sign to "
-                         "put a log-normal prior on")
     if multidim:
         _check_multidim_options(ability, dims, max_dims, method, benchmark, cov_type, identification)
     _check_choice("cov_type", cov_type, ("nonrobust", "robust", "cluster"))

@@ -18,6 +18,9 @@ One EM iteration:
 5. renormalise the ability scale (mean of ``x' beta`` = 0, and for 2PL ``var(x' beta) + sigma^2 =
    1``): an exact reparametrisation.
 
+The iterates are extrapolated by SQUAREM (:mod:`irsl_stats.acceleration`, shared with the
+multidimensional fit), which also owns the stopping rule.
+
 Standard errors: ``beta, sigma`` from the observed information of the marginal likelihood given the
 question parameters (Louis' formula, exact by quadrature); question parameters from the expected
 complete-data information minus the posterior variance of their scores (Louis' correction,
@@ -27,16 +30,18 @@ linearised in the ability).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 from scipy.special import logsumexp
 
 from . import _kernel
+from .acceleration import EMStep, run_em
 from .inference import _batched_inverse, global_precision_cov, item_column_index, item_columns
-from .jml import ItemState, JMLOptions, fit_jml, newton_item_update
+from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, ItemState, JMLOptions, fit_jml, newton_item_update
 from .precision import PrecisionModel
-from .priors import DiscriminationPrior
+from .priors import A_FLOOR, DiscriminationPrior
 
 __all__ = ["fit_mml", "gauss_hermite"]
 
@@ -81,6 +86,46 @@ class _Posterior:
         terms = ll + log_prior + self.logw[None, :] + np.log(scale)[:, None] + 0.5 * self.z[None, :] ** 2 + 0.5 * np.log(2 * np.pi)
         marg = logsumexp(terms, axis=1)
         return nodes, terms, marg
+
+
+@dataclass
+class _MMLState:
+    """What one EM iteration carries: question parameters, latent regression and the posterior
+    modes (the quadrature's centres, a warm start that is not a parameter)."""
+
+    items: ItemState
+    beta: np.ndarray
+    sigma: float
+    mode: np.ndarray
+
+    def pack(self, irt: str) -> np.ndarray:
+        """Parameters as one vector ``(a [2PL], d, gamma, beta, log sigma)`` for SQUAREM."""
+        parts = ([self.items.a] if irt == "2pl" else []) + [
+            self.items.d, np.atleast_1d(self.items.gamma), self.beta, [np.log(self.sigma)]]
+        return np.concatenate([np.asarray(p, float) for p in parts])
+
+    def unpack(self, v: np.ndarray, irt: str, a_prior: DiscriminationPrior,
+               per_item_precision: bool) -> Optional["_MMLState"]:
+        """The state with parameters ``v`` (this state's modes), or None when ``v`` leaves the
+        parameter space (a discrimination at or below the log-normal prior's floor)."""
+        if not np.all(np.isfinite(v)):
+            return None
+        n, n_gamma = len(self.items.d), np.atleast_1d(self.items.gamma).size
+        at = 0
+        if irt == "2pl":
+            a = v[:n]
+            at = n
+            if a_prior.active and np.any(a <= A_FLOOR):
+                return None
+            a = np.clip(a, -A_BOUND, A_BOUND)
+        else:
+            a = self.items.a
+        d = np.clip(v[at: at + n], -D_BOUND, D_BOUND)
+        gamma = v[at + n: at + n + n_gamma].reshape(np.shape(self.items.gamma))
+        if per_item_precision:  # gamma_j = log phi_j: the M-step's bounds
+            gamma = np.clip(gamma, *LOG_PHI_BOUNDS)
+        beta = v[at + n + n_gamma: -1]
+        return _MMLState(ItemState(a, d, gamma), beta, float(np.exp(v[-1])), self.mode)
 
 
 def _scaled_change(before: ItemState, after: ItemState, h_item, cols, irt, per_item_s) -> float:
@@ -137,11 +182,14 @@ def fit_mml(
     verbose: bool = False,
     n_threads=None,
     a_prior: Optional[DiscriminationPrior] = None,
+    accelerate: bool = True,
 ):
     """Marginal ML of question parameters, ``beta`` and ``sigma``.
 
     ``a_prior`` (a log-normal prior on the 2PL discriminations) makes it penalised marginal ML:
     the prior enters the M-step, the objective and the questions' standard errors.
+    ``accelerate`` extrapolates the EM iterates by SQUAREM (:mod:`irsl_stats.acceleration`);
+    ``False`` runs plain EM (same optimum, more iterations).
 
     Returns
     -------
@@ -160,48 +208,39 @@ def fit_mml(
     jf = fit_jml(kd, precision, irt, options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads),
                  a_prior=a_prior)
     warnings_: List[str] = []
-    items = jf.items
     reg = fit_latent_regression(x, jf.theta, np.full(kd.n_models, 1e-4))
-    beta, sigma = reg.beta.copy(), max(reg.sigma, 0.05)
-    mode = jf.theta.copy()
     z, w = gauss_hermite(n_quad)
     post_eval = _Posterior(kd, z, w, n_threads)
     n_passes = jf.n_passes
-    history = []
-    converged = False
-    prev = -np.inf
-    item_step_scaled = np.inf
-    it = 0
     per_item_s = precision.per_item
     cols = item_column_index(irt, precision)
-    for it in range(1, max_iter + 1):
+    ones_coef = np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]
+
+    def reml_term(sigma: float) -> float:
+        # the M-step divides by M - P (REML-type sigma), which maximises the marginal
+        # log-likelihood plus P log sigma, not the log-likelihood itself: this is the objective
+        # EM increases, so SQUAREM's safeguard must use it (the reported llf has no such term)
+        return x.shape[1] * np.log(sigma) if len(x) > x.shape[1] else 0.0
+
+    def em_map(state: _MMLState) -> EMStep:
+        items, beta, sigma = state.items, state.beta, state.sigma
         log_phi = precision.log_phi(items.gamma)
         mean = x @ beta
-        mode, curv = post_eval.mode_step(mode, items, log_phi, mean, sigma, information)
+        mode, curv = post_eval.mode_step(state.mode, items, log_phi, mean, sigma, information)
         nodes, terms, marg = post_eval.evaluate(mode, curv, items, log_phi, mean, sigma)
         llf = float(marg.sum())
-        prior_value, _, _ = precision.prior_terms(items.gamma)
-        objective = llf + prior_value + a_prior.value(items.a)
+        objective = (llf + precision.prior_terms(items.gamma)[0] + a_prior.value(items.a)
+                     + reml_term(sigma))
+        if not np.isfinite(objective):
+            return EMStep(-np.inf, llf, state, np.inf)
         post = np.exp(terms - marg[:, None])
-        change = objective - prev
-        if verbose:
-            print(
-                f"MML iter {it:4d}  marginal loglik {llf: .10e}  change {change: .3e}  "
-                f"step(items) {item_step_scaled:.2e}  sigma {sigma:.4f}", flush=True,
-            )
-        history.append(dict(iter=it, objective=objective, loglik=llf, scaled_step=item_step_scaled))
-        if np.isfinite(prev) and abs(change) < tol * 1e-4 * max(1.0, abs(objective)) and item_step_scaled < tol * 10:
-            converged = True
-            break
-        prev = objective
         # M-step, questions
-        value, g_item, h_item = _kernel.accumulate_items_weighted(
+        _, g_item, h_item = _kernel.accumulate_items_weighted(
             kd, items.a[:, None], items.d, log_phi, nodes[:, :, None], post,
             information=information, n_threads=n_threads,
         )
         post_eval.n_passes += 1
-        before = items
-        items, _ = newton_item_update(g_item, h_item, items, precision, irt, 1.0, a_prior)
+        new_items, _ = newton_item_update(g_item, h_item, items, precision, irt, 1.0, a_prior)
         # M-step, latent regression (closed form)
         e_theta = (post * nodes).sum(1)
         e_theta2 = (post * nodes**2).sum(1)
@@ -214,18 +253,25 @@ def fit_mml(
         # renormalise: mean(x'beta) = 0, var(x'beta) + sigma^2 = 1 (2PL)
         loc = float(fitted.mean())
         scale = float(np.sqrt(fitted.var() + sigma**2)) if irt == "2pl" else 1.0
-        beta = (beta - loc * np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]) / scale
-        sigma = sigma / scale
-        mode = (mode - loc) / scale
-        items = ItemState(items.a * scale, items.d + items.a * loc, items.gamma)
+        new = _MMLState(
+            ItemState(new_items.a * scale, new_items.d + new_items.a * loc, new_items.gamma),
+            (beta - loc * ones_coef) / scale, sigma / scale, (mode - loc) / scale)
         # convergence measure: the change of the question parameters over the whole iteration
         # (after renormalisation, so a step the renormalisation undoes does not count), in
         # standard-error units from the M-step curvature
-        item_step_scaled = _scaled_change(before, items, h_item, cols, irt, per_item_s)
+        step = _scaled_change(items, new.items, h_item, cols, irt, per_item_s)
+        return EMStep(objective, llf, new, step, message=f"sigma {new.sigma:.4f}")
+
+    start = _MMLState(jf.items, reg.beta.copy(), max(reg.sigma, 0.05), jf.theta.copy())
+    run = run_em(em_map, start, lambda s: s.pack(irt), lambda v, t: t.unpack(v, irt, a_prior, per_item_s),
+                 max_iter=max_iter, change_tol=tol * 1e-4, step_tol=tol * 10, accelerate=accelerate,
+                 verbose=verbose, label="MML")
+    items, beta, sigma, mode = run.state.items, run.state.beta, run.state.sigma, run.state.mode
+    converged, it, history = run.converged, run.n_maps, run.history
     if not converged:
         warnings_.append(
             f"MML did not converge in {max_iter} EM iterations (last change of the marginal "
-            f"log-likelihood {change:.2e}); increase max_iter"
+            f"log-likelihood {run.last_change:.2e}); increase max_iter"
         )
     # final posterior at the estimates
     log_phi = precision.log_phi(items.gamma)

@@ -23,6 +23,12 @@ One EM iteration (the D = 1 algorithm of :mod:`irsl_stats.mml` in D dimensions):
 4. M-step for ``B`` and ``Sigma`` (closed form, ``Sigma`` divided by ``M - P`` as REML does);
 5. renormalisation to the identification above — an exact reparametrisation that also acts as
    parameter expansion (PX-EM), which speeds EM up when the latent covariance is estimated.
+
+The iterates are extrapolated by SQUAREM (:mod:`irsl_stats.acceleration`). With the
+discrimination prior on exploratory loadings (on the norm of each loading vector) step 5 moves
+only the mean and ``Sigma`` stays at ``I``: the rescaling to covariance ``I`` is not orthogonal,
+so it would change the prior while leaving the likelihood alone, and EM would not settle at the
+penalised optimum.
 """
 
 from __future__ import annotations
@@ -36,11 +42,12 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import _kernel
+from .acceleration import EMStep, run_em
 from .inference import _batched_inverse
 from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, JMLOptions, _safe_newton, fit_jml
 from .mml import gauss_hermite
 from .precision import PrecisionModel
-from .priors import DiscriminationPrior
+from .priors import A_FLOOR, DiscriminationPrior
 
 __all__ = ["LoadingPattern", "MultiEstimates", "fit_multidim", "product_grid", "default_n_quad",
            "MultiPosterior"]
@@ -234,9 +241,11 @@ def item_update(grad, hess, items: MultiItems, free: np.ndarray, precision: Prec
     free : ndarray of bool, shape (N, D)
         Free loadings; the others stay at their value (0 or 1 for 1PL).
     a_prior : DiscriminationPrior, optional
-        Log-normal prior on the loadings, for patterns with one free loading per question
-        (per-benchmark), centred within each dimension; a step never more than halves a loading
-        (they stay positive).
+        Log-normal prior on the loadings (see :func:`_loading_prior_terms`): with one free loading
+        per question (per-benchmark) on that loading, centred within each dimension, and a step
+        never more than halves a loading (they stay positive); with every loading free
+        (exploratory) on the norm of each question's loading vector, and a step never more than
+        halves that norm.
 
     Returns
     -------
@@ -258,15 +267,14 @@ def item_update(grad, hess, items: MultiItems, free: np.ndarray, precision: Prec
     if with_prior:
         # the prior's gradient and curvature in a (the step stays in a, limited like the plain
         # one: on counts with thousands of samples per question steps in log a made EM oscillate)
-        rows, col, a = _single_loadings(items.A, free)
-        g_prior, h_prior = a_prior.terms_a(a, col)
-        g[rows, col] += g_prior
-        h[rows, col, col] += h_prior
+        g_prior, h_prior = _loading_prior_terms(a_prior, items.A, free)
+        g[:, :dims] += g_prior
+        h[:, :dims, :dims] += h_prior
     step, scaled = _safe_newton(g, h, max_step)
     new = items.copy()
     new.A = np.clip(items.A + step[:, :dims], -A_BOUND, A_BOUND)
     if with_prior:
-        new.A[rows, col] = a_prior.keep_positive(new.A[rows, col], a)
+        new.A = _limit_loading_step(a_prior, new.A, items.A, free)
     new.d = np.clip(items.d + step[:, dims], -D_BOUND, D_BOUND)
     if precision.per_item:
         new.gamma = np.clip(items.gamma + step[:, dims + 1], *LOG_PHI_BOUNDS)
@@ -281,13 +289,14 @@ def item_update(grad, hess, items: MultiItems, free: np.ndarray, precision: Prec
     return new, scaled_max
 
 
-def _renormalise(kind: str, irt: str, x, B, Sigma, items: MultiItems, mode):
+def _renormalise(kind: str, irt: str, x, B, Sigma, items: MultiItems, mode, rescale: bool = True):
     """Map to the identified scale: population mean 0 and, per pattern, unit variances
-    (per_benchmark) or identity covariance (exploratory). Exact reparametrisation."""
+    (per_benchmark) or identity covariance (exploratory); ``rescale=False`` moves only the mean.
+    Exact reparametrisation."""
     fitted = x @ B
     loc = fitted.mean(axis=0)
     total = np.cov(fitted, rowvar=False, bias=True).reshape(B.shape[1], B.shape[1]) + Sigma
-    if irt == "1pl":
+    if irt == "1pl" or not rescale:
         T = np.eye(len(loc))
     elif kind == "per_benchmark":
         T = np.diag(np.sqrt(np.diag(total)))
@@ -371,6 +380,56 @@ def _single_loadings(A: np.ndarray, free: np.ndarray):
     rows = np.arange(A.shape[0])
     col = free.argmax(axis=1)
     return rows, col, A[rows, col]
+
+
+def _one_loading_per_question(free: np.ndarray) -> bool:
+    """Whether every question has exactly one free loading (per-benchmark, or D = 1)."""
+    return bool((free.sum(axis=1) == 1).all())
+
+
+def _loading_prior_terms(a_prior: DiscriminationPrior, A: np.ndarray, free: np.ndarray):
+    """Gradient and (negative semi-definite) Hessian of the loading prior in the loadings.
+
+    With one free loading per question (per-benchmark, or exploratory with D = 1) the prior is
+    on that loading, centred within its dimension (:meth:`DiscriminationPrior.terms_a`); with
+    several free loadings per question (exploratory) it is on the norm of each question's loading
+    vector (:meth:`DiscriminationPrior.terms_vectors`), which the rotation of the loadings does
+    not change.
+
+    Parameters
+    ----------
+    a_prior : DiscriminationPrior
+        An active prior.
+    A : ndarray, shape (N, D)
+    free : ndarray of bool, shape (N, D)
+
+    Returns
+    -------
+    gradient : ndarray, shape (N, D)
+    hessian : ndarray, shape (N, D, D)
+    """
+    if not _one_loading_per_question(free):
+        return a_prior.terms_vectors(A)
+    rows, col, a = _single_loadings(A, free)
+    g_a, h_a = a_prior.terms_a(a, col)
+    g = np.zeros(A.shape)
+    h = np.zeros(A.shape + A.shape[1:])
+    g[rows, col] = g_a
+    h[rows, col, col] = h_a
+    return g, h
+
+
+def _limit_loading_step(a_prior: DiscriminationPrior, new_A: np.ndarray, A: np.ndarray,
+                        free: np.ndarray) -> np.ndarray:
+    """Limit a step of the loadings under the prior as :func:`_loading_prior_terms` splits the
+    patterns: a single loading is never more than halved (it stays positive), a loading vector's
+    norm is never more than halved (it stays away from the origin, where it has no direction)."""
+    if not _one_loading_per_question(free):
+        return a_prior.keep_norm(new_A, A)
+    rows, col, a = _single_loadings(A, free)
+    out = new_A.copy()
+    out[rows, col] = a_prior.keep_positive(new_A[rows, col], a)
+    return out
 
 
 # ---------------------------------------------------------------------------------- inference
@@ -463,14 +522,57 @@ def _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, pr
         if hp is not None:
             h[:, -1, -1] += hp
     if a_prior is not None and a_prior.active:
-        rows, col, a = _single_loadings(items.A, free)
-        h[rows, col, col] += a_prior.hessian_a(a, col)
+        h[:, :dims, :dims] += _loading_prior_terms(a_prior, items.A, free)[1]
     mask2 = cols_free[:, :, None] & cols_free[:, None, :]
     neg = np.where(mask2, -h, 0.0)
     neg[:, np.arange(dims + 2), np.arange(dims + 2)] += ~cols_free
     cov = _batched_inverse(neg)
     cov[~mask2] = np.nan
     return cov
+
+
+@dataclass
+class _MultiState:
+    """What one EM iteration carries: question parameters, latent regression ``(B, Sigma)`` and
+    the posterior modes (the quadrature's centres, a warm start that is not a parameter)."""
+
+    items: MultiItems
+    B: np.ndarray
+    Sigma: np.ndarray
+    mode: np.ndarray
+
+    def pack(self, free: np.ndarray) -> np.ndarray:
+        """Parameters as one vector for SQUAREM: free loadings, intercepts, precision parameters,
+        ``B``, log SDs and atanh correlations of ``Sigma``."""
+        return np.concatenate([self.items.A[free], self.items.d, np.atleast_1d(self.items.gamma),
+                               _latent_param_vector(self.B, self.Sigma)])
+
+    def unpack(self, v: np.ndarray, free: np.ndarray, per_item_precision: bool,
+               a_prior: DiscriminationPrior, exploratory: bool) -> Optional["_MultiState"]:
+        """The state with parameters ``v`` (this state's modes), or None when ``v`` leaves the
+        parameter space: a loading (per-benchmark) or loading norm (exploratory) at or below the
+        log-normal prior's floor, or a covariance that is not positive definite."""
+        if not np.all(np.isfinite(v)):
+            return None
+        n_free, n = int(free.sum()), len(self.items.d)
+        n_gamma = np.atleast_1d(self.items.gamma).size
+        A = self.items.A.copy()
+        A[free] = v[:n_free]
+        if a_prior.active:
+            size = np.linalg.norm(A, axis=1) if exploratory else A[free]
+            if np.any(size <= A_FLOOR):
+                return None
+        A = np.clip(A, -A_BOUND, A_BOUND)
+        d = np.clip(v[n_free: n_free + n], -D_BOUND, D_BOUND)
+        gamma = v[n_free + n: n_free + n + n_gamma].reshape(np.shape(self.items.gamma))
+        if per_item_precision:  # gamma_j = log phi_j: the M-step's bounds
+            gamma = np.clip(gamma, *LOG_PHI_BOUNDS)
+        B, Sigma = _latent_from_vector(v[n_free + n + n_gamma:], self.B.shape[0], self.B.shape[1])
+        try:
+            np.linalg.cholesky(Sigma)
+        except np.linalg.LinAlgError:
+            return None
+        return _MultiState(MultiItems(A, d, gamma), B, Sigma, self.mode)
 
 
 # ---------------------------------------------------------------------------------- driver
@@ -487,6 +589,7 @@ def fit_multidim(
     verbose: bool = False,
     n_threads=None,
     a_prior: Optional[DiscriminationPrior] = None,
+    accelerate: bool = True,
 ) -> MultiEstimates:
     """Marginal ML of loadings, intercepts, precisions, ``B`` and ``Sigma``.
 
@@ -505,8 +608,13 @@ def fit_multidim(
         ``100 tol`` standard errors in an iteration and the objective changed by less than
         ``0.01 tol`` relative.
     a_prior : DiscriminationPrior, optional
-        Log-normal prior on the loadings (penalised MML), centred within each dimension;
-        ``irt="2pl"`` with ``pattern.kind == "per_benchmark"`` only.
+        Log-normal prior on the loadings (penalised MML), ``irt="2pl"`` only: per-benchmark on
+        each question's loading, centred within each dimension; exploratory on the norm of each
+        question's loading vector (rotation-invariant), with the residual covariance of the
+        abilities then held at I.
+    accelerate : bool
+        Extrapolate the EM iterates by SQUAREM (:mod:`irsl_stats.acceleration`); ``False`` runs
+        plain EM (same optimum, more iterations).
 
     Returns
     -------
@@ -517,10 +625,8 @@ def fit_multidim(
         raise ValueError("irt='1pl' has no exploratory multidimensional form (the loadings are what "
                          "separates the dimensions); use irt='2pl' or ability='per_benchmark'")
     a_prior = a_prior or DiscriminationPrior()
-    if a_prior.active and (irt != "2pl" or pattern.kind != "per_benchmark"):
-        raise ValueError("discrimination_prior needs irt='2pl' with one loading per question "
-                         "(ability='per_benchmark'); exploratory loadings have no sign to put a "
-                         "log-normal prior on")
+    if a_prior.active and irt != "2pl":
+        raise ValueError("discrimination_prior needs irt='2pl' (1PL loadings are fixed at 1)")
     x = design.matrix
     dims = pattern.dims
     n_quad = default_n_quad(dims) if n_quad is None else int(n_quad)
@@ -528,14 +634,27 @@ def fit_multidim(
     loading_dim = pattern.free.argmax(axis=1)
     post_eval = MultiPosterior(kd, dims, n_quad, n_threads)
     free = pattern.free if irt == "2pl" else np.zeros_like(pattern.free)
-    history: list = []
     warnings_: List[str] = []
-    converged = False
-    prev = -np.inf
-    item_step = np.inf
-    change = np.nan
-    it = 0
-    for it in range(1, max_iter + 1):
+    exploratory = pattern.kind == "exploratory"
+    # the norm prior of exploratory loadings is not invariant to the non-orthogonal rescaling
+    # that maps the ability covariance to I after each M-step (it changes the norms but not the
+    # likelihood), so EM could not settle at the penalised optimum: with it, the residual
+    # covariance is held at I instead (the rescaling is only an accelerator of EM; SQUAREM
+    # makes up for it)
+    sigma_fixed = exploratory and a_prior.active
+    if sigma_fixed:
+        Sigma = np.eye(dims)
+    dof = max(len(x) - x.shape[1], 1)
+
+    def log_prior(A: np.ndarray) -> float:
+        if not a_prior.active:
+            return 0.0
+        if exploratory:  # on the loading vectors' norms (rotation-invariant)
+            return a_prior.value_norms(A)
+        return a_prior.value(A[np.arange(kd.n_items), loading_dim], loading_dim)
+
+    def em_map(state: _MultiState) -> EMStep:
+        items, B, Sigma = state.items, state.B, state.Sigma
         log_phi = precision.log_phi(items.gamma)
         s_inv = np.linalg.inv(Sigma)
         _, logdet = np.linalg.slogdet(Sigma)
@@ -543,50 +662,50 @@ def fit_multidim(
         # place the nodes at the posterior modes: with sharp posteriors (thousands of trials per
         # question) a mode that is off by a few posterior SDs spoils the quadrature, so iterate
         # (usually 1-2 steps; the abilities move little between EM iterations)
-        mode, neg = post_eval.find_modes(mode, items, log_phi, mean, s_inv, max_iter=10, tol=1e-2)
+        mode, neg = post_eval.find_modes(state.mode, items, log_phi, mean, s_inv, max_iter=10, tol=1e-2)
         nodes, terms, marg, _ = post_eval.evaluate(mode, neg, items, log_phi, mean, s_inv, logdet)
         llf = float(marg.sum())
-        objective = llf + precision.prior_terms(items.gamma)[0]
-        if a_prior.active:
-            objective += a_prior.value(items.A[np.arange(kd.n_items), loading_dim], loading_dim)
-        change = objective - prev
-        if verbose:
-            print(f"MML(D={dims}) iter {it:4d}  objective {objective: .10e}  change {change: .3e}  "
-                  f"step(items) {item_step:.2e}", flush=True)
-        history.append(dict(iter=it, objective=objective, loglik=llf, scaled_step=item_step))
-        # EM converges linearly and, when a question is nearly explained by the abilities (a
-        # Heywood-like case), very slowly: it stops when an iteration moves no question parameter
-        # by more than 100 tol standard errors and changes the objective by less than
-        # 0.01 tol relative (tol = 1e-6: 1e-4 SE, mirt's default criterion on the parameters)
-        if (np.isfinite(prev) and abs(change) < tol * 1e-2 * max(1.0, abs(objective))
-                and item_step < tol * 100):
-            converged = True
-            break
-        prev = objective
+        # the Sigma update divides by M - P (REML-type), which maximises the log-likelihood plus
+        # (P/2) log det Sigma: that is the objective EM increases and SQUAREM's safeguard needs
+        reml = 0.0 if sigma_fixed or len(x) <= x.shape[1] else 0.5 * x.shape[1] * logdet
+        objective = llf + precision.prior_terms(items.gamma)[0] + log_prior(items.A) + reml
+        if not np.isfinite(objective):
+            return EMStep(-np.inf, llf, state, np.inf)
         post = np.exp(terms - marg[:, None])
         _, g_item, h_item = _kernel.accumulate_items_weighted(
             kd, items.A, items.d, log_phi, nodes, post, information="observed", n_threads=n_threads)
         post_eval.n_passes += 1
-        before = items
-        items, _ = item_update(g_item, h_item, items, free, precision, 1.0, a_prior)
-        items.A = np.where(free, items.A, before.A)  # fixed loadings stay exactly where they are
+        new_items, _ = item_update(g_item, h_item, items, free, precision, 1.0, a_prior)
+        new_items.A = np.where(free, new_items.A, items.A)  # fixed loadings stay exactly where they are
         e_theta, c_theta = posterior_moments(nodes, post)
         B = np.linalg.lstsq(x, e_theta, rcond=None)[0]
-        resid = e_theta - x @ B
-        dof = max(len(x) - x.shape[1], 1)
-        Sigma = (c_theta.sum(axis=0) + resid.T @ resid) / dof
-        Sigma = 0.5 * (Sigma + Sigma.T) + 1e-10 * np.eye(dims)
-        B, Sigma, items, mode = _renormalise(pattern.kind, irt, x, B, Sigma, items, mode)
-        item_step = _scaled_change(before, items, h_item, free, precision,
-                                   align=pattern.kind == "exploratory")
+        if not sigma_fixed:
+            resid = e_theta - x @ B
+            Sigma = (c_theta.sum(axis=0) + resid.T @ resid) / dof
+            Sigma = 0.5 * (Sigma + Sigma.T) + 1e-10 * np.eye(dims)
+        B, Sigma, new_items, mode = _renormalise(pattern.kind, irt, x, B, Sigma, new_items, mode,
+                                                 rescale=not sigma_fixed)
+        step = _scaled_change(items, new_items, h_item, free, precision, align=exploratory)
+        return EMStep(objective, llf, _MultiState(new_items, B, Sigma, mode), step)
+
+    # EM converges linearly and, when a question is nearly explained by the abilities (a
+    # Heywood-like case), very slowly: it stops when an iteration moves no question parameter
+    # by more than 100 tol standard errors and changes the objective by less than
+    # 0.01 tol relative (tol = 1e-6: 1e-4 SE, mirt's default criterion on the parameters)
+    run = run_em(em_map, _MultiState(items, B, Sigma, mode), lambda st: st.pack(free),
+                 lambda v, t: t.unpack(v, free, precision.per_item, a_prior, exploratory),
+                 max_iter=max_iter, change_tol=tol * 1e-2, step_tol=tol * 100, accelerate=accelerate,
+                 verbose=verbose, label=f"MML(D={dims})")
+    items, B, Sigma, mode = run.state.items, run.state.B, run.state.Sigma, run.state.mode
+    converged, it, history, change = run.converged, run.n_maps, run.history, run.last_change
     at_bound = int((np.abs(items.A) >= A_BOUND * 0.999).any(axis=1).sum())
     if at_bound:
         warnings_.append(
             f"{at_bound} question(s) have a loading at the bound |a| = {A_BOUND:g}: their responses "
             "separate the models almost perfectly and the likelihood has no finite maximum for them"
-            + ("; the discrimination prior is too weak to hold them: use a smaller SD (e.g. 0.25) or irt='1pl'"
-               if a_prior.active else "; consider discrimination_prior=1.0 (with ability='per_benchmark' "
-               "or dims=1), irt='1pl', or dropping those questions"))
+            + ("; the discrimination prior is too weak to hold them: consider a smaller SD (e.g. 0.25)"
+               if a_prior.active else "; consider discrimination_prior=1.0")
+            + (", irt='1pl'," if pattern.kind == "per_benchmark" else "") + " or dropping those questions")
     if not converged:
         warnings_.append(f"MML (D = {dims}) did not converge in {max_iter} EM iterations (last change of "
                          f"the marginal log-likelihood {change:.2e}); increase max_iter")

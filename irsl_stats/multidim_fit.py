@@ -29,19 +29,21 @@ def fit_multidimensional(
         described = a_prior.describe(within="the benchmark") if a_prior is not None and a_prior.active else ""
         return MultidimResults(est, rd=rd, design=design, pattern=pattern, family=family, irt=irt,
                                precision=precision, discrimination_prior=described)
+    # exploratory loadings: the prior is on each question's loading-vector norm
+    described = a_prior.describe(norm=True) if a_prior is not None and a_prior.active else ""
     if dims != "auto":
         pattern = LoadingPattern.exploratory(rd.n_items, int(dims))
-        est = fit_multidim(kd, design, precision, irt, pattern, **common)
+        est = fit_multidim(kd, design, precision, irt, pattern, a_prior=a_prior, **common)
         return MultidimResults(est, rd=rd, design=design, pattern=pattern, family=family, irt=irt,
-                               precision=precision)
+                               precision=precision, discrimination_prior=described)
     fits, rows = [], []
     for d_try in range(1, int(max_dims) + 1):
         if verbose:
             print(f"dims='auto': fitting D = {d_try}", flush=True)
         pattern = LoadingPattern.exploratory(rd.n_items, d_try)
-        est = fit_multidim(kd, design, precision, irt, pattern, **common)
+        est = fit_multidim(kd, design, precision, irt, pattern, a_prior=a_prior, **common)
         res = MultidimResults(est, rd=rd, design=design, pattern=pattern, family=family, irt=irt,
-                              precision=precision)
+                              precision=precision, discrimination_prior=described)
         fits.append(res)
         rows.append(dict(dims=d_try, llf=res.llf, n_params=res.n_params, aic=res.aic, bic=res.bic,
                          converged=res.converged))

@@ -24,6 +24,12 @@ IDENTIFICATION = {
     "exploratory": "population mean 0 and covariance I; loadings varimax-rotated, each dimension's "
                    "sign such that its loadings sum to a positive number, dimensions ordered by "
                    "their sum of squared loadings",
+    # with the loading-norm prior the residual covariance is held at I (the prior is not invariant
+    # to the rescaling that would make the total covariance I); the same without covariates
+    "exploratory_residual": "population mean 0 and residual covariance Sigma = I (the discrimination "
+                            "prior on the loading norms fixes the scale this way); loadings "
+                            "varimax-rotated, each dimension's sign such that its loadings sum to a "
+                            "positive number, dimensions ordered by their sum of squared loadings",
 }
 
 
@@ -125,7 +131,8 @@ class MultidimResults(WaldInference):
             if p == 1:
                 fixed[:] = True  # B = 0 and Sigma = I
             else:
-                fixed[p * dims:] = True  # Sigma determined by B through cov(XB) + Sigma = I
+                # Sigma determined by B through cov(XB) + Sigma = I, or fixed at I (norm prior)
+                fixed[p * dims:] = True
         elif self.irt == "2pl" and p == 1:
             fixed[: p * dims + dims] = True  # means 0, variances 1
         elif self.irt == "2pl":
@@ -202,6 +209,8 @@ class MultidimResults(WaldInference):
     def identification(self) -> str:
         """The identification of the ability scale, in words (also printed in the summary)."""
         key = "per_benchmark_1pl" if (self.pattern.kind == "per_benchmark" and self.irt == "1pl") else self.pattern.kind
+        if key == "exploratory" and self.discrimination_prior and self.design.matrix.shape[1] > 1:
+            key = "exploratory_residual"
         return IDENTIFICATION[key]
 
     # ------------------------------------------------------------------ abilities across benchmarks

@@ -4,7 +4,8 @@ Two priors share one form — a normal prior on a per-question quantity centred 
 questions (the mean is profiled, so nothing but the spread is assumed):
 
 * the precision prior on ``log phi_j`` (:class:`irsl_stats.precision.PrecisionModel`), and
-* the discrimination prior on ``log a_j`` (:class:`DiscriminationPrior`, 2PL only).
+* the discrimination prior on ``log a_j`` (:class:`DiscriminationPrior`, 2PL only), or on
+  ``log ||a_j||`` for exploratory multidimensional loadings (below).
 
 Why a prior on the discriminations: with few models per question a 2PL discrimination is barely
 determined and runs to its bound when a question separates the calibration models perfectly
@@ -21,6 +22,17 @@ models (e.g. a model that solves nothing, the rest almost nothing) can still dri
 to the bound together. A question whose counts split the models perfectly with many trials per
 cell (0 of n versus n of n) needs a tighter prior (SD ~0.25) than the default of the studies; the
 fit warns when a discrimination sits at the bound.
+
+Exploratory loadings (``dims >= 2``, every question loading on every dimension) have no sign and
+no privileged axes: the likelihood is unchanged by any orthogonal rotation of the loadings, and
+the fit picks one at the end (varimax). A prior on each coordinate would depend on that arbitrary
+choice, so the prior is put on the length of each question's loading vector instead,
+``log ||a_j|| ~ N(mean of log ||a||, s^2)`` (:meth:`DiscriminationPrior.value_norms`). The norm
+is invariant to orthogonal rotations — the penalised optimum is a whole rotation orbit, like the
+likelihood's, and varimax does not change the penalty — and it is the discrimination along the
+question's own direction, so the prior shrinks the same quantity as in one dimension (with
+D = 1 and ``a_j > 0`` it is that prior). A zero vector has no direction: the derivative formulas
+floor the norm at ``A_FLOOR``, which makes the prior's pull fade out continuously at the origin.
 """
 
 from __future__ import annotations
@@ -156,9 +168,103 @@ class DiscriminationPrior:
         (log-normal discriminations stay positive)."""
         return np.maximum(new_a, np.maximum(0.5 * np.maximum(a, A_FLOOR), A_FLOOR))
 
-    def describe(self, within: str = "") -> str:
-        """One line for the summary's notes (``within``: the group the mean is taken over)."""
+    # ------------------------------------------------ exploratory loadings: the norm of a_j
+    def value_norms(self, A: np.ndarray) -> float:
+        """Log-prior of exploratory loadings: ``log ||a_j|| ~ N(mean of log ||a||, scale^2)``.
+
+        Parameters
+        ----------
+        A : ndarray, shape (N, D)
+            Loading vectors, one row per question.
+
+        Returns
+        -------
+        float
+            0 without a prior; unchanged by ``A @ R`` for any orthogonal ``R`` (D x D).
+        """
+        return self.value(np.linalg.norm(A, axis=1))
+
+    def terms_vectors(self, A: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Gradient and negative semi-definite Hessian of :meth:`value_norms` in each ``a_j``.
+
+        With ``r = ||a_j||``, ``u = a_j / r`` and ``c = -(log r - m) / s^2`` the exact derivatives
+        are ``c a_j / r^2`` and ``-(u u')/(s^2 r^2) + c (I - 2 u u')/r^2``. The Hessian returned
+        keeps the radial curvature ``-(1 + c s^2)/(s^2 r^2)`` floored as in :meth:`terms_a` and
+        the curvature across the direction ``c / r^2`` only where it is negative (a loading
+        vector shorter than the others, ``c > 0``, has a convex prior across its direction,
+        which would make a Newton step's information indefinite). The O(1/N) coupling through
+        the mean is ignored, as in :func:`centred_normal_terms`. ``r`` is floored at
+        :data:`A_FLOOR`, so below it ``u`` is shorter than 1 and both terms go to 0 with
+        ``a_j``: a zero vector has no direction to pull along. Used by the Newton steps (which
+        stay in ``a``) and the standard errors.
+
+        Parameters
+        ----------
+        A : ndarray, shape (N, D)
+
+        Returns
+        -------
+        gradient : ndarray, shape (N, D)
+        hessian : ndarray, shape (N, D, D)
+        """
+        r = np.maximum(np.linalg.norm(A, axis=1), A_FLOOR)
+        g_r, h_r = self.terms_a(r)  # along the radius: c / r and the floored radial curvature
+        u = A / r[:, None]
+        across = np.minimum(g_r * r, 0.0) / r**2
+        uu = u[:, :, None] * u[:, None, :]
+        eye = np.eye(A.shape[1])
+        return g_r[:, None] * u, across[:, None, None] * (eye - uu) + h_r[:, None, None] * uu
+
+    @staticmethod
+    def keep_norm(new_A: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """Limit steps from ``A`` to ``new_A`` (each (N, D)) so that none more than halves the
+        norm of a loading vector (the analogue of :meth:`keep_positive`; the norm stays at least
+        :data:`A_FLOOR`).
+
+        A vector shorter than the limit is scaled up along its own direction; a step to exactly
+        zero, which has none, keeps the old direction.
+
+        Parameters
+        ----------
+        new_A : ndarray, shape (N, D)
+            Loading vectors after the step.
+        A : ndarray, shape (N, D)
+            Loading vectors before it.
+
+        Returns
+        -------
+        ndarray, shape (N, D)
+        """
+        old = np.linalg.norm(A, axis=1)
+        new = np.linalg.norm(new_A, axis=1)
+        least = np.maximum(0.5 * old, A_FLOOR)
+        short = new < least
+        out = new_A.copy()
+        direction = np.where((new > 0)[:, None], new_A, A)[short]
+        length = np.linalg.norm(direction, axis=1)
+        out[short] = direction * (least[short] / np.where(length > 0, length, 1.0))[:, None]
+        return out
+
+    def describe(self, within: str = "", norm: bool = False) -> str:
+        """One line for the summary's notes.
+
+        Parameters
+        ----------
+        within : str
+            The group the mean is taken over (e.g. ``"the benchmark"``); empty for all questions.
+        norm : bool
+            Describe the prior on the norms of exploratory loading vectors (:meth:`value_norms`).
+
+        Returns
+        -------
+        str
+        """
         where = f" within {within}" if within else ""
-        return (f"log a_j ~ N(mean of log a{where}, {self.scale:g}^2) (log-normal, penalised ML; "
-                "every a_j > 0; the log-likelihood, AIC and BIC are those of the data without the "
+        if norm:
+            what = (f"log ||a_j|| ~ N(mean of log ||a||{where}, {self.scale:g}^2) on the length of "
+                    "each question's loading vector (log-normal, rotation-invariant, penalised ML")
+        else:
+            what = (f"log a_j ~ N(mean of log a{where}, {self.scale:g}^2) (log-normal, penalised ML; "
+                    "every a_j > 0")
+        return (what + "; the log-likelihood, AIC and BIC are those of the data without the "
                 "prior, at the penalised estimates)")

@@ -80,7 +80,7 @@ def test_pythia_per_benchmark_2pl_with_discrimination_prior_em_is_monotone():
                        family="beta_binomial", benchmark="benchmark", ability="per_benchmark",
                        discrimination_prior=1.0, max_iter=40, n_threads=1)
     objective = np.array([h["objective"] for h in res._est.history])
-    assert len(objective) == 40
+    assert res._est.n_iter == 40 and len(objective) > 20  # rejected extrapolations are not recorded
     assert np.diff(objective).min() > -1e-8 * abs(objective[-1])
     own = res.items[["a_GSM8K", "a_MATH"]].to_numpy().max(axis=1)
     assert (own > 0).all() and own.max() < 25

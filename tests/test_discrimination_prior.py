@@ -522,16 +522,6 @@ def test_fit_rejects_the_prior_for_1pl(small_sim):
             discrimination_prior=1.0)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(dims=2),
-    dict(dims="auto"),
-])
-def test_fit_rejects_the_prior_for_exploratory_abilities(small_sim, kwargs):
-    with pytest.raises(ValueError, match="discrimination_prior"):
-        fit("ability ~ 1", data=small_sim.responses, family="bernoulli", discrimination_prior=1.0,
-            **kwargs)
-
-
 @pytest.mark.parametrize("bad", [0, -1.0, np.nan, np.inf, True, "1", "auto"], ids=repr)
 @pytest.mark.parametrize("method", ["jml", "mml"])
 def test_fit_rejects_bad_prior_values(small_sim, bad, method):
