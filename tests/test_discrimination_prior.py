@@ -34,6 +34,8 @@ from irsl_stats.precision import PrecisionModel
 from irsl_stats.priors import A_FLOOR, DiscriminationPrior, centred_normal_terms
 from irsl_stats.results import IRSLWarning
 
+from _separating import separate_first_question
+
 fit = partial(irsl.fit, n_threads=1)
 
 
@@ -619,13 +621,7 @@ def test_per_benchmark_loading_at_the_bound_warns_and_the_prior_holds_it():
     of 50 for the stronger): plain per-benchmark 2PL puts its loading at the bound and says which
     prior holds it; with the prior the loading is finite and nothing warns."""
     sim = irsl.simulate.correlated_benchmarks(n_models=60, questions=8, family="beta_binomial", seed=1)
-    df = sim.responses.copy()
-    q0 = df["question"].iloc[0]
-    bench = df.loc[df["question"] == q0, "benchmark"].iloc[0]
-    total = df[df["benchmark"] == bench].groupby("model", observed=True)["successes"].sum()
-    strong = total.index[total > total.median()]
-    split = df["question"] == q0
-    df.loc[split, "successes"] = np.where(df.loc[split, "model"].isin(strong), df.loc[split, "trials"], 0)
+    df, q0, bench = separate_first_question(sim.responses)
     kw = dict(data=df, successes="successes", trials="trials", family="beta_binomial",
               benchmark="benchmark", ability="per_benchmark")
     with warnings.catch_warnings(record=True) as rec:

@@ -30,6 +30,8 @@ from irsl_stats.precision import PrecisionModel
 from irsl_stats.priors import A_FLOOR, DiscriminationPrior
 from irsl_stats.results import IRSLWarning
 
+from _separating import separate_first_question
+
 fit = partial(irsl.fit, n_threads=1)
 
 
@@ -323,13 +325,7 @@ def test_a_perfectly_separating_question_is_held_off_the_bound():
     prior; with the prior the norm is finite and nothing warns."""
     sim = irsl.simulate.correlated_benchmarks(n_models=40, questions=8, family="binomial",
                                               corr=[[1, 0.3], [0.3, 1]], seed=1)
-    df = sim.responses.copy()
-    q0 = df["question"].iloc[0]
-    bench = df.loc[df["question"] == q0, "benchmark"].iloc[0]
-    total = df[df["benchmark"] == bench].groupby("model", observed=True)["successes"].sum()
-    strong = total.index[total > total.median()]
-    split = df["question"] == q0
-    df.loc[split, "successes"] = np.where(df.loc[split, "model"].isin(strong), df.loc[split, "trials"], 0)
+    df, q0, bench = separate_first_question(sim.responses)
     kw = dict(data=df, successes="successes", trials="trials", family="binomial", dims=2)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always", IRSLWarning)
