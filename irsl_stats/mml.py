@@ -14,7 +14,9 @@ One EM iteration:
    log-likelihood (kernel weighted pass, the Fisher-identity gradient);
 4. M-step for the latent regression: ``beta`` by least squares on the posterior means and
    ``sigma^2`` from the posterior second moments (closed form), divided by ``M - P`` as REML does
-   (so the reported marginal log-likelihood is that of the REML-type ``sigma``);
+   (so the reported marginal log-likelihood is that of the REML-type ``sigma``) except for a 2PL
+   without covariates, whose ``sigma`` the renormalisation fixes at 1 (divided by ``M``: the
+   estimates are then the maximum of the likelihood);
 5. renormalise the ability scale (mean of ``x' beta`` = 0, and for 2PL ``var(x' beta) + sigma^2 =
    1``): an exact reparametrisation.
 
@@ -216,11 +218,20 @@ def fit_mml(
     cols = item_column_index(irt, precision)
     ones_coef = np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]
 
+    # sigma^2 with the degrees-of-freedom correction of REML (divide by M - P, not M): ML
+    # underestimates it by ~P/M, which biases coefficients on the default (population) scale.
+    # Not for a 2PL without covariates: there the renormalisation sets sigma to 1 whatever the
+    # divisor, and M - 1 would only move the EM fixed point off the maximum of the likelihood
+    # (by a common factor sqrt(M / (M - 1)) on the discriminations that the likelihood does not
+    # want: on 6 calibration models the log-likelihood was 0.04 below its maximum)
+    reml = (irt == "1pl" or x.shape[1] > 1) and len(x) > x.shape[1]
+    dof = len(x) - x.shape[1] if reml else len(x)
+
     def reml_term(sigma: float) -> float:
-        # the M-step divides by M - P (REML-type sigma), which maximises the marginal
-        # log-likelihood plus P log sigma, not the log-likelihood itself: this is the objective
-        # EM increases, so SQUAREM's safeguard must use it (the reported llf has no such term)
-        return x.shape[1] * np.log(sigma) if len(x) > x.shape[1] else 0.0
+        # the REML-type divisor maximises the marginal log-likelihood plus P log sigma, not the
+        # log-likelihood itself: this is the objective EM increases, so SQUAREM's safeguard must
+        # use it (the reported llf has no such term)
+        return x.shape[1] * np.log(sigma) if reml else 0.0
 
     def em_map(state: _MMLState) -> EMStep:
         items, beta, sigma = state.items, state.beta, state.sigma
@@ -246,9 +257,6 @@ def fit_mml(
         e_theta2 = (post * nodes**2).sum(1)
         beta = np.linalg.lstsq(x, e_theta, rcond=None)[0]
         fitted = x @ beta
-        # sigma^2 with the degrees-of-freedom correction of REML (divide by M - P, not M): ML
-        # underestimates it by ~P/M, which biases coefficients on the default (population) scale
-        dof = max(len(x) - x.shape[1], 1)
         sigma = float(np.sqrt(max(np.sum(e_theta2 - 2 * e_theta * fitted + fitted**2) / dof, 1e-12)))
         # renormalise: mean(x'beta) = 0, var(x'beta) + sigma^2 = 1 (2PL)
         loc = float(fitted.mean())

@@ -20,7 +20,8 @@ One EM iteration (the D = 1 algorithm of :mod:`irsl_stats.mml` in D dimensions):
    the mode and scaled by the Cholesky factor of the posterior covariance (one grid pass);
 3. M-step for the questions: one Newton step per question on the expected complete-data
    log-likelihood (loadings fixed at 0 by the pattern are held there);
-4. M-step for ``B`` and ``Sigma`` (closed form, ``Sigma`` divided by ``M - P`` as REML does);
+4. M-step for ``B`` and ``Sigma`` (closed form, ``Sigma`` divided by ``M - P`` as REML does when
+   its scale is free (1PL) or covariates split it, else by ``M``);
 5. renormalisation to the identification above — an exact reparametrisation that also acts as
    parameter expansion (PX-EM), which speeds EM up when the latent covariance is estimated.
 
@@ -644,7 +645,11 @@ def fit_multidim(
     sigma_fixed = exploratory and a_prior.active
     if sigma_fixed:
         Sigma = np.eye(dims)
-    dof = max(len(x) - x.shape[1], 1)
+    # Sigma with the REML-type divisor M - P only where the identification leaves its scale free
+    # (1PL) or covariates split the variance; otherwise the renormalisation fixes the scale and
+    # M - 1 would only move the EM fixed point off the likelihood's maximum (see mml.fit_mml)
+    reml = (irt == "1pl" or x.shape[1] > 1) and len(x) > x.shape[1] and not sigma_fixed
+    dof = len(x) - x.shape[1] if reml else len(x)
 
     def log_prior(A: np.ndarray) -> float:
         if not a_prior.active:
@@ -665,10 +670,10 @@ def fit_multidim(
         mode, neg = post_eval.find_modes(state.mode, items, log_phi, mean, s_inv, max_iter=10, tol=1e-2)
         nodes, terms, marg, _ = post_eval.evaluate(mode, neg, items, log_phi, mean, s_inv, logdet)
         llf = float(marg.sum())
-        # the Sigma update divides by M - P (REML-type), which maximises the log-likelihood plus
+        # with the REML-type divisor the Sigma update maximises the log-likelihood plus
         # (P/2) log det Sigma: that is the objective EM increases and SQUAREM's safeguard needs
-        reml = 0.0 if sigma_fixed or len(x) <= x.shape[1] else 0.5 * x.shape[1] * logdet
-        objective = llf + precision.prior_terms(items.gamma)[0] + log_prior(items.A) + reml
+        objective = (llf + precision.prior_terms(items.gamma)[0] + log_prior(items.A)
+                     + (0.5 * x.shape[1] * logdet if reml else 0.0))
         if not np.isfinite(objective):
             return EMStep(-np.inf, llf, state, np.inf)
         post = np.exp(terms - marg[:, None])

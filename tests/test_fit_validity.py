@@ -98,3 +98,38 @@ def test_aggregate_scores_jml_item_precision_is_flagged(obsscaling_long):
     messages = [str(w.message) for w in caught if issubclass(w.category, irsl.IRSLWarning)]
     assert any("median of 8 questions" in m and "method='mml'" in m for m in messages)
     assert any("median of 8 questions" in w for w in res.warnings)
+
+
+def test_mml_2pl_without_covariates_is_at_the_likelihood_maximum():
+    """With 2PL and ``ability ~ 1`` the renormalisation fixes sigma at 1, so the estimates must
+    maximise the marginal likelihood along the one direction the M-steps trade against each
+    other: a common factor c on the discriminations (abilities N(0, 1)). With the REML-type
+    divisor M - 1 for sigma the EM fixed point sat at c ~ sqrt((M - 1) / M) of the maximum (0.93
+    with 8 models, log-likelihood 0.03 lower)."""
+    from irsl_stats.api import kernel_data
+    from irsl_stats.jml import ItemState
+    from irsl_stats.mml import _Posterior, gauss_hermite
+
+    sim = irsl.simulate.irt(n_models=8, n_questions=80, family="beta", seed=4)
+    res = irsl.fit("ability ~ 1", data=sim.responses, family="beta", irt="2pl", tol=1e-9,
+                   max_iter=5000, n_threads=1)
+    rd = irsl.ResponseData.from_long(sim.responses, family="beta")
+    kd = kernel_data(rd)
+    items = res.items.loc[list(rd.item_labels)]
+    a, d, log_phi = items["a"].to_numpy(), items["d"].to_numpy(), np.log(items["phi"].to_numpy())
+    z, w = gauss_hermite(21)
+    posterior = _Posterior(kd, z, w, 1)
+    zero = np.zeros(kd.n_models)
+
+    def marginal_loglik(c):
+        state = ItemState(a * c, d, log_phi)
+        mode = zero
+        for _ in range(30):
+            mode, curv = posterior.mode_step(mode, state, log_phi, zero, 1.0, "observed")
+        return posterior.evaluate(mode, curv, state, log_phi, zero, 1.0)[2].sum()
+
+    assert marginal_loglik(1.0) == pytest.approx(res.llf, abs=1e-6)
+    factors = np.array([0.94, 0.97, 1.0, 1.03, 1.06])
+    curve = np.polyfit(factors - 1, [marginal_loglik(c) for c in factors], 2)
+    best = 1 - curve[1] / (2 * curve[0])
+    assert curve[0] < 0 and abs(best - 1) < 0.01
