@@ -5,7 +5,9 @@ loop told not to extrapolate), and the table gives the EM steps, seconds, their 
 apart the two optima are: the log-likelihood difference and the largest difference of a question
 parameter in units of its standard error (questions the data do not determine — never solved,
 standard error above 5 — are left out). Cases: simulated test-time counts (12 models x 120
-questions x 2,560 samples, 2PL and 1PL), a per-benchmark fit on simulated counts, and, when the
+questions x 2,560 samples, 2PL and 1PL), a per-benchmark fit on simulated counts, two exploratory
+dimensions fitted to one-dimensional data (with and without the discrimination prior, which holds
+the residual covariance at I and so loses the parameter expansion's speed-up), and, when the
 public data are beside the project (``../shared/data``), the Pythia MATH calibration of the
 test-time study (6 models, 2PL with the discrimination prior) and the Pythia GSM8K + MATH
 per-benchmark fits of the cross-benchmark study (81 checkpoints x 258 questions, 1PL and 2PL with
@@ -85,6 +87,12 @@ def cases(data: Path, n_threads) -> list:
     out.append(("per-benchmark sim 2PL", dict(formula="ability ~ 1", data=cb.responses, successes="successes",
                                               trials="trials", family="beta_binomial", irt="2pl",
                                               ability="per_benchmark", benchmark="benchmark", **common)))
+    # two exploratory dimensions on one-dimensional data: a flat direction, where EM crawls
+    one = irsl.simulate.irt(n_models=80, n_questions=60, family="beta", benchmarks=2, seed=3)
+    expl = dict(formula="ability ~ log(compute)", data=one.responses, models=one.models, family="beta",
+                dims=2, benchmark="benchmark", **common)
+    out.append(("exploratory D=2 sim", expl))
+    out.append(("exploratory D=2 sim + prior", dict(discrimination_prior=1.0, **expl)))
     math10k = data / "monkeys" / "pythia_final_math_10k_counts.csv"
     if math10k.exists():
         c = irsl.read_counts(math10k)
