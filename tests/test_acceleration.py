@@ -87,21 +87,47 @@ def test_rejected_extrapolation_is_counted_and_not_recorded():
     assert np.all(np.diff(objective) >= 0)
 
 
-def test_noise_floor_switches_to_plain_em():
-    # an objective that falls by a hair after a few steps (as adaptive quadrature does near the
-    # optimum): no extrapolation after the first plain step that lowers it
+def noisy_contraction(produced=None, bad_off_path=False):
+    """Linear convergence toward TARGET whose objective, once within distance 1, falls by a hair
+    at every step (as adaptive quadrature does near the optimum). With ``bad_off_path`` the EM
+    step out of any point that is not a plain EM iterate is long once at that noise floor."""
+
     def em_map(x):
         new = TARGET + 0.95 * (x - TARGET)
         dist = float(np.sum((x - TARGET) ** 2))
         objective = -dist if dist > 1.0 else -1.0 - 1e-3 * (1.0 - dist)
-        return EMStep(objective, 0.0, new, float(np.max(np.abs(new - x))))
+        step = float(np.max(np.abs(new - x)))
+        if produced is not None:
+            if bad_off_path and dist <= 1.0 and not any(np.array_equal(x, p) for p in produced):
+                step = 10.0
+            produced.append(new)
+        return EMStep(objective, 0.0, new, step)
 
-    out = run(em_map)
-    assert out.converged
-    objective = np.array([h["objective"] for h in out.history])
+    return em_map
+
+
+def test_noise_floor_judges_extrapolations_by_the_em_step():
+    # below the noise floor the objective cannot tell a good extrapolation from a bad one; the
+    # EM step out of it can: SQUAREM goes on and still beats plain EM by far
+    plain = run(noisy_contraction(), accelerate=False)
+    fast = run(noisy_contraction())
+    assert fast.converged
+    np.testing.assert_allclose(fast.state, TARGET, atol=1e-7)
+    objective = np.array([h["objective"] for h in fast.history])
     first_fall = int(np.argmax(np.diff(objective) < 0)) + 1
     assert first_fall > 1
-    assert not any(h["extrapolated"] for h in out.history[first_fall:])
+    assert any(h["extrapolated"] for h in fast.history[first_fall:])
+    assert fast.n_maps < plain.n_maps / 5
+
+
+def test_noise_floor_gives_up_after_repeated_failures():
+    produced = [np.zeros(3)]
+    out = run(noisy_contraction(produced, bad_off_path=True))
+    assert out.converged
+    np.testing.assert_allclose(out.state, TARGET, atol=1e-7)
+    # every extrapolation at the noise floor is rejected, and after the sixth no more are tried
+    assert out.n_rejected == acceleration._MAX_REJECTED_IN_NOISE
+    assert len(out.history) + out.n_rejected == out.n_maps
 
 
 def test_max_iter_is_respected():
