@@ -256,11 +256,8 @@ def assemble_results(
         top = items.index[np.abs(est.a) >= A_BOUND * 0.999]
         warnings_.append(
             f"{len(top)} question(s) have a discrimination at the bound |a| = {A_BOUND:g} (e.g. "
-            f"{list(top[:5])}): their responses separate the models almost perfectly"
-            + ("; the likelihood has no finite maximum for them: use discrimination_prior=1.0 (log-normal "
-               "prior on the discriminations) or irt='1pl'" if not a_prior.active else
-               f"; the discrimination prior (SD {a_prior.scale:g}) is too weak to hold them: use a smaller "
-               "SD (e.g. 0.25) or irt='1pl'")
+            f"{list(top[:5])}): their responses separate the models almost perfectly and the "
+            f"likelihood has no finite maximum for them; {a_prior.bound_advice()}"
         )
     if precision.per_item:
         at_bound = est.gamma >= LOG_PHI_BOUNDS[1] - 1e-6

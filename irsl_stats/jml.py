@@ -233,6 +233,14 @@ class _Objective:
                                   self.a_prior)
 
 
+def within_bounds(a: np.ndarray, d: np.ndarray, gamma: np.ndarray, per_item_precision: bool):
+    """Question parameters clipped to the bounds the Newton steps keep them in (``a``: any shape,
+    ``d`` (N,), ``gamma`` the free precision parameters, log phi per question when
+    ``per_item_precision``); used for points the EM loop extrapolates to."""
+    return (np.clip(a, -A_BOUND, A_BOUND), np.clip(d, -D_BOUND, D_BOUND),
+            np.clip(gamma, *LOG_PHI_BOUNDS) if per_item_precision else gamma)
+
+
 def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: ItemState,
                        precision: PrecisionModel, irt: str, max_step: float,
                        a_prior: Optional[DiscriminationPrior] = None):
@@ -293,7 +301,7 @@ def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: Item
         st, sc = _safe_newton(gz[None, :], hz[None, :, :], max_step)
         new.gamma = items.gamma + st[0]
         scaled_max = max(scaled_max, float(sc[0]))
-    new.a = np.clip(new.a, A_FLOOR if with_prior else -A_BOUND, A_BOUND)
+    new.a = np.clip(new.a, -A_BOUND, A_BOUND)  # keep_positive already holds a prior's a_j > 0
     new.d = np.clip(new.d, -D_BOUND, D_BOUND)
     return new, scaled_max
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 from scipy.special import logsumexp
@@ -41,11 +41,11 @@ from scipy.special import logsumexp
 from . import _kernel
 from .acceleration import EMStep, run_em
 from .inference import _batched_inverse, global_precision_cov, item_column_index, item_columns
-from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, ItemState, JMLOptions, fit_jml, newton_item_update
+from .jml import ItemState, JMLOptions, fit_jml, newton_item_update, within_bounds
 from .precision import PrecisionModel
 from .priors import A_FLOOR, DiscriminationPrior
 
-__all__ = ["fit_mml", "gauss_hermite"]
+__all__ = ["fit_mml", "gauss_hermite", "sigma_divisor"]
 
 
 def gauss_hermite(n: int):
@@ -90,6 +90,31 @@ class _Posterior:
         return nodes, terms, marg
 
 
+def sigma_divisor(irt: str, x: np.ndarray) -> Tuple[bool, int]:
+    """Whether the M-step's sigma (Sigma) is REML-type, and its divisor.
+
+    ``M - P`` (the degrees-of-freedom correction of REML): ML underestimates sigma^2 by ~P/M,
+    which biases coefficients on the default (population) scale. Not for a 2PL without
+    covariates: there the renormalisation sets the scale whatever the divisor, and ``M - 1`` would
+    only move the EM fixed point off the maximum of the likelihood (a common factor
+    ``sqrt(M / (M - 1))`` on the discriminations that the likelihood does not want: on 6
+    calibration models the log-likelihood was 0.04 below its maximum); then ``M``.
+
+    Parameters
+    ----------
+    irt : {"1pl", "2pl"}
+    x : ndarray, shape (M, P)
+        Latent-regression design.
+
+    Returns
+    -------
+    (bool, int)
+    """
+    m, p = x.shape
+    reml = (irt == "1pl" or p > 1) and m > p
+    return reml, (m - p if reml else m)
+
+
 @dataclass
 class _MMLState:
     """What one EM iteration carries: question parameters, latent regression and the posterior
@@ -113,19 +138,12 @@ class _MMLState:
         if not np.all(np.isfinite(v)):
             return None
         n, n_gamma = len(self.items.d), np.atleast_1d(self.items.gamma).size
-        at = 0
-        if irt == "2pl":
-            a = v[:n]
-            at = n
-            if a_prior.active and np.any(a <= A_FLOOR):
-                return None
-            a = np.clip(a, -A_BOUND, A_BOUND)
-        else:
-            a = self.items.a
-        d = np.clip(v[at: at + n], -D_BOUND, D_BOUND)
-        gamma = v[at + n: at + n + n_gamma].reshape(np.shape(self.items.gamma))
-        if per_item_precision:  # gamma_j = log phi_j: the M-step's bounds
-            gamma = np.clip(gamma, *LOG_PHI_BOUNDS)
+        at = n if irt == "2pl" else 0
+        a = v[:n] if irt == "2pl" else self.items.a
+        if irt == "2pl" and a_prior.active and np.any(a <= A_FLOOR):
+            return None
+        a, d, gamma = within_bounds(a, v[at: at + n], v[at + n: at + n + n_gamma].reshape(np.shape(self.items.gamma)),
+                                    per_item_precision)
         beta = v[at + n + n_gamma: -1]
         return _MMLState(ItemState(a, d, gamma), beta, float(np.exp(v[-1])), self.mode)
 
@@ -218,14 +236,7 @@ def fit_mml(
     cols = item_column_index(irt, precision)
     ones_coef = np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]
 
-    # sigma^2 with the degrees-of-freedom correction of REML (divide by M - P, not M): ML
-    # underestimates it by ~P/M, which biases coefficients on the default (population) scale.
-    # Not for a 2PL without covariates: there the renormalisation sets sigma to 1 whatever the
-    # divisor, and M - 1 would only move the EM fixed point off the maximum of the likelihood
-    # (by a common factor sqrt(M / (M - 1)) on the discriminations that the likelihood does not
-    # want: on 6 calibration models the log-likelihood was 0.04 below its maximum)
-    reml = (irt == "1pl" or x.shape[1] > 1) and len(x) > x.shape[1]
-    dof = len(x) - x.shape[1] if reml else len(x)
+    reml, dof = sigma_divisor(irt, x)
 
     def reml_term(sigma: float) -> float:
         # the REML-type divisor maximises the marginal log-likelihood plus P log sigma, not the

@@ -45,8 +45,8 @@ from scipy.special import logsumexp
 from . import _kernel
 from .acceleration import EMStep, run_em
 from .inference import _batched_inverse
-from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, JMLOptions, _safe_newton, fit_jml
-from .mml import gauss_hermite
+from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, JMLOptions, _safe_newton, fit_jml, within_bounds
+from .mml import gauss_hermite, sigma_divisor
 from .precision import PrecisionModel
 from .priors import A_FLOOR, DiscriminationPrior
 
@@ -388,6 +388,17 @@ def _one_loading_per_question(free: np.ndarray) -> bool:
     return bool((free.sum(axis=1) == 1).all())
 
 
+def _loading_prior_value(a_prior: DiscriminationPrior, A: np.ndarray, free: np.ndarray) -> float:
+    """Log-prior of the loadings, split by pattern as :func:`_loading_prior_terms` (0 without a
+    prior)."""
+    if not a_prior.active:
+        return 0.0
+    if not _one_loading_per_question(free):
+        return a_prior.value_norms(A)
+    _, col, a = _single_loadings(A, free)
+    return a_prior.value(a, col)
+
+
 def _loading_prior_terms(a_prior: DiscriminationPrior, A: np.ndarray, free: np.ndarray):
     """Gradient and (negative semi-definite) Hessian of the loading prior in the loadings.
 
@@ -563,11 +574,9 @@ class _MultiState:
             size = np.linalg.norm(A, axis=1) if exploratory else A[free]
             if np.any(size <= A_FLOOR):
                 return None
-        A = np.clip(A, -A_BOUND, A_BOUND)
-        d = np.clip(v[n_free: n_free + n], -D_BOUND, D_BOUND)
-        gamma = v[n_free + n: n_free + n + n_gamma].reshape(np.shape(self.items.gamma))
-        if per_item_precision:  # gamma_j = log phi_j: the M-step's bounds
-            gamma = np.clip(gamma, *LOG_PHI_BOUNDS)
+        A, d, gamma = within_bounds(A, v[n_free: n_free + n],
+                                    v[n_free + n: n_free + n + n_gamma].reshape(np.shape(self.items.gamma)),
+                                    per_item_precision)
         B, Sigma = _latent_from_vector(v[n_free + n + n_gamma:], self.B.shape[0], self.B.shape[1])
         try:
             np.linalg.cholesky(Sigma)
@@ -632,7 +641,6 @@ def fit_multidim(
     dims = pattern.dims
     n_quad = default_n_quad(dims) if n_quad is None else int(n_quad)
     items, B, Sigma, mode, n_passes = _initial(kd, precision, irt, pattern, x, n_threads, a_prior)
-    loading_dim = pattern.free.argmax(axis=1)
     post_eval = MultiPosterior(kd, dims, n_quad, n_threads)
     free = pattern.free if irt == "2pl" else np.zeros_like(pattern.free)
     warnings_: List[str] = []
@@ -645,18 +653,8 @@ def fit_multidim(
     sigma_fixed = exploratory and a_prior.active
     if sigma_fixed:
         Sigma = np.eye(dims)
-    # Sigma with the REML-type divisor M - P only where the identification leaves its scale free
-    # (1PL) or covariates split the variance; otherwise the renormalisation fixes the scale and
-    # M - 1 would only move the EM fixed point off the likelihood's maximum (see mml.fit_mml)
-    reml = (irt == "1pl" or x.shape[1] > 1) and len(x) > x.shape[1] and not sigma_fixed
-    dof = len(x) - x.shape[1] if reml else len(x)
-
-    def log_prior(A: np.ndarray) -> float:
-        if not a_prior.active:
-            return 0.0
-        if exploratory:  # on the loading vectors' norms (rotation-invariant)
-            return a_prior.value_norms(A)
-        return a_prior.value(A[np.arange(kd.n_items), loading_dim], loading_dim)
+    reml, dof = sigma_divisor(irt, x)
+    reml = reml and not sigma_fixed  # a fixed Sigma has no divisor and no REML term
 
     def em_map(state: _MultiState) -> EMStep:
         items, B, Sigma = state.items, state.B, state.Sigma
@@ -672,7 +670,7 @@ def fit_multidim(
         llf = float(marg.sum())
         # with the REML-type divisor the Sigma update maximises the log-likelihood plus
         # (P/2) log det Sigma: that is the objective EM increases and SQUAREM's safeguard needs
-        objective = (llf + precision.prior_terms(items.gamma)[0] + log_prior(items.A)
+        objective = (llf + precision.prior_terms(items.gamma)[0] + _loading_prior_value(a_prior, items.A, free)
                      + (0.5 * x.shape[1] * logdet if reml else 0.0))
         if not np.isfinite(objective):
             return EMStep(-np.inf, llf, state, np.inf)
@@ -707,10 +705,8 @@ def fit_multidim(
     if at_bound:
         warnings_.append(
             f"{at_bound} question(s) have a loading at the bound |a| = {A_BOUND:g}: their responses "
-            "separate the models almost perfectly and the likelihood has no finite maximum for them"
-            + ("; the discrimination prior is too weak to hold them: consider a smaller SD (e.g. 0.25)"
-               if a_prior.active else "; consider discrimination_prior=1.0")
-            + (", irt='1pl'," if pattern.kind == "per_benchmark" else "") + " or dropping those questions")
+            "separate the models almost perfectly and the likelihood has no finite maximum for them; "
+            f"{a_prior.bound_advice(one_pl=pattern.kind == 'per_benchmark')}, or drop those questions")
     if not converged:
         warnings_.append(f"MML (D = {dims}) did not converge in {max_iter} EM iterations (last change of "
                          f"the marginal log-likelihood {change:.2e}); increase max_iter")

@@ -245,6 +245,15 @@ class DiscriminationPrior:
         out[short] = direction * (least[short] / np.where(length > 0, length, 1.0))[:, None]
         return out
 
+    def bound_advice(self, one_pl: bool = True) -> str:
+        """What the warning about discriminations (loadings) at the bound tells the user to do:
+        turn the prior on, or tighten it when it is on (``one_pl``: also offer ``irt='1pl'``)."""
+        other = " or irt='1pl'" if one_pl else ""
+        if self.active:
+            return (f"the discrimination prior (SD {self.scale:g}) is too weak to hold them: use a smaller "
+                    f"SD (e.g. 0.25){other}")
+        return f"use discrimination_prior=1.0 (log-normal prior on the discriminations){other}"
+
     def describe(self, within: str = "", norm: bool = False) -> str:
         """One line for the summary's notes.
 
