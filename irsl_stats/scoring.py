@@ -6,10 +6,12 @@ models at once:
 
 * ``"ml"`` — maximum likelihood: Newton steps on ``sum_j l(y_ij; a_j theta_i + d_j)`` from
   :func:`irsl_stats._kernel.accumulate` (model blocks only); ``se = 1 / sqrt(I_obs(theta))``.
-  Estimates are kept within :data:`ML_BOUND` prior standard deviations of the prior mean: when
-  every response of a model is extreme (all 0 or all 1 for the Bernoulli family) the likelihood
-  increases without bound and the estimate stops at that bound, with an
-  :class:`~irsl_stats.results.IRSLWarning`.
+  When every response of a model is extreme (all 0 or all 1 for the Bernoulli family, no
+  successes or no failures for the count families; see :func:`extreme_patterns`) the likelihood
+  increases without bound and the estimate stops at :data:`ML_BOUND` prior standard deviations
+  from the prior mean, with an :class:`~irsl_stats.results.IRSLWarning`. Every other model's
+  maximum is finite and is found wherever it lies: a model far weaker or stronger than the
+  calibration models is not held to the prior's range.
 * ``"map"`` — posterior mode under the normal prior ``N(mean_i, sd_i^2)``;
   ``se = 1 / sqrt(I_obs(theta) + 1 / sd_i^2)``.
 * ``"eap"`` — posterior mean and standard deviation by adaptive Gauss–Hermite quadrature: the
@@ -21,11 +23,11 @@ models at once:
   beta-binomial by summation over the counts). For a scalar ability this is Firth's
   bias-reduced ML: the penalty removes the ``O(1/n)`` bias of the ML estimate, which is large
   when a model has few successes (or failures), and keeps the estimate finite when every
-  response is extreme. No prior is used (the prior only bounds the search, as for ML);
-  ``se = 1 / sqrt(I(theta))``. The maximum is bracketed on a grid of
-  :data:`WLE_GRID` points over the ML bounds (:func:`~irsl_stats._kernel.loglik_grid`) and
-  refined by safeguarded Newton steps on the estimating equation (the derivatives of
-  ``log I`` by central differences).
+  response is extreme. No prior is used (the prior only places the first search grid);
+  ``se = 1 / sqrt(I(theta))``. The maximum is bracketed on a grid of :data:`WLE_GRID` points
+  over ``prior mean +- ML_BOUND prior SDs`` (:func:`~irsl_stats._kernel.loglik_grid`), widened
+  while it lies at the grid's edge, and refined by safeguarded Newton steps on the estimating
+  equation (the derivatives of ``log I`` by central differences).
 """
 
 from __future__ import annotations
@@ -42,13 +44,18 @@ from .mml import gauss_hermite
 from .results import IRSLWarning
 from .selection import eta_information
 
-__all__ = ["METHODS", "ML_BOUND", "WLE_GRID", "Estimate", "estimate_abilities"]
+__all__ = ["METHODS", "ML_BOUND", "WLE_GRID", "Estimate", "estimate_abilities", "extreme_patterns"]
 
 METHODS = ("ml", "map", "eap", "wle")
-#: ML estimates are confined to ``prior mean +- ML_BOUND * prior sd``
+#: ML estimates of models whose responses are all extreme stop at ``prior mean +- ML_BOUND * prior sd``
 ML_BOUND = 8.0
 #: grid points over ``prior mean +- ML_BOUND * prior sd`` bracketing the WLE (spacing 0.5 sd)
 WLE_GRID = 33
+#: the WLE grid is widened (doubled) at most this many times while the maximum sits at its edge
+_WLE_WIDENINGS = 6
+#: largest |theta - prior mean| in prior SDs an ML or MAP Newton search may reach; a finite
+#: maximum beyond it would need discriminations ~1e-4 of the prior scale
+_SEARCH_LIMIT = 1e4
 _MAX_ITER = 200
 _TOL = 1e-8
 #: step of the central differences of ``log I(theta)`` in the WLE
@@ -75,6 +82,41 @@ def _start(kd, a, d, mean, sd):
     return (num + w0 * mean) / (den + w0)
 
 
+def extreme_patterns(kd, a) -> np.ndarray:
+    """Direction in which each model's likelihood increases without bound, or 0.
+
+    A response at the bottom of its range (0 for bernoulli, no successes for the count families)
+    pulls the ability toward ``-sign(a_j) inf``, one at the top toward ``+sign(a_j) inf``; a
+    beta response in (0, 1) and a count strictly inside ``0..trials`` bound it. The likelihood
+    has no finite maximum exactly when every response that carries weight (``a_j != 0``,
+    ``weight > 0``) pulls the same way.
+
+    Parameters
+    ----------
+    kd : KernelData
+    a : ndarray, shape (N,)
+        Discriminations.
+
+    Returns
+    -------
+    ndarray of int, shape (M,)
+        ``-1`` (the ML estimate is ``-inf``), ``+1`` (``+inf``) or ``0`` (finite).
+    """
+    m = kd.n_models
+    if kd.family == "beta":
+        return np.zeros(m, int)
+    top = kd.y if kd.trials is None else kd.trials
+    pull = np.where(kd.y <= 0, -1.0, np.where(kd.y >= top, 1.0, 0.0)) * np.sign(a[kd.item])
+    carries = a[kd.item] != 0
+    if kd.weight is not None:
+        carries &= kd.weight > 0
+    idx = kd.model[carries]
+    n = np.bincount(idx, minlength=m)
+    up = np.bincount(idx, weights=(pull[carries] > 0), minlength=m)
+    down = np.bincount(idx, weights=(pull[carries] < 0), minlength=m)
+    return np.where((n > 0) & (up == n), 1, np.where((n > 0) & (down == n), -1, 0))
+
+
 @dataclass
 class Estimate:
     """Per-model ability estimates (arrays of length M)."""
@@ -92,7 +134,11 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
     the number of kernel passes.
     """
     m = kd.n_models
-    lo, hi = mean - ML_BOUND * sd, mean + ML_BOUND * sd
+    # only a likelihood without a finite maximum (and no prior to stop it) needs the bound at
+    # ML_BOUND prior SDs; every other search may go as far as its maximum lies
+    bounded = (extreme_patterns(kd, a) != 0) & (not use_prior)
+    reach = np.where(bounded, ML_BOUND, _SEARCH_LIMIT) * sd
+    lo, hi = mean - reach, mean + reach
     theta = np.clip(_start(kd, a, d, mean, sd), lo, hi)
     inv_var = 1.0 / sd**2 if use_prior else np.zeros(m)
     passes = 0
@@ -109,7 +155,8 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
         h = info + inv_var
         # Newton where the objective is concave; otherwise a unit step uphill
         step = np.where(h > 1e-12, g / np.maximum(h, 1e-12), np.sign(g))
-        step = np.clip(step, -1.0, 1.0)
+        # at most one prior SD per step (the start can be far from a distant maximum)
+        step = np.clip(step, -sd, sd)
         if it >= 50:  # damp rare oscillations in non-concave regions
             step *= 0.5
         new = np.clip(theta + step, lo, hi)
@@ -120,7 +167,7 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
             # the last Newton step was below tol: the information of this pass is that of the
             # estimate to O(tol) (the error of theta itself is O(tol^2))
             break
-    at_bound = (theta <= lo + 1e-9 * sd) | (theta >= hi - 1e-9 * sd)
+    at_bound = bounded & ((theta <= lo + 1e-9 * sd) | (theta >= hi - 1e-9 * sd))
     return theta, info, at_bound, passes
 
 
@@ -167,8 +214,9 @@ def _log_info(info):
 def _wle(kd, a, d, log_phi, mean, sd, n_threads, tol=_TOL):
     """Warm's weighted likelihood estimate: the maximum of ``l(theta) + 0.5 log I(theta)``.
 
-    A grid of :data:`WLE_GRID` points over ``mean +- ML_BOUND * sd`` brackets the maximum of
-    each model (one :func:`~irsl_stats._kernel.loglik_grid` pass); safeguarded Newton steps on
+    A grid of :data:`WLE_GRID` points over ``mean +- ML_BOUND * sd`` (doubled up to
+    :data:`_WLE_WIDENINGS` times while the maximum is at its edge) brackets the maximum of
+    each model (one :func:`~irsl_stats._kernel.loglik_grid` pass per grid); safeguarded Newton steps on
     the estimating equation ``l'(theta) + 0.5 (log I)'(theta) = 0`` then refine it inside the
     bracket, bisecting whenever a Newton step leaves it. ``l'`` and ``l''`` come from
     :func:`~irsl_stats._kernel.accumulate`; the derivatives of ``log I`` are central differences.
@@ -177,14 +225,28 @@ def _wle(kd, a, d, log_phi, mean, sd, n_threads, tol=_TOL):
     kernel passes.
     """
     m = kd.n_models
-    lo, hi = mean - ML_BOUND * sd, mean + ML_BOUND * sd
     u = np.linspace(0.0, 1.0, WLE_GRID)
-    nodes = lo[:, None] + (hi - lo)[:, None] * u[None, :]
-    ll = _kernel.loglik_grid(kd, a[:, None], d, log_phi, nodes[:, :, None], n_threads=n_threads)
-    passes = 1
-    obj = ll + 0.5 * _log_info(_expected_info(kd, a, d, log_phi, nodes))
-    best = np.argmax(np.where(np.isfinite(obj), obj, -np.inf), axis=1)
     rows = np.arange(m)
+    reach = np.full(m, ML_BOUND)
+    nodes = np.empty((m, WLE_GRID))
+    best = np.zeros(m, int)
+    edge = np.ones(m, bool)
+    passes = 0
+    # a model far outside the calibration models' range has its maximum beyond the first grid:
+    # widen the grid of those whose maximum sits at an edge until it is inside
+    for widening in range(_WLE_WIDENINGS + 1):
+        reach = np.where(edge, ML_BOUND * 2.0**widening, reach)
+        lo, hi = mean - reach * sd, mean + reach * sd
+        grid = lo[:, None] + (hi - lo)[:, None] * u[None, :]
+        nodes = np.where(edge[:, None], grid, nodes)
+        ll = _kernel.loglik_grid(kd, a[:, None], d, log_phi, nodes[:, :, None], n_threads=n_threads)
+        passes += 1
+        obj = ll + 0.5 * _log_info(_expected_info(kd, a, d, log_phi, nodes))
+        best = np.where(edge, np.argmax(np.where(np.isfinite(obj), obj, -np.inf), axis=1), best)
+        edge &= (best == 0) | (best == WLE_GRID - 1)
+        if not edge.any():
+            break
+    lo, hi = nodes[:, 0], nodes[:, -1]
     theta = nodes[rows, best]
     b_lo = nodes[rows, np.maximum(best - 1, 0)]
     b_hi = nodes[rows, np.minimum(best + 1, WLE_GRID - 1)]
@@ -267,10 +329,15 @@ def estimate_abilities(
             se = np.where(info > 0, 1.0 / np.sqrt(np.where(info > 0, info, 1.0)), np.inf)
         if at_bound.any():
             names = list(np.asarray(labels)[at_bound][:5]) if labels is not None else []
+            if method == "ml":
+                why = (f"their responses are all extreme (no successes or no failures); their theta is "
+                       f"set to the bound prior mean +- {ML_BOUND:g} prior SDs")
+            else:
+                why = (f"their WLE lies beyond prior mean +- {ML_BOUND * 2.0**_WLE_WIDENINGS:g} prior SDs; "
+                       "their theta is set to that bound")
             warnings.warn(
                 f"{int(at_bound.sum())} model(s) have no finite {method.upper()} estimate (e.g. {names}): "
-                f"their responses are all extreme; their theta is set to the bound prior mean "
-                f"+- {ML_BOUND:g} prior SDs and their se is not meaningful; use method='map' or "
+                f"{why} and their se is not meaningful; use method='map' or "
                 "'eap' (the population prior keeps the estimate finite)",
                 IRSLWarning,
                 stacklevel=3,
