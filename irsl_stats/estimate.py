@@ -18,10 +18,11 @@ from .formula import LatentDesign
 from .identification import Identification, describe as describe_identification
 from .inference import DENSE_LIMIT, conditional_ses, joint_covariance
 from .jml import A_BOUND, LOG_PHI_BOUNDS, THETA_BOUND, JMLOptions, fit_jml
-from .latent_regression import fit_latent_regression, sandwich
+from .latent_regression import cluster_warnings, fit_latent_regression, sandwich
 from .precision import PrecisionModel
 from .priors import DiscriminationPrior
 from .results import FitInfo, IRSLResults
+from .scoring import one_sided, response_extremes
 
 __all__ = ["Estimates", "estimate_jml", "estimate_mml", "assemble_results"]
 
@@ -185,6 +186,51 @@ def _item_table(est: Estimates, loc: float, scale: float, rd, precision: Precisi
     return table
 
 
+def _negative_variances_to_nan(cov: np.ndarray, values: np.ndarray, names: List[str]):
+    """Set the rows and columns of negative variances to NaN, with a warning text.
+
+    A negative variance (an information matrix that is not positive definite at the estimate)
+    is as unusable as an infinite one: NaN and a warning, not a silent sqrt of a negative number.
+    Zero variances (parameters fixed by the identification) are kept.
+
+    Returns
+    -------
+    (ndarray, list of str)
+    """
+    negative = np.diag(cov) < -1e-12 * np.maximum(np.abs(values), 1.0) ** 2
+    if not negative.any():
+        return cov, []
+    cov = cov.copy()
+    cov[negative, :] = np.nan
+    cov[:, negative] = np.nan
+    return cov, [
+        f"the information matrix is not positive definite for {[n for n, b in zip(names, negative) if b]}: "
+        "their standard errors are NaN; the scaling law has too few models (or too little variation "
+        "in its covariates) for these parameters"
+    ]
+
+
+def _one_sided_questions(rd) -> List[str]:
+    """Warning for questions every model fails (or passes): their difficulty is not identified.
+
+    The likelihood of such a question increases without bound as its intercept runs to
+    ``-inf`` (``+inf``); the fit stops at a bound with a huge standard error, which is no
+    estimate of anything.
+    """
+    carries = np.ones(rd.nobs, bool) if rd.weights is None else rd.weights > 0
+    side = one_sided(rd.item, response_extremes(rd.family.name, rd.y, rd.trials), carries, rd.n_items)
+    out = []
+    for value, what in ((-1, "no model ever answers correctly"), (1, "every model always answers correctly")):
+        hit = rd.item_labels[side == value]
+        if len(hit):
+            out.append(
+                f"{len(hit)} question(s) where {what} (e.g. {list(hit[:5])}): their difficulty is not "
+                "identified (the estimate stops at a bound with a huge standard error); drop them "
+                "before fitting -- they carry no information about the models"
+            )
+    return out
+
+
 def assemble_results(
     est: Estimates, *, rd, design: LatentDesign, ident: Identification, precision: PrecisionModel,
     irt: str, method: str, cov_type: str, group_labels=None, n_quad=None,
@@ -203,6 +249,7 @@ def assemble_results(
         base_cov = sandwich(est.reg_hessian, est.reg_scores)
     else:
         base_cov = sandwich(est.reg_hessian, est.reg_scores, group_labels)
+        warnings_ += cluster_warnings(design.matrix, group_labels, list(design.column_names) + ["sigma"])
     cov_star = jac @ base_cov @ jac.T
     # forecasts are computed on the population scale, where the location and scale are anchored
     # to the whole calibration population and the (ignored) uncertainty of the question parameters
@@ -224,6 +271,8 @@ def assemble_results(
         p_values = np.r_[p_values, est.gamma]
         gc = est.global_cov if est.global_cov is not None else np.full((precision.n_global,) * 2, np.nan)
         p_cov = _block_diag(p_cov, gc)
+    p_cov, negative_warning = _negative_variances_to_nan(p_cov, p_values, p_names)
+    warnings_ += negative_warning
     params = pd.Series(p_values, index=p_names)
     cov = pd.DataFrame(p_cov, index=p_names, columns=p_names)
     if not np.all(np.isfinite(np.diag(p_cov))):
@@ -232,7 +281,7 @@ def assemble_results(
                 "the information matrix is singular for some parameters: their standard errors are NaN"
             )
     cond = _condition_number(p_cov, ident.n_determined)
-    if cond > 1e12:
+    if cond > 1e12 and np.all(np.isfinite(np.diag(p_cov))) and not any("cluster-robust" in w for w in warnings_):
         warnings_.append(
             f"the covariance of the scaling-law parameters is ill-conditioned (condition number "
             f"{cond:.1e}); the covariates may be nearly collinear — consider center() or scaling them"
@@ -245,6 +294,7 @@ def assemble_results(
             f"{n_bad} question(s) have a singular information block: their standard errors "
             f"({', '.join(bad_items)}) are NaN (e.g. {list(items.index[items[bad_items].isna().any(axis=1)][:5])})"
         )
+    warnings_ += _one_sided_questions(rd)
     joint = None if est.joint_cov is None else _joint_on_scale(est, loc, scale, rd, precision)
     if irt == "2pl" and (items["a"] < 0).any():
         neg = items.index[items["a"] < 0]
@@ -265,7 +315,10 @@ def assemble_results(
             warnings_.append(
                 f"{at_bound.sum()} question precision(s) reached the bound phi = "
                 f"{np.exp(LOG_PHI_BOUNDS[1]):.0e}: the likelihood has no finite optimum for them "
-                "(the joint likelihood is unbounded); use method='mml' or precision='common'"
+                + ("(the joint likelihood is unbounded); use method='mml' or precision='common'"
+                   if method == "jml" else
+                   "(too few models to estimate a precision per question); use precision='common', "
+                   "a smaller precision_prior, or more models")
             )
     fitted_internal = design.matrix @ est.beta
     theta_star = (est.theta - loc) / scale

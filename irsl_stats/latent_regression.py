@@ -15,7 +15,7 @@ error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 from scipy import optimize
@@ -110,6 +110,55 @@ def sandwich(hessian: np.ndarray, scores: np.ndarray, groups: Optional[np.ndarra
         np.add.at(summed, codes, scores)
         meat = summed.T @ summed * (g / (g - 1))
     return h_inv @ meat @ h_inv
+
+
+def cluster_warnings(x: np.ndarray, groups: np.ndarray, names: List[str]) -> List[str]:
+    """Why a cluster-robust covariance of the scaling-law coefficients may not be trusted.
+
+    Parameters
+    ----------
+    x : ndarray, shape (M, P)
+        Design matrix of the latent regression (columns named by ``names[:P]``).
+    groups : ndarray, shape (M,)
+        Cluster label of each model.
+    names : list of str, length K >= P
+        Names of all K scaling-law parameters (the coefficients, then e.g. ``sigma``).
+
+    Returns
+    -------
+    list of str
+        Warning texts. (1) When the design contains the cluster indicators (fixed effects of the
+        clustering variable), the fit sets every cluster's score sum of a covariate that is
+        constant within clusters to zero, so its "cluster-robust" variance is zero up to the
+        optimiser's tolerance -- a spuriously tiny standard error. (2) Fewer clusters than
+        parameters: the meat has rank at most ``G - 1``.
+    """
+    _, codes = np.unique(groups, return_inverse=True)
+    g = int(codes.max()) + 1
+    out = []
+    indicators = np.zeros((len(codes), g))
+    indicators[np.arange(len(codes)), codes] = 1.0
+    coef, *_ = np.linalg.lstsq(x, indicators, rcond=None)
+    if np.abs(indicators - x @ coef).max() < 1e-8:
+        spread = np.zeros(x.shape[1])
+        for c in range(g):
+            rows = x[codes == c]
+            spread = np.maximum(spread, rows.max(axis=0) - rows.min(axis=0))
+        constant = [n for n, width in zip(names, spread) if width == 0]
+        if constant:
+            out.append(
+                f"the cluster-robust standard errors of {constant} are degenerate: they are constant "
+                "within clusters and the formula contains the clustering variable's fixed effects, "
+                "so their score sums are zero in every cluster; cluster by a variable that is not in "
+                "the formula, or use cov_type='robust'"
+            )
+    if g <= len(names):
+        out.append(
+            f"only {g} clusters for {len(names)} scaling-law parameters: the cluster-robust covariance "
+            f"has rank at most {g - 1} and its standard errors are unreliable; use cov_type='robust' "
+            "or cluster by a variable with many more levels"
+        )
+    return out
 
 
 def fit_latent_regression(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: bool = True) -> RegressionFit:

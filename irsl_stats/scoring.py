@@ -44,7 +44,8 @@ from .mml import gauss_hermite
 from .results import IRSLWarning
 from .selection import eta_information
 
-__all__ = ["METHODS", "ML_BOUND", "WLE_GRID", "Estimate", "estimate_abilities", "extreme_patterns"]
+__all__ = ["METHODS", "ML_BOUND", "WLE_GRID", "Estimate", "estimate_abilities", "extreme_patterns",
+           "one_sided", "response_extremes"]
 
 METHODS = ("ml", "map", "eap", "wle")
 #: ML estimates of models whose responses are all extreme stop at ``prior mean +- ML_BOUND * prior sd``
@@ -82,6 +83,43 @@ def _start(kd, a, d, mean, sd):
     return (num + w0 * mean) / (den + w0)
 
 
+def one_sided(group, pull, carries, n_groups: int) -> np.ndarray:
+    """Per group: ``+1``/``-1`` when every row that ``carries`` weight pulls that way, else 0.
+
+    Parameters
+    ----------
+    group : ndarray of int, shape (n,)
+        Group (model or question) of each row.
+    pull : ndarray, shape (n,)
+        ``+1`` / ``-1`` for a response that pushes the group's parameter toward ``+inf`` /
+        ``-inf``, ``0`` for one that bounds it.
+    carries : ndarray of bool, shape (n,)
+        Rows that enter the likelihood (positive weight, non-zero discrimination).
+    n_groups : int
+
+    Returns
+    -------
+    ndarray of int, shape (n_groups,)
+    """
+    idx = group[carries]
+    n = np.bincount(idx, minlength=n_groups)
+    up = np.bincount(idx, weights=(pull[carries] > 0), minlength=n_groups)
+    down = np.bincount(idx, weights=(pull[carries] < 0), minlength=n_groups)
+    return np.where((n > 0) & (up == n), 1, np.where((n > 0) & (down == n), -1, 0))
+
+
+def response_extremes(family: str, y: np.ndarray, trials: Optional[np.ndarray]) -> np.ndarray:
+    """``-1`` for a response at the bottom of its range, ``+1`` at the top, ``0`` inside.
+
+    Bottom and top are 0 and 1 for bernoulli, 0 and ``trials`` for the count families; a beta
+    response lies strictly inside (0, 1) and is never extreme.
+    """
+    if family == "beta":
+        return np.zeros(len(y))
+    top = 1.0 if trials is None else trials
+    return np.where(y <= 0, -1.0, np.where(y >= top, 1.0, 0.0))
+
+
 def extreme_patterns(kd, a) -> np.ndarray:
     """Direction in which each model's likelihood increases without bound, or 0.
 
@@ -102,19 +140,11 @@ def extreme_patterns(kd, a) -> np.ndarray:
     ndarray of int, shape (M,)
         ``-1`` (the ML estimate is ``-inf``), ``+1`` (``+inf``) or ``0`` (finite).
     """
-    m = kd.n_models
-    if kd.family == "beta":
-        return np.zeros(m, int)
-    top = kd.y if kd.trials is None else kd.trials
-    pull = np.where(kd.y <= 0, -1.0, np.where(kd.y >= top, 1.0, 0.0)) * np.sign(a[kd.item])
+    pull = response_extremes(kd.family, kd.y, kd.trials) * np.sign(a[kd.item])
     carries = a[kd.item] != 0
     if kd.weight is not None:
         carries &= kd.weight > 0
-    idx = kd.model[carries]
-    n = np.bincount(idx, minlength=m)
-    up = np.bincount(idx, weights=(pull[carries] > 0), minlength=m)
-    down = np.bincount(idx, weights=(pull[carries] < 0), minlength=m)
-    return np.where((n > 0) & (up == n), 1, np.where((n > 0) & (down == n), -1, 0))
+    return one_sided(kd.model, pull, carries, kd.n_models)
 
 
 @dataclass

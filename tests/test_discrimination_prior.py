@@ -385,7 +385,12 @@ def test_degenerate_counts_unpenalised_2pl_runs_away(counts_ml):
 @pytest.mark.parametrize("method", ["jml", "mml"])
 def test_degenerate_counts_prior_keeps_discriminations_bounded(counts, counts_ml, method):
     ml, _ = counts_ml(method)
-    res = fit_counts(counts, method=method, discrimination_prior=1.0)  # must not warn
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fit_counts(counts, method=method, discrimination_prior=1.0)
+    # the only warning: the never-solved question, whose difficulty no prior on a identifies
+    assert [str(w.message) for w in caught if "no model ever answers correctly" not in str(w.message)] == []
+    assert len(caught) == 1 and all(str(q) in str(caught[0].message) for q in NEVER)
     assert res.converged
     a = res.items["a"]
     assert (a > 0).all()
@@ -491,9 +496,12 @@ def test_summary_notes_the_prior(beta_fit, method):
 def test_calibrate_passes_the_prior_through_and_the_bank_scores(counts):
     calib = counts[counts["model"] != "m3"]
     held = counts[counts["model"] == "m3"].assign(model="new")
-    bank = irsl.calibrate(calib, successes="successes", trials="trials", family="beta_binomial",
-                          discrimination_prior=1.0, n_threads=1)
-    res = fit_counts(calib, discrimination_prior=1.0)
+    with warnings.catch_warnings():
+        # the never-solved question NEVER is reported (its difficulty is not identified)
+        warnings.filterwarnings("ignore", r"1 question\(s\) where no model ever answers", IRSLWarning)
+        bank = irsl.calibrate(calib, successes="successes", trials="trials", family="beta_binomial",
+                              discrimination_prior=1.0, n_threads=1)
+        res = fit_counts(calib, discrimination_prior=1.0)
     a = bank.items["a"]
     assert (a > 0).all()
     np.testing.assert_allclose(a.to_numpy(), res.items["a"].loc[a.index].to_numpy(), rtol=1e-10)
