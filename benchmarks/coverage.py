@@ -8,9 +8,17 @@ convention: the true slope divided by the true SD of the latent distribution ove
 ``sqrt(var(x' beta) + sigma^2)``). Prints the coverage per method with its binomial standard error
 and the mean bias in standard-error units.
 
+With ``--what score``: coverage of the 95% interval of ``res.predict(new, what="score")``, the
+expected full-benchmark score of a family-0 model at four computes (the bottom, middle and top of
+the simulated range, and 10x beyond it), against the true score ``mean_j logistic(a_j theta(x) +
+d_j)`` at the true scaling law ``theta(x) = x' beta`` and the true questions. Also prints the SD of
+the standardised errors, measured on the ability scale of the fit (the true score mapped back
+through the fitted questions), which is 1 when the interval's width is right.
+
 Usage::
 
     python benchmarks/coverage.py --reps 200 --models 150 --questions 150
+    python benchmarks/coverage.py --what score --reps 200 --models 40 --questions 60
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit
 
 import irsl_stats as irsl
 
@@ -40,6 +51,50 @@ def replicate(seed: int, n_models: int, n_questions: int, methods, n_threads=Non
         lo, hi = res.conf_int(0.05).loc["log(compute)"]
         out[method] = (lo <= truth <= hi, (est - truth) / se, res.converged)
     return out
+
+
+LOG10_COMPUTE = (21.0, 22.5, 24.0, 25.0)  # bottom, middle, top of the simulated range; 10x beyond
+
+
+def score_replicate(seed: int, n_models: int, n_questions: int, methods, n_threads=None, **sim_kwargs):
+    """Per method: (covered, standardised error) of the score forecast at :data:`LOG10_COMPUTE`."""
+    sim = irsl.simulate.irt(n_models=n_models, n_questions=n_questions, seed=seed, **sim_kwargs)
+    beta = sim.truth["beta_uncentered"]
+    reference = sorted(sim.models["family"].astype(str).unique())[0]  # the formula's baseline level
+    new = pd.DataFrame({"compute": 10.0 ** np.array(LOG10_COMPUTE), "family": reference})
+    theta = beta["Intercept"] + beta["log_compute"] * np.log(new["compute"].to_numpy())
+    a_true, d_true = sim.items["a"].to_numpy(float), sim.items["d"].to_numpy(float)
+    truth = expit(np.outer(theta, a_true) + d_true).mean(axis=1)
+    out = {}
+    for method in methods:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", irsl.IRSLWarning)
+            res = irsl.fit(FORMULA, data=sim.responses, models=sim.models, method=method, n_threads=n_threads)
+        pred = res.predict(new, what="score")
+        ability = res.predict(new)
+        covered = (pred["ci_lower"].to_numpy() <= truth) & (truth <= pred["ci_upper"].to_numpy())
+        a = res.items["a"].to_numpy() if "a" in res.items else np.ones(len(res.items))
+        d = res.items["d"].to_numpy()
+        # the true score as an ability on the fit's scale, through the fitted questions
+        target = np.array([brentq(lambda t, v=v: expit(a * t + d).mean() - v, -200, 200) for v in truth])
+        z = (ability["mean"].to_numpy() - target) / ability["mean_se"].to_numpy()
+        out[method] = (covered, z)
+    return out
+
+
+def run_score(reps: int, n_models: int, n_questions: int, methods, seed0: int = 3000, **sim_kwargs):
+    """Score-forecast coverage per method: dict method -> (coverage per compute, SD of z per compute)."""
+    hits = {m: [] for m in methods}
+    zs = {m: [] for m in methods}
+    t0 = time.perf_counter()
+    for r in range(reps):
+        res = score_replicate(seed0 + r, n_models, n_questions, methods, **sim_kwargs)
+        for m in methods:
+            hits[m].append(res[m][0])
+            zs[m].append(res[m][1])
+        if (r + 1) % 50 == 0:
+            print(f"  {r + 1:4d} replicates, {time.perf_counter() - t0:7.1f} s", flush=True)
+    return {m: (np.mean(hits[m], axis=0), np.std(zs[m], axis=0)) for m in methods}
 
 
 def run(reps: int, n_models: int, n_questions: int, methods, seed0: int = 1000, verbose=True, **sim_kwargs):
@@ -69,8 +124,24 @@ def main() -> None:
     ap.add_argument("--methods", default="jml,mml")
     ap.add_argument("--phi", type=float, default=15.0, help="median question precision")
     ap.add_argument("--slope", type=float, default=0.35, help="true slope per unit log compute")
+    ap.add_argument("--what", default="slope", choices=("slope", "score"),
+                    help="slope: the log(compute) coefficient; score: predict(what='score') forecasts")
     args = ap.parse_args()
     methods = args.methods.split(",")
+    if args.what == "score":
+        print(f"coverage of the 95% interval of the score forecast at log10(compute) = {LOG10_COMPUTE}: "
+              f"{args.reps} replicates of {args.models} models x {args.questions} questions (2PL beta)")
+        out = run_score(args.reps, args.models, args.questions, methods, phi_median=args.phi,
+                        beta=(0.0, args.slope))
+        ok = True
+        for m, (cov, zsd) in out.items():
+            passed = bool(np.all((cov >= 0.92) & (cov <= 0.98)))
+            ok &= passed
+            print(f"{m.upper()}: coverage {np.round(cov, 3).tolist()} (binomial SE "
+                  f"{np.sqrt(0.95 * 0.05 / args.reps):.3f}), SD of z {np.round(zsd, 3).tolist()} "
+                  f"-> {'PASS' if passed else 'FAIL'} (target 0.92-0.98)")
+        print("ALL PASS" if ok else "SOME FAIL")
+        return
     print(f"coverage of the 95% interval of the log(compute) slope: {args.reps} replicates of "
           f"{args.models} models x {args.questions} questions (2PL beta, item precision)")
     out = run(args.reps, args.models, args.questions, methods, phi_median=args.phi, beta=(0.0, args.slope))

@@ -31,40 +31,95 @@ __all__ = ["fit", "response_data", "kernel_data", "build_precision"]
 DEFAULT_PRECISION_PRIOR = 2.0
 
 
+#: defaults of fit's column-name arguments: a ResponseData passed as ``data`` already fixed these
+#: roles, so only a value different from both the default and the ResponseData's is a conflict
+_COLUMN_DEFAULTS = {"question": "question", "response": "y", "successes": None, "trials": None,
+                    "benchmark": None, "weights": None}
+
+
 def response_data(
     data: Union[pd.DataFrame, ResponseData],
     *,
-    model: str,
+    model: Optional[str],
     question: str,
     response: Optional[str],
     successes: Optional[str],
     trials: Optional[str],
     benchmark: Optional[str],
     family: str,
-    boundary: str,
+    boundary: Optional[str],
     weights: Optional[str],
 ) -> ResponseData:
-    """Validate a long table (or pass a :class:`ResponseData` through)."""
+    """Validate a long table (or pass a :class:`ResponseData` through).
+
+    Parameters
+    ----------
+    data : DataFrame or ResponseData
+    model, question, response, successes, trials, benchmark, weights : str or None
+        Column names, as in :func:`fit` (``model=None``: ``"model"``). With a ResponseData they
+        must agree with the columns it was built from (``model=`` is not checked: with a
+        ResponseData it only names the key of the models table).
+    family : str
+    boundary : {"error", "squeeze", "clip"} or None
+        ``None``: not given (``"error"`` for a DataFrame; the ResponseData's own policy).
+
+    Returns
+    -------
+    ResponseData
+
+    Raises
+    ------
+    ValueError
+        If ``family`` or an explicitly given ``boundary`` or column name conflicts with the
+        ResponseData's, or if ``response=`` is given together with ``successes=``/``trials=``.
+    """
     if isinstance(data, ResponseData):
         if data.family.name != family:
             raise ValueError(
                 f"the ResponseData was built for family {data.family.name!r} but family={family!r}"
             )
+        # The ResponseData already applied its boundary policy and column roles; silently using
+        # them when the call asks for something else would fit different data than requested.
+        # boundary='error' is not a conflict: it was fit's default (and wrappers such as
+        # calibrate still forward it), so it cannot be told apart from "not given".
+        if (data.family.name == "beta" and boundary not in (None, "error")
+                and boundary != data.boundary):
+            raise ValueError(
+                f"boundary={boundary!r} conflicts with the ResponseData, which was built with "
+                f"boundary={data.boundary!r} (the policy is applied when the ResponseData is "
+                f"built); drop boundary= or rebuild it with ResponseData.from_long(..., "
+                f"boundary={boundary!r})"
+            )
+        given = {"question": question, "response": response, "successes": successes,
+                 "trials": trials, "benchmark": benchmark, "weights": weights}
+        conflicts = [
+            f"{role}={name!r} (the ResponseData has {data.columns.get(role)!r})"
+            for role, name in given.items()
+            if name != _COLUMN_DEFAULTS[role] and name != data.columns.get(role)
+            # a from_long built without a response column records None or "y"/"rate"
+            and not (role == "response" and name is None)
+        ]
+        if conflicts:
+            raise ValueError(
+                f"with data=ResponseData the columns are those it was built from; "
+                f"{', '.join(conflicts)} conflict(s): drop these arguments or rebuild the "
+                f"ResponseData with them"
+            )
         return data
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame or a ResponseData; got {type(data).__name__}")
-    if successes is not None or trials is not None:
-        response = None
+    # response= is left to from_long: its default "y" is ignored with counts, any other value
+    # given together with successes=/trials= is an error there (not silently dropped)
     return ResponseData.from_long(
         data,
-        model=model,
+        model="model" if model is None else model,
         question=question,
         response=response,
         successes=successes,
         trials=trials,
         benchmark=benchmark,
         family=family,
-        boundary=boundary,
+        boundary="error" if boundary is None else boundary,
         weights=weights,
     )
 
@@ -151,6 +206,23 @@ def _jml_degeneracy_warning(rd: ResponseData, precision: PrecisionModel) -> list
     ]
 
 
+def _check_enough_models(rd: ResponseData, design) -> None:
+    """Raise unless the latent regression has residual degrees of freedom for sigma.
+
+    The regression ``theta = x' beta + sigma u`` over M models needs ``M >= P + 2``: with
+    ``M <= P + 1`` sigma is (nearly) interpolated away, and the fit "converges" with a negative
+    covariance diagonal, NaN or ~1e-10 standard errors, or a singular GLS (JML).
+    """
+    n_models, n_par = rd.n_models, design.matrix.shape[1]
+    if n_models < n_par + 2:
+        raise ValueError(
+            f"{n_models} model(s) with responses are too few for the latent regression "
+            f"{design.formula!r}: it has {n_par} coefficient(s) {list(design.column_names)} plus "
+            f"the residual sd sigma, which needs at least {n_par + 2} models (P + 2). Add models "
+            f"or drop terms from the formula"
+        )
+
+
 def _check_choice(name: str, value, choices) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
@@ -182,7 +254,7 @@ def fit(
     data: Union[pd.DataFrame, ResponseData],
     models: Optional[pd.DataFrame] = None,
     *,
-    model: str = "model",
+    model: Optional[str] = None,
     question: str = "question",
     response: Optional[str] = "y",
     successes: Optional[str] = None,
@@ -198,7 +270,7 @@ def fit(
     cov_type: str = "nonrobust",
     groups: Optional[str] = None,
     weights: Optional[str] = None,
-    boundary: str = "error",
+    boundary: Optional[str] = None,
     n_quad: int = 7,
     full_cov: Union[str, bool] = "auto",
     max_iter: Optional[int] = None,
@@ -223,8 +295,14 @@ def fit(
     models : DataFrame, optional
         One row per model (keyed by ``model`` as column or index) with the covariates. Covariates
         not found there are taken from ``data`` where constant within model.
-    model, question, response, successes, trials, benchmark, weights : str
-        Column names. Count families take ``successes=`` and ``trials=``.
+    model : str, optional
+        Column of the model labels, in ``data`` and in ``models`` (default ``"model"``; with a
+        ResponseData, the model column it was built from, e.g. the index name of a
+        ``from_matrix`` matrix).
+    question, response, successes, trials, benchmark, weights : str
+        Column names. Count families take ``successes=`` and ``trials=`` (then ``response=``
+        must not be given). With a ResponseData these are fixed when it is built: a different
+        value here is an error. Weights must leave every model and question a positive total.
     family : {"beta", "bernoulli", "binomial", "beta_binomial"}
     irt : {"2pl", "1pl"}
     precision : {"item", "common"} or "~ <formula>" or float
@@ -259,10 +337,12 @@ def fit(
         Covariance of the scaling-law coefficients; ``"cluster"`` needs ``groups=``, a model
         column (e.g. ``"family"``).
     groups : str, optional
-        Model column defining the clusters of ``cov_type="cluster"``.
-    boundary : {"error", "squeeze", "clip"}
+        Model column defining the clusters of ``cov_type="cluster"`` (an error with any other
+        ``cov_type``).
+    boundary : {"error", "squeeze", "clip"}, optional
         Beta responses exactly 0 or 1: an error naming the rows (default), moved inside (0, 1)
-        by the Smithson–Verkuilen squeeze, or clipped.
+        by the Smithson–Verkuilen squeeze, or clipped. With a ResponseData its own policy is
+        used, and a different ``"squeeze"``/``"clip"`` here is an error.
     n_quad : int
         Quadrature nodes per model for ``method="mml"``.
     full_cov : "auto" or bool
@@ -315,21 +395,41 @@ def fit(
         _check_multidim_options(ability, dims, max_dims, method, benchmark, cov_type, identification)
     _check_choice("cov_type", cov_type, ("nonrobust", "robust", "cluster"))
     if cov_type == "cluster" and groups is None:
-        raise ValueError("cov_type='cluster' needs groups=<model column>, e.g. groups='family'")
+        raise ValueError("cov_type='cluster' needs groups=<model column>, a variable that is not in "
+                         "the formula, e.g. groups='lab' (clustering by a formula factor leaves its "
+                         "coefficients' cluster-robust SEs degenerate)")
+    if groups is not None and cov_type != "cluster":
+        raise ValueError(
+            f"groups={groups!r} only applies with cov_type='cluster' (got cov_type={cov_type!r}); "
+            f"add cov_type='cluster' for cluster-robust standard errors or drop groups="
+        )
+    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer))
+                                 or max_iter < 1):
+        raise ValueError(f"max_iter must be an integer >= 1 (or None for the default); got {max_iter!r}")
     _kernel.resolve_n_threads(n_threads)
     rd = response_data(
         data, model=model, question=question, response=response, successes=successes,
         trials=trials, benchmark=benchmark, family=family, boundary=boundary, weights=weights,
     )
     raw = data if isinstance(data, pd.DataFrame) else None
+    if model is None:  # the key of the models table: the ResponseData's own model column
+        model = "model" if raw is not None else (rd.columns.get("model") or "model")
     design = parse_latent_formula(formula, raw, models, model, rd.model_labels)
+    if not multidim:
+        _check_enough_models(rd, design)
+    elif isinstance(dims, (int, np.integer)) and dims >= rd.n_items:
+        raise ValueError(
+            f"dims={dims} needs more questions than dimensions: there are {rd.n_items} question(s); "
+            f"use dims <= {max(rd.n_items - 1, 1)} or dims='auto'"
+        )
     ident = Identification.build(identification, irt, design.matrix, design.column_names)
     prec = build_precision(precision, rd.family.name, rd.n_items, _question_table(raw, rd, question), precision_prior)
     group_labels = None
     if cov_type == "cluster":
         from .formula import model_covariates
 
-        group_labels = model_covariates(raw, models, model, rd.model_labels, [groups])[groups].to_numpy()
+        group_labels = model_covariates(raw, models, model, rd.model_labels, [groups],
+                                        role="groups")[groups].to_numpy()
     kd = kernel_data(rd)
     if multidim:
         from .multidim_fit import fit_multidimensional

@@ -50,6 +50,7 @@ checksum or a malformed payload raises :class:`ItemBankFormatError` (a ``ValueEr
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -274,12 +275,64 @@ def _write_atomically(path, text: str) -> None:
     """Write to a temporary name and rename: an interrupted save never leaves a truncated file."""
     tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        try:
+            fh = open(tmp, "w", encoding="utf-8")
+        except FileNotFoundError:
+            # the temporary name is an implementation detail: report the directory the user gave
+            folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+            raise FileNotFoundError(
+                errno.ENOENT, f"cannot save to {os.fspath(path)!r}: the directory {folder!r} does not exist",
+                os.fspath(path)) from None
+        with fh:
             fh.write(text)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _check_alpha(alpha) -> float:
+    """``alpha`` of a ``1 - alpha`` interval; outside (0, 1) the normal quantile is NaN or the
+    interval collapses/inverts without any error."""
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"`alpha` must be a number in (0, 1); got {alpha!r}") from None
+    if not 0.0 < a < 1.0:
+        raise ValueError(f"`alpha` must be in (0, 1) (the interval has level 1 - alpha); got {alpha!r}")
+    return a
+
+
+def _theta_se(theta, se):
+    """``theta`` and ``se`` as float arrays of one shape, ``se`` validated (or None).
+
+    When both are Series, ``se`` is aligned to ``theta``'s index by label: matching them by
+    position would silently pair a model with another model's standard error.
+    """
+    th = np.atleast_1d(np.asarray(theta, float))
+    if se is None:
+        return th, None
+    if isinstance(theta, pd.Series) and isinstance(se, pd.Series):
+        if not se.index.is_unique:
+            dup = se.index[se.index.duplicated()].unique().tolist()
+            raise ValueError(f"`se` has duplicated index labels {dup[:5]}; cannot align it to `theta`")
+        missing = theta.index.difference(se.index, sort=False).tolist()
+        if missing:
+            more = f" ({len(missing)} in all)" if len(missing) > 5 else ""
+            raise ValueError(f"`se` has no standard error for the `theta` labels {missing[:5]}{more}; "
+                             f"se is aligned to theta by index label")
+        se = se.reindex(theta.index)
+    try:
+        s = np.broadcast_to(np.asarray(se, float), th.shape)
+    except ValueError:
+        raise ValueError(f"`se` must be a scalar or have the shape of `theta` {th.shape}; "
+                         f"got shape {np.shape(se)}") from None
+    bad = np.flatnonzero(~np.isfinite(s) | (s < 0))
+    if bad.size:
+        where = (list(theta.index[bad][:5]) if isinstance(theta, pd.Series) else bad[:5].tolist())
+        raise ValueError(f"`se` must be finite and >= 0; offending entries (labels or positions of "
+                         f"theta): {where}, values {s[bad][:5].tolist()}")
+    return th, s
 
 
 # ================================================================================ prior
@@ -650,6 +703,11 @@ class ItemBank:
         ----------
         path : str or os.PathLike
             Destination file (overwritten if it exists); read it back with :meth:`load`.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the directory of ``path`` does not exist (the message names it).
         """
         _write_atomically(path, self.to_json())
 
@@ -919,19 +977,21 @@ class ItemBank:
             Abilities on the bank's scale (e.g. ``bank.score(...)["theta"]``).
         benchmark : label, optional
             Restrict to the questions of one benchmark (default: all questions).
-        se : array_like, shape (K,), optional
-            Standard errors of ``theta``: adds a ``1 - alpha`` interval, the ability interval
-            ``theta +- z se`` mapped through the score (increasing in ability when every
-            ``a_j > 0``; otherwise the interval is approximate and a warning says so).
+        se : float, array_like or Series, shape (K,), optional
+            Standard errors of ``theta`` (finite, >= 0): adds a ``1 - alpha`` interval, the
+            ability interval ``theta +- z se`` mapped through the score (increasing in ability
+            when every ``a_j > 0``; otherwise the interval is approximate and a warning says
+            so). When ``theta`` and ``se`` are both Series, ``se`` is aligned to ``theta`` by
+            index label; otherwise they are matched by position.
         alpha : float
-            ``1 - alpha`` intervals.
+            ``1 - alpha`` intervals, ``0 < alpha < 1``.
         item_uncertainty : bool
             Also propagate the question parameters' uncertainty: the interval is then the
             ``alpha/2, 1-alpha/2`` quantiles of the score over ``n_draws`` joint draws of
             ``theta ~ N(theta, se^2)`` and ``(a_j, d_j)`` from their normal approximation
             (independent across questions; seeded by ``seed``).
         n_draws : int
-            Monte Carlo draws for ``item_uncertainty=True``.
+            Monte Carlo draws for ``item_uncertainty=True`` (>= 1).
         seed : int
             Seed of those draws.
 
@@ -942,15 +1002,25 @@ class ItemBank:
             :meth:`IRSLResults.expected_score`).
         DataFrame, K rows
             Otherwise: ``score``, ``lower``, ``upper``.
+
+        Raises
+        ------
+        ValueError
+            If ``se`` is negative or not finite, or (both Series) lacks some of ``theta``'s
+            labels; if ``alpha`` is not in (0, 1) or ``n_draws`` is not an integer >= 1.
         """
         index = theta.index if isinstance(theta, pd.Series) else None
-        th = np.atleast_1d(np.asarray(theta, float))
+        th, s = _theta_se(theta, se)
+        alpha = _check_alpha(alpha)
+        if isinstance(n_draws, (bool, np.bool_)) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
+            raise ValueError(f"`n_draws` must be an integer >= 1; got {n_draws!r}")
         mask = self._mask(benchmark)
         a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
         score = special.expit(np.outer(th, a) + d).mean(axis=1)
         if se is None and not item_uncertainty:
             return score
-        s = np.zeros_like(th) if se is None else np.broadcast_to(np.asarray(se, float), th.shape)
+        if s is None:
+            s = np.zeros_like(th)
         z = stats.norm.ppf(1 - alpha / 2)
         if not item_uncertainty:
             if np.any(a < 0):
@@ -997,11 +1067,13 @@ class ItemBank:
         ks : array_like, shape (K,)
             Budgets ``k > 0``.
         benchmark : label, optional
-        se : array_like, shape (M,), optional
-            Standard errors of ``theta``: adds ``lower``/``upper``, pass@k at ``theta -+ z se``
-            (pass@k increases with ability when every ``a_j > 0``).
+        se : float, array_like or Series, shape (M,), optional
+            Standard errors of ``theta`` (finite, >= 0): adds ``lower``/``upper``, pass@k at
+            ``theta -+ z se`` (pass@k increases with ability when every ``a_j > 0``). When
+            ``theta`` and ``se`` are both Series, ``se`` is aligned to ``theta`` by index label;
+            otherwise they are matched by position.
         alpha : float
-            ``1 - alpha`` intervals.
+            ``1 - alpha`` intervals, ``0 < alpha < 1``.
         plugin : bool
             Use the plug-in ``1 - (1-mu)^k`` for every family (what the published reference code
             does), for comparison with the Beta expectation.
@@ -1022,21 +1094,19 @@ class ItemBank:
         Raises
         ------
         ValueError
-            If ``integrate=True`` without ``se``, or ``se`` is negative or not finite.
+            If ``integrate=True`` without ``se``; if ``theta`` is not finite; if ``se`` is
+            negative or not finite, or (both Series) lacks some of ``theta``'s labels; if
+            ``alpha`` is not in (0, 1).
         """
         from .mml import gauss_hermite
         from .passk import beta_pass_at_k_grid
 
         labels = theta.index if isinstance(theta, pd.Series) else pd.RangeIndex(np.size(theta))
-        th = np.atleast_1d(np.asarray(theta, float))
+        th, s = _theta_se(theta, se)
         if not np.all(np.isfinite(th)):
             raise ValueError("`theta` must be finite")
+        alpha = _check_alpha(alpha)
         ks = np.atleast_1d(np.asarray(ks, float))
-        s = None
-        if se is not None:
-            s = np.broadcast_to(np.asarray(se, float), th.shape)
-            if not np.all(np.isfinite(s)) or np.any(s < 0):
-                raise ValueError("`se` must be finite and >= 0")
         if integrate and s is None:
             raise ValueError("integrate=True averages over N(theta, se^2): pass `se`")
         mask = self._mask(benchmark)
@@ -1103,13 +1173,25 @@ class ItemBank:
             return pd.Series(info[0], index=labels, name="information")
         return pd.DataFrame(info, columns=labels)
 
-    def _groups(self, by) -> List[np.ndarray]:
+    def _grouping(self, by):
+        """``(positions, values)`` of the groups in order of first appearance; ``values`` is
+        None when there is a single group (``by`` None, or the default ``"benchmark"`` on a bank
+        without benchmark labels)."""
         if by is None or (by == "benchmark" and "benchmark" not in self.items.columns):
-            return [np.arange(len(self))]
+            return [np.arange(len(self))], None
         if by not in self.items.columns:
             raise ValueError(f"by={by!r} is not a column of the bank's items ({list(self.items.columns)})")
-        codes, _ = pd.factorize(self.items[by])
-        return [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
+        codes, uniques = pd.factorize(self.items[by])
+        # factorize codes missing values as -1: those questions would silently belong to no group
+        missing = np.flatnonzero(codes < 0)
+        if missing.size:
+            more = f" ({missing.size} in all)" if missing.size > 5 else ""
+            raise ValueError(f"column {by!r} of the bank's items is missing (NaN/None) for questions "
+                             f"{list(self.items.index[missing[:5]])}{more}; fill it in or pass by=None")
+        return [np.flatnonzero(codes == g) for g in range(len(uniques))], list(uniques)
+
+    def _groups(self, by) -> List[np.ndarray]:
+        return self._grouping(by)[0]
 
     def select(
         self, n: int, strategy: str = "stratified", by: Optional[str] = "benchmark", seed: int = 0, theta=0.0
@@ -1126,16 +1208,25 @@ class ItemBank:
             picks cover the difficulty quantiles. ``"information"``: the ``n`` with the largest
             Fisher information (family-specific, :meth:`information`) at ability ``theta``.
         by : str or None
-            Column of :attr:`items` defining the groups (``None``: the whole bank).
+            Column of :attr:`items` defining the groups (``None``: the whole bank); every
+            question must have a value there.
         seed : int
             Seed of the random draws (``"random"``, ``"stratified"``).
         theta : float or dict
-            Target ability for ``"information"`` (a dict maps a group value to its own target).
+            Target ability for ``"information"`` (finite; a dict maps every group value to its
+            own target).
 
         Returns
         -------
         Index of question labels, grouped (groups in order of first appearance); within a group
         in bank order (random), by difficulty (stratified) or by decreasing information.
+
+        Raises
+        ------
+        ValueError
+            If ``strategy`` or ``n`` is invalid; if ``by`` is not a column or is missing for
+            some questions (naming them); for ``"information"``, if a target ability is not
+            finite or a ``theta`` dict lacks some groups (naming them).
         """
         if strategy not in _STRATEGIES:
             raise ValueError(f"strategy must be one of {_STRATEGIES}; got {strategy!r}")
@@ -1143,12 +1234,25 @@ class ItemBank:
             raise ValueError(f"n must be a positive integer; got {n!r}")
         rng = np.random.default_rng(seed)
         b = self.items["b"].to_numpy()
+        groups, values = self._grouping(by)
+        targets = [theta] * len(groups)
+        if strategy == "information":
+            if isinstance(theta, Mapping):
+                if values is None:
+                    raise ValueError("a `theta` dict maps groups to targets, but there are no groups "
+                                     f"(by={by!r}); pass a single float")
+                absent = [v for v in values if v not in theta]
+                if absent:
+                    raise ValueError(f"`theta` has no target ability for the {by!r} groups {absent}")
+                targets = [theta[v] for v in values]
+            for v, t in zip(values if isinstance(theta, Mapping) else [None], targets):
+                # NaN information ranks arbitrarily: a NaN target would silently give bank order
+                if not np.isfinite(float(t)):
+                    what = "`theta`" if v is None else f"`theta[{v!r}]`"
+                    raise ValueError(f"{what} must be a finite ability for strategy='information'; got {t!r}")
         picks = []
-        for pos in self._groups(by):
+        for pos, target in zip(groups, targets):
             if strategy == "information":
-                target = theta
-                if isinstance(theta, Mapping):
-                    target = theta[self.items[by].iloc[pos[0]]]
                 info = self.information(float(target)).to_numpy()[pos]
                 picks.append(pos[information_order(info)[:n]])
             elif len(pos) <= n:
@@ -1192,7 +1296,8 @@ class ItemBank:
         budget : int
             Questions to ask (per group when ``by`` is given; groups are visited in turn).
         by : str or None
-            E.g. ``"benchmark"``: ask ``budget`` questions of each benchmark.
+            E.g. ``"benchmark"``: ask ``budget`` questions of each benchmark (a question with a
+            missing value in that column is an error, not silently left out).
         start_theta : float, optional
             Ability used to pick the first question (default: the prior mean).
         method : {"eap", "map", "ml", "wle"}
@@ -1365,8 +1470,10 @@ def calibrate(
 
     Parameters
     ----------
-    responses : DataFrame
-        Long responses of the calibration models: one row per (model, question).
+    responses : DataFrame or ResponseData
+        Long responses of the calibration models: one row per (model, question); or a
+        :class:`~irsl_stats.ResponseData` (its trials give the per-question median for count
+        families; the column arguments are then not used).
     model, question : str
         Columns holding the model and question labels.
     response : str or None
@@ -1423,6 +1530,13 @@ def calibrate(
     if not isinstance(res, IRSLResults):  # dims != 1 or ability="per_benchmark"
         return res.item_bank()
     tr = None
-    if trials is not None and get_family(family).uses_counts:
+    if isinstance(responses, ResponseData):
+        # a ResponseData carries its trials as arrays (the column names do not apply): the
+        # per-question median of those, as the DataFrame path stores
+        if get_family(family).uses_counts and responses.trials is not None:
+            tr = (pd.Series(np.asarray(responses.trials, float))
+                  .groupby(np.asarray(responses.item)).median())
+            tr.index = responses.item_labels[tr.index.to_numpy()]
+    elif trials is not None and get_family(family).uses_counts:
         tr = responses.groupby(question, observed=True)[trials].median().astype(float)
     return ItemBank.from_results(res, trials=tr)

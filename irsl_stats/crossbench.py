@@ -23,6 +23,7 @@ mean and a wide interval.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -216,7 +217,9 @@ class MultidimBank:
         if benchmark is None:
             return np.ones(len(self), dtype=bool)
         if self.item_benchmark is None:
-            raise ValueError("the bank has no benchmark labels; pass benchmark=None")
+            raise ValueError(f"the bank has no benchmark labels, so benchmark {benchmark!r} cannot be "
+                             "selected; refit with benchmark=<column> (the column of each question's "
+                             "benchmark)")
         targets = [benchmark] if np.isscalar(benchmark) else list(benchmark)
         unknown = [b for b in targets if b not in set(self.item_benchmark)]
         if unknown:
@@ -530,4 +533,22 @@ def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs
         using = long[long[cols["question"] or "question"].isin(keep_items)]
         if rd.family.uses_counts:
             opts.pop("response", None)
+        _warn_no_using(rd, using, opts.get("model", "model"), target)
     return bank.forecast(target, using, **opts)
+
+
+def _warn_no_using(rd: ResponseData, using: pd.DataFrame, model_col: str, target) -> None:
+    """IRSLWarning naming the fitted models that answered only ``target`` (no row of their own
+    is in the forecast: there is nothing to forecast from)."""
+    from .results import IRSLWarning
+
+    present = set(pd.unique(using[model_col])) if model_col in using.columns else set()
+    missing = [m for m in rd.model_labels if m not in present]
+    if not missing:
+        return
+    shown = ", ".join(repr(m) for m in missing[:5]) + (", ..." if len(missing) > 5 else "")
+    warnings.warn(
+        f"forecast of {target!r}: {len(missing)} of the {rd.n_models} fitted models have no responses "
+        f"outside {target!r} ({shown}) and get no row; their {target!r} responses are observed — "
+        "read them from the data or from res.abilities, or pass using= with responses of theirs on "
+        "other benchmarks", IRSLWarning, stacklevel=4)

@@ -168,6 +168,7 @@ def holdout_benchmark_study(
     >>> mae_table(table, ["irsl", "ols", "pca"])                  # doctest: +SKIP
     """
     from .api import fit
+    from .crossbench import MultidimBank
 
     if scores.isna().any().any():
         rows = list(scores.index[scores.isna().any(axis=1)][:5])
@@ -190,8 +191,13 @@ def holdout_benchmark_study(
                       boundary="squeeze", dims=dims, max_dims=max_dims, dims_criterion=criterion,
                       **fit_kwargs)
         bank = res.item_bank()
+        if not isinstance(bank, MultidimBank):
+            # a one-dimensional fit (dims=1, or "auto" choosing D = 1) gives an ItemBank: its
+            # forecasts are those of the D = 1 MultidimBank
+            bank = MultidimBank.from_item_bank(bank)
+        d_used = bank.dims  # one-dimensional results have no ``dims`` attribute
         if verbose:
-            print(f"fold {f + 1}/{folds}: D = {res.dims}, converged {res.converged}", flush=True)
+            print(f"fold {f + 1}/{folds}: D = {d_used}, converged {res.converged}", flush=True)
         test_long = long[long["model"].isin(test)]
         for b in names:
             others = [c for c in names if c != b]
@@ -204,7 +210,7 @@ def holdout_benchmark_study(
                 "irsl": fc.loc[test, "median"].to_numpy(), "irsl_mean": fc.loc[test, "score"].to_numpy(),
                 "irsl_lower": fc.loc[test, "lower"].to_numpy(),
                 "irsl_upper": fc.loc[test, "upper"].to_numpy(), "ols": _ols(tx, ty, vx),
-                "pca": _pca_logit(tx, ty, vx, pca_components, eps), "dims": res.dims,
+                "pca": _pca_logit(tx, ty, vx, pca_components, eps), "dims": d_used,
             }))
     return pd.concat(out, ignore_index=True)
 
@@ -271,11 +277,16 @@ def transfer_study(
     >>> mae_table(table, ["irsl", "on_source", "on_compute"])            # doctest: +SKIP
     """
     from .api import fit
+    from .bank import _drop_unused_categories
 
     cols = dict(model=model, question=question, successes=successes, trials=trials)
     if response is not None:
         cols["response"] = response
-    data = responses[responses[benchmark].isin([source, target])]
+    # categorical label columns (the package's own simulated data) keep their categories when
+    # subset; the data layer rejects declared labels without responses, so drop the unused ones
+    # after every subset the fit sees
+    label_cols = (model, question, benchmark)
+    data = _drop_unused_categories(responses[responses[benchmark].isin([source, target])], label_cols)
     rate = (data[successes] / data[trials]) if successes is not None else data[response]
     mean = rate.groupby([data[model], data[benchmark]], observed=True).mean().unstack()
     both = mean.dropna().index
@@ -286,7 +297,8 @@ def transfer_study(
         train, test = models[fold != f], models[fold == f]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = fit("ability ~ 1", data=data[data[model].isin(train)], benchmark=benchmark,
+            res = fit("ability ~ 1", data=_drop_unused_categories(data[data[model].isin(train)], label_cols),
+                      benchmark=benchmark,
                       family=family, irt=irt, ability=ability, **cols, **fit_kwargs)
         if verbose:
             print(f"fold {f + 1}/{folds}: converged {res.converged}", flush=True)

@@ -386,7 +386,9 @@ class ResponseData:
             Names of the columns with the successes ``k`` and trials ``n`` (integers,
             ``0 <= k <= n``, ``n >= 1``).
         weights : hashable, optional
-            Name of a column of non-negative finite observation weights.
+            Name of a column of non-negative finite observation weights. Every model and every
+            question needs a positive total weight (a zero-weight model or question would be
+            estimated from no information): drop such rows instead.
         eps : float
             Clipping margin for ``boundary="clip"``.
         models, questions : list-like, optional
@@ -508,6 +510,30 @@ class ResponseData:
             bad = ~np.isfinite(w) | (w < 0)
             if bad.any():
                 _raise_rows(weights, "have negative, NaN or infinite weights", df, bad, shown)
+            # A model or question whose weights are all 0 has no information but still gets a
+            # parameter: JML/MML then estimate it from nothing (huge SEs that leak into the other
+            # parameters); all-zero weights would "fit" an empty likelihood.
+            if not (w > 0).any():
+                raise ValueError(
+                    f"column {weights!r}: all {nobs} weights are 0, so there is nothing to fit; "
+                    f"give positive weights"
+                )
+            for codes, labels, role, col in ((m_codes, m_labels, "model", model),
+                                             (i_codes, i_labels, "question", question)):
+                total = np.bincount(codes, weights=w, minlength=len(labels))
+                empty = np.flatnonzero(total <= 0)
+                if empty.size:
+                    rows = np.isin(codes, empty)
+                    _raise_rows(
+                        weights,
+                        f"belong to {empty.size} {role}(s) whose weights are all 0 "
+                        f"({_fmt_labels(labels[empty], limit=_MAX_SHOW)}), which would be estimated "
+                        f"from no information",
+                        df, rows, shown,
+                        f"Drop the rows of these {role}s (df[~df[{col!r}].isin([...])], then "
+                        f"remove unused categories if the column is categorical) or give them "
+                        f"positive weights.",
+                    )
 
         # benchmark -----------------------------------------------------------------------------
         b_labels: Optional[pd.Index] = None
@@ -968,11 +994,20 @@ def _apply_boundary(
                 else "a count family (family='binomial' or 'beta_binomial' with successes=, trials=) "
                 "when the number of trials is known"
             )
+            options = (
+                "boundary='squeeze' (Smithson & Verkuilen 2006: (y*(n-1) + 0.5)/n), "
+                f"boundary='clip' (to [eps, 1-eps], eps={eps:g}), or {count_hint}."
+            )
+            if n_bound == len(y) and not counts_mode:
+                # every response is 0/1: the data are binary, and squeezing or clipping them into a
+                # beta model would be the wrong model, so the binary family comes first
+                hint = ("Every response is 0 or 1: these are binary outcomes, use "
+                        "family='bernoulli'. Otherwise: " + options)
+            else:
+                hint = "Options: " + options
             _raise_rows(
                 column, "are exactly 0 or 1, outside the open interval (0, 1) of family 'beta'",
-                frame, at_bound, shown,
-                "Options: boundary='squeeze' (Smithson & Verkuilen 2006: (y*(n-1) + 0.5)/n), "
-                f"boundary='clip' (to [eps, 1-eps], eps={eps:g}), or {count_hint}.",
+                frame, at_bound, shown, hint,
             )
         return y, None, 0
     if policy == "squeeze":

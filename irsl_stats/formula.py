@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 from formulaic import Formula, ModelSpec, model_matrix
+from formulaic.errors import DataMismatchWarning
 
 __all__ = ["LatentDesign", "parse_latent_formula", "model_covariates", "precision_design"]
 
@@ -71,11 +72,20 @@ class LatentDesign:
         """
         if len(self.column_names) == 1 and self.column_names[0] == "Intercept":
             return np.ones((len(new_models), 1))
+        self._check_levels(new_models)
         with warnings.catch_warnings():
-            warnings.simplefilter("error")
+            # formulaic only warns about levels outside the fitted ones (and encodes them as the
+            # base level, not NaN), so that one warning must become an error; factors _check_levels
+            # cannot map to a column (e.g. C(a + b)) are caught here.
+            warnings.simplefilter("error", DataMismatchWarning)
+            # pandas deprecations raised inside formulaic (e.g. re-casting a Categorical whose
+            # categories are a superset of the fitted levels) are about formulaic's internals,
+            # not the user's data; under -W error they would otherwise fail a valid prediction.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"formulaic(\.|$)")
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"formulaic(\.|$)")
             try:
                 mm = self.spec.get_model_matrix(new_models, na_action="ignore")
-            except Warning as w:  # formulaic warns (and writes NaN) for unseen levels
+            except DataMismatchWarning as w:
                 raise ValueError(
                     f"new models have factor levels not seen when fitting {self.formula!r}: {w}"
                 ) from None
@@ -84,6 +94,45 @@ class LatentDesign:
         x = np.asarray(mm, dtype=float)
         _check_finite(x, list(mm.columns), new_models.index, "new models")
         return x
+
+
+    def _check_levels(self, new_models: pd.DataFrame) -> None:
+        """Raise if a factor of the formula has levels in ``new_models`` unseen when fitting.
+
+        Covers factors that are a column (``family``) or ``C(column, ...)``; the fitted levels are
+        those stored in the formulaic spec.
+        """
+        for expr, (kind, state) in getattr(self.spec, "encoder_state", {}).items():
+            if getattr(kind, "value", kind) != "categorical" or "categories" not in state:
+                continue
+            column = _factor_column(expr)
+            if column is None or column not in new_models.columns:
+                continue  # left to formulaic (its DataMismatchWarning is turned into an error)
+            values = pd.Series(new_models[column])
+            values = values[values.notna()]
+            levels = pd.Index(state["categories"])
+            unseen = values[~values.isin(levels)]
+            if len(unseen):
+                bad_rows = list(unseen.index[:5])
+                raise ValueError(
+                    f"new models have levels of {column!r} not seen when fitting {self.formula!r}: "
+                    f"{list(pd.unique(unseen.to_numpy()))[:5]} (rows {bad_rows}); the fitted levels "
+                    f"are {list(levels)[:10]}{' ...' if len(levels) > 10 else ''}. A scaling law "
+                    f"cannot extrapolate to a new level: map it to a fitted one or drop the term"
+                )
+
+
+def _factor_column(expr: str) -> Optional[str]:
+    """Column behind a categorical factor ``col`` or ``C(col, ...)``, else None."""
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "C" and node.args:
+        node = node.args[0]
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
 
 
 def _check_finite(x: np.ndarray, columns: Sequence[str], index: pd.Index, what: str) -> None:
@@ -123,28 +172,63 @@ def model_covariates(
     model_col: str,
     model_labels: pd.Index,
     needed: Sequence[str],
+    *,
+    role: str = "formula",
 ) -> pd.DataFrame:
     """Collect one row of covariates per model.
 
     Covariates come from ``models`` (keyed by ``model_col``, as a column or the index) or, for
     columns not found there, from ``data`` where they must be constant within each model.
 
+    Parameters
+    ----------
+    data : DataFrame or None
+        Long responses (column ``model_col`` holds the model labels).
+    models : DataFrame or None
+        One row per model, keyed by ``model_col`` (column, else the index).
+    model_col : str
+    model_labels : pandas.Index
+        Models with responses, in estimator order.
+    needed : sequence of str
+        Columns to collect.
+    role : {"formula", "groups"}
+        What the columns are for; only changes the error messages (``"groups"``: the cluster
+        column of ``cov_type="cluster"``).
+
     Returns
     -------
     DataFrame indexed by ``model_labels`` with the ``needed`` columns.
+
+    Raises
+    ------
+    ValueError
+        If a column is found nowhere, varies within a model, is missing for some models, or the
+        models table's key does not match the model labels of the responses (wrong key column,
+        or labels of another type, e.g. integers vs strings).
     """
+    what = (
+        "the groups= column(s) (clusters of cov_type='cluster')" if role == "groups"
+        else "covariate(s) used by the formula"
+    )
     out = pd.DataFrame(index=model_labels)
     missing_everywhere = []
     table = None
+    key_desc = ""
     if models is not None:
         table = models
         if model_col in table.columns:
             table = table.set_index(model_col)
+            key_desc = f"its column {model_col!r}"
+        else:
+            key_desc = (f"its index (named {table.index.name!r}), because it has no column "
+                        f"{model_col!r}")
         if table.index.has_duplicates:
             dup = table.index[table.index.duplicated()].unique()[:5]
             raise ValueError(
                 f"the models table has duplicated {model_col!r} values: {list(dup)}"
             )
+        if any(col in table.columns for col in needed):
+            _check_table_key(table, model_labels, model_col, key_desc)
     for col in needed:
         if table is not None and col in table.columns:
             out[col] = table[col].reindex(model_labels).to_numpy()
@@ -166,18 +250,48 @@ def model_covariates(
         missing_everywhere.append(col)
     if missing_everywhere:
         where = "the models table or the responses" if models is not None else "the responses"
+        available = list(table.columns) if table is not None else []
+        if data is not None:
+            available += [c for c in data.columns if c not in available]
         raise ValueError(
-            f"covariate(s) {missing_everywhere} used by the formula are not columns of {where}"
+            f"{what} {missing_everywhere} are not columns of {where} "
+            f"(available: {available[:20]}{' ...' if len(available) > 20 else ''})"
         )
     na = out.isna()
     if na.to_numpy().any():
         bad_models = out.index[na.any(axis=1)]
         cols = list(out.columns[na.any(axis=0)])
         raise ValueError(
-            f"{len(bad_models)} model(s) with responses have missing covariates {cols}: "
+            f"{len(bad_models)} model(s) with responses have missing values of {what} {cols}: "
             f"{list(bad_models[:10])}{' ...' if len(bad_models) > 10 else ''}"
         )
     return out
+
+
+def _check_table_key(table: pd.DataFrame, model_labels: pd.Index, model_col: str, key_desc: str) -> None:
+    """Raise when (almost) no model with responses is a key of the models table.
+
+    Without this the mismatch surfaces as "every model has missing covariates", which hides the
+    real cause: the table keyed by the wrong column, or labels of another type (1 vs "1").
+    """
+    n = len(model_labels)
+    found = int(pd.Index(model_labels).isin(table.index).sum())
+    # "almost no": fewer than half found (a table missing a few models is reported per model)
+    if n == 0 or found * 2 >= n:
+        return
+    resp_dtype = getattr(model_labels, "dtype", None)
+    if isinstance(resp_dtype, pd.CategoricalDtype):
+        resp_dtype = f"category of {resp_dtype.categories.dtype}"
+    table_dtype = table.index.dtype
+    if isinstance(table_dtype, pd.CategoricalDtype):
+        table_dtype = f"category of {table_dtype.categories.dtype}"
+    raise ValueError(
+        f"only {found} of the {n} models with responses are keys of the models table, which is "
+        f"keyed by {key_desc}: response labels {[*model_labels[:5]]} (dtype {resp_dtype}) vs "
+        f"table keys {[*table.index[:5]]} (dtype {table_dtype}). Give the models table a column "
+        f"{model_col!r} (model= names the key in both tables) holding the same labels as the "
+        f"responses, converted to a common type if needed (e.g. .astype(str))"
+    )
 
 
 def parse_latent_formula(

@@ -668,7 +668,8 @@ def to_long(
     Raises
     ------
     ValueError
-        Duplicated or missing row/column labels, non-numeric columns, unmapped questions.
+        Duplicated or missing row/column labels, non-numeric columns, unmapped questions, or a
+        model (row) or question (column) with no responses (all NaN), which would be lost.
 
     Examples
     --------
@@ -696,7 +697,18 @@ def to_long(
     if bad_cols:
         raise ValueError(f"matrix columns are not numeric: {bad_cols[:10]!r}")
     values = wide.to_numpy(dtype=np.float64, na_value=np.nan)
-    r, c = np.nonzero(~np.isnan(values))
+    observed = ~np.isnan(values)
+    # an all-NaN row or column would vanish from the long table without a trace (the model or
+    # question is then silently absent from every fit); ResponseData.from_matrix raises too
+    for axis, labels, what in ((1, idx, "model (row)"), (0, cols, "question (column)")):
+        empty = ~observed.any(axis=axis)
+        if empty.any():
+            raise ValueError(
+                f"matrix: {int(empty.sum())} {what}(s) have no responses (all NaN) and would be "
+                f"dropped: {list(labels[empty])[:5]!r}; drop them from the matrix first "
+                f"(e.g. wide.dropna(how='all'{', axis=1' if axis == 0 else ''}))"
+            )
+    r, c = np.nonzero(observed)
     out = pd.DataFrame({model: idx.take(r), question: cols.take(c)})
     if benchmark is not None:
         bmap = benchmark if isinstance(benchmark, pd.Series) else pd.Series(dict(benchmark))

@@ -2,8 +2,9 @@
 
 All functions accept numpy arrays, lists or pandas Series. When *both* inputs are Series
 they are aligned on their index (which must hold the same labels, each once); otherwise
-they are compared by position and must have the same length. NaN is an error, never
-silently dropped.
+they are compared by position and must have the same length. NaN and infinite values are
+errors, never silently dropped (an infinite score has no order against another infinite
+score: ``inf - inf`` is NaN).
 """
 
 from __future__ import annotations
@@ -54,12 +55,18 @@ def _paired(predicted: object, actual: object, names: tuple[str, str]) -> tuple[
             raise ValueError(f"`{nm}` must be one-dimensional, got shape {arr.shape}")
     if p.shape != a.shape:
         raise ValueError(f"`{p_name}` and `{a_name}` differ in length: {p.size} vs {a.size}")
+    kind = "labels" if labels is not None else "positions"
     for arr, nm in ((p, p_name), (a, a_name)):
         bad = np.flatnonzero(np.isnan(arr))
         if bad.size:
             where = labels[bad].tolist() if labels is not None else bad.tolist()
-            kind = "labels" if labels is not None else "positions"
             raise ValueError(f"`{nm}` contains NaN at {kind} {_describe(where)}")
+        # inf is rejected like NaN: two infinite values compare as inf - inf = NaN, which would
+        # silently count as a disagreement (decision accuracy) or give a NaN error (MAE)
+        bad = np.flatnonzero(np.isinf(arr))
+        if bad.size:
+            where = labels[bad].tolist() if labels is not None else bad.tolist()
+            raise ValueError(f"`{nm}` contains inf at {kind} {_describe(where)}; scores must be finite")
     return p, a
 
 
@@ -94,9 +101,9 @@ def decision_accuracy(
     Raises
     ------
     ValueError
-        On NaN (naming the positions or labels), unequal lengths, Series whose labels do
-        not match (naming them), fewer than two candidates, or when every pair is tied in
-        ``actual`` (there is no decision to get right).
+        On NaN or infinite values (naming the positions or labels), unequal lengths, Series
+        whose labels do not match (naming them), fewer than two candidates, or when every
+        pair is tied in ``actual`` (there is no decision to get right).
 
     Notes
     -----
@@ -158,7 +165,7 @@ def mean_absolute_error(pred: object, truth: object) -> float:
     Raises
     ------
     ValueError
-        On NaN, unequal lengths, mismatched Series labels or empty input.
+        On NaN or infinite values, unequal lengths, mismatched Series labels or empty input.
 
     Examples
     --------
@@ -189,8 +196,8 @@ def rank_correlation(predicted: object, actual: object) -> float:
     Raises
     ------
     ValueError
-        On NaN, mismatched inputs, fewer than two values, or a constant input (the
-        correlation is undefined).
+        On NaN or infinite values, mismatched inputs, fewer than two values, or a constant
+        input (the correlation is undefined).
 
     Examples
     --------

@@ -315,6 +315,37 @@ def _renormalise(kind: str, irt: str, x, B, Sigma, items: MultiItems, mode, resc
     return B, 0.5 * (Sigma + Sigma.T), items, mode
 
 
+def _orient(items: MultiItems, B, Sigma, mode, free: np.ndarray):
+    """Sign of every dimension such that its free loadings sum to a positive number.
+
+    The likelihood is unchanged when a dimension's loadings, its column of ``B``, its row and
+    column of ``Sigma`` and its abilities all change sign, so without this the sign of a
+    per-benchmark dimension (and of its correlations with the others) would depend on where EM
+    started: a benchmark whose ability correlates negatively with the one-dimensional start
+    would come out with negative loadings. Dimensions without free loadings (1PL, loadings
+    fixed at 1) are already oriented and stay. Exact reparametrisation.
+
+    Parameters
+    ----------
+    items : MultiItems
+    B : ndarray, shape (P, D)
+    Sigma : ndarray, shape (D, D)
+    mode : ndarray, shape (M, D)
+    free : ndarray of bool, shape (N, D)
+
+    Returns
+    -------
+    (MultiItems, ndarray, ndarray, ndarray)
+        ``items, B, Sigma, mode`` with the flipped dimensions.
+    """
+    sums = np.where(free, items.A, 0.0).sum(axis=0)
+    sign = np.where(sums < 0, -1.0, 1.0)
+    if np.all(sign > 0):
+        return items, B, Sigma, mode
+    items = MultiItems(items.A * sign[None, :], items.d, items.gamma)
+    return items, B * sign[None, :], Sigma * np.outer(sign, sign), mode * sign[None, :]
+
+
 def _rotate(items: MultiItems, B, Sigma, mode):
     """Varimax rotation of exploratory loadings, signs with positive loading sums, dimensions
     ordered by their sum of squared loadings."""
@@ -344,6 +375,14 @@ def _initial(kd, precision, irt, pattern: LoadingPattern, x, n_threads, a_prior=
         A[pattern.free] = np.broadcast_to(a1[:, None], (n, dims))[pattern.free]
         Sigma = 0.5 * np.eye(dims) + 0.5
         mode = np.repeat(jf.theta[:, None], dims, axis=1)
+        if irt == "2pl":
+            # the one-dimensional start gives a benchmark whose ability correlates negatively
+            # with the others negative loadings: flip such dimensions now (their start
+            # correlations become -0.5), so EM never has to carry loadings through 0
+            B0 = np.linalg.lstsq(x, mode, rcond=None)[0]
+            items0, _, Sigma, mode = _orient(MultiItems(A, jf.items.d, jf.items.gamma), B0, Sigma, mode,
+                                             pattern.free)
+            A = items0.A
     else:
         A[:, 0] = a1
         if dims > 1:
@@ -710,14 +749,17 @@ def fit_multidim(
     if not converged:
         warnings_.append(f"MML (D = {dims}) did not converge in {max_iter} EM iterations (last change of "
                          f"the marginal log-likelihood {change:.2e}); increase max_iter")
-    # final posterior at the estimates (after the rotation the quadrature is simply re-placed)
+    # final posterior at the estimates (after the rotation or sign change the quadrature is
+    # simply re-placed)
     log_phi = precision.log_phi(items.gamma)
-    s_inv = np.linalg.inv(Sigma)
-    _, logdet = np.linalg.slogdet(Sigma)
     if pattern.kind == "exploratory":
         items, B, Sigma, mode = _rotate(items, B, Sigma, mode)
-        s_inv = np.linalg.inv(Sigma)
-        _, logdet = np.linalg.slogdet(Sigma)
+    else:
+        # everything reported below (abilities, latent parameters and their covariance, the
+        # question covariances) is computed after this, so all outputs share one orientation
+        items, B, Sigma, mode = _orient(items, B, Sigma, mode, free)
+    s_inv = np.linalg.inv(Sigma)
+    _, logdet = np.linalg.slogdet(Sigma)
     mean = x @ B
     mode, neg = post_eval.find_modes(mode, items, log_phi, mean, s_inv, max_iter=20, tol=1e-6)
     nodes, terms, marg, fixed = post_eval.evaluate(mode, neg, items, log_phi, mean, s_inv, logdet)

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from .crossbench import MultidimBank, forecast_for_fit
-from .multidim import MultiEstimates
+from .multidim import MultiEstimates, _latent_from_vector
 from .results import IRSLWarning, WaldInference
 
 __all__ = ["MultidimResults"]
@@ -54,7 +54,9 @@ class MultidimResults(WaldInference):
     Sigma : DataFrame, (D, D)
         Residual covariance of the abilities around the latent regression.
     dims_table : DataFrame or None
-        With ``dims="auto"``: log-likelihood, parameters, AIC and BIC of every D tried.
+        With ``dims="auto"``: one row per D tried (``1 .. min(max_dims, N - 1)``, N questions)
+        with ``dims, llf, n_params, aic, bic, converged``, ``n_warnings`` and ``warnings`` (the
+        texts of that candidate's warnings, joined by " | "; only the chosen fit's are issued).
     warnings : list of str
 
     Parameters
@@ -214,15 +216,29 @@ class MultidimResults(WaldInference):
         return IDENTIFICATION[key]
 
     # ------------------------------------------------------------------ abilities across benchmarks
-    def ability_correlation(self, alpha: Optional[float] = None):
-        """Benchmark x benchmark correlation of abilities in the fitted population.
+    def ability_correlation(self, alpha: Optional[float] = None, residual: bool = False):
+        """Benchmark x benchmark correlation of abilities.
+
+        By default the *total* correlation in the fitted population: that of the abilities
+        ``theta_i ~ N(B' x_i, Sigma)`` over the fitted models, from their covariance
+        ``cov(B' x_i) + Sigma`` — the answer to "how correlated are abilities on A and B" and the
+        population the item bank scores new models against. With covariates in the formula it
+        includes what the covariates explain (abilities that both grow with compute correlate
+        through compute); ``residual=True`` gives the correlation of ``Sigma`` instead: the
+        abilities' correlation among models with the same covariates. Without covariates
+        (``ability ~ 1``) the two are the same.
 
         Parameters
         ----------
         alpha : float, optional
             With per-benchmark abilities, also return a long table of every pair with the
             standard error of the correlation and a ``1 - alpha`` interval (Fisher z, from the
-            observed information of the latent covariance given the questions).
+            observed information of the latent regression and covariance given the questions;
+            for the total correlation by the delta method through ``B`` and ``Sigma``). The table
+            holds the same correlations as the matrix.
+        residual : bool
+            ``False`` (default): the total correlation; ``True``: the residual correlation of
+            ``Sigma`` given the covariates.
 
         Returns
         -------
@@ -233,22 +249,124 @@ class MultidimResults(WaldInference):
             With ``alpha``: the matrix and the table ``benchmark_1, benchmark_2, corr, se, lower,
             upper``.
         """
-        mat = self.item_bank().ability_correlation()
+        if not isinstance(residual, (bool, np.bool_)):
+            raise ValueError(f"residual must be True or False; got {residual!r}")
+        bank = self.item_bank()
+        if residual:
+            mat = _composite_correlation(bank, self._est.Sigma)
+        else:
+            mat = bank.ability_correlation()
         if alpha is None:
             return mat
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
         if self.pattern.kind != "per_benchmark":
             raise ValueError("intervals for the correlations are available for ability='per_benchmark'")
         z = stats.norm.ppf(1 - alpha / 2)
+        names = list(mat.index)
+        p0 = np.asarray(self._est.latent_params, float)
+        if residual:
+            # the Fisher-z correlations of Sigma are parameters: their own standard errors
+            def pair_z(p):
+                return _pair_atanh(bank, _sigma_of(p, self.design.matrix.shape[1], self.dims), names)
+        else:
+            x = self.design.matrix
+
+            def pair_z(p):
+                B, S = _latent_from_vector(p, x.shape[1], self.dims)
+                fitted = x @ B
+                total = np.cov(fitted, rowvar=False, bias=True).reshape(self.dims, self.dims) + S
+                return _pair_atanh(bank, total, names)
+        # delta method on the Fisher-z scale (central differences; for the residual correlations
+        # the Jacobian is the identity on the atanh parameters). The full covariance of the
+        # latent parameters given the questions is used: a variance fixed by the identification
+        # moves with the loadings, which are held here, so it is not fixed given them
+        cov = np.asarray(self._est.latent_cov, float)
+        z0 = pair_z(p0)
+        h = 1e-5 * np.maximum(1.0, np.abs(p0))
+        jac = np.empty((len(z0), len(p0)))
+        for k in range(len(p0)):
+            e = np.zeros(len(p0))
+            e[k] = h[k]
+            jac[:, k] = (pair_z(p0 + e) - pair_z(p0 - e)) / (2 * h[k])
+        jac[np.abs(jac) < 1e-9] = 0.0  # exact zeros keep NaN entries of unused parameters out
+        used = np.any(jac != 0, axis=0)
+        var_z = np.einsum("rk,kl,rl->r", jac[:, used], cov[np.ix_(used, used)], jac[:, used])
         rows = []
-        for name, val in self._params.items():
-            if not str(name).startswith("atanh corr("):
-                continue
-            pair = str(name)[len("atanh corr("):-1].split(", ")
-            se_z = float(np.sqrt(self._cov.loc[name, name]))
-            r = float(np.tanh(val))
-            rows.append(dict(benchmark_1=pair[0], benchmark_2=pair[1], corr=r, se=(1 - r * r) * se_z,
-                             lower=float(np.tanh(val - z * se_z)), upper=float(np.tanh(val + z * se_z))))
-        return mat, pd.DataFrame(rows)
+        iu = np.triu_indices(len(names), 1)
+        for r, (i, j) in enumerate(zip(*iu)):
+            se_z = float(np.sqrt(var_z[r])) if var_z[r] >= 0 else np.nan
+            rho = float(mat.iloc[i, j])
+            rows.append(dict(benchmark_1=names[i], benchmark_2=names[j], corr=rho, se=(1 - rho * rho) * se_z,
+                             lower=float(np.tanh(z0[r] - z * se_z)), upper=float(np.tanh(z0[r] + z * se_z))))
+        return mat, pd.DataFrame(rows, columns=["benchmark_1", "benchmark_2", "corr", "se", "lower", "upper"])
+
+    def predict(self, new_models: Optional[pd.DataFrame] = None, alpha: float = 0.05) -> pd.DataFrame:
+        """Forecast the D abilities of (new) models from the latent regression.
+
+        A model with covariates ``x`` has ability ``theta ~ N(B' x, Sigma)``: per dimension *k*
+        the mean ``x' B_k``, its standard error from the covariance of ``B`` (given the
+        questions) and a prediction interval for a new model's ability that adds ``Sigma_kk``.
+
+        Parameters
+        ----------
+        new_models : DataFrame, shape (K, ...), optional
+            Covariates of the models to forecast (the fit's own models when omitted). The stored
+            formula transforms and factor levels are applied; an unseen level is an error.
+        alpha : float
+            Intervals are ``1 - alpha``.
+
+        Returns
+        -------
+        DataFrame, K x D rows, indexed by model
+            ``dimension``, ``mean`` (``x' B_k``), ``mean_se``, ``mean_ci_lower/upper``
+            (parameter uncertainty) and ``obs_ci_lower/upper`` (a new model's ability: adds
+            ``Sigma_kk``), as :meth:`IRSLResults.predict` with ``what="ability"``.
+
+        Notes
+        -----
+        The abilities are on the fit's identified scale (see :attr:`identification`).
+        Coefficients the identification fixes (e.g. the means 0 of ``ability ~ 1``) have no
+        uncertainty; the question parameters' uncertainty is not included.
+
+        Examples
+        --------
+        >>> res = irsl.fit("ability ~ log(compute)", data, models=models,        # doctest: +SKIP
+        ...                benchmark="benchmark", ability="per_benchmark")
+        >>> res.predict(pd.DataFrame({"compute": [1e24]}), alpha=0.1)          # doctest: +SKIP
+        """
+        try:
+            alpha = float(alpha)
+        except (TypeError, ValueError):
+            raise ValueError(f"alpha must be a number in (0, 1); got {alpha!r}") from None
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
+        if new_models is None:
+            x = self.design.matrix
+            index = pd.Index(self._rd.model_labels)
+        else:
+            x = self.design.transform(new_models)
+            index = new_models.index
+        est = self._est
+        p = x.shape[1]
+        mean = x @ est.B  # (K, D)
+        # covariance of vec(B) (by column); NaN marks coefficients the identification fixes,
+        # which have no sampling variance on the identified scale
+        cov_b = np.nan_to_num(self._cov.to_numpy()[: p * self.dims, : p * self.dims], nan=0.0)
+        var = np.column_stack([np.einsum("ij,jk,ik->i", x, cov_b[k * p:(k + 1) * p, k * p:(k + 1) * p], x)
+                               for k in range(self.dims)])
+        se = np.sqrt(np.maximum(var, 0.0))
+        obs_se = np.sqrt(np.maximum(var, 0.0) + np.diag(est.Sigma)[None, :])
+        q = stats.norm.ppf(1 - alpha / 2)
+        k_rows, d_cols = mean.shape
+        out = pd.DataFrame({
+            "dimension": np.tile(np.asarray(self.dim_names, dtype=object), k_rows),
+            "mean": mean.ravel(), "mean_se": se.ravel(),
+            "mean_ci_lower": (mean - q * se).ravel(), "mean_ci_upper": (mean + q * se).ravel(),
+            "obs_ci_lower": (mean - q * obs_se).ravel(), "obs_ci_upper": (mean + q * obs_se).ravel(),
+        }, index=index.repeat(d_cols))
+        out.index.name = "model"
+        return out
 
     def item_bank(self) -> MultidimBank:
         """The calibrated questions as a :class:`~irsl_stats.crossbench.MultidimBank`.
@@ -327,12 +445,19 @@ class MultidimResults(WaldInference):
         smry.add_table_2cols(self, gleft=left, gright=right, yname="ability", xname=list(self.params.index),
                              title=f"Multidimensional Item Response Scaling Law: {self.design.formula}")
         smry.add_table_params(self, yname="ability", xname=list(self.params.index), alpha=alpha, use_t=False)
+        has_covariates = self.design.matrix.shape[1] > 1
         if self._rd.item_benchmark is not None and len(self.item_bank().benchmarks) > 1:
-            corr = self.ability_correlation()
-            smry.tables.append(SimpleTable(
-                [[f"{v:.3f}" for v in row] for row in corr.to_numpy()],
-                headers=[str(c) for c in corr.columns], stubs=[str(i) for i in corr.index],
-                title="Ability correlation between benchmarks"))
+            # with covariates the total and the residual correlation differ: show both, labelled
+            kinds = [(False, "Ability correlation between benchmarks"
+                      + (" (total, in the fitted population)" if has_covariates else ""))]
+            if has_covariates:
+                kinds.append((True, "Residual ability correlation between benchmarks (given the covariates)"))
+            for residual, title in kinds:
+                corr = self.ability_correlation(residual=residual)
+                smry.tables.append(SimpleTable(
+                    [[f"{v:.3f}" for v in row] for row in corr.to_numpy()],
+                    headers=[str(c) for c in corr.columns], stubs=[str(i) for i in corr.index],
+                    title=title))
         if self.dims_table is not None:
             t = self.dims_table
             smry.tables.append(SimpleTable(
@@ -349,3 +474,33 @@ class MultidimResults(WaldInference):
             notes.append(f"Discrimination prior: {self.discrimination_prior}.")
         add_notes(smry, notes, self.warnings)
         return smry
+
+
+def _composite_correlation(bank: MultidimBank, cov: np.ndarray) -> pd.DataFrame:
+    """Benchmark x benchmark correlation of the mean-loading composites ``abar_b' theta`` for
+    abilities with covariance ``cov`` (as :meth:`MultidimBank.ability_correlation`, which uses
+    the bank's population covariance)."""
+    names = bank.benchmarks
+    c = _composite_cov(bank, cov, names)
+    sd = np.sqrt(np.diag(c))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = c / np.outer(sd, sd)
+    idx = pd.Index(names, name="benchmark")
+    return pd.DataFrame(corr, index=idx, columns=idx.copy())
+
+
+def _composite_cov(bank: MultidimBank, cov: np.ndarray, names) -> np.ndarray:
+    abar = np.vstack([bank.A[bank._mask(b)].mean(axis=0) for b in names])
+    return abar @ cov @ abar.T
+
+
+def _pair_atanh(bank: MultidimBank, cov: np.ndarray, names) -> np.ndarray:
+    """Fisher z of every pair ``i < j`` of benchmark composites under ability covariance ``cov``."""
+    c = _composite_cov(bank, cov, names)
+    sd = np.sqrt(np.diag(c))
+    r = (c / np.outer(sd, sd))[np.triu_indices(len(names), 1)]
+    return np.arctanh(np.clip(r, -0.999999, 0.999999))
+
+
+def _sigma_of(p: np.ndarray, n_cov: int, dims: int) -> np.ndarray:
+    return _latent_from_vector(p, n_cov, dims)[1]

@@ -8,9 +8,11 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
-from statsmodels.iolib.summary import Summary
+from statsmodels.iolib.summary import Summary, forg
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_params
+
+from .results import check_alpha
 
 __all__ = ["build_summary", "add_notes"]
 
@@ -35,7 +37,41 @@ def _item_quartiles(items):
     return rows
 
 
+def _params_table(res, alpha: float) -> SimpleTable:
+    """statsmodels' parameter table (same columns and number formats as ``summary_params``),
+    with the parameters the identification fixes marked ``(fixed)`` instead of a standard error
+    of 0, z = inf and p = 0.000 that would present a constant as a perfectly precise estimate."""
+    params = res.params.to_numpy()
+    bse = res.bse.to_numpy()
+    tvalues = res.tvalues.to_numpy()
+    pvalues = res.pvalues.to_numpy()
+    ci = res.conf_int(alpha).to_numpy()  # sigma's interval on the log scale
+    fixed = res._fixed_by_identification()
+    rows = []
+    for i in range(len(params)):
+        if fixed[i]:
+            rows.append([forg(params[i], prec=4), "(fixed)", "", "", "", ""])
+        else:
+            rows.append([forg(params[i], prec=4), forg(bse[i]), forg(tvalues[i]), f"{pvalues[i]:#6.3f}",
+                         forg(ci[i, 0]), forg(ci[i, 1])])
+    header = ["coef", "std err", "z", "P>|z|", "[" + str(alpha / 2), str(1 - alpha / 2) + "]"]
+    return SimpleTable(rows, header, [str(n) for n in res.params.index], txt_fmt=fmt_params)
+
+
 def build_summary(res, alpha: float = 0.05) -> Summary:
+    """The summary of a one-dimensional fit (called by :meth:`IRSLResults.summary`).
+
+    Parameters
+    ----------
+    res : IRSLResults
+    alpha : float
+        Confidence intervals are ``1 - alpha``, ``0 < alpha < 1``.
+
+    Returns
+    -------
+    statsmodels.iolib.summary.Summary
+    """
+    alpha = check_alpha(alpha)
     fi = res.fit_info
     smry = Summary()
     left = [
@@ -67,7 +103,7 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         xname=xname,
         title=f"Item Response Scaling Law: {res.design.formula}",
     )
-    smry.add_table_params(res, yname="ability", xname=xname, alpha=alpha, use_t=False)
+    smry.tables.append(_params_table(res, alpha))
     quart = _item_quartiles(res.items)
     if quart:
         smry.tables.append(
@@ -78,8 +114,16 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
                 txt_fmt=fmt_params,
             )
         )
-    notes = [
-        "Identification: " + fi.identification_text + ".",
+    notes = ["Identification: " + fi.identification_text + "."]
+    fixed = res.fixed_params
+    if fixed:
+        notes.append(
+            f"Fixed by the identification (constants, not estimates; no standard error, z or "
+            f"p-value): {', '.join(fixed)}."
+        )
+    if "sigma" in res.params.index and "sigma" not in fixed:
+        notes.append("The interval of sigma is exp(log(sigma) -+ z se/sigma) (log scale, delta method).")
+    notes += [
         "Model: eta_ij = a_j theta_i + d_j, mu = logistic(eta), b_j = -d_j/a_j; "
         "theta_i = x_i'beta + sigma u_i.",
         f"Precision: {res.precision_desc}.",

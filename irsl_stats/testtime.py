@@ -98,6 +98,33 @@ def _as_ks(ks, max_k: int, name: str = "ks") -> np.ndarray:
     return arr_f.astype(np.int64)
 
 
+def _as_int_list(values, name: str, minimum: Optional[int] = None) -> list:
+    """Distinct integers (``int()`` would silently truncate 5.7 to 5; a repeated budget or
+    seed would repeat identical draws and weigh them twice in the averages)."""
+    vals = list(np.atleast_1d(np.asarray(values, dtype=object)))
+    if not vals:
+        raise ValueError(f"`{name}` must not be empty")
+    out = []
+    for v in vals:
+        if isinstance(v, (bool, np.bool_, str, bytes)):
+            raise ValueError(f"`{name}` must hold integers; got {v!r}")
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"`{name}` must hold integers; got {v!r}") from None
+        if not np.isfinite(f) or f != np.round(f):
+            raise ValueError(f"`{name}` must hold integers; got {v!r}")
+        iv = int(v) if isinstance(v, (int, np.integer)) else int(f)
+        if minimum is not None and iv < minimum:
+            raise ValueError(f"`{name}` must hold integers >= {minimum}; got {v!r}")
+        out.append(iv)
+    dup = sorted({v for v in out if out.count(v) > 1})
+    if dup:
+        raise ValueError(f"`{name}` has duplicates {dup}: each would repeat identical draws and be "
+                         f"counted twice; pass distinct values")
+    return out
+
+
 def _check_forecasts(forecasts: Sequence[str]) -> tuple:
     forecasts = tuple(forecasts)
     unknown = [f for f in forecasts if f not in FORECASTS]
@@ -409,9 +436,9 @@ def leave_one_model_out(
     counts : DataFrame, one row per (model, question)
         Counts with many samples per cell (e.g. :func:`irsl_stats.read_counts`).
     budgets : sequence of int
-        Samples per question kept for the held-out model.
+        Samples per question kept for the held-out model (distinct integers >= 1).
     seeds : sequence of int
-        Seeds of the subsampling (one draw per seed, budget and model).
+        Seeds of the subsampling (one draw per seed, budget and model; distinct integers).
     ks : sequence of int, optional
         Budgets of the pass@k curve; default every ``k = 1..min n``.
     families : sequence of {"beta_binomial", "binomial", "beta"}
@@ -461,7 +488,8 @@ def leave_one_model_out(
     Raises
     ------
     ValueError
-        If fewer than 3 models, an unknown option, or a budget larger than a cell's samples.
+        If fewer than 3 models, an unknown option, a budget larger than a cell's samples, or
+        ``budgets``/``seeds`` that are not integers or repeat a value.
 
     Examples
     --------
@@ -480,12 +508,8 @@ def leave_one_model_out(
     missing = [m for m in held_models if m not in set(labels)]
     if missing:
         raise ValueError(f"`models`: {missing[:5]} are not in the {model!r} column")
-    budgets = [int(b) for b in budgets]
-    if not budgets or min(budgets) < 1:
-        raise ValueError("`budgets` must be a non-empty sequence of integers >= 1")
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("`seeds` must not be empty")
+    budgets = _as_int_list(budgets, "budgets", minimum=1)
+    seeds = _as_int_list(seeds, "seeds")
     for fam in families:
         if fam not in ("beta_binomial", "binomial", "beta"):
             raise ValueError(f"`families`: unknown family {fam!r} (beta_binomial, binomial or beta)")
@@ -612,8 +636,9 @@ def sample_budget_study(
     counts : DataFrame, one row per (model, question)
         Counts with more samples per cell than the largest budget.
     budgets : sequence of int
-        Samples per question of the held-out model.
+        Samples per question of the held-out model (distinct integers >= 1).
     seeds : sequence of int
+        Seeds of the subsampling (distinct integers).
     **kwargs
         Passed to :func:`leave_one_model_out` (``ks``, ``families``, ``irts``, ``method``,
         ``forecasts``, column names, ...).
@@ -660,9 +685,9 @@ def power_law_fit(
     Parameters
     ----------
     curves : DataFrame
-        Tidy curves with the ``by`` columns, ``k`` and ``value`` (e.g. the output of
-        :meth:`ItemBank.forecast_pass_at_k`, :func:`observed_pass_at_k`, or one forecast of
-        :func:`forecast_from_counts`).
+        Tidy curves with the ``by`` columns, ``k`` (finite, > 0) and ``value`` (in [0, 1]),
+        e.g. the output of :meth:`ItemBank.forecast_pass_at_k`, :func:`observed_pass_at_k`, or
+        one forecast of :func:`forecast_from_counts`.
     k_range : (float, float), optional
         Smallest and largest ``k`` used (inclusive); default all. Points with ``pass@k`` equal
         to 0 or 1 (where the logarithm is undefined) are left out and counted in ``n_dropped``.
@@ -687,8 +712,9 @@ def power_law_fit(
     Raises
     ------
     ValueError
-        If columns are missing, ``k_range`` is invalid, or a group has fewer than 3 usable points
-        (the message names the group).
+        If columns are missing, ``k_range`` is invalid, a ``value`` is outside [0, 1] or a ``k`` is
+        not finite and positive, or a group has fewer than 3 usable points (the messages name
+        the group).
 
     Notes
     -----
@@ -724,7 +750,18 @@ def power_law_fit(
         pk = g[value].to_numpy(float)
         if np.any(np.isnan(kk)) or np.any(np.isnan(pk)):
             raise ValueError(f"group {key!r}: `{k}` or `{value}` contains NaN")
-        keep = (kk >= lo) & (kk <= hi) & (kk > 0)
+        # exact 0 and 1 are legitimate pass@k values (dropped below, log undefined); values
+        # outside [0, 1] or budgets that are not finite and positive are bad input, not data
+        # to drop quietly
+        bad_p = np.flatnonzero((pk < 0) | (pk > 1))
+        if bad_p.size:
+            raise ValueError(f"group {key!r}: `{value}` must be in [0, 1]; got {pk[bad_p][:5].tolist()} "
+                             f"at rows {g.index[bad_p][:5].tolist()}")
+        bad_k = np.flatnonzero(~np.isfinite(kk) | (kk <= 0))
+        if bad_k.size:
+            raise ValueError(f"group {key!r}: `{k}` must be finite and > 0; got {kk[bad_k][:5].tolist()} "
+                             f"at rows {g.index[bad_k][:5].tolist()}")
+        keep = (kk >= lo) & (kk <= hi)
         usable = keep & (pk > 0) & (pk < 1)
         n_dropped = int(keep.sum() - usable.sum())
         kk, pk = kk[usable], pk[usable]

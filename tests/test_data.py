@@ -459,6 +459,47 @@ def test_weights(long_df):
     assert re.search(r"^11\s", msg, flags=re.M) and re.search(r"^14\s", msg, flags=re.M)
 
 
+def test_weights_all_zero_is_an_error(long_df):
+    """All-zero weights used to "fit" an empty likelihood (llf ~ 1e-15)."""
+    with pytest.raises(ValueError, match=r"column 'w': all 8 weights are 0"):
+        ResponseData.from_long(long_df.assign(w=0.0), weights="w")
+
+
+def test_weights_zero_for_a_model_or_question_is_an_error(long_df):
+    """A zero-weight model used to get an ability from no information (SEs ~ 1000)."""
+    df = long_df.assign(w=1.0)
+    df.loc[df["model"] == "m2", "w"] = 0.0
+    with pytest.raises(ValueError) as exc:
+        ResponseData.from_long(df, weights="w")
+    msg = str(exc.value)
+    assert "column 'w'" in msg and "1 model(s) whose weights are all 0 ('m2')" in msg
+    assert re.search(r"^10\s", msg, flags=re.M) and re.search(r"^14\s", msg, flags=re.M)
+    assert "Drop the rows" in msg
+    df = long_df.assign(w=1.0)
+    df.loc[df["question"] == "q2", "w"] = 0.0
+    with pytest.raises(ValueError, match=r"1 question\(s\) whose weights are all 0 \('q2'\)"):
+        ResponseData.from_long(df, weights="w")
+    # some zero weights within a model and a question are fine
+    df = long_df.assign(w=1.0)
+    df.loc[11, "w"] = 0.0
+    assert ResponseData.from_long(df, weights="w").weights.min() == 0.0
+
+
+def test_boundary_error_all_binary_suggests_bernoulli():
+    df = pd.DataFrame({"model": np.repeat(["a", "b"], 3), "question": np.tile(["x", "y", "z"], 2),
+                       "y": [0.0, 1.0, 1.0, 0.0, 0.0, 1.0]})
+    with pytest.raises(ValueError) as exc:
+        ResponseData.from_long(df)
+    hint = str(exc.value).splitlines()[-1]
+    assert hint.startswith("Every response is 0 or 1: these are binary outcomes, use family='bernoulli'")
+    assert hint.index("bernoulli") < hint.index("squeeze")
+    # with some values inside (0, 1) the boundary options stay first
+    df.loc[0, "y"] = 0.5
+    with pytest.raises(ValueError) as exc:
+        ResponseData.from_long(df)
+    assert str(exc.value).splitlines()[-1].startswith("Options: boundary='squeeze'")
+
+
 def test_benchmark(long_df):
     d = ResponseData.from_long(long_df, benchmark="bench")
     assert list(d.benchmarks) == ["A", "B"]

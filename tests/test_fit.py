@@ -518,7 +518,12 @@ def test_params_and_statsmodels_surface(res, sim_beta):
     assert ((res.pvalues >= 0) & (res.pvalues <= 1)).all()
     ci = res.conf_int(0.05)
     assert list(ci.columns) == [0, 1] and list(ci.index) == list(p.index)
-    assert np.allclose(ci[1] - ci[0], 2 * stats.norm.ppf(0.975) * res.bse)
+    coefs = [n for n in p.index if n != "sigma"]
+    assert np.allclose((ci[1] - ci[0])[coefs], 2 * stats.norm.ppf(0.975) * res.bse[coefs])
+    # sigma's interval is symmetric on the log scale (delta method: se of log sigma = se / sigma)
+    z = stats.norm.ppf(0.975)
+    assert np.log(ci.loc["sigma", 1] / ci.loc["sigma", 0]) == pytest.approx(2 * z * res.bse["sigma"] / p["sigma"])
+    assert np.sqrt(ci.loc["sigma", 0] * ci.loc["sigma", 1]) == pytest.approx(p["sigma"])
     assert ((ci[0] < p) & (p < ci[1])).all()
     ci99 = res.conf_int(0.01)
     assert ((ci99[0] < ci[0]) & (ci[1] < ci99[1])).all()
@@ -677,9 +682,18 @@ def test_summary(res):
 def cov_fits(sim_binom):
     # one slope: three family clusters identify the clustered meat (with the family dummies too,
     # 3 clusters < 5 parameters and the covariance is singular — and warned about)
-    return {c: fit_binomial(sim_binom, "ability ~ log(compute)", cov_type=c,
-                            groups="family" if c == "cluster" else None)
-            for c in ("nonrobust", "robust", "cluster")}
+    # 3 clusters for 3 parameters (Intercept, slope, sigma): the meat has rank 2, which is warned
+    # about; the warning is checked in test_cluster_covariance_with_few_clusters_is_warned
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "only 3 clusters", IRSLWarning)
+        return {c: fit_binomial(sim_binom, "ability ~ log(compute)", cov_type=c,
+                                groups="family" if c == "cluster" else None)
+                for c in ("nonrobust", "robust", "cluster")}
+
+
+def test_cluster_covariance_with_few_clusters_is_warned(cov_fits):
+    assert any("only 3 clusters for 3" in w for w in cov_fits["cluster"].warnings)
+    assert not any("clusters" in w for w in cov_fits["robust"].warnings)
 
 
 def test_cov_types(cov_fits):
@@ -700,8 +714,10 @@ def test_cluster_groups_from_data_column(sim_binom):
     merged = sim_binom.responses.merge(sim_binom.models[["model", "compute", "family"]], on="model")
     merged["grp"] = merged["family"].astype(str)
     f = "ability ~ log(compute)"
-    r = fit(f, data=merged, family="binomial", **COUNTS, cov_type="cluster", groups="grp")
-    ref = fit_binomial(sim_binom, f, cov_type="cluster", groups="family")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "only 3 clusters", IRSLWarning)
+        r = fit(f, data=merged, family="binomial", **COUNTS, cov_type="cluster", groups="grp")
+        ref = fit_binomial(sim_binom, f, cov_type="cluster", groups="family")
     assert np.allclose(r.bse, ref.bse, rtol=1e-8)
 
 
@@ -756,19 +772,14 @@ def test_nan_standard_errors_come_with_warnings(beta_fits, ident_fits, precision
         assert np.all(np.isfinite(r.bse))  # these are clean fits
 
 
-def test_sigma_on_boundary_gives_nan_with_warning():
-    """One model per factor level: the latent regression interpolates, sigma -> 0 (boundary) and its
-    standard error is undefined — NaN, with a warning."""
+def test_one_model_per_factor_level_is_rejected():
+    """One model per factor level: the latent regression would interpolate (sigma -> 0, no
+    residual degrees of freedom) -- an error that counts models and parameters, not NaN."""
     sim = irsl.simulate.irt(n_models=12, n_questions=60, family="binomial", seed=5)
     models = sim.models.copy()
     models["lab"] = models["model"].astype(str)
-    with pytest.warns(IRSLWarning):
-        r = fit("ability ~ lab", data=sim.responses, models=models, family="binomial", method="jml",
-                **COUNTS)
-    assert r.warnings
-    assert np.isnan(r.bse["sigma"])
-    assert_nan_se_warned(r)
-    assert "Warnings" in r.summary().as_text()
+    with pytest.raises(ValueError, match="12 model"):
+        fit("ability ~ lab", data=sim.responses, models=models, family="binomial", method="jml", **COUNTS)
 
 
 def test_extreme_model_gives_warning(bern_sim):

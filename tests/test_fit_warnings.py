@@ -4,7 +4,6 @@ cluster-robust covariances, variances that are not positive, a precision at its 
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import irsl_stats as irsl
@@ -91,3 +90,25 @@ def test_precision_bound_advice_matches_the_method():
     bound = [w for w in res.warnings if "reached the bound phi" in w]
     assert bound, res.warnings
     assert "use method='mml'" not in bound[0] and "precision='common'" in bound[0]
+
+
+def test_max_iter_below_one_is_rejected():
+    sim = irsl.simulate.irt(n_models=12, n_questions=10, seed=0)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="max_iter must be an integer >= 1"):
+            irsl.fit("ability ~ log(compute)", data=sim.responses, models=sim.models, max_iter=bad, n_threads=1)
+
+
+def test_dims_not_below_the_number_of_questions_is_rejected():
+    sim = irsl.simulate.irt(n_models=30, n_questions=4, benchmarks=2, seed=0)
+    with pytest.raises(ValueError, match="dims=4 needs more questions than dimensions: there are 4"):
+        irsl.fit("ability ~ 1", data=sim.responses, benchmark="benchmark", dims=4, n_threads=1)
+
+
+def test_one_dimensional_ability_correlation_has_no_interval():
+    sim = irsl.simulate.irt(n_models=30, n_questions=20, benchmarks=2, seed=0)
+    res = _fit("ability ~ 1", data=sim.responses, benchmark="benchmark")
+    assert (res.ability_correlation().to_numpy() == 1.0).all()
+    for kwargs in ({"alpha": 0.05}, {"residual": True}):
+        with pytest.raises(ValueError, match="ability='per_benchmark'"):
+            res.ability_correlation(**kwargs)
