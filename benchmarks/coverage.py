@@ -82,38 +82,35 @@ def score_replicate(seed: int, n_models: int, n_questions: int, methods, n_threa
     return out
 
 
+def collect(one_replicate, reps: int, seed0: int, methods, every: int = 20, **kwargs):
+    """Run ``one_replicate(seed, methods, **kwargs)`` for ``reps`` seeds; per method, the list of
+    its per-replicate tuples transposed into one list per field, with progress lines."""
+    fields = {m: None for m in methods}
+    t0 = time.perf_counter()
+    for r in range(reps):
+        res = one_replicate(seed0 + r, methods=methods, **kwargs)
+        for m in methods:
+            fields[m] = [[] for _ in res[m]] if fields[m] is None else fields[m]
+            for store, value in zip(fields[m], res[m]):
+                store.append(value)
+        if (r + 1) % every == 0:
+            msg = "  ".join(f"{m}: {np.mean(fields[m][0]):.3f}" for m in methods)
+            print(f"  {r + 1:4d} replicates, {time.perf_counter() - t0:7.1f} s  coverage {msg}", flush=True)
+    return fields
+
+
 def run_score(reps: int, n_models: int, n_questions: int, methods, seed0: int = 3000, **sim_kwargs):
     """Score-forecast coverage per method: dict method -> (coverage per compute, SD of z per compute)."""
-    hits = {m: [] for m in methods}
-    zs = {m: [] for m in methods}
-    t0 = time.perf_counter()
-    for r in range(reps):
-        res = score_replicate(seed0 + r, n_models, n_questions, methods, **sim_kwargs)
-        for m in methods:
-            hits[m].append(res[m][0])
-            zs[m].append(res[m][1])
-        if (r + 1) % 50 == 0:
-            print(f"  {r + 1:4d} replicates, {time.perf_counter() - t0:7.1f} s", flush=True)
-    return {m: (np.mean(hits[m], axis=0), np.std(zs[m], axis=0)) for m in methods}
+    fields = collect(score_replicate, reps, seed0, methods, every=50, n_models=n_models,
+                     n_questions=n_questions, **sim_kwargs)
+    return {m: (np.mean(hits, axis=0), np.std(zs, axis=0)) for m, (hits, zs) in fields.items()}
 
 
-def run(reps: int, n_models: int, n_questions: int, methods, seed0: int = 1000, verbose=True, **sim_kwargs):
-    """Coverage per method: dict method -> (coverage, mean z, share converged)."""
-    hits = {m: [] for m in methods}
-    zs = {m: [] for m in methods}
-    conv = {m: [] for m in methods}
-    t0 = time.perf_counter()
-    for r in range(reps):
-        res = replicate(seed0 + r, n_models, n_questions, methods, **sim_kwargs)
-        for m in methods:
-            hits[m].append(res[m][0])
-            zs[m].append(res[m][1])
-            conv[m].append(res[m][2])
-        if verbose and (r + 1) % 20 == 0:
-            msg = "  ".join(f"{m}: {np.mean(hits[m]):.3f}" for m in methods)
-            print(f"  {r + 1:4d} replicates, {time.perf_counter() - t0:7.1f} s  coverage {msg}", flush=True)
-    return {m: (float(np.mean(hits[m])), float(np.mean(zs[m])), float(np.std(zs[m])), float(np.mean(conv[m])))
-            for m in methods}
+def run(reps: int, n_models: int, n_questions: int, methods, seed0: int = 1000, **sim_kwargs):
+    """Coverage per method: dict method -> (coverage, mean z, SD of z, share converged)."""
+    fields = collect(replicate, reps, seed0, methods, n_models=n_models, n_questions=n_questions, **sim_kwargs)
+    return {m: (float(np.mean(hits)), float(np.mean(zs)), float(np.std(zs)), float(np.mean(conv)))
+            for m, (hits, zs, conv) in fields.items()}
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ from . import _kernel
 from .data import ResponseData
 from .families import get_family
 from .formula import LatentDesign, parse_latent_formula
-from .results import IRSLResults, IRSLWarning
+from .results import IRSLResults, IRSLWarning, check_alpha
 from .scoring import METHODS, estimate_abilities
 from .selection import information_order, item_information, stratified_pick
 
@@ -289,18 +289,6 @@ def _write_atomically(path, text: str) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def _check_alpha(alpha) -> float:
-    """``alpha`` of a ``1 - alpha`` interval; outside (0, 1) the normal quantile is NaN or the
-    interval collapses/inverts without any error."""
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError):
-        raise ValueError(f"`alpha` must be a number in (0, 1); got {alpha!r}") from None
-    if not 0.0 < a < 1.0:
-        raise ValueError(f"`alpha` must be in (0, 1) (the interval has level 1 - alpha); got {alpha!r}")
-    return a
 
 
 def _theta_se(theta, se):
@@ -1011,7 +999,7 @@ class ItemBank:
         """
         index = theta.index if isinstance(theta, pd.Series) else None
         th, s = _theta_se(theta, se)
-        alpha = _check_alpha(alpha)
+        alpha = check_alpha(alpha)
         if isinstance(n_draws, (bool, np.bool_)) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
             raise ValueError(f"`n_draws` must be an integer >= 1; got {n_draws!r}")
         mask = self._mask(benchmark)
@@ -1105,7 +1093,7 @@ class ItemBank:
         th, s = _theta_se(theta, se)
         if not np.all(np.isfinite(th)):
             raise ValueError("`theta` must be finite")
-        alpha = _check_alpha(alpha)
+        alpha = check_alpha(alpha)
         ks = np.atleast_1d(np.asarray(ks, float))
         if integrate and s is None:
             raise ValueError("integrate=True averages over N(theta, se^2): pass `se`")

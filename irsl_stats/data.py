@@ -56,6 +56,29 @@ class MissingColumnError(KeyError, ValueError):
 # --------------------------------------------------------------------------------------------------
 
 
+def reject_empty_rows_and_columns(observed: np.ndarray, rows: pd.Index, columns: pd.Index) -> None:
+    """Raise when a row (model) or column (question) of a wide matrix has no response.
+
+    An all-NaN row or column would vanish from the long table without a trace: the model or
+    question is then silently absent from every fit.
+
+    Parameters
+    ----------
+    observed : ndarray of bool, shape (M, N)
+        Which cells hold a response.
+    rows, columns : pandas.Index
+        Model and question labels.
+    """
+    for axis, labels, what in ((1, rows, "model (row)"), (0, columns, "question (column)")):
+        empty = ~observed.any(axis=axis)
+        if empty.any():
+            raise ValueError(
+                f"matrix: {int(empty.sum())} {what}(s) have no responses (all NaN): "
+                f"{_fmt_labels(labels[empty])}; drop them from the matrix first "
+                f"(e.g. wide.dropna(how='all'{', axis=1' if axis == 0 else ''}))"
+            )
+
+
 def _fmt_labels(labels: Iterable[Any], limit: int = 10) -> str:
     labels = list(labels)
     text = ", ".join(repr(x) for x in labels[:limit])
@@ -708,13 +731,7 @@ class ResponseData:
                 f"showing {min(len(r), _MAX_SHOW)}:\n{cells.to_string(index=False)}"
             )
         observed = ~np.isnan(values)
-        for axis, labels, what in ((1, idx, "model (row)"), (0, cols, "question (column)")):
-            empty = ~observed.any(axis=axis)
-            if empty.any():
-                raise ValueError(
-                    f"matrix: {int(empty.sum())} {what}(s) have no responses (all NaN): "
-                    f"{_fmt_labels(labels[empty])}"
-                )
+        reject_empty_rows_and_columns(observed, idx, cols)
         r, c = np.nonzero(observed)  # row-major: already sorted by model, then question
         long = pd.DataFrame(
             {

@@ -30,7 +30,7 @@ from typing import Any, Dict, Hashable, Iterable, Iterator, List, Mapping, Optio
 import numpy as np
 import pandas as pd
 
-from .data import MissingColumnError, ResponseData
+from .data import MissingColumnError, ResponseData, reject_empty_rows_and_columns
 
 __all__ = ["read_lm_eval_samples", "read_counts", "to_long", "from_matrix", "LM_EVAL_NORMALIZATIONS"]
 
@@ -698,16 +698,7 @@ def to_long(
         raise ValueError(f"matrix columns are not numeric: {bad_cols[:10]!r}")
     values = wide.to_numpy(dtype=np.float64, na_value=np.nan)
     observed = ~np.isnan(values)
-    # an all-NaN row or column would vanish from the long table without a trace (the model or
-    # question is then silently absent from every fit); ResponseData.from_matrix raises too
-    for axis, labels, what in ((1, idx, "model (row)"), (0, cols, "question (column)")):
-        empty = ~observed.any(axis=axis)
-        if empty.any():
-            raise ValueError(
-                f"matrix: {int(empty.sum())} {what}(s) have no responses (all NaN) and would be "
-                f"dropped: {list(labels[empty])[:5]!r}; drop them from the matrix first "
-                f"(e.g. wide.dropna(how='all'{', axis=1' if axis == 0 else ''}))"
-            )
+    reject_empty_rows_and_columns(observed, idx, cols)  # as ResponseData.from_matrix
     r, c = np.nonzero(observed)
     out = pd.DataFrame({model: idx.take(r), question: cols.take(c)})
     if benchmark is not None:

@@ -11,7 +11,7 @@ from scipy import stats
 
 from .crossbench import MultidimBank, forecast_for_fit
 from .multidim import MultiEstimates, _latent_from_vector
-from .results import IRSLWarning, WaldInference
+from .results import IRSLWarning, WaldInference, check_alpha
 
 __all__ = ["MultidimResults"]
 
@@ -335,12 +335,7 @@ class MultidimResults(WaldInference):
         ...                benchmark="benchmark", ability="per_benchmark")
         >>> res.predict(pd.DataFrame({"compute": [1e24]}), alpha=0.1)          # doctest: +SKIP
         """
-        try:
-            alpha = float(alpha)
-        except (TypeError, ValueError):
-            raise ValueError(f"alpha must be a number in (0, 1); got {alpha!r}") from None
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
+        alpha = check_alpha(alpha)
         if new_models is None:
             x = self.design.matrix
             index = pd.Index(self._rd.model_labels)

@@ -78,11 +78,6 @@ def _require_columns(frame: Any, columns: Sequence[str], name: str) -> None:
         raise ValueError(f"{name} lacks column(s) {missing}; it has {list(frame.columns)}")
 
 
-def _check_alpha(alpha: float) -> None:
-    if not (0 < float(alpha) < 1):
-        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
-
-
 def _grid(lo: float, hi: float, n: int, log: bool) -> np.ndarray:
     if log:
         return np.geomspace(lo, hi, n)
@@ -169,7 +164,9 @@ def plot_scaling(
         raise ValueError(f"what must be 'ability' or 'score'; got {what!r}")
     if band not in ("confidence", "prediction"):
         raise ValueError(f"band must be 'confidence' or 'prediction'; got {band!r}")
-    _check_alpha(alpha)
+    from .results import check_alpha  # results imports plots lazily too
+
+    check_alpha(alpha)
     if not hasattr(res, "predict") or not hasattr(res, "design") or not hasattr(res, "abilities"):
         raise TypeError(f"res must be an IRSLResults (from irsl.fit); got {type(res).__name__}")
     if int(n_grid) < 2:
