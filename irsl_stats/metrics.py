@@ -56,17 +56,14 @@ def _paired(predicted: object, actual: object, names: tuple[str, str]) -> tuple[
     if p.shape != a.shape:
         raise ValueError(f"`{p_name}` and `{a_name}` differ in length: {p.size} vs {a.size}")
     kind = "labels" if labels is not None else "positions"
+    # inf is rejected like NaN: two infinite values compare as inf - inf = NaN, which would
+    # silently count as a disagreement (decision accuracy) or give a NaN error (MAE)
     for arr, nm in ((p, p_name), (a, a_name)):
-        bad = np.flatnonzero(np.isnan(arr))
-        if bad.size:
-            where = labels[bad].tolist() if labels is not None else bad.tolist()
-            raise ValueError(f"`{nm}` contains NaN at {kind} {_describe(where)}")
-        # inf is rejected like NaN: two infinite values compare as inf - inf = NaN, which would
-        # silently count as a disagreement (decision accuracy) or give a NaN error (MAE)
-        bad = np.flatnonzero(np.isinf(arr))
-        if bad.size:
-            where = labels[bad].tolist() if labels is not None else bad.tolist()
-            raise ValueError(f"`{nm}` contains inf at {kind} {_describe(where)}; scores must be finite")
+        for what, is_bad in (("NaN", np.isnan), ("inf", np.isinf)):
+            bad = np.flatnonzero(is_bad(arr))
+            if bad.size:
+                where = labels[bad].tolist() if labels is not None else bad.tolist()
+                raise ValueError(f"`{nm}` contains {what} at {kind} {_describe(where)}; scores must be finite")
     return p, a
 
 

@@ -11,7 +11,7 @@ from scipy import stats
 
 from .crossbench import MultidimBank, forecast_for_fit
 from .multidim import MultiEstimates, _latent_from_vector
-from .results import IRSLWarning, WaldInference, check_alpha
+from .results import IRSLWarning, WaldInference, ability_forecast_frame, check_alpha
 
 __all__ = ["MultidimResults"]
 
@@ -350,16 +350,9 @@ class MultidimResults(WaldInference):
         cov_b = np.nan_to_num(self._cov.to_numpy()[: p * self.dims, : p * self.dims], nan=0.0)
         var = np.column_stack([np.einsum("ij,jk,ik->i", x, cov_b[k * p:(k + 1) * p, k * p:(k + 1) * p], x)
                                for k in range(self.dims)])
-        se = np.sqrt(np.maximum(var, 0.0))
-        obs_se = np.sqrt(np.maximum(var, 0.0) + np.diag(est.Sigma)[None, :])
-        q = stats.norm.ppf(1 - alpha / 2)
-        k_rows, d_cols = mean.shape
-        out = pd.DataFrame({
-            "dimension": np.tile(np.asarray(self.dim_names, dtype=object), k_rows),
-            "mean": mean.ravel(), "mean_se": se.ravel(),
-            "mean_ci_lower": (mean - q * se).ravel(), "mean_ci_upper": (mean + q * se).ravel(),
-            "obs_ci_lower": (mean - q * obs_se).ravel(), "obs_ci_upper": (mean + q * obs_se).ravel(),
-        }, index=index.repeat(d_cols))
+        out = ability_forecast_frame(mean.ravel(), var.ravel(), np.tile(np.diag(est.Sigma), len(mean)), alpha,
+                                     index.repeat(self.dims))
+        out.insert(0, "dimension", np.tile(np.asarray(self.dim_names, dtype=object), len(mean)))
         out.index.name = "model"
         return out
 

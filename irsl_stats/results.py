@@ -74,6 +74,36 @@ def check_alpha(alpha) -> float:
     return a
 
 
+def ability_forecast_frame(mean, var_mean, var_residual, alpha: float, index) -> pd.DataFrame:
+    """Forecast abilities with their confidence and prediction intervals.
+
+    Parameters
+    ----------
+    mean, var_mean : ndarray, shape (K,)
+        Forecast ability ``x'beta`` and its sampling variance.
+    var_residual : float or ndarray, shape (K,)
+        Variance of a new model's ability around the law (``sigma^2``), added for the
+        prediction interval.
+    alpha : float
+        Intervals are ``1 - alpha``.
+    index : pandas.Index, length K
+
+    Returns
+    -------
+    DataFrame, K rows
+        ``mean``, ``mean_se``, ``mean_ci_lower/upper``, ``obs_ci_lower/upper``.
+    """
+    q = stats.norm.ppf(1 - alpha / 2)
+    var_mean = np.maximum(var_mean, 0.0)
+    se = np.sqrt(var_mean)
+    obs_se = np.sqrt(var_mean + var_residual)
+    return pd.DataFrame(
+        {"mean": mean, "mean_se": se, "mean_ci_lower": mean - q * se, "mean_ci_upper": mean + q * se,
+         "obs_ci_lower": mean - q * obs_se, "obs_ci_upper": mean + q * obs_se},
+        index=index,
+    )
+
+
 class IRSLWarning(UserWarning):
     """Warning category for problems of a fit (raised by :func:`irsl_stats.fit`).
 
@@ -581,20 +611,7 @@ class IRSLResults(WaldInference):
         k, m = self._to_reported
         mean = k * (x @ self._beta) + m
         var_mean = k**2 * np.einsum("ij,jk,ik->i", x, self._cov_beta, x)
-        se = np.sqrt(np.maximum(var_mean, 0.0))
-        q = stats.norm.ppf(1 - alpha / 2)
-        obs_se = np.sqrt(var_mean + (k * self._sigma) ** 2)
-        out = pd.DataFrame(
-            {
-                "mean": mean,
-                "mean_se": se,
-                "mean_ci_lower": mean - q * se,
-                "mean_ci_upper": mean + q * se,
-                "obs_ci_lower": mean - q * obs_se,
-                "obs_ci_upper": mean + q * obs_se,
-            },
-            index=index,
-        )
+        out = ability_forecast_frame(mean, var_mean, (k * self._sigma) ** 2, alpha, index)
         if what == "ability":
             return out
         a, _, _ = self._item_subset(benchmark)
@@ -879,7 +896,7 @@ class IRSLResults(WaldInference):
         """
         from .summary import build_summary
 
-        return build_summary(self, check_alpha(alpha))
+        return build_summary(self, alpha)  # which validates alpha
 
     def plot_scaling(self, **kw):
         """Abilities (or scores) against a covariate with the fitted law and its band.
