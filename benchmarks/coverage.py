@@ -15,10 +15,16 @@ d_j)`` at the true scaling law ``theta(x) = x' beta`` and the true questions. Al
 the standardised errors, measured on the ability scale of the fit (the true score mapped back
 through the fitted questions), which is 1 when the interval's width is right.
 
+With ``--what lr``: size of the likelihood-ratio test (``compare_lr_test``) of a covariate
+unrelated to ability (``+ z``, z standard normal), fits with ``reml=False``: the share of p-values
+below 0.05 and 0.10 with the F reference (default) and the chi-squared one, and a
+Kolmogorov-Smirnov test of their uniformity.
+
 Usage::
 
     python benchmarks/coverage.py --reps 200 --models 150 --questions 150
     python benchmarks/coverage.py --what score --reps 200 --models 40 --questions 60
+    python benchmarks/coverage.py --what lr --reps 200 --models 30 --questions 40 --irt 1pl
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from scipy.optimize import brentq
 from scipy.special import expit
 
@@ -82,7 +89,26 @@ def score_replicate(seed: int, n_models: int, n_questions: int, methods, n_threa
     return out
 
 
-def collect(one_replicate, reps: int, seed0: int, methods, every: int = 20, **kwargs):
+def lr_replicate(seed: int, n_models: int, n_questions: int, methods, irt: str = "2pl", n_threads=1,
+                 **sim_kwargs):
+    """p-values of the likelihood-ratio test of a null covariate, per method: (p < 0.05 with the
+    F reference, p with F, p with chi-squared)."""
+    sim = irsl.simulate.irt(n_models=n_models, n_questions=n_questions, seed=seed, **sim_kwargs)
+    models = sim.models.copy()
+    models["z"] = np.random.default_rng(seed).normal(size=len(models))
+    out = {}
+    for m in methods:
+        kw = dict(data=sim.responses, models=models, method=m, irt=irt, reml=False, n_threads=n_threads)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", irsl.IRSLWarning)
+            full, small = irsl.fit(FORMULA + " + z", **kw), irsl.fit(FORMULA, **kw)
+            p_f = full.compare_lr_test(small).p_value
+            p_chi2 = full.compare_lr_test(small, small_sample=False).p_value
+        out[m] = (p_f < 0.05, p_f, p_chi2)
+    return out
+
+
+def collect(one_replicate, reps: int, seed0: int, methods, every: int = 20, label: str = "coverage", **kwargs):
     """Run ``one_replicate(seed, methods, **kwargs)`` for ``reps`` seeds; per method, the list of
     its per-replicate tuples transposed into one list per field, with progress lines."""
     fields = {m: None for m in methods}
@@ -95,7 +121,7 @@ def collect(one_replicate, reps: int, seed0: int, methods, every: int = 20, **kw
                 store.append(value)
         if (r + 1) % every == 0:
             msg = "  ".join(f"{m}: {np.mean(fields[m][0]):.3f}" for m in methods)
-            print(f"  {r + 1:4d} replicates, {time.perf_counter() - t0:7.1f} s  coverage {msg}", flush=True)
+            print(f"  {r + 1:4d} replicates, {time.perf_counter() - t0:7.1f} s  {label} {msg}", flush=True)
     return fields
 
 
@@ -121,10 +147,28 @@ def main() -> None:
     ap.add_argument("--methods", default="jml,mml")
     ap.add_argument("--phi", type=float, default=15.0, help="median question precision")
     ap.add_argument("--slope", type=float, default=0.35, help="true slope per unit log compute")
-    ap.add_argument("--what", default="slope", choices=("slope", "score"),
-                    help="slope: the log(compute) coefficient; score: predict(what='score') forecasts")
+    ap.add_argument("--what", default="slope", choices=("slope", "score", "lr"),
+                    help="slope: the log(compute) coefficient; score: predict(what='score') forecasts; "
+                         "lr: size of the likelihood-ratio test")
+    ap.add_argument("--irt", default="2pl", choices=("1pl", "2pl"), help="IRT model of the fits (--what lr)")
     args = ap.parse_args()
     methods = args.methods.split(",")
+    if args.what == "lr":
+        print(f"size of the likelihood-ratio test of a null covariate: {args.reps} replicates of "
+              f"{args.models} models x {args.questions} questions ({args.irt.upper()} fits of 2PL beta data)")
+        fields = collect(lr_replicate, args.reps, 4000, methods, label="share of p < 0.05", n_models=args.models,
+                         n_questions=args.questions, irt=args.irt, phi_median=args.phi, beta=(0.0, args.slope))
+        ok = True
+        for m, (_, p_f, p_chi2) in fields.items():
+            for name, p in (("F", np.array(p_f)), ("chi2", np.array(p_chi2))):
+                size5, size10 = float(np.mean(p < 0.05)), float(np.mean(p < 0.10))
+                passed = size5 <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / args.reps)
+                ok &= passed or name == "chi2"  # the target is on the default (F) reference
+                print(f"{m.upper()} {name:>4}: size at 5% {size5:.3f}, at 10% {size10:.3f}, KS p-value "
+                      f"{stats.kstest(p, 'uniform').pvalue:.3f}" + ("" if name == "chi2" else
+                      f"  -> {'PASS' if passed else 'FAIL'} (target <= 0.05 + 2 binomial SE)"))
+        print("ALL PASS" if ok else "SOME FAIL")
+        return
     if args.what == "score":
         print(f"coverage of the 95% interval of the score forecast at log10(compute) = {LOG10_COMPUTE}: "
               f"{args.reps} replicates of {args.models} models x {args.questions} questions (2PL beta)")

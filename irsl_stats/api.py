@@ -267,6 +267,7 @@ def fit(
     discrimination_prior: Optional[float] = None,
     method: str = "mml",
     identification: str = "population",
+    reml: bool = True,
     cov_type: str = "nonrobust",
     groups: Optional[str] = None,
     weights: Optional[str] = None,
@@ -333,6 +334,16 @@ def fit(
         scores: one "question" per benchmark). MML has no such degeneracy.
     identification : {"population", "regression"}
         See :mod:`irsl_stats.identification`.
+    reml : bool
+        ``True`` (default, as lme4): the spread ``sigma`` of ability around the scaling law is
+        REML-type -- ``sigma^2`` divided by ``M - P`` rather than ``M`` (M models, P coefficients),
+        which removes maximum likelihood's downward bias of ~P/M and keeps the coefficients'
+        intervals at their nominal coverage on the default (population) scale. The reported
+        log-likelihood is then evaluated at that ``sigma``, slightly below the maximum.
+        ``False``: maximum likelihood throughout, so ``llf``, ``aic`` and ``bic`` can be compared
+        across scaling laws with different covariates (:meth:`IRSLResults.compare_lr_test` refits
+        REML-type fits this way). No effect on a 2PL ``ability ~ 1`` (its ``sigma`` is fixed by
+        the identification).
     cov_type : {"nonrobust", "robust", "cluster"}
         Covariance of the scaling-law coefficients; ``"cluster"`` needs ``groups=``, a model
         column (e.g. ``"family"``).
@@ -385,8 +396,11 @@ def fit(
     >>> res.params.index[:2].tolist()
     ['Intercept', 'log(compute)']
     """
+    call = dict(locals())  # the arguments, so compare_lr_test can refit by maximum likelihood
     _check_choice("irt", irt, ("1pl", "2pl"))
     _check_choice("method", method, ("jml", "mml"))
+    if not isinstance(reml, (bool, np.bool_)):
+        raise ValueError(f"reml must be True or False; got {reml!r}")
     _check_choice("ability", ability, ("shared", "per_benchmark"))
     _check_choice("dims_criterion", dims_criterion, ("bic", "aic"))
     a_prior = DiscriminationPrior.build(discrimination_prior, irt)
@@ -438,7 +452,7 @@ def fit(
             kd, rd, design, prec, family=rd.family.name, irt=irt, ability=ability, dims=dims,
             max_dims=max_dims, criterion=dims_criterion, n_quad=n_quad if n_quad != 7 else None,
             max_iter=5000 if max_iter is None else max_iter, tol=tol, verbose=verbose, n_threads=n_threads,
-            a_prior=a_prior,
+            a_prior=a_prior, reml=bool(reml),
         )
     pre_warnings = _jml_degeneracy_warning(rd, prec) if method == "jml" else []
     max_iter = 500 if max_iter is None else max_iter
@@ -447,18 +461,20 @@ def fit(
         from .estimate import estimate_jml
 
         est = estimate_jml(kd, design, prec, irt, JMLOptions(max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads), full_cov,
-                           a_prior=a_prior)
+                           a_prior=a_prior, reml=bool(reml))
     else:
         from .estimate import estimate_mml
 
         est = estimate_mml(kd, design, prec, irt, n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads,
-                           a_prior=a_prior)
+                           a_prior=a_prior, reml=bool(reml))
 
     from .estimate import assemble_results
 
     est.warnings[:0] = pre_warnings
-    return assemble_results(
+    res = assemble_results(
         est, rd=rd, design=design, ident=ident, precision=prec, irt=irt, method=method,
         cov_type=cov_type, group_labels=group_labels, n_quad=n_quad if method == "mml" else None,
         a_prior=a_prior,
     )
+    res._fit_call = call
+    return res

@@ -34,7 +34,9 @@ class Estimates:
     theta (M,), theta_var (M,): ability estimates (JML) or posterior means (MML) and their
     variances; a, d, gamma, log_phi: question parameters; item_cov (N, k, k) over item_cols;
     global_cov (R, R) or None; beta (P,), sigma, reg_cov (P+1, P+1) nonrobust, reg_scores
-    (M, P+1), reg_hessian (P+1, P+1); llf; n_params.
+    (M, P+1), reg_hessian (P+1, P+1); llf; n_params; sigma_reml: whether sigma^2 was divided
+    by M - P (REML-type) rather than M; latent_llf: for JML, the log-likelihood of the latent
+    regression of the ability estimates (the part of the fit that depends on the formula).
     """
 
     theta: np.ndarray
@@ -61,6 +63,8 @@ class Estimates:
     history: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     joint_cov: Optional[np.ndarray] = None  # (P, P): theta, item blocks (item-major), globals
+    sigma_reml: bool = False
+    latent_llf: Optional[float] = None
 
 
 def _n_item_params(irt: str, precision: PrecisionModel, n_items: int) -> int:
@@ -70,9 +74,10 @@ def _n_item_params(irt: str, precision: PrecisionModel, n_items: int) -> int:
 
 def estimate_jml(
     kd, design: LatentDesign, precision: PrecisionModel, irt: str, options: JMLOptions, full_cov="auto",
-    a_prior: Optional[DiscriminationPrior] = None,
+    a_prior: Optional[DiscriminationPrior] = None, reml: bool = True,
 ) -> Estimates:
-    """Joint ML of abilities and questions, then the latent regression with measurement error."""
+    """Joint ML of abilities and questions, then the latent regression with measurement error
+    (sigma by REML unless ``reml=False``, which fits it by ML with independent errors)."""
     jf = fit_jml(kd, precision, irt, options=options, a_prior=a_prior)
     theta, items = jf.theta, jf.items
     acc = _kernel.accumulate(
@@ -112,11 +117,17 @@ def estimate_jml(
         )
     v = np.where(bad_theta, np.inf, theta_var)
     keep = np.isfinite(v)
-    if use_full and keep.all():
-        # the abilities' full sampling covariance: errors shared through the estimated questions
-        reg = fit_latent_regression(design.matrix, theta, jc.full[: kd.n_models, : kd.n_models])
+    if use_full and keep.all() and reml:
+        # the abilities' full sampling covariance: errors shared through the estimated questions.
+        # Not for maximum likelihood: the covariance is singular along the combinations the
+        # identification fixes (the abilities' sum; for 2PL their spread), and a zero-variance
+        # row the coefficients can fit exactly makes the likelihood unbounded as sigma -> 0
+        # (REML's determinant term removes that; ML then uses the abilities' own variances)
+        reg = fit_latent_regression(design.matrix, theta, jc.full[: kd.n_models, : kd.n_models], reml)
     else:
-        reg = fit_latent_regression(design.matrix[keep], theta[keep], v[keep])
+        reg = fit_latent_regression(design.matrix[keep], theta[keep], v[keep], reml)
+    sigma_reml = bool(reml) and int(keep.sum()) > design.matrix.shape[1]
+    extra["Sigma estimator"] = sigma_text(sigma_reml)
     if reg.sigma_at_zero:
         warnings_.append(
             "the residual standard deviation of ability around the scaling law is estimated at 0 "
@@ -132,7 +143,16 @@ def estimate_jml(
         n_params=n_free - n_constraints, converged=jf.converged, n_iter=jf.n_iter,
         n_passes=jf.n_passes + 1 + int(use_full), seconds=jf.seconds, warnings=warnings_,
         history=jf.history, extra=extra, joint_cov=jc.full if use_full else None,
+        sigma_reml=sigma_reml, latent_llf=reg.loglik,
     )
+
+
+def sigma_text(reml: bool) -> str:
+    """How sigma was estimated, for the summary's notes."""
+    if reml:
+        return ("REML-type (sigma^2 divided by M - P); log-likelihoods of scaling laws with different "
+                "covariates are not comparable: refit with reml=False, or use compare_lr_test")
+    return "maximum likelihood (sigma^2 divided by M)"
 
 
 def estimate_mml(kd, design, precision, irt, **kwargs) -> Estimates:
@@ -364,6 +384,8 @@ def assemble_results(
         n_boundary_adjusted=rd.n_boundary_adjusted,
         boundary=rd.boundary,
         extra=dict(est.extra),
+        sigma_reml=est.sigma_reml,
+        latent_llf=est.latent_llf,
     )
     res = IRSLResults(
         params=params,

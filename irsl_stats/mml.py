@@ -90,7 +90,7 @@ class _Posterior:
         return nodes, terms, marg
 
 
-def sigma_divisor(irt: str, x: np.ndarray) -> Tuple[bool, int]:
+def sigma_divisor(irt: str, x: np.ndarray, reml: bool = True) -> Tuple[bool, int]:
     """Whether the M-step's sigma (Sigma) is REML-type, and its divisor.
 
     ``M - P`` (the degrees-of-freedom correction of REML): ML underestimates sigma^2 by ~P/M,
@@ -105,13 +105,17 @@ def sigma_divisor(irt: str, x: np.ndarray) -> Tuple[bool, int]:
     irt : {"1pl", "2pl"}
     x : ndarray, shape (M, P)
         Latent-regression design.
+    reml : bool
+        ``False`` asks for maximum likelihood (divisor ``M``) whatever the design: the estimates
+        then maximise the marginal likelihood, which likelihood-ratio tests and information
+        criteria across scaling laws with different covariates need.
 
     Returns
     -------
     (bool, int)
     """
     m, p = x.shape
-    reml = (irt == "1pl" or p > 1) and m > p
+    reml = bool(reml) and (irt == "1pl" or p > 1) and m > p
     return reml, (m - p if reml else m)
 
 
@@ -203,20 +207,23 @@ def fit_mml(
     n_threads=None,
     a_prior: Optional[DiscriminationPrior] = None,
     accelerate: bool = True,
+    reml: bool = True,
 ):
     """Marginal ML of question parameters, ``beta`` and ``sigma``.
 
     ``a_prior`` (a log-normal prior on the 2PL discriminations) makes it penalised marginal ML:
     the prior enters the M-step, the objective and the questions' standard errors.
     ``accelerate`` extrapolates the EM iterates by SQUAREM (:mod:`irsl_stats.acceleration`);
-    ``False`` runs plain EM (same optimum, more iterations).
+    ``False`` runs plain EM (same optimum, more iterations). ``reml=False`` divides sigma^2 by
+    ``M`` instead of ``M - P`` (:func:`sigma_divisor`): the estimates are then the maximum of the
+    marginal likelihood.
 
     Returns
     -------
     irsl_stats.estimate.Estimates
         ``theta`` are posterior means (EAP) and ``theta_var`` posterior variances.
     """
-    from .estimate import Estimates, _n_item_params
+    from .estimate import Estimates, _n_item_params, sigma_text
     from .latent_regression import fit_latent_regression
 
     t0 = time.perf_counter()
@@ -236,7 +243,7 @@ def fit_mml(
     cols = item_column_index(irt, precision)
     ones_coef = np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]
 
-    reml, dof = sigma_divisor(irt, x)
+    reml, dof = sigma_divisor(irt, x, reml)
 
     def reml_term(sigma: float) -> float:
         # the REML-type divisor maximises the marginal log-likelihood plus P log sigma, not the
@@ -345,5 +352,7 @@ def fit_mml(
         converged=converged, n_iter=it, n_passes=n_passes, seconds=time.perf_counter() - t0,
         warnings=warnings_, history=history,
         extra={"Standard errors": "beta, sigma: marginal observed information given the questions "
-               "(Louis); questions: complete-data information with Louis' correction"},
+               "(Louis); questions: complete-data information with Louis' correction",
+               "Sigma estimator": sigma_text(reml)},
+        sigma_reml=reml,
     )

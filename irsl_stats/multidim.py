@@ -639,6 +639,7 @@ def fit_multidim(
     n_threads=None,
     a_prior: Optional[DiscriminationPrior] = None,
     accelerate: bool = True,
+    reml: bool = True,
 ) -> MultiEstimates:
     """Marginal ML of loadings, intercepts, precisions, ``B`` and ``Sigma``.
 
@@ -664,6 +665,9 @@ def fit_multidim(
     accelerate : bool
         Extrapolate the EM iterates by SQUAREM (:mod:`irsl_stats.acceleration`); ``False`` runs
         plain EM (same optimum, more iterations).
+    reml : bool
+        ``Sigma`` divided by ``M - P`` (REML-type, default) or by ``M`` (maximum likelihood); see
+        :func:`irsl_stats.mml.sigma_divisor`.
 
     Returns
     -------
@@ -692,7 +696,7 @@ def fit_multidim(
     sigma_fixed = exploratory and a_prior.active
     if sigma_fixed:
         Sigma = np.eye(dims)
-    reml, dof = sigma_divisor(irt, x)
+    reml, dof = sigma_divisor(irt, x, reml)
     reml = reml and not sigma_fixed  # a fixed Sigma has no divisor and no REML term
 
     def em_map(state: _MultiState) -> EMStep:

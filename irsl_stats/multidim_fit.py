@@ -17,7 +17,7 @@ __all__ = ["fit_multidimensional"]
 def fit_multidimensional(
     kd, rd, design, precision, *, family: str, irt: str, ability: str, dims: Union[int, str],
     max_dims: int, criterion: str, n_quad: Optional[int], max_iter: int, tol: float, verbose: bool,
-    n_threads, a_prior: Optional[DiscriminationPrior] = None,
+    n_threads, a_prior: Optional[DiscriminationPrior] = None, reml: bool = True,
 ) -> MultidimResults:
     """Fit per-benchmark or exploratory D-dimensional abilities (see :func:`irsl_stats.fit`).
 
@@ -25,7 +25,7 @@ def fit_multidimensional(
     per question than that are not identified); the warnings of the candidate fits are recorded
     in ``dims_table`` and only the chosen fit's are issued.
     """
-    common = dict(n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads)
+    common = dict(n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads, reml=reml)
     if ability == "per_benchmark":
         pattern = LoadingPattern.per_benchmark(rd.item_benchmark_codes, rd.benchmarks)
         if pattern.dims < 2:

@@ -145,6 +145,8 @@ class FitInfo:
     n_boundary_adjusted: int = 0
     boundary: str = "error"
     extra: Dict[str, str] = field(default_factory=dict)
+    sigma_reml: bool = False  # sigma^2 divided by M - P (REML-type) rather than M
+    latent_llf: Optional[float] = None  # JML: log-likelihood of the latent regression
 
 
 class WaldInference:
@@ -869,6 +871,46 @@ class IRSLResults(WaldInference):
         return ContrastResults(statistic=stat, df_denom=df, distribution="chi2")
 
     # ------------------------------------------------------------------ reporting
+    def compare_lr_test(self, restricted: "IRSLResults", small_sample: bool = True):
+        """Likelihood-ratio test of this scaling law against a nested one with fewer covariates.
+
+        Parameters
+        ----------
+        restricted : IRSLResults
+            Fit of the same responses with the same options and a formula whose columns are
+            combinations of this fit's, e.g. ``ability ~ log(compute)`` against this
+            ``ability ~ log(compute) + family``.
+        small_sample : bool
+            p-value from the F distribution with ``M - P`` denominator degrees of freedom
+            (default; near nominal size with tens of models) or, ``False``, from chi-squared
+            (asymptotic in the number of models; rejects too often with few).
+
+        Returns
+        -------
+        irsl_stats.lrtest.LRTestResult
+            ``(lr_stat, p_value, df_diff)``, as statsmodels' ``compare_lr_test``.
+
+        Notes
+        -----
+        The log-likelihoods are those of maximum-likelihood fits: a fit with the REML-type
+        ``sigma`` (``reml=True``, the default) is refitted with ``reml=False`` first, as lme4's
+        ``anova`` does; fit with ``reml=False`` to avoid the refits. Under JML the statistic
+        compares the latent regressions of the ability estimates (the joint likelihood of the
+        responses does not involve the formula). See :mod:`irsl_stats.lrtest`.
+
+        Examples
+        --------
+        >>> import irsl_stats as irsl
+        >>> sim = irsl.simulate.irt(n_models=40, n_questions=60, seed=1)
+        >>> kw = dict(data=sim.responses, models=sim.models, reml=False)
+        >>> full = irsl.fit("ability ~ log(compute) + family", **kw)
+        >>> small = irsl.fit("ability ~ log(compute)", **kw)
+        >>> lr_stat, p_value, df_diff = full.compare_lr_test(small)
+        """
+        from .lrtest import compare_lr_test
+
+        return compare_lr_test(self, restricted, small_sample)
+
     def summary(self, alpha: float = 0.05):
         """Summary tables of the fit, as a statsmodels :class:`~statsmodels.iolib.summary.Summary`.
 
