@@ -26,6 +26,7 @@ from .api import fit
 from .bank import ItemBank, ItemBankFormatError, calibrate
 from .data import ResponseData
 from .io import read_counts, read_lm_eval_samples, to_long
+from .lrtest import anova
 from .metrics import decision_accuracy, mean_absolute_error, rank_correlation
 from .passk import beta_pass_at_k, pass_at_k, plugin_pass_at_k
 from .passk import beta_pass_at_k_grid
@@ -39,6 +40,7 @@ __all__ = [
     "build_info",
     "show_build",
     "fit",
+    "anova",
     "calibrate",
     "ItemBank",
     "ItemBankFormatError",

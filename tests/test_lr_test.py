@@ -173,6 +173,45 @@ def test_lr_test_warns_with_a_robust_covariance(sim):
     assert any("wald_test" in str(w.message) for w in caught)
 
 
+@pytest.mark.parametrize("method", ["mml", "jml"])
+def test_anova_table_of_nested_laws(sim, method):
+    kw = dict(data=sim.responses, models=sim.models, method=method, irt="1pl")
+    fits = [_quiet_fit(f, **kw) for f in (FULL, "ability ~ 1", SMALL)]  # any order, REML-type
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", irsl.IRSLWarning)
+        table = irsl.anova(*fits)
+    assert table.index.tolist() == ["ability ~ 1", SMALL, FULL]
+    assert table["n_coef"].tolist() == [1, 2, 4]
+    assert np.isnan(table["lr_stat"].iloc[0]) and table["df_diff"].tolist()[1:] == [1, 2]
+    ml = [_quiet_fit(f, reml=False, **kw) for f in ("ability ~ 1", SMALL, FULL)]
+    for i in (1, 2):
+        expected = ml[i].compare_lr_test(ml[i - 1])
+        assert table["lr_stat"].iloc[i] == pytest.approx(expected.lr_stat, rel=1e-6)
+        assert table["p_value"].iloc[i] == pytest.approx(expected.p_value, rel=1e-5)
+    llf = [r.llf if method == "mml" else r.fit_info.latent_llf for r in ml]
+    np.testing.assert_allclose(table["llf"], llf, rtol=1e-9)
+    if method == "mml":
+        np.testing.assert_allclose(table["aic"], [r.aic for r in ml], rtol=1e-9)
+    else:  # the latent regression: P + 1 parameters, M observations
+        k = np.array([2, 3, 5])
+        np.testing.assert_allclose(table["aic"], -2 * np.array(llf) + 2 * k, rtol=1e-9)
+        np.testing.assert_allclose(table["bic"], -2 * np.array(llf) + np.log(40) * k, rtol=1e-9)
+    # compute and family matter in this simulation: both steps are significant, the criteria agree
+    assert (table["p_value"].iloc[1:] < 0.01).all() and table["aic"].is_monotonic_decreasing
+
+
+def test_anova_input_errors(sim):
+    kw = dict(data=sim.responses, models=sim.models, reml=False, method="jml", irt="1pl")
+    full = _quiet_fit(FULL, **kw)
+    with pytest.raises(ValueError, match="at least two fits"):
+        irsl.anova(full)
+    models = sim.models.copy()
+    models["z"] = np.arange(len(models), dtype=float)
+    other = _quiet_fit("ability ~ z", data=sim.responses, models=models, reml=False, method="jml", irt="1pl")
+    with pytest.raises(ValueError, match="not nested"):
+        irsl.anova(other, full)
+
+
 @pytest.mark.slow
 def test_lr_test_size_under_the_null():
     """A covariate unrelated to ability: with the F reference the p-values of the likelihood-ratio
