@@ -18,7 +18,7 @@ Monkeys work (Brown et al., 2024) expect:
 - :func:`study_summary` -- the table of that study, with the acceptance criterion;
 - :func:`sample_budget_study` -- forecast error against the number of samples per question;
 - :func:`power_law_fit` -- the slope and intercept of ``log(-log pass@k)`` against ``log k`` per
-  model (coverage ``pass@k ~ exp(-A k^b)``), with standard errors.
+  model (coverage ``pass@k ~ exp(A k^b)`` with ``A, b < 0``), with standard errors.
 
 Which bank: on the Pythia x MATH counts (7 models x 128 problems x 10,000 samples, each model held
 out in turn, 50 samples per problem) a beta-binomial 2PL bank with a log-normal prior on the
@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import special, stats
 
 from .bank import ItemBank, calibrate
+from .data import ResponseData
 from .families import get_family
 from .passk import beta_pass_at_k_grid, pass_at_k_grid
 from .results import IRSLWarning
@@ -197,6 +198,10 @@ def observed_pass_at_k(
     n_all = counts[trials].to_numpy()
     if len(counts) == 0:
         raise ValueError("`counts` has no rows")
+    # the checks every fit makes (missing labels or counts, successes outside 0..trials,
+    # repeated (model, question) pairs), with messages naming the rows
+    ResponseData.from_long(counts, model=model, question=question, response=None, family="binomial",
+                           successes=successes, trials=trials)
     ks_arr = _as_ks(ks, int(np.min(n_all)))
     frames = []
     for label, g in counts.groupby(model, sort=False, observed=True):
@@ -420,7 +425,7 @@ def leave_one_model_out(
     successes: str = "successes",
     trials: str = "trials",
     n_threads: Optional[int] = None,
-) -> pd.DataFrame:
+) -> "ForecastStudy":
     """Leave-one-model-out study of pass@k forecasts from a small sample budget.
 
     For each held-out model ``m`` (and each family and IRT model): calibrate the questions on the
@@ -713,8 +718,9 @@ def power_law_fit(
     ------
     ValueError
         If columns are missing, ``k_range`` is invalid, a ``value`` is outside [0, 1] or a ``k`` is
-        not finite and positive, or a group has fewer than 3 usable points (the messages name
-        the group).
+        not finite and positive, a ``by`` value is missing, a budget repeats within a group
+        (several curves under one key: add the column that separates them to ``by``), or a group
+        has fewer than 3 usable points (the messages name the group).
 
     Notes
     -----
@@ -744,22 +750,40 @@ def power_law_fit(
         raise ValueError(f"`k_range` must be (min, max) with min <= max and max > 0; got {k_range!r}")
     if n_points is not None and int(n_points) < 3:
         raise ValueError(f"`n_points` must be >= 3 or None; got {n_points!r}")
+    missing_key = curves[by_cols].isna().any(axis=1).to_numpy()
+    if missing_key.any():
+        raise ValueError(f"`by` columns {by_cols} are missing (NaN) at rows "
+                         f"{curves.index[missing_key][:5].tolist()}: those points belong to no curve")
     rows = []
     for key, g in curves.groupby(by_cols, sort=False, observed=True):
+        label = key[0] if isinstance(key, tuple) and len(key) == 1 else key  # as the user grouped
+        repeated = g[k].duplicated(keep=False).to_numpy()
+        if repeated.any():
+            # several curves under one key (e.g. forecasts, budgets or seeds of a study) would be
+            # fitted as one scatter
+            others = [c for c in curves.columns if c not in by_cols + [k, value]
+                      and g.loc[repeated, c].nunique(dropna=False) > 1]
+            raise ValueError(
+                f"group {label!r}: budgets {sorted(set(g[k][repeated].tolist()))[:5]} appear more than once, "
+                f"so the group holds several curves; add the columns that tell them apart to `by` "
+                f"(they differ in {others})" if others else
+                f"group {label!r}: budgets {sorted(set(g[k][repeated].tolist()))[:5]} appear more than once "
+                f"(rows {g.index[repeated][:5].tolist()}); one pass@k per budget and curve"
+            )
         kk = g[k].to_numpy(float)
         pk = g[value].to_numpy(float)
         if np.any(np.isnan(kk)) or np.any(np.isnan(pk)):
-            raise ValueError(f"group {key!r}: `{k}` or `{value}` contains NaN")
+            raise ValueError(f"group {label!r}: `{k}` or `{value}` contains NaN")
         # exact 0 and 1 are legitimate pass@k values (dropped below, log undefined); values
         # outside [0, 1] or budgets that are not finite and positive are bad input, not data
         # to drop quietly
         bad_p = np.flatnonzero((pk < 0) | (pk > 1))
         if bad_p.size:
-            raise ValueError(f"group {key!r}: `{value}` must be in [0, 1]; got {pk[bad_p][:5].tolist()} "
+            raise ValueError(f"group {label!r}: `{value}` must be in [0, 1]; got {pk[bad_p][:5].tolist()} "
                              f"at rows {g.index[bad_p][:5].tolist()}")
         bad_k = np.flatnonzero(~np.isfinite(kk) | (kk <= 0))
         if bad_k.size:
-            raise ValueError(f"group {key!r}: `{k}` must be finite and > 0; got {kk[bad_k][:5].tolist()} "
+            raise ValueError(f"group {label!r}: `{k}` must be finite and > 0; got {kk[bad_k][:5].tolist()} "
                              f"at rows {g.index[bad_k][:5].tolist()}")
         keep = (kk >= lo) & (kk <= hi)
         usable = keep & (pk > 0) & (pk < 1)
@@ -772,7 +796,7 @@ def power_law_fit(
             pos = np.unique(np.abs(np.log(kk)[None, :] - np.log(grid)[:, None]).argmin(axis=1))
             kk, pk = kk[pos], pk[pos]
         if kk.size < 3 or np.unique(kk).size < 2:
-            raise ValueError(f"group {key!r}: fewer than 3 usable points with 0 < {value} < 1 in k_range "
+            raise ValueError(f"group {label!r}: fewer than 3 usable points with 0 < {value} < 1 in k_range "
                              f"{k_range!r}")
         x = np.log(kk)
         y = np.log(-np.log(pk))
