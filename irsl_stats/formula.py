@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import warnings
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -73,6 +73,9 @@ class LatentDesign:
         if len(self.column_names) == 1 and self.column_names[0] == "Intercept":
             return np.ones((len(new_models), 1))
         self._check_levels(new_models)
+        strings = [c for c in new_models.columns if isinstance(new_models[c].dtype, pd.StringDtype)]
+        if strings:  # as when fitting (see _covariate_values)
+            new_models = new_models.assign(**{c: plain_strings(new_models[c]) for c in strings})
         with warnings.catch_warnings():
             # formulaic only warns about levels outside the fitted ones (and encodes them as the
             # base level, not NaN), so that one warning must become an error; factors _check_levels
@@ -96,21 +99,32 @@ class LatentDesign:
         return x
 
 
+    def _factors(self):
+        """(column, fitted levels) of each categorical factor that is a column or ``C(column, ...)``."""
+        for expr, (kind, state) in getattr(self.spec, "encoder_state", {}).items():
+            if getattr(kind, "value", kind) != "categorical" or "categories" not in state:
+                continue
+            column = _factor_column(expr)
+            if column is not None:
+                yield column, state["categories"]
+
+    @property
+    def factor_columns(self) -> List[str]:
+        """Covariate columns the formula encodes as categorical (``family``, ``C(size)``)."""
+        return list(dict.fromkeys(column for column, _ in self._factors()))
+
     def _check_levels(self, new_models: pd.DataFrame) -> None:
         """Raise if a factor of the formula has levels in ``new_models`` unseen when fitting.
 
         Covers factors that are a column (``family``) or ``C(column, ...)``; the fitted levels are
         those stored in the formulaic spec.
         """
-        for expr, (kind, state) in getattr(self.spec, "encoder_state", {}).items():
-            if getattr(kind, "value", kind) != "categorical" or "categories" not in state:
-                continue
-            column = _factor_column(expr)
-            if column is None or column not in new_models.columns:
+        for column, fitted in self._factors():
+            if column not in new_models.columns:
                 continue  # left to formulaic (its DataMismatchWarning is turned into an error)
             values = pd.Series(new_models[column])
             values = values[values.notna()]
-            levels = pd.Index(state["categories"])
+            levels = pd.Index(fitted)
             unseen = values[~values.isin(levels)]
             if len(unseen):
                 bad_rows = list(unseen.index[:5])
@@ -231,7 +245,7 @@ def model_covariates(
             _check_table_key(table, model_labels, model_col, key_desc)
     for col in needed:
         if table is not None and col in table.columns:
-            out[col] = table[col].reindex(model_labels).to_numpy()
+            out[col] = _covariate_values(table[col].reindex(model_labels))
             continue
         if data is not None and col in data.columns:
             grouped = data.groupby(model_col, sort=False, observed=True)[col]
@@ -245,7 +259,7 @@ def model_covariates(
                     f"covariates of the latent regression must be constant per model — pass a "
                     f"`models` table with one row per model"
                 )
-            out[col] = grouped.first().reindex(model_labels).to_numpy()
+            out[col] = _covariate_values(grouped.first().reindex(model_labels))
             continue
         missing_everywhere.append(col)
     if missing_everywhere:
@@ -266,6 +280,26 @@ def model_covariates(
             f"{list(bad_models[:10])}{' ...' if len(bad_models) > 10 else ''}"
         )
     return out
+
+
+def _covariate_values(values: pd.Series):
+    """A covariate's values, one per model, in a form formulaic encodes as the user meant.
+
+    A Categorical keeps its categories' order (the first is the reference level, as in R and
+    patsy) minus the categories no model has (they would give all-zero columns); pandas' string
+    dtypes become plain objects, which formulaic treats as categorical both when fitting and when
+    predicting.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.remove_unused_categories().array
+    return plain_strings(values).to_numpy()
+
+
+def plain_strings(values: pd.Series) -> pd.Series:
+    """``values`` with a pandas string dtype (``"string"``, ``"str"``) as object; others unchanged."""
+    if isinstance(values.dtype, pd.StringDtype):
+        return values.astype(object).where(values.notna(), np.nan)
+    return values
 
 
 def _check_table_key(table: pd.DataFrame, model_labels: pd.Index, model_col: str, key_desc: str) -> None:

@@ -218,6 +218,7 @@ def plot_scaling(
 
     fig, ax = _new_axes(ax)
     colors = _colors(len(groups))
+    factors = set(res.design.factor_columns)
     for (label, rows), color in zip(groups, colors):
         sub = cov.iloc[rows]
         gx = xv[rows]
@@ -230,7 +231,10 @@ def plot_scaling(
             if c in (x, by):
                 continue
             col = sub[c]
-            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            # a number used as a factor (C(size)) is held at its most common level: its median
+            # need not be a level
+            if (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+                    and c not in factors):
                 new[c] = float(col.median())
             else:
                 new[c] = col.mode(dropna=True).iloc[0]
@@ -644,7 +648,8 @@ def plot_decision_accuracy(
     Raises
     ------
     ValueError
-        If a column is missing, no row has finite ``x`` and ``y``, or ``x <= 0`` with ``logx``.
+        If a column is missing, a ``by`` value is missing, no row has finite ``x`` and ``y``, or
+        ``x <= 0`` with ``logx``.
 
     Examples
     --------
@@ -656,6 +661,10 @@ def plot_decision_accuracy(
     3
     """
     _require_columns(table, [x, y] + ([by] if by is not None else []), "table")
+    if by is not None and table[by].isna().any():
+        rows = table.index[table[by].isna().to_numpy()]
+        raise ValueError(f"column {by!r} (by=) is missing at rows {rows[:5].tolist()}"
+                         f"{' ...' if len(rows) > 5 else ''}: each row must belong to a line")
     t = table.copy()
     t[x] = pd.to_numeric(t[x], errors="coerce")
     t[y] = pd.to_numeric(t[y], errors="coerce")
