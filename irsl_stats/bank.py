@@ -63,7 +63,7 @@ import pandas as pd
 from scipy import special, stats
 
 from . import _kernel
-from .data import ResponseData
+from .data import BOUNDARY_POLICIES, ResponseData, _apply_boundary, _fmt_labels, _show_rows
 from .families import get_family
 from .formula import LatentDesign, parse_latent_formula
 from .results import IRSLResults, IRSLWarning, check_alpha
@@ -386,11 +386,13 @@ class AdaptiveResult:
     questions : Index
         The questions asked, in order.
     responses : ndarray
-        The answers received (successes for count families).
+        The answers used (successes for count families; beta responses after the
+        ``boundary=`` policy).
     theta, se : float
         Final ability estimate and its standard error.
     history : DataFrame
-        One row per step: ``question``, ``information`` (at the estimate before asking),
+        One row per step: ``question``, ``information`` (at the estimate before asking; for
+        count banks at the trials of the answer),
         ``response``, ``theta``, ``se`` (after the answer).
     """
 
@@ -1137,29 +1139,87 @@ class ItemBank:
             Abilities on the bank's scale.
         questions : list-like, length N, optional
             Subset of questions (default: all, N = ``len(bank)``).
-        trials : float or array_like, shape (N,), optional
-            Trials per question for the count families (default: the bank's ``trials`` column
-            if it has one, else 1).
+        trials : int, array_like of shape (N,) or Series, optional
+            Trials (samples) per question, for count banks (binomial, beta-binomial) only:
+            whole numbers >= 1, a scalar for every question, an array in the order of
+            ``questions`` or a Series indexed by question label (aligned by label). Default: the
+            bank's ``trials`` column if it has one, else 1. The information of a count grows
+            with its trials, and not in the same way for every question, so the ranking of the
+            questions depends on it: pass the number of samples the tested model will draw.
 
         Returns
         -------
         Series or DataFrame
             For a scalar ``theta`` a Series of length N indexed by question; otherwise a
             DataFrame of shape (K, N), one row per ability and one column per question.
+
+        Raises
+        ------
+        ValueError
+            If a question is not in the bank; if ``trials`` is given for a bank that is not a
+            count bank, is not a whole number >= 1 (naming the questions), has the wrong
+            length, or (a Series) lacks some of the questions (naming them).
         """
         pos = np.arange(len(self)) if questions is None else self._positions(list(questions))
+        tr = None if trials is None else self._trials_arg(trials, pos)
+        info = self._information_at(theta, pos, tr)
+        labels = self.items.index[pos]
+        if np.ndim(theta) == 0:
+            return pd.Series(info[0], index=labels, name="information")
+        return pd.DataFrame(info, columns=labels)
+
+    def _information_at(self, theta, pos: np.ndarray, trials: Optional[np.ndarray]) -> np.ndarray:
+        """Information (K, len(pos)) of the questions ``pos``; ``trials`` (validated, aligned with
+        ``pos``) or None for the bank's own trials."""
         it = self.items
         phi = it["phi"].to_numpy()[pos] if get_family(self.family).has_precision else None
         if trials is None:
             tr = self._trials()
-            tr = None if tr is None else tr[pos]
-        else:
-            tr = np.broadcast_to(np.asarray(trials, float), pos.shape)
-        info = item_information(self.family, theta, it["a"].to_numpy()[pos], it["d"].to_numpy()[pos], phi, tr)
-        labels = it.index[pos]
-        if np.ndim(theta) == 0:
-            return pd.Series(info[0], index=labels, name="information")
-        return pd.DataFrame(info, columns=labels)
+            trials = None if tr is None else tr[pos]
+        return item_information(self.family, theta, it["a"].to_numpy()[pos], it["d"].to_numpy()[pos], phi, trials)
+
+    def _trials_arg(self, trials, pos: np.ndarray) -> np.ndarray:
+        """A user's ``trials=`` for the questions ``pos``, validated, as floats aligned with ``pos``.
+
+        A scalar applies to every question, an array is in the order of ``pos``, a Series or
+        mapping is aligned by question label. Only count banks use trials; they must be whole
+        numbers >= 1 (the beta-binomial information sums over ``k = 0..n``).
+        """
+        fam = get_family(self.family)
+        if not fam.uses_counts:
+            raise ValueError(f"trials= is the number of samples per question of a count bank "
+                             f"(family 'binomial' or 'beta_binomial'); this bank's family is "
+                             f"{self.family!r}, whose information does not depend on trials")
+        labels = self.items.index[pos]
+        if isinstance(trials, Mapping):
+            trials = pd.Series(trials, dtype=object)
+        if isinstance(trials, pd.Series):
+            if not trials.index.is_unique:
+                raise ValueError(f"`trials` has duplicated question labels "
+                                 f"{_fmt_labels(trials.index[trials.index.duplicated()].unique())}")
+            missing = labels.difference(trials.index, sort=False)
+            if len(missing):
+                raise ValueError(f"`trials` has no value for the questions {_fmt_labels(missing)}; a Series "
+                                 f"of trials is aligned to the questions by label")
+            trials = trials.reindex(labels).to_numpy()
+        if isinstance(trials, (str, bytes)):
+            raise ValueError(f"`trials` must be a number of trials (or one per question); got {trials!r}")
+        try:
+            tr = np.asarray(trials, float)
+        except (TypeError, ValueError):
+            raise ValueError(f"`trials` must be a number of trials (or one per question); got {trials!r}") from None
+        try:
+            tr = np.broadcast_to(tr, pos.shape)
+        except ValueError:
+            raise ValueError(f"`trials` must be a scalar or have one value per question ({pos.size}); "
+                             f"got shape {tr.shape}") from None
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(tr) | (tr < 1) | (tr != np.floor(tr))
+        if bad.any():
+            raise ValueError(f"`trials` must be whole numbers >= 1 (samples per question); offending "
+                             f"questions {_fmt_labels(labels[bad], limit=5)} with values "
+                             f"{tr[bad][:5].tolist()}")
+        return tr
 
     def _grouping(self, by):
         """``(positions, values)`` of the groups in order of first appearance; ``values`` is
@@ -1182,7 +1242,8 @@ class ItemBank:
         return self._grouping(by)[0]
 
     def select(
-        self, n: int, strategy: str = "stratified", by: Optional[str] = "benchmark", seed: int = 0, theta=0.0
+        self, n: int, strategy: str = "stratified", by: Optional[str] = "benchmark", seed: int = 0, theta=0.0,
+        trials=None,
     ) -> pd.Index:
         """Choose ``n`` questions per group (per benchmark by default).
 
@@ -1203,6 +1264,13 @@ class ItemBank:
         theta : float or dict
             Target ability for ``"information"`` (finite; a dict maps every group value to its
             own target).
+        trials : int, array_like of shape (len(bank),) or Series, optional
+            For ``"information"`` on a count bank (binomial, beta-binomial): the trials
+            (samples) per question at which the information is computed, as in
+            :meth:`information` (a scalar, an array in bank order, or a Series indexed by
+            question). Default: the bank's ``trials`` column, i.e. the calibration's typical
+            number of samples. The ranking depends on it, so pass the number of samples the
+            tested model will draw. Not used by the other strategies (but still validated).
 
         Returns
         -------
@@ -1214,12 +1282,14 @@ class ItemBank:
         ValueError
             If ``strategy`` or ``n`` is invalid; if ``by`` is not a column or is missing for
             some questions (naming them); for ``"information"``, if a target ability is not
-            finite or a ``theta`` dict lacks some groups (naming them).
+            finite or a ``theta`` dict lacks some groups (naming them); if ``trials`` is given
+            for a bank that is not a count bank or is invalid (see :meth:`information`).
         """
         if strategy not in _STRATEGIES:
             raise ValueError(f"strategy must be one of {_STRATEGIES}; got {strategy!r}")
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive integer; got {n!r}")
+        tr = None if trials is None else self._trials_arg(trials, np.arange(len(self)))
         rng = np.random.default_rng(seed)
         b = self.items["b"].to_numpy()
         groups, values = self._grouping(by)
@@ -1241,7 +1311,7 @@ class ItemBank:
         picks = []
         for pos, target in zip(groups, targets):
             if strategy == "information":
-                info = self.information(float(target)).to_numpy()[pos]
+                info = self._information_at(float(target), pos, None if tr is None else tr[pos])[0]
                 picks.append(pos[information_order(info)[:n]])
             elif len(pos) <= n:
                 picks.append(pos[np.argsort(b[pos], kind="stable")] if strategy == "stratified" else pos)
@@ -1262,10 +1332,12 @@ class ItemBank:
         method: str = "eap",
         *,
         models: Optional[pd.DataFrame] = None,
+        model: str = "model",
         question: str = "question",
         response: Optional[str] = "y",
         successes: Optional[str] = None,
-        trials: Optional[str] = None,
+        trials=None,
+        boundary: str = "error",
         n_quad: int = 21,
         n_threads: Optional[int] = 1,
     ) -> AdaptiveResult:
@@ -1278,9 +1350,14 @@ class ItemBank:
         ----------
         answer : callable or DataFrame
             ``answer(question_label)`` returns the response (for count families ``(k, n)`` or
-            ``k``, with ``n`` the bank's ``trials`` or 1); or a DataFrame of the model's
-            available responses (columns ``question`` and ``response``, or ``successes`` and
-            ``trials``): only those questions are candidates.
+            ``k``, with ``n`` the ``trials`` argument, else the bank's ``trials`` or 1); each
+            response is checked as it arrives (an invalid one is an error naming the question).
+            Or a DataFrame of one model's available responses, one row per question (columns
+            ``question`` and ``response``, or ``successes`` and ``trials``): only those
+            questions are candidates. The table is checked up front, as :meth:`score` checks
+            its input: a repeated question, several models in the ``model`` column, an empty
+            table, an unknown question or a response outside the family's support is an error
+            naming the questions and rows.
         budget : int
             Questions to ask (per group when ``by`` is given; groups are visited in turn).
         by : str or None
@@ -1292,15 +1369,32 @@ class ItemBank:
             Estimator after each answer (ML warnings about extreme responses are only raised for
             the final estimate).
         models : DataFrame, optional
-            One row of the model's covariates: prior from the latent regression (else the
-            calibration population).
+            One row of the model's covariates (keyed by the ``model`` column or the index):
+            prior from the latent regression (else the calibration population).
+        model : str
+            Column of an ``answer`` table holding the model label (optional there; when present
+            it must hold a single model).
         question : str
             Column of an ``answer`` table holding the question labels.
         response : str or None
             Column of an ``answer`` table holding the response (beta and Bernoulli banks).
-        successes, trials : str, optional
-            Columns of an ``answer`` table holding the counts (binomial and beta-binomial
-            banks; both are needed there).
+        successes : str, optional
+            Column of an ``answer`` table holding the successes (count banks; with ``trials``).
+        trials : str, int, array_like or Series, optional
+            With an ``answer`` table: the column holding the trials (count banks; with
+            ``successes``); candidate questions are ranked by their information at the trials
+            the table gives them. With a callable ``answer`` on a count bank: the trials
+            (samples) each answer will carry, at which candidates are ranked and which an answer
+            given as ``k`` alone gets -- a scalar, an array in bank order or a Series indexed by
+            question, as in :meth:`information`. Default: the bank's ``trials`` column (the
+            calibration's typical number of samples), else 1.
+        boundary : {"error", "squeeze", "clip"}
+            Beta responses at 0 or 1, as in :meth:`score` (and :func:`irsl_stats.fit`):
+            ``"error"`` raises, naming the question; ``"clip"`` clips to ``[1e-6, 1 - 1e-6]``;
+            ``"squeeze"`` maps every response ``y`` to ``(y (n - 1) + 0.5) / n``, with ``n`` the
+            number of responses given (an ``answer`` table: its rows, as :meth:`score` of that
+            table; a callable: the number of questions the test asks) or the trials of a
+            table of counts. Ignored by the other families.
         n_quad : int
             Gauss–Hermite nodes for ``method="eap"``.
         n_threads : int or None
@@ -1310,35 +1404,54 @@ class ItemBank:
         -------
         AdaptiveResult
             The questions asked, the answers, the final estimate and the step-by-step history.
+
+        Raises
+        ------
+        ValueError
+            For an invalid ``method``, ``budget``, ``boundary`` or ``trials``; for an ``answer``
+            table that is empty, lacks a column, holds several models or repeats a question, has
+            questions that are not in the bank or responses outside the family's support
+            (naming them); for a callable's response that is invalid (naming the question).
+        TypeError
+            If ``answer`` is neither callable nor a DataFrame.
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}")
         if not isinstance(budget, (int, np.integer)) or budget < 1:
             raise ValueError(f"budget must be a positive integer; got {budget!r}")
+        if boundary not in BOUNDARY_POLICIES:
+            raise ValueError(f"boundary must be one of {_fmt_labels(BOUNDARY_POLICIES)}; got {boundary!r}")
         counts = get_family(self.family).uses_counts
-        default_n = self._trials()
-        available = np.ones(len(self), bool)
-        lookup: Optional[dict] = None
+        table_y: Optional[np.ndarray] = None
+        table_n: Optional[np.ndarray] = None
+        # trials at which candidate questions are ranked (count banks; None: the bank's own)
+        rank_n: Optional[np.ndarray] = None
         if isinstance(answer, pd.DataFrame):
-            cols = [successes, trials] if counts else [response]
-            missing = [c for c in [question] + cols if c not in answer.columns]
-            if missing:
-                raise ValueError(f"answer table lacks column(s) {missing}")
-            pos = self._positions(list(answer[question]))
-            vals = answer[cols].to_numpy(float)
-            lookup = {int(p): tuple(v) for p, v in zip(pos, vals)}
-            available[:] = False
-            available[pos] = True
-        elif not callable(answer):
+            table_y, table_n = self._answer_table(answer, model, question, response, successes, trials, boundary)
+            available = np.isfinite(table_y)
+            if counts:
+                rank_n = table_n
+        elif callable(answer):
+            available = np.ones(len(self), bool)
+            if trials is not None:
+                if isinstance(trials, str):
+                    raise ValueError(f"with a callable answer, trials= is the number of samples each answer "
+                                     f"carries (a number, or one per question), not a column name; got {trials!r}")
+                rank_n = self._trials_arg(trials, np.arange(len(self)))
+        else:
             raise TypeError("answer must be a callable question -> response or a DataFrame")
+        default_n = rank_n if rank_n is not None else self._trials()
         if models is not None:
-            mean, sd = self.prior_moments(models, models.index if "model" not in models.columns
-                                          else pd.Index(models["model"]), "model")
+            mean, sd = self.prior_moments(models, models.index if model not in models.columns
+                                          else pd.Index(models[model]), model)
             mean0, sd0 = float(mean[0]), float(sd[0])
         else:
             mean0, sd0 = self.population
         groups = [g[available[g]] for g in self._groups(by)]
         remaining = [min(budget, len(g)) for g in groups]
+        n_planned = sum(remaining)
+        if n_planned == 0:  # unreachable with a validated table; a guard against silent prior returns
+            raise ValueError("no candidate questions: none of the answered questions is in the bank")
         theta = mean0 if start_theta is None else float(start_theta)
         se = sd0
         asked: List[int] = []
@@ -1352,22 +1465,15 @@ class ItemBank:
                 g += 1
             gi = g % len(groups)
             cand = groups[gi][~asked_mask[groups[gi]]]
-            info = self.information(theta, questions=self.items.index[cand]).to_numpy()
+            info = self._information_at(theta, cand, None if rank_n is None else rank_n[cand])[0]
             best = int(cand[int(np.argmax(info))])
             label = self.items.index[best]
-            if lookup is not None:
-                got = lookup[best]
+            if table_y is not None:
+                k_ = float(table_y[best])
+                n_ = float(table_n[best]) if counts else np.nan
             else:
-                got = answer(label)
-            if counts:
-                if isinstance(got, (tuple, list, np.ndarray)) and np.size(got) == 2:
-                    k_, n_ = float(got[0]), float(got[1])
-                else:
-                    k_ = float(np.asarray(got, float).ravel()[0])
-                    n_ = float(default_n[best]) if default_n is not None else 1.0
-            else:
-                k_ = float(np.asarray(got, float).ravel()[0])
-                n_ = np.nan
+                n_default = float(default_n[best]) if default_n is not None else 1.0
+                k_, n_ = self._answer_reply(label, answer(label), n_default, boundary, n_planned)
             asked.append(best)
             ys.append(k_)
             ns.append(n_)
@@ -1382,6 +1488,91 @@ class ItemBank:
         hist.index.name = "step"
         return AdaptiveResult(questions=self.items.index[asked], responses=np.asarray(ys), theta=theta,
                               se=se, history=hist)
+
+    def _answer_table(self, answer: pd.DataFrame, model, question, response, successes, trials, boundary):
+        """One model's answer table for :meth:`adaptive`, validated as :meth:`score` validates
+        its input: ``(y, n)``, arrays over the bank's questions (NaN where not answered) of the
+        responses after the boundary policy (successes for count banks) and their trials."""
+        if successes is not None or trials is not None:
+            response = None
+        if len(answer) == 0:
+            raise ValueError(f"the answer table has no rows (columns {list(answer.columns)}): adaptive "
+                             f"testing needs the model's answers to at least one bank question")
+        shown = [model, question, response, successes, trials]
+        if model in answer.columns:
+            found = pd.unique(answer[model].to_numpy())
+            if len(found) > 1:
+                raise ValueError(
+                    f"adaptive testing takes one model's answers, but column {model!r} of the answer table "
+                    f"holds {len(found)} models ({_fmt_labels(found)}); pass one model's rows, e.g. "
+                    f"answer[answer[{model!r}] == {found[0]!r}]"
+                )
+        if question in answer.columns and isinstance(answer[question], pd.Series):
+            qcol = answer[question]
+            dup = (qcol.duplicated(keep=False) & qcol.notna()).to_numpy()
+            if dup.any():
+                labels = pd.unique(qcol[dup].to_numpy())
+                rows = np.flatnonzero(dup)
+                raise ValueError(
+                    f"column {question!r}: {len(labels)} question(s) appear more than once in the answer "
+                    f"table ({_fmt_labels(labels)}; {rows.size} rows; showing {min(5, rows.size)}; the "
+                    f"index is the row label of the input):\n{_show_rows(answer, rows, shown)}\n"
+                    f"Adaptive testing takes one answer per question: aggregate repeated evaluations "
+                    f"first (e.g. mean rate, or summed successes/trials)."
+                )
+        frame = _drop_unused_categories(answer, (model, question))
+        if model not in frame.columns:
+            frame = frame.copy(deep=False)
+            frame[model] = "answer"
+        rd = ResponseData.from_long(
+            frame, model=model, question=question, response=response, successes=successes,
+            trials=trials, family=self.family, boundary=boundary,
+        )
+        rows = self._positions(list(rd.item_labels))[rd.item]
+        y = np.full(len(self), np.nan)
+        n = np.full(len(self), np.nan)
+        y[rows] = rd.y
+        if rd.trials is not None:
+            n[rows] = rd.trials
+        return y, n
+
+    def _answer_reply(self, label, got, n_default: float, boundary: str, n_planned: int):
+        """A callable's answer to question ``label``, validated like a one-row answer table:
+        ``(y, n)`` with ``y`` after the boundary policy (squeeze with ``n_planned`` responses)."""
+        fam = get_family(self.family)
+        if fam.uses_counts and isinstance(got, (tuple, list, np.ndarray)) and np.size(got) == 2:
+            values = {"successes": np.ravel(np.asarray(got, object))[0],
+                      "trials": np.ravel(np.asarray(got, object))[1]}
+        else:
+            flat = np.ravel(np.asarray(got, object))
+            if flat.size != 1:
+                what = "a response k or a pair (k, n)" if fam.uses_counts else "one response"
+                raise ValueError(f"answer({label!r}) returned {got!r}; expected {what}")
+            values = ({"successes": flat[0], "trials": n_default} if fam.uses_counts else {"y": flat[0]})
+        frame = pd.DataFrame({"question": [label], **{c: [v] for c, v in values.items()}})
+        frame.insert(0, "model", "answer")
+        columns = dict(successes="successes", trials="trials") if fam.uses_counts else dict(response="y")
+        try:
+            # the support checks of a table (clip accepts 0 and 1: the boundary policy follows,
+            # since squeeze needs the number of responses, which a single row does not know)
+            rd = ResponseData.from_long(frame, family=fam, boundary="clip", **columns)
+        except ValueError as err:
+            raise ValueError(f"answer({label!r}) returned {got!r}, not a valid response to question "
+                             f"{label!r}: {err}") from None
+        if fam.uses_counts:
+            return float(rd.y[0]), float(rd.trials[0])
+        if fam.name != "beta" or boundary == "clip":
+            return float(rd.y[0]), np.nan
+        raw = np.array([float(values["y"])])
+        if boundary == "error" and raw[0] in (0.0, 1.0):
+            raise ValueError(f"answer({label!r}) returned {got!r}: the response to question {label!r} is "
+                             f"exactly {raw[0]:g}, outside the open interval (0, 1) of family 'beta'. Options: "
+                             f"boundary='clip' (to [eps, 1-eps], eps={rd.eps:g}) or boundary='squeeze' "
+                             f"(Smithson & Verkuilen 2006: (y*(n-1) + 0.5)/n, n = the questions asked)")
+        # squeeze: n = the number of responses the test collects, as score() of them would use
+        y = raw if boundary == "error" else _apply_boundary(
+            raw, np.array([float(n_planned)]), "squeeze", rd.eps, frame, "y", ["question", "y"], False)[0]
+        return float(y[0]), np.nan
 
     def _estimate_one(self, pos, ys, ns, mean, sd, method, n_quad, n_threads, final):
         m = len(pos)
