@@ -1369,8 +1369,9 @@ class ItemBank:
             Estimator after each answer (ML warnings about extreme responses are only raised for
             the final estimate).
         models : DataFrame, optional
-            One row of the model's covariates (keyed by the ``model`` column or the index):
-            prior from the latent regression (else the calibration population).
+            The model's covariates (keyed by the ``model`` column or the index): prior from the
+            latent regression (else the calibration population). One row, or a table with a
+            row for the model an ``answer`` table names.
         model : str
             Column of an ``answer`` table holding the model label (optional there; when present
             it must hold a single model).
@@ -1411,7 +1412,9 @@ class ItemBank:
             For an invalid ``method``, ``budget``, ``boundary`` or ``trials``; for an ``answer``
             table that is empty, lacks a column, holds several models or repeats a question, has
             questions that are not in the bank or responses outside the family's support
-            (naming them); for a callable's response that is invalid (naming the question).
+            (naming them); for a callable's response that is invalid (naming the question);
+            for a ``models`` table with several rows none of which (or more than one of which)
+            is the tested model.
         TypeError
             If ``answer`` is neither callable nor a DataFrame.
         """
@@ -1442,8 +1445,20 @@ class ItemBank:
             raise TypeError("answer must be a callable question -> response or a DataFrame")
         default_n = rank_n if rank_n is not None else self._trials()
         if models is not None:
-            mean, sd = self.prior_moments(models, models.index if model not in models.columns
-                                          else pd.Index(models[model]), model)
+            keys = models.index if model not in models.columns else pd.Index(models[model])
+            if len(models) != 1:
+                # the row of the tested model, when the answer table names it
+                label = None
+                if isinstance(answer, pd.DataFrame) and model in answer.columns and len(answer):
+                    label = answer[model].iloc[0]
+                if label is None or int((keys == label).sum()) != 1:
+                    raise ValueError(
+                        f"models= has {len(models)} rows; adaptive testing scores one model: pass the "
+                        f"tested model's row" + (f" (no single row for {label!r} in {model!r})"
+                                                 if label is not None else "")
+                    )
+                models, keys = models[np.asarray(keys == label)], keys[keys == label]
+            mean, sd = self.prior_moments(models, keys, model)
             mean0, sd0 = float(mean[0]), float(sd[0])
         else:
             mean0, sd0 = self.population

@@ -3,6 +3,8 @@ answer tables with repeated questions or several models, empty tables, responses
 family's support (checked up front, naming the question), the ``boundary=`` policy, and the
 number of trials at which count banks rank questions."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -257,3 +259,21 @@ def test_adaptive_by_group_without_answers(bank, one):
     result = bank.adaptive(b0, budget=4, by="benchmark")
     assert len(result.questions) == 4
     assert set(bank.items.loc[result.questions, "benchmark"]) == {"bench0"}
+
+
+def test_adaptive_models_table_uses_the_tested_models_row():
+    sim = irsl.simulate.irt(n_models=40, n_questions=60, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", irsl.IRSLWarning)
+        bank = irsl.fit("ability ~ log(compute)", data=sim.responses, models=sim.models, method="jml",
+                        n_threads=1).item_bank()
+    one = sim.responses[sim.responses["model"] == "m05"]
+    own_row = sim.models[sim.models["model"] == "m05"]
+    expected = bank.adaptive(one, budget=10, models=own_row)
+    # the whole table: the row of the model the answers name, not the first row
+    got = bank.adaptive(one, budget=10, models=sim.models)
+    assert got.theta == pytest.approx(expected.theta) and got.se == pytest.approx(expected.se)
+    first_row = bank.adaptive(one, budget=10, models=sim.models.head(1))
+    assert first_row.theta != pytest.approx(expected.theta)
+    with pytest.raises(ValueError, match="models= has 40 rows; adaptive testing scores one model"):
+        bank.adaptive(lambda q: 0.5, budget=5, models=sim.models)
