@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
+from .data import _fmt_labels
+
 __all__ = ["holdout_benchmark_study", "transfer_study", "fold_labels", "mae_table", "stack_benchmarks"]
 
 
@@ -136,8 +138,9 @@ def holdout_benchmark_study(
     Parameters
     ----------
     scores : DataFrame, shape (M, B)
-        One row per model (index = model label), one column per benchmark, scores in [0, 1]
-        (rows with missing values are an error: the design needs complete models).
+        One row per model (index = model label), one column per benchmark (B >= 2), scores in
+        [0, 1] (rows with missing values are an error: the design needs complete models). Labels
+        must be unique, also when compared as text.
     folds : int
         K of the K-fold over models.
     dims, max_dims, criterion : as in :func:`irsl_stats.fit` (``dims="auto"`` chooses D per
@@ -157,10 +160,18 @@ def holdout_benchmark_study(
     Returns
     -------
     DataFrame
-        One row per (fold, benchmark, test model): ``truth``, ``irsl`` (median of the predictive
-        distribution of the observed score, the point forecast for absolute error),
-        ``irsl_mean`` (posterior mean of the expected score), ``irsl_lower``, ``irsl_upper``
-        (95% prediction interval), ``ols``, ``pca`` and ``dims`` (the D used in that fold).
+        One row per (fold, benchmark, test model), with the model and benchmark labels of
+        ``scores`` (same types, so the table joins with the input): ``truth``, ``irsl``
+        (median of the predictive distribution of the observed score, the point forecast for
+        absolute error), ``irsl_mean`` (posterior mean of the expected score), ``irsl_lower``,
+        ``irsl_upper`` (95% prediction interval), ``ols``, ``pca`` and ``dims`` (the D used in
+        that fold).
+
+    Raises
+    ------
+    ValueError
+        If ``scores`` has fewer than two benchmark columns, duplicated model or benchmark labels
+        (also as text), or models with missing scores (naming them).
 
     Examples
     --------
@@ -170,6 +181,18 @@ def holdout_benchmark_study(
     from .api import fit
     from .crossbench import MultidimBank
 
+    if not isinstance(scores, pd.DataFrame):
+        raise TypeError(f"scores must be a DataFrame (models x benchmarks); got {type(scores).__name__}")
+    if scores.shape[1] < 2:
+        raise ValueError(f"scores: at least 2 benchmark columns are needed (each benchmark is forecast "
+                         f"from the others); got {scores.shape[1]}: {list(scores.columns)}")
+    for what, labels in (("model labels (index)", scores.index), ("benchmark labels (columns)", scores.columns)):
+        if labels.has_duplicates:
+            raise ValueError(f"scores: duplicated {what}: {_fmt_labels(labels[labels.duplicated()].unique())}")
+        text = labels.astype(str)
+        if text.has_duplicates:  # labels are handled as text inside, then mapped back
+            clash = labels[text.isin(text[text.duplicated()])]
+            raise ValueError(f"scores: {what} {_fmt_labels(clash)} have the same text; rename them")
     if scores.isna().any().any():
         rows = list(scores.index[scores.isna().any(axis=1)][:5])
         raise ValueError(f"scores: {int(scores.isna().any(axis=1).sum())} model(s) have missing "
@@ -212,7 +235,11 @@ def holdout_benchmark_study(
                 "irsl_upper": fc.loc[test, "upper"].to_numpy(), "ols": _ols(tx, ty, vx),
                 "pca": _pca_logit(tx, ty, vx, pca_components, eps), "dims": d_used,
             }))
-    return pd.concat(out, ignore_index=True)
+    table = pd.concat(out, ignore_index=True)
+    # back to the input's labels (the fit works on text labels), so the table joins with ``scores``
+    table["model"] = table["model"].map(dict(zip(wide.index, scores.index)))
+    table["benchmark"] = table["benchmark"].map(dict(zip(names, scores.columns)))
+    return table
 
 
 def transfer_study(
@@ -243,12 +270,14 @@ def transfer_study(
     responses : DataFrame
         Long responses on (at least) the two benchmarks; question labels unique across them.
     source, target : benchmark labels
+        Two different values of the ``benchmark`` column.
     model, question, benchmark : str
         Column names.
     successes, trials, response : str
         Column names (counts, or a response in [0, 1]).
     compute : Series, optional
-        Training compute per model (index = model label) for the log-compute baseline.
+        Training compute per model (index = model label) for the log-compute baseline: a finite
+        positive value for every model with responses on both benchmarks (unique labels).
     folds, seed : K-fold over the models that have both benchmarks.
     family, irt, ability : passed to :func:`irsl_stats.fit` (``ability="per_benchmark"``
         estimates the two abilities' correlation; ``"shared"`` assumes one ability).
@@ -270,6 +299,13 @@ def transfer_study(
         error (the distribution of a mean pass rate near 0 is strongly right-skewed, and its mean
         is pulled up by the tail).
 
+    Raises
+    ------
+    ValueError
+        If ``source`` or ``target`` is not a value of the ``benchmark`` column (the message lists
+        the benchmarks) or they are equal; if ``compute`` lacks a model, has duplicated labels or
+        values that are not finite and positive (naming the models).
+
     Examples
     --------
     >>> table = transfer_study(counts, "GSM8K", "MATH", successes="k",   # doctest: +SKIP
@@ -279,6 +315,16 @@ def transfer_study(
     from .api import fit
     from .bank import _drop_unused_categories
 
+    if benchmark not in responses.columns:
+        raise ValueError(f"responses has no benchmark column {benchmark!r}; columns: "
+                         f"{_fmt_labels(responses.columns, limit=30)}")
+    known_b = pd.unique(responses[benchmark].dropna())
+    for role, label in (("source", source), ("target", target)):
+        if not responses[benchmark].isin([label]).any():
+            raise ValueError(f"{role}={label!r} is not a benchmark of column {benchmark!r}; the benchmarks "
+                             f"are: {_fmt_labels(sorted(known_b, key=str), limit=20)}")
+    if source == target:
+        raise ValueError(f"source and target must differ; both are {source!r}")
     cols = dict(model=model, question=question, successes=successes, trials=trials)
     if response is not None:
         cols["response"] = response
@@ -291,6 +337,8 @@ def transfer_study(
     mean = rate.groupby([data[model], data[benchmark]], observed=True).mean().unstack()
     both = mean.dropna().index
     models = np.asarray(sorted(both))
+    if compute is not None:
+        compute = _check_compute(compute, models)
     fold = fold_labels(len(models), folds, seed)
     out = []
     for f in range(folds):
@@ -321,6 +369,27 @@ def transfer_study(
                 rec["on_compute"] = float(expit(np.polyval(slope_c, np.log(float(compute.loc[m])))))
             out.append(rec)
     return pd.DataFrame(out)
+
+
+def _check_compute(compute, models: np.ndarray) -> pd.Series:
+    """``compute`` (model label -> training compute) for ``models``, as float; every model needs
+    a finite positive value (its log is the baseline's regressor)."""
+    comp = compute if isinstance(compute, pd.Series) else pd.Series(compute)
+    if comp.index.has_duplicates:
+        raise ValueError(f"compute: duplicated model label(s) in the index: "
+                         f"{_fmt_labels(comp.index[comp.index.duplicated()].unique())}")
+    idx = pd.Index(models)
+    absent = idx[~idx.isin(comp.index)]
+    if len(absent):
+        raise ValueError(f"compute: {len(absent)} model(s) with responses on both benchmarks have no "
+                         f"compute value: {_fmt_labels(absent)}")
+    values = pd.to_numeric(comp.reindex(idx), errors="coerce").astype(float)
+    bad = ~(np.isfinite(values.to_numpy()) & (values.to_numpy() > 0))
+    if bad.any():
+        raise ValueError(f"compute: the values must be finite and positive; {int(bad.sum())} model(s) "
+                         f"have a missing, non-numeric, infinite, zero or negative value: "
+                         f"{_fmt_labels(idx[bad])}")
+    return values
 
 
 def mae_table(table: pd.DataFrame, methods: Sequence[str], by: Optional[str] = None) -> pd.DataFrame:

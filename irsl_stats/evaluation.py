@@ -34,7 +34,16 @@ With ``known_bank`` (e.g. the simulator's true question parameters), ``irsl_know
 The naive mean is only unbiased for questions drawn with equal probability: ``"information"``
 picks the questions most informative at the calibration population's mean ability (middling
 difficulty), so its naive mean is biased, by design of the strategy; ``"stratified"`` draws one
-question per difficulty stratum, equal-probability only when ``k`` divides the benchmark's size.
+question per difficulty stratum by systematic sampling with a random start
+(:func:`~irsl_stats.selection.stratified_pick`), so every question of a benchmark of ``N``
+questions is picked with probability exactly k / N for any k (whether or not ``k`` divides
+``N``), and its naive mean is unbiased too.
+
+Missing responses (a model that was not asked some questions) are allowed: a (model, benchmark)
+cell that a method cannot estimate — e.g. the naive mean of a model that answered none of the
+``k`` selected questions of a benchmark — is left out of that row's ``mae`` and
+``decision_accuracy``, counted in its ``n_unavailable`` column and reported in one
+:class:`~irsl_stats.results.IRSLWarning` naming the method, ``k`` and the first cells.
 Everything is vectorised over responses and models; the loops run over strategies, ``k``,
 cutoffs and benchmarks.
 
@@ -45,6 +54,7 @@ Entry points: :func:`efficient_eval` (one data set, any source) and :func:`subse
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Sequence
 
@@ -52,8 +62,10 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .bank import ItemBank
+from .bank import ItemBank, _drop_unused_categories
+from .data import ResponseData, _fmt_labels
 from .metrics import decision_accuracy
+from .results import IRSLWarning
 
 __all__ = [
     "efficient_eval",
@@ -72,7 +84,7 @@ STRATEGIES = ("random", "stratified", "information")
 _SEP = "\x1f"  # joins model and benchmark labels when abilities are scored per benchmark
 #: columns of the tidy result tables
 RESULT_COLUMNS = ["seed", "estimand", "strategy", "k", "n_questions", "ratio", "method", "mae",
-                  "decision_accuracy", "n_models"]
+                  "decision_accuracy", "n_models", "n_unavailable"]
 #: simulator settings of :func:`subset_study` unless overridden (DataDecide: 25 recipes x 14
 #: sizes, 100 tokens per parameter)
 DEFAULT_SIMULATION = dict(n_recipes=25, n_checkpoints=2, questions_per_benchmark=300,
@@ -205,32 +217,53 @@ def logit_linear_extrapolate(x, score, x_target, groups=None, weights=None, eps:
 
 
 # ================================================================================ helpers
-def question_reduction(bank: ItemBank, ks: Sequence[int], by: str = "benchmark") -> pd.DataFrame:
+def question_reduction(bank: ItemBank, ks: Sequence[int], by: Optional[str] = "benchmark") -> pd.DataFrame:
     """How many questions ``k`` per group asks, out of the bank.
 
     Parameters
     ----------
     bank : ItemBank
     ks : sequence of int
-        Questions per group (per benchmark).
-    by : str
-        Column of ``bank.items`` defining the groups.
+        Questions per group (per benchmark); positive integers.
+    by : str or None
+        Column of ``bank.items`` defining the groups, as in :meth:`ItemBank.select
+        <irsl_stats.bank.ItemBank.select>`: ``None`` (or the default ``"benchmark"`` on a bank
+        without benchmark labels) makes the whole bank one group.
 
     Returns
     -------
     DataFrame indexed by ``k``
         ``n_questions`` (asked; a group smaller than ``k`` gives all it has), ``n_total``,
         ``share`` (asked / total) and ``factor`` (total / asked).
+
+    Raises
+    ------
+    ValueError
+        If a ``k`` is not a positive integer, or ``by`` is not a column of ``bank.items`` (the
+        message lists the columns) or is missing for some questions.
     """
-    if by in bank.items.columns:
-        sizes = bank.items.groupby(by, observed=True, sort=False).size().to_numpy()
-    else:
-        sizes = np.array([len(bank)])
-    ks = [int(k) for k in ks]
+    ks = _check_ks(ks)
+    groups, _ = bank._grouping(by)  # the grouping (and the errors) of ItemBank.select
+    sizes = np.array([len(g) for g in groups])
     asked = np.array([np.minimum(sizes, k).sum() for k in ks])
     total = int(sizes.sum())
     return pd.DataFrame({"n_questions": asked, "n_total": total, "share": asked / total,
                          "factor": total / asked}, index=pd.Index(ks, name="k"))
+
+
+def _check_ks(ks) -> list:
+    """``ks`` as a list of int; each must be a positive integer (``k = 0`` would ask nothing)."""
+    if isinstance(ks, (str, bytes)) or not np.iterable(ks):
+        raise ValueError(f"ks must be a sequence of positive integers; got {ks!r}")
+    out = []
+    for k in ks:
+        ok = isinstance(k, (int, np.integer, float, np.floating)) and not isinstance(k, (bool, np.bool_))
+        if not ok or not np.isfinite(k) or k != int(k) or k < 1:
+            raise ValueError(f"every k must be a positive integer (questions per benchmark); got {k!r}")
+        out.append(int(k))
+    if not out:
+        raise ValueError("ks is empty: give at least one number of questions per benchmark")
+    return out
 
 
 def known_item_bank(items: pd.DataFrame, theta_population, *, question: str = "question",
@@ -287,18 +320,76 @@ def _table(responses: pd.DataFrame, model: str, benchmark: str, response: str) -
 
 
 def _da(pred: pd.DataFrame, truth: pd.DataFrame) -> float:
-    """Decision accuracy per benchmark (columns), averaged; rows are candidates."""
+    """Decision accuracy per benchmark (columns), averaged; rows are candidates.
+
+    Candidates without an estimate (NaN) are left out of their benchmark's ranking; a benchmark
+    with fewer than two estimated candidates is left out of the average (NaN when none is left).
+    """
     p = pred.reindex(index=truth.index, columns=truth.columns).to_numpy(float)
     t = truth.to_numpy(float)
-    return float(np.mean([decision_accuracy(p[:, j], t[:, j]) for j in range(t.shape[1])]))
+    per = []
+    for j in range(t.shape[1]):
+        ok = np.isfinite(p[:, j])
+        if ok.sum() >= 2:
+            per.append(decision_accuracy(p[ok, j], t[ok, j]))
+    return float(np.mean(per)) if per else float("nan")
 
 
-def _mae(pred: pd.DataFrame, truth: pd.DataFrame) -> float:
+def _mae(pred: pd.DataFrame, truth: pd.DataFrame):
+    """Mean absolute error over the cells that have an estimate, and the number that have none.
+
+    Returns
+    -------
+    mae : float
+        NaN when no cell has an estimate.
+    n_unavailable : int
+        Cells of ``truth`` (rows x columns) without an estimate in ``pred``.
+    """
     pred = pred.reindex(index=truth.index, columns=truth.columns)
     diff = np.abs(pred.to_numpy(float) - truth.to_numpy(float))
-    if np.isnan(diff).any():
-        raise ValueError("missing estimates: some (model, benchmark) cells have no forecast")
-    return float(diff.mean())
+    ok = np.isfinite(diff)
+    n_na = int(ok.size - ok.sum())
+    return (float(diff[ok].mean()) if ok.any() else float("nan")), n_na
+
+
+def _unavailable_cells(pred: pd.DataFrame, truth: pd.DataFrame, limit: int = 3) -> list:
+    """The first ``limit`` (row, column) labels of ``truth`` without an estimate in ``pred``."""
+    p = pred.reindex(index=truth.index, columns=truth.columns).to_numpy(float)
+    r, c = np.nonzero(~np.isfinite(p))
+    return [(truth.index[i], truth.columns[j]) for i, j in zip(r[:limit], c[:limit])]
+
+
+def _extrapolate_available(x, y, x_target, groups, n_groups: int, weights=None, common_slope: bool = False,
+                           logit: bool = False) -> np.ndarray:
+    """:func:`linear_extrapolate` (or, with ``logit``, :func:`logit_linear_extrapolate`) on the
+    observations with a finite ``y`` (and weight) only, for integer groups ``0 .. n_groups - 1``.
+
+    A group whose line is not identified from its available observations (fewer than two
+    distinct ``x``; with ``common_slope``, no observation, or no group with two distinct ``x``)
+    gets NaN. ``x_target`` has one value per group.
+    """
+    ok = np.isfinite(y)
+    if weights is not None:
+        ok &= np.isfinite(weights)
+    out = np.full(n_groups, np.nan)
+    n_x = (pd.Series(x[ok]).groupby(groups[ok]).nunique()
+           .reindex(np.arange(n_groups), fill_value=0).to_numpy())
+    if common_slope:
+        fitted = (n_x >= 1) if (n_x >= 2).any() else np.zeros(n_groups, bool)
+    else:
+        fitted = n_x >= 2
+    if not fitted.any():
+        return out
+    keep = ok & fitted[groups]
+    targets = pd.Series(np.broadcast_to(np.asarray(x_target, float), (n_groups,)), index=np.arange(n_groups))
+    w = None if weights is None else weights[keep]
+    if logit:
+        pred = logit_linear_extrapolate(x[keep], y[keep], targets, groups=groups[keep], weights=w)
+    else:
+        pred = linear_extrapolate(x[keep], y[keep], targets, groups=groups[keep], weights=w,
+                                  common_slope=common_slope)
+    out[pred.index.to_numpy(np.int64)] = pred.to_numpy()
+    return out
 
 
 def _size_ratios(heldout: pd.DataFrame, target: pd.Series, flops: str, params: str) -> np.ndarray:
@@ -348,10 +439,14 @@ def efficient_eval(
     ----------
     responses : DataFrame
         Long table, one row per (model, question), with ``model``, ``question``, ``benchmark``
-        and ``response`` columns. Every held-out model should answer every question (the truth is
-        the mean over all of a benchmark's questions).
+        and ``response`` columns; responses in ``[0, 1]``. All rows are validated up front as by
+        :meth:`ResponseData.from_long <irsl_stats.data.ResponseData.from_long>` (NaN is not a
+        response: drop the rows of questions a model was not asked). The truth is the mean over
+        the questions of a benchmark that the model answered; missing responses are allowed (see
+        ``n_unavailable`` below).
     models : DataFrame
-        One row per model: ``model``, ``recipe``, ``flops`` and ``params``.
+        One row per model: ``model`` (column or index; labels unique), ``recipe``, ``flops`` and
+        ``params``. Every model of ``responses`` must have a row.
     calibration : sequence
         Recipes whose models calibrate the questions; all other recipes are held out.
     ks : sequence of int
@@ -396,7 +491,21 @@ def efficient_eval(
     -------
     DataFrame
         Tidy, columns :data:`RESULT_COLUMNS` (``seed`` is the ``seed`` argument; ``ratio`` is NaN
-        for ``estimand="score"``). ``attrs["reduction"]`` holds :func:`question_reduction`.
+        for ``estimand="score"``). ``n_unavailable`` counts the (model or recipe, benchmark) cells
+        of the row that the method could not estimate (e.g. the naive mean of a model that
+        answered none of the selected questions of a benchmark, or a law left with fewer than two
+        sizes): they are left out of ``mae`` (the mean over the other ``n_models x benchmarks -
+        n_unavailable`` cells) and of ``decision_accuracy`` (a benchmark's ranking uses the
+        recipes with an estimate), and named in an :class:`~irsl_stats.results.IRSLWarning`.
+        ``attrs["reduction"]`` holds :func:`question_reduction`.
+
+    Raises
+    ------
+    ValueError
+        For invalid options; duplicated model labels in ``models`` or response models absent
+        from it (naming them); invalid responses (NaN, outside ``[0, 1]``, duplicated
+        (model, question) pairs; naming the rows); held-out (model, benchmark) cells without a
+        true score (naming them).
     """
     from .api import fit
 
@@ -414,8 +523,26 @@ def efficient_eval(
     for c in (recipe, flops, params):
         if c not in mt.columns:
             raise ValueError(f"models needs a {c!r} column")
+    ks = _check_ks(ks)
     mt = mt.assign(**{model: mt[model].astype(str), "__recipe__": mt[recipe].astype(str)})
+    dup = mt[model].duplicated(keep=False).to_numpy()
+    if dup.any():
+        labels = pd.unique(mt[model].to_numpy()[dup])
+        raise ValueError(f"models: {len(labels)} model label(s) are duplicated in column {model!r} "
+                         f"(compared as text): {_fmt_labels(labels, limit=5)}; give one row per model")
     mt = mt.set_index(model, drop=False)
+    # every response validated up front, as irsl.fit does (NaN, range, duplicated pairs, one
+    # benchmark per question), whether or not the question is later selected
+    rd = ResponseData.from_long(_drop_unused_categories(responses, (model, question, benchmark)),
+                                model=model, question=question, response=response, benchmark=benchmark,
+                                family="beta", boundary="clip")
+    resp_models = pd.Index(rd.model_labels).astype(str)
+    absent = resp_models[~resp_models.isin(mt.index)]
+    if len(absent):
+        raise ValueError(f"{len(absent)} model(s) of the responses (column {model!r}) are not in the models "
+                         f"table: {_fmt_labels(absent, limit=5)}; add their rows ({recipe!r}, {flops!r}, {params!r}) "
+                         f"or drop their responses")
+    del rd
     cal_recipes = pd.Index([str(r) for r in calibration])
     unknown = cal_recipes.difference(pd.Index(mt["__recipe__"].unique()))
     if len(unknown):
@@ -446,7 +573,11 @@ def efficient_eval(
     truth = full if true_scores is None else true_scores.rename(index=str, columns=str)
     truth = truth.reindex(index=held.index, columns=benchmarks)
     if truth.isna().any().any():
-        raise ValueError("true scores are missing for some held-out (model, benchmark) cells")
+        miss = truth.isna().to_numpy()
+        where = ("true_scores has no value for them" if true_scores is not None else
+                 "the model answered no question of that benchmark")
+        raise ValueError(f"true scores are missing for {int(miss.sum())} held-out (model, benchmark) cell(s) "
+                         f"({where}): {_fmt_labels(_unavailable_cells(truth, truth, limit=5))}")
 
     # ---- targets: per held-out recipe, the largest size's last (largest-FLOPs) model
     order = held.sort_values([params, flops], kind="stable")
@@ -461,6 +592,20 @@ def efficient_eval(
     ratios = np.asarray(ratios, float)
 
     rows = []
+    notes = []  # result rows with unavailable cells, for one warning at the end
+
+    def record(estimand, strategy, k, n_questions, ratio, method, pred, truth_table, da_pred, da_truth,
+               n_models):
+        """Append one result row; note the cells of ``truth_table`` that ``pred`` leaves empty."""
+        mae, n_na = _mae(pred, truth_table)
+        rows.append(dict(seed=seed, estimand=estimand, strategy=strategy, k=int(k), n_questions=n_questions,
+                         ratio=ratio, method=method, mae=mae, decision_accuracy=_da(da_pred, da_truth),
+                         n_models=n_models, n_unavailable=n_na))
+        if n_na:
+            at = f", ratio={ratio:.3g}" if estimand == "forecast" else ""
+            notes.append(f"method {method!r} (estimand {estimand!r}, strategy {strategy!r}, k={int(k)}{at}): "
+                         f"{n_na} of {truth_table.size} cells, e.g. {_unavailable_cells(pred, truth_table)}")
+
     reduction = question_reduction(bank, ks)
     rlogf = np.log(held[flops].to_numpy(float))
     held_recipe = held["__recipe__"].to_numpy()
@@ -511,32 +656,31 @@ def efficient_eval(
                 est[name] = (th, se, _expected_scores(b, th))
             # ---- (A) measure every held-out model
             tgt = target_model.to_numpy()
-            for name, (_, _, exp) in est.items():
-                rows.append(dict(seed=seed, estimand="score", strategy=strategy, k=int(k), n_questions=len(qs),
-                                 ratio=np.nan, method=name, mae=_mae(exp, truth),
-                                 decision_accuracy=_da(exp.loc[tgt].set_axis(recipes), truth_target),
-                                 n_models=len(held)))
-            rows.append(dict(seed=seed, estimand="score", strategy=strategy, k=int(k), n_questions=len(qs),
-                             ratio=np.nan, method="naive", mae=_mae(naive, truth),
-                             decision_accuracy=_da(naive.loc[tgt].set_axis(recipes), truth_target),
-                             n_models=len(held)))
+            score_preds = {name: exp for name, (_, _, exp) in est.items()}
+            score_preds["naive"] = naive
+            for name, pred in score_preds.items():
+                record("score", strategy, k, len(qs), np.nan, name, pred, truth,
+                       pred.loc[tgt].set_axis(recipes), truth_target, len(held))
             # ---- (B) forecast the target from models below the cutoff
+            nb = len(benchmarks)
+            n_groups = len(recipes) * nb
             for used, realized in cutoffs:
                 ur = held_recipe[used]
                 used_models = held.index[used]
                 preds = {}
-                nb = len(benchmarks)
                 # long (used model x benchmark) arrays; groups are (recipe, benchmark) codes
                 groups = np.repeat(recipes.get_indexer(ur), nb) * nb + np.tile(np.arange(nb), len(ur))
                 x = np.repeat(rlogf[used], nb)
                 xt = np.repeat(log_target.to_numpy(), nb)
+                # cells without an estimate (NaN) are left out of the fits; a (recipe, benchmark)
+                # whose line is then not identified gets no forecast (NaN, counted in the row)
                 for name, (th, se, _) in est.items():
                     y = th.to_numpy()[used].ravel()
                     w = 1.0 / np.maximum(se.to_numpy()[used].ravel(), 1e-6) ** 2
                     for lw in laws:
-                        th_t = linear_extrapolate(x, y, xt, groups=groups, weights=w, common_slope=(lw == "pooled"))
-                        th_t = pd.DataFrame(th_t.to_numpy().reshape(len(recipes), nb), index=recipes,
-                                            columns=benchmarks)
+                        th_t = _extrapolate_available(x, y, xt, groups, n_groups, weights=w,
+                                                      common_slope=(lw == "pooled"))
+                        th_t = pd.DataFrame(th_t.reshape(len(recipes), nb), index=recipes, columns=benchmarks)
                         label = name if lw == "recipe" else f"{name}_pooled"
                         preds[label] = _expected_scores(banks[name], th_t)
                 # naive at the largest model used
@@ -544,15 +688,19 @@ def efficient_eval(
                            .sort_values("f", kind="stable").groupby("r").last()["m"].reindex(recipes))
                 preds["naive_largest"] = naive.loc[largest.to_numpy()].set_axis(recipes)
                 for label, table in (("logit_linear", naive), ("logit_linear_full", full)):
-                    y = table.loc[used_models, benchmarks].to_numpy(float).ravel()
-                    fc = logit_linear_extrapolate(x, y, xt, groups=groups).reindex(np.arange(len(recipes) * nb))
-                    preds[label] = pd.DataFrame(fc.to_numpy().reshape(len(recipes), nb), index=recipes,
-                                                columns=benchmarks)
+                    y = table.reindex(index=used_models, columns=benchmarks).to_numpy(float).ravel()
+                    fc = _extrapolate_available(x, y, xt, groups, n_groups, logit=True)
+                    preds[label] = pd.DataFrame(fc.reshape(len(recipes), nb), index=recipes, columns=benchmarks)
                 for name, pred in preds.items():
-                    rows.append(dict(seed=seed, estimand="forecast", strategy=strategy, k=int(k),
-                                     n_questions=len(qs), ratio=realized, method=name,
-                                     mae=_mae(pred, truth_target),
-                                     decision_accuracy=_da(pred, truth_target), n_models=len(recipes)))
+                    record("forecast", strategy, k, len(qs), realized, name, pred, truth_target,
+                           pred, truth_target, len(recipes))
+    if notes:
+        more = f"; and {len(notes) - 6} more result row(s)" if len(notes) > 6 else ""
+        warnings.warn(
+            f"efficient_eval: {len(notes)} of {len(rows)} result rows have (model, benchmark) cells "
+            f"without an estimate (missing responses), left out of their mae and decision_accuracy "
+            f"and counted in column n_unavailable: {'; '.join(notes[:6])}{more}",
+            IRSLWarning, stacklevel=2)
     out = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     out.attrs["reduction"] = reduction
     return out
@@ -614,10 +762,43 @@ class SubsetStudy:
     def gain(self, k: int = 50, strategy: str = "random", method: str = "irsl",
              baseline: str = "naive") -> pd.DataFrame:
         """Per seed, ``estimand="score"``: MAE of ``method`` and ``baseline``, the relative MAE
-        reduction ``1 - mae_method / mae_baseline`` and both decision accuracies."""
+        reduction ``1 - mae_method / mae_baseline`` and both decision accuracies.
+
+        Parameters
+        ----------
+        k : int
+            Questions per benchmark (one of the study's ``ks``).
+        strategy : str
+            Selection strategy (one of the study's ``strategies``).
+        method, baseline : str
+            Methods of the ``"score"`` rows (e.g. ``"irsl"``, ``"irsl_known"``, ``"naive"``).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by seed: ``mae_<method>``, ``mae_<baseline>``, ``mae_reduction``,
+            ``da_<method>``, ``da_<baseline>``.
+
+        Raises
+        ------
+        ValueError
+            If ``k``, ``strategy``, ``method`` or ``baseline`` is not in the results (the message
+            lists the available ones).
+        """
         r = self.results
-        r = r[(r.estimand == "score") & (r.k == k) & (r.strategy == strategy)]
-        wide = r.pivot_table(index="seed", columns="method", values=["mae", "decision_accuracy"])
+        r = r[r.estimand == "score"]
+        for name, value, column in (("strategy", strategy, "strategy"), ("k", k, "k")):
+            have = sorted(pd.unique(r[column]).tolist())
+            if value not in have:
+                raise ValueError(f"{name}={value!r} is not in the score results; available: {have}")
+            r = r[r[column] == value]
+        have = sorted(pd.unique(r["method"]).tolist())
+        for name, value in (("method", method), ("baseline", baseline)):
+            if value not in have:
+                raise ValueError(f"{name}={value!r} is not in the score results for k={k!r} and "
+                                 f"strategy={strategy!r}; available methods: {have}")
+        wide = r.pivot_table(index="seed", columns="method", values=["mae", "decision_accuracy"],
+                             dropna=False)
         out = pd.DataFrame({
             f"mae_{method}": wide["mae"][method], f"mae_{baseline}": wide["mae"][baseline],
             "mae_reduction": 1 - wide["mae"][method] / wide["mae"][baseline],
@@ -641,7 +822,9 @@ def summarize(results: pd.DataFrame, estimand: str = "score") -> pd.DataFrame:
     DataFrame
         Indexed by ``strategy, k, method`` (``"score"``) or ``strategy, k, ratio, method``
         (``"forecast"``; ratios are rounded to 3 significant digits to pool seeds); columns
-        ``mae, mae_sd, decision_accuracy, da_sd, n_seeds``.
+        ``mae, mae_sd, decision_accuracy, da_sd, n_seeds`` and, when the results have the column,
+        ``n_unavailable`` (cells without an estimate, summed over seeds; the means skip seeds
+        whose ``mae`` is NaN because no cell had one).
     """
     if estimand not in ("score", "forecast"):
         raise ValueError(f"estimand must be 'score' or 'forecast'; got {estimand!r}")
@@ -655,6 +838,7 @@ def summarize(results: pd.DataFrame, estimand: str = "score") -> pd.DataFrame:
         "mae": g["mae"].mean(), "mae_sd": g["mae"].std(ddof=1),
         "decision_accuracy": g["decision_accuracy"].mean(), "da_sd": g["decision_accuracy"].std(ddof=1),
         "n_seeds": g["seed"].nunique(),
+        **({"n_unavailable": g["n_unavailable"].sum()} if "n_unavailable" in r.columns else {}),
     })
 
 
