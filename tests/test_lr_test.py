@@ -233,3 +233,17 @@ def test_lr_test_size_under_the_null():
     assert stats.kstest(p_f, "uniform").pvalue > 0.005, np.sort(p_f)
     assert np.mean(p_f < 0.05) <= 0.12 and np.mean(p_f < 0.1) <= 0.2 and np.mean(p_f < 0.5) > 0.35
     assert np.all(p_chi2 <= p_f + 1e-12) and np.mean(p_chi2 < 0.1) > np.mean(p_f < 0.1)
+
+
+def test_per_benchmark_abilities_take_reml_false():
+    """``reml=False`` reaches the multidimensional fit: the residual covariance is divided by M,
+    not M - P, so its variances shrink by about (M - P) / M and the log-likelihood rises."""
+    sim = irsl.simulate.correlated_benchmarks(n_models=40, questions=20, seed=0)
+    labels = sim.responses["model"].unique()
+    models = pd.DataFrame({"model": labels, "z": np.random.default_rng(0).normal(size=len(labels))})
+    kw = dict(data=sim.responses, models=models, benchmark="benchmark", ability="per_benchmark",
+              irt="1pl", tol=1e-8)
+    reml, ml = _quiet_fit("ability ~ z", **kw), _quiet_fit("ability ~ z", reml=False, **kw)
+    ratio = np.diag(ml.Sigma.to_numpy()) / np.diag(reml.Sigma.to_numpy())
+    np.testing.assert_allclose(ratio, 38 / 40, atol=0.02)
+    assert ml.llf > reml.llf
