@@ -56,6 +56,75 @@ class MissingColumnError(KeyError, ValueError):
 # --------------------------------------------------------------------------------------------------
 
 
+def wide_matrix_values(wide: pd.DataFrame) -> Tuple[pd.Index, pd.Index, np.ndarray]:
+    """Labels and float values of a models x questions matrix (NaN = not asked), checked.
+
+    Parameters
+    ----------
+    wide : DataFrame, shape (M, N)
+        Index = model labels, columns = question labels.
+
+    Returns
+    -------
+    (Index, Index, ndarray of shape (M, N))
+
+    Raises
+    ------
+    ValueError
+        For an empty matrix, missing or duplicated labels, columns that are not numbers (named;
+        object columns holding numbers are accepted), or a model or question with no response.
+    """
+    if wide.shape[0] == 0 or wide.shape[1] == 0:
+        raise ValueError(f"empty input: the matrix has shape {wide.shape}")
+    idx, cols = pd.Index(wide.index), pd.Index(wide.columns)
+    for labels, what in ((idx, "model (row index)"), (cols, "question (columns)")):
+        if labels.hasnans:
+            raise ValueError(f"matrix {what} has missing (NaN) labels")
+        if labels.has_duplicates:
+            raise ValueError(
+                f"matrix {what} has duplicated labels, which would duplicate (model, question) "
+                f"pairs: {_fmt_labels(labels[labels.duplicated()].unique())}"
+            )
+    try:
+        values = wide.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        bad_cols = []
+        for j, name in enumerate(cols):
+            try:
+                wide.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                bad_cols.append(name)
+        raise ValueError(
+            f"matrix values must be numeric; question column(s) not numeric: {_fmt_labels(bad_cols)}"
+        ) from None
+    reject_empty_rows_and_columns(~np.isnan(values), idx, cols)
+    return idx, cols, values
+
+
+def benchmark_per_question(benchmark, cols: pd.Index) -> np.ndarray:
+    """The benchmark of each question column from a mapping (dict or Series question -> benchmark).
+
+    Raises
+    ------
+    ValueError
+        If the mapping lists a question twice or lacks some (naming them).
+    """
+    bmap = benchmark if isinstance(benchmark, pd.Series) else pd.Series(dict(benchmark))
+    if bmap.index.has_duplicates:
+        raise ValueError(
+            f"benchmark mapping lists questions more than once: "
+            f"{_fmt_labels(bmap.index[bmap.index.duplicated()].unique())}"
+        )
+    per_q = bmap.reindex(cols)
+    missing = per_q.isna().to_numpy()
+    if missing.any():
+        raise ValueError(
+            f"benchmark mapping: {int(missing.sum())} question(s) have no benchmark: "
+            f"{_fmt_labels(cols[missing])}"
+        )
+    return per_q.to_numpy()
+
+
 def reject_empty_rows_and_columns(observed: np.ndarray, rows: pd.Index, columns: pd.Index) -> None:
     """Raise when a row (model) or column (question) of a wide matrix has no response.
 
@@ -698,29 +767,11 @@ class ResponseData:
         if not isinstance(wide, pd.DataFrame):
             raise TypeError(f"wide must be a pandas DataFrame, got {type(wide).__name__}")
         _check_boundary_args(boundary, eps)
-        if wide.shape[0] == 0 or wide.shape[1] == 0:
-            raise ValueError(f"empty input: the matrix has shape {wide.shape}")
         m_name = wide.index.name if wide.index.name is not None else "model"
         q_name = wide.columns.name if wide.columns.name is not None else "question"
         if m_name == q_name or "response" in (m_name, q_name):
             m_name, q_name = "model", "question"
-        idx, cols = pd.Index(wide.index), pd.Index(wide.columns)
-        for labels, what in ((idx, "model (row index)"), (cols, "question (columns)")):
-            if labels.hasnans:
-                raise ValueError(f"matrix {what} has missing (NaN) labels")
-            if labels.has_duplicates:
-                raise ValueError(
-                    f"matrix {what} has duplicated labels, which would duplicate (model, question) "
-                    f"pairs: {_fmt_labels(labels[labels.duplicated()].unique())}"
-                )
-        try:
-            values = wide.to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError):
-            bad_cols = [c for c in wide.columns if not (
-                pd.api.types.is_numeric_dtype(wide[c]) or pd.api.types.is_bool_dtype(wide[c]))]
-            raise ValueError(
-                f"matrix values must be numeric; non-numeric question column(s): {_fmt_labels(bad_cols)}"
-            ) from None
+        idx, cols, values = wide_matrix_values(wide)
         inf = np.isinf(values)
         if inf.any():
             r, c = np.nonzero(inf)
@@ -730,9 +781,7 @@ class ResponseData:
                 f"matrix: {len(r)} cells are infinite (NaN means 'not asked'; inf is invalid); "
                 f"showing {min(len(r), _MAX_SHOW)}:\n{cells.to_string(index=False)}"
             )
-        observed = ~np.isnan(values)
-        reject_empty_rows_and_columns(observed, idx, cols)
-        r, c = np.nonzero(observed)  # row-major: already sorted by model, then question
+        r, c = np.nonzero(~np.isnan(values))  # row-major: already sorted by model, then question
         long = pd.DataFrame(
             {
                 m_name: pd.Categorical.from_codes(r, categories=idx),
@@ -744,21 +793,9 @@ class ResponseData:
         b_col: Optional[str] = None
         if benchmark is not None:
             bmap = benchmark if isinstance(benchmark, pd.Series) else pd.Series(dict(benchmark))
-            if bmap.index.has_duplicates:
-                raise ValueError(
-                    f"benchmark mapping lists questions more than once: "
-                    f"{_fmt_labels(bmap.index[bmap.index.duplicated()].unique())}"
-                )
-            per_q = bmap.reindex(cols)
-            missing = per_q.isna().to_numpy()
-            if missing.any():
-                raise ValueError(
-                    f"benchmark mapping: {int(missing.sum())} question(s) have no benchmark: "
-                    f"{_fmt_labels(cols[missing])}"
-                )
             b_col = bmap.name if bmap.name is not None and bmap.name not in (m_name, q_name, "response") \
                 else "benchmark"
-            long[b_col] = per_q.to_numpy()[c]
+            long[b_col] = benchmark_per_question(bmap, cols)[c]
         return cls.from_long(long, model=m_name, question=q_name, response="response", benchmark=b_col,
                              family=fam, boundary=boundary, eps=eps)
 

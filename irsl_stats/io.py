@@ -19,8 +19,11 @@ This module is pure Python/pandas/numpy; it never imports the compiled kernel.
 
 from __future__ import annotations
 
+import bz2
+import csv
 import gzip
 import json
+import lzma
 import math
 import os
 import re
@@ -30,7 +33,7 @@ from typing import Any, Dict, Hashable, Iterable, Iterator, List, Mapping, Optio
 import numpy as np
 import pandas as pd
 
-from .data import MissingColumnError, ResponseData, reject_empty_rows_and_columns
+from .data import MissingColumnError, ResponseData, benchmark_per_question, wide_matrix_values
 
 __all__ = ["read_lm_eval_samples", "read_counts", "to_long", "from_matrix", "LM_EVAL_NORMALIZATIONS"]
 
@@ -451,12 +454,44 @@ def read_lm_eval_samples(
 # --------------------------------------------------------------------------------------------------
 
 
-def _read_table(path: Path, sep: Optional[str]) -> pd.DataFrame:
+_COMPRESSIONS: Tuple[str, ...] = (".gz", ".bz2", ".xz", ".zip", ".zst")
+
+# decompressing openers for counting the lines of a file (others: no line numbers)
+_TEXT_OPENERS: Dict[Optional[str], Any] = {None: open, ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def _split_compression(path: Path) -> Tuple[str, Optional[str]]:
+    """(lower-case file name without the compression suffix, the suffix or None)."""
     name = path.name.lower()
-    for comp in (".gz", ".bz2", ".xz", ".zip", ".zst"):
+    for comp in _COMPRESSIONS:
         if name.endswith(comp):
-            name = name[: -len(comp)]
-    if name.endswith((".parquet", ".pq")):
+            return name[: -len(comp)], comp
+    return name, None
+
+
+def _is_parquet(path: Path) -> bool:
+    return _split_compression(path)[0].endswith((".parquet", ".pq"))
+
+
+def _text_sep(path: Path, sep: Optional[str]) -> Optional[str]:
+    """The delimiter of a text table: ``sep``, else implied by the extension, else None (sniffed)."""
+    if sep is not None:
+        return sep
+    name = _split_compression(path)[0]
+    if name.endswith((".tsv", ".tab")):
+        return "\t"
+    if name.endswith(".csv"):
+        return ","
+    return None
+
+
+def _read_table(path: Path, sep: Optional[str], labels: Sequence[Hashable]) -> pd.DataFrame:
+    """Read a count table; the columns named in ``labels`` are read as text, exactly as written.
+
+    The other columns are parsed by pandas as usual (numbers, NA values). In the label columns only
+    an empty field is missing: ``0001`` stays ``"0001"`` and ``NA``/``None``/``nan`` are labels.
+    """
+    if _is_parquet(path):
         try:
             return pd.read_parquet(path)
         except ImportError as exc:
@@ -464,29 +499,113 @@ def _read_table(path: Path, sep: Optional[str]) -> pd.DataFrame:
                 f"{path}: reading parquet needs pyarrow or fastparquet ({exc}); install one, or "
                 f"save the table as CSV/TSV"
             ) from None
-    if sep is None:
-        if name.endswith((".tsv", ".tab")):
-            sep = "\t"
-        elif name.endswith(".csv"):
-            sep = ","
-    if sep is None:  # unknown extension: let the python engine sniff the delimiter
-        return pd.read_csv(path, sep=None, engine="python")
-    return pd.read_csv(path, sep=sep)
+    sep = _text_sep(path, sep)
+    # unknown extension: let the python engine sniff the delimiter
+    opts: Dict[str, Any] = {"sep": None, "engine": "python"} if sep is None else {"sep": sep}
+    frame = pd.read_csv(path, **opts)
+    # pandas guesses types and NA values per column; read the label columns again as plain text
+    # (a second pass over the file: per-column NA rules are not possible in one read)
+    pos = [i for i, c in enumerate(frame.columns) if any(c == lab for lab in labels)]
+    if pos:
+        text = pd.read_csv(path, usecols=pos, dtype=str, keep_default_na=False, na_values=[""], **opts)
+        if text.shape != (len(frame), len(pos)):
+            raise ValueError(
+                f"{path}: could not read the label columns "
+                f"{', '.join(repr(frame.columns[i]) for i in pos)} as text: got {text.shape[0]} rows "
+                f"of {text.shape[1]} columns for a table of {len(frame)} rows"
+            )
+        for j, i in enumerate(pos):
+            frame.isetitem(i, text.iloc[:, j])
+    return frame
+
+
+def _file_lines(path: Path, sep: Optional[str], frame: pd.DataFrame) -> Optional[np.ndarray]:
+    """Line of the file on which each data row of ``frame`` starts, or None if not established.
+
+    Counts physical lines with the csv module (quoted fields may span lines; blank lines, which
+    pandas skips, are skipped). Returns None -- so no line number is claimed -- for a sniffed or
+    multi-character delimiter, an unsupported compression, a header that differs from the columns
+    pandas read, or a number of records that differs from the number of rows.
+    """
+    comp = _split_compression(path)[1]
+    if sep is None or len(sep) != 1 or comp not in _TEXT_OPENERS:
+        return None
+    starts: List[int] = []
+    header: Optional[List[str]] = None
+    try:
+        with _TEXT_OPENERS[comp](path, "rt", encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=sep)
+            prev = 0
+            for rec in reader:
+                start, prev = prev + 1, reader.line_num
+                if not rec or (len(rec) == 1 and not rec[0].strip()):
+                    continue  # a blank line
+                if header is None:
+                    header = rec
+                else:
+                    starts.append(start)
+    except (OSError, UnicodeDecodeError, csv.Error, EOFError, lzma.LZMAError):
+        return None
+    if header is None or header != [str(c) for c in frame.columns] or len(starts) != len(frame):
+        return None
+    return np.asarray(starts, dtype=np.int64)
+
+
+class _FileRows:
+    """Where the rows of a count table read from a text file are (for error messages)."""
+
+    def __init__(self, path: Path, sep: Optional[str]) -> None:
+        self.path, self.sep = path, _text_sep(path, sep)
 
 
 def _bad_rows(source: str, column: Hashable, problem: str, frame: pd.DataFrame, bad: np.ndarray,
-              columns: Sequence[Hashable], line_offset: Optional[int]) -> None:
+              columns: Sequence[Hashable], rows: Optional[_FileRows]) -> None:
+    """Raise a ValueError naming ``column`` and showing up to five offending rows.
+
+    ``rows`` is None when the rows are named by the index of ``frame`` (a DataFrame input, or a
+    parquet file), else the text file they come from: they are then named by their line in the
+    file when it can be established, and otherwise by their position among the data rows.
+    """
     pos = np.flatnonzero(bad)
     shown = frame.iloc[pos[:_MAX_SHOW]].loc[:, [c for c in dict.fromkeys(columns) if c in frame.columns]]
-    if line_offset is not None:  # a file we parsed: show the line numbers of the file
-        shown = shown.set_axis(pd.Index(pos[:_MAX_SHOW] + line_offset, name="line"), axis=0)
-        where = "line = line of the file"
-    else:
+    if rows is None:
         where = "the index is the row label of the input"
+    else:
+        lines = _file_lines(rows.path, rows.sep, frame)
+        if lines is not None:
+            shown = shown.set_axis(pd.Index(lines[pos[:_MAX_SHOW]], name="line"), axis=0)
+            where = "line = line of the file"
+        else:
+            shown = shown.set_axis(pd.Index(pos[:_MAX_SHOW] + 1, name="data row"), axis=0)
+            where = "data row = the row's position among the non-blank rows after the header, from 1"
     raise ValueError(
         f"{source}: column {column!r}: {len(pos)} of {len(frame)} rows {problem} "
         f"(showing {min(len(pos), _MAX_SHOW)}; {where}):\n{shown.to_string()}"
     )
+
+
+def _question_per_benchmark(bench: pd.Series, quest: pd.Series, source: str, b_col: Hashable,
+                            q_col: Hashable) -> pd.Series:
+    """Question labels unique across benchmarks: ``quest`` itself when no id appears under two
+    benchmarks, else ``f"{benchmark}/{question}"`` for every row (as :func:`read_lm_eval_samples`)."""
+    pairs = pd.DataFrame({"b": bench.astype(object).to_numpy(), "q": quest.astype(object).to_numpy()})
+    distinct = pairs.drop_duplicates()
+    if not distinct["q"].duplicated().any():
+        return quest
+    named = distinct.assign(label=[f"{b}/{q}" for b, q in zip(distinct["b"], distinct["q"])])
+    clash = named["label"].duplicated(keep=False).to_numpy()
+    if clash.any():  # e.g. a benchmark name with a "/", or ids 1 and "1" in one benchmark
+        shown = named.loc[clash].head(_MAX_SHOW)  # repr: tells the id 1 from the id "1"
+        shown = pd.DataFrame({b_col: [repr(x) for x in shown["b"]], q_col: [repr(x) for x in shown["q"]],
+                              "label": [repr(x) for x in shown["label"]]})
+        raise ValueError(
+            f"{source}: question ids repeat across the benchmarks of column {b_col!r}, and the labels "
+            f"f\"{{benchmark}}/{{question}}\" that would tell them apart are not unique "
+            f"(showing {len(shown)} of {int(clash.sum())} (benchmark, question) pairs):\n"
+            f"{shown.to_string(index=False)}"
+        )
+    labels = [f"{b}/{q}" for b, q in zip(pairs["b"], pairs["q"])]
+    return pd.Series(labels, index=quest.index, dtype=object, name=quest.name)
 
 
 def read_counts(
@@ -511,8 +630,18 @@ def read_counts(
     model, question, successes, trials : hashable
         Names of the model label, question label, successes ``k`` and trials ``n`` columns.
         The defaults match the Pythia "monkeys" tables (``model, problem, n_samples, n_correct``).
+        In a text file the label columns (model, question, benchmark) are read as text, exactly
+        as written: ``0001`` stays ``"0001"`` (not the number 1), ``007`` and ``7`` are different
+        questions, and ``NA``, ``None`` or ``nan`` are labels; only an empty field is a missing
+        label. The count columns and the other columns are parsed as usual. The labels of a
+        DataFrame or a parquet file keep their dtype.
     benchmark : hashable, optional
-        Name of a column with the benchmark of each question.
+        Name of a column with the benchmark of each question. Question ids then need only be
+        unique within a benchmark (e.g. GSM8K and MATH problems both numbered from 0): when an id
+        appears under more than one benchmark, every question is labelled
+        ``f"{benchmark}/{question}"`` (e.g. ``"gsm8k/12"``, ``"math/12"``), as
+        :func:`read_lm_eval_samples` labels them; otherwise the question labels are kept as they
+        are.
     sep : str, optional
         Delimiter, overriding the one implied by the file extension.
     benchmark_label : str, optional
@@ -522,8 +651,10 @@ def read_counts(
     Returns
     -------
     pandas.DataFrame
-        Columns ``model``, ``question``, ``successes`` (int64), ``trials`` (int64), then
-        ``benchmark`` when given, then the other columns of the input unchanged (e.g. ``level``).
+        Columns ``model``, ``question`` (relabelled ``f"{benchmark}/{question}"`` when ids
+        repeat across the benchmarks of ``benchmark=``), ``successes`` (int64), ``trials``
+        (int64), then ``benchmark`` when given, then the other columns of the input unchanged
+        (e.g. ``level``).
         Row order is that of the input; the index is a fresh RangeIndex. Pass it to
         ``irsl_stats.fit(..., successes="successes", trials="trials")``.
 
@@ -533,9 +664,12 @@ def read_counts(
         (a KeyError and a ValueError) a named column is absent; lists the available ones.
     ValueError
         Missing labels, non-integer or missing counts, ``k < 0``, ``k > n``, ``n < 1``, a
-        duplicated (model, question) pair, or an input column that clashes with a standard name;
-        the message names the file, the column and shows up to 5 offending rows (with their line
-        numbers in the file).
+        duplicated (model, question) pair (with ``benchmark=``: (model, benchmark, question)), or
+        an input column that clashes with a standard name; the message names the file, the
+        column and shows up to 5 offending rows: for a DataFrame (or a parquet file) with their
+        index labels, for a text file with their line numbers in the file (when they cannot be
+        established -- e.g. a sniffed delimiter or a ``.zip`` file -- with their position among
+        the data rows after the header).
 
     Examples
     --------
@@ -546,17 +680,19 @@ def read_counts(
     {'model': ['a', 'a', 'b'], 'question': [1, 2, 1], 'successes': [3, 0, 200],
      'trials': [128, 128, 256], 'benchmark': ['gsm8k', 'gsm8k', 'gsm8k']}
     """
+    labels = [model, question] + ([benchmark] if benchmark is not None else [])
+    rows: Optional[_FileRows] = None  # how error messages name rows: None = by the frame's index
     if isinstance(path_or_df, pd.DataFrame):
-        frame = path_or_df.reset_index(drop=True)
-        source, line_offset = "input DataFrame", None
+        frame = path_or_df  # keeps its index for the messages; the output gets a RangeIndex
+        source = "input DataFrame"
     elif isinstance(path_or_df, (str, os.PathLike)):
         path = Path(os.fsdecode(path_or_df))
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {str(path)!r}")
-        frame = _read_table(path, sep)
+        frame = _read_table(path, sep, labels)
         source = str(path)
-        # row 0 of a delimited text file is on line 2 (after the header); parquet has no lines
-        line_offset = None if path.name.lower().endswith((".parquet", ".pq")) else 2
+        if not _is_parquet(path):  # parquet has no lines: its rows are named by their index
+            rows = _FileRows(path, sep)
     else:
         raise TypeError(f"path_or_df must be a path or a pandas DataFrame, got {type(path_or_df).__name__}")
     if benchmark is not None and benchmark_label is not None:
@@ -578,7 +714,7 @@ def read_counts(
         col = roles[role]
         na = frame[col].isna().to_numpy()
         if na.any():
-            _bad_rows(source, col, f"have a missing {role} label", frame, na, shown, line_offset)
+            _bad_rows(source, col, f"have a missing {role} label", frame, na, shown, rows)
 
     counts: Dict[str, np.ndarray] = {}
     for role in ("successes", "trials"):
@@ -587,13 +723,13 @@ def read_counts(
         num = pd.to_numeric(raw.astype(object), errors="coerce").astype(np.float64).to_numpy()
         bad = ~np.isfinite(num)
         if bad.any():
-            _bad_rows(source, col, "are missing or not numeric", frame, bad, shown, line_offset)
+            _bad_rows(source, col, "are missing or not numeric", frame, bad, shown, rows)
         bad = num != np.round(num)
         if bad.any():
-            _bad_rows(source, col, "are not integers", frame, bad, shown, line_offset)
+            _bad_rows(source, col, "are not integers", frame, bad, shown, rows)
         if (np.abs(num) > 2.0 ** 53).any():
             _bad_rows(source, col, "are too large to count exactly", frame, np.abs(num) > 2.0 ** 53, shown,
-                      line_offset)
+                      rows)
         counts[role] = num.astype(np.int64)
     k, n = counts["successes"], counts["trials"]
     checks = (
@@ -603,11 +739,19 @@ def read_counts(
     )
     for col, bad, problem in checks:
         if bad.any():
-            _bad_rows(source, col, problem, frame, bad, shown, line_offset)
-    dup = frame.duplicated([model, question], keep=False).to_numpy()
-    if dup.any():
-        _bad_rows(source, question, f"repeat a (model, question) pair (columns {model!r}, {question!r})",
-                  frame, dup, shown, line_offset)
+            _bad_rows(source, col, problem, frame, bad, shown, rows)
+    if benchmark is None:
+        dup = frame.duplicated([model, question], keep=False).to_numpy()
+        if dup.any():
+            _bad_rows(source, question, f"repeat a (model, question) pair (columns {model!r}, {question!r})",
+                      frame, dup, shown, rows)
+        question_labels = frame[question]
+    else:
+        dup = frame.duplicated([model, benchmark, question], keep=False).to_numpy()
+        if dup.any():
+            _bad_rows(source, question, f"repeat a (model, benchmark, question) triple (columns {model!r}, "
+                      f"{benchmark!r}, {question!r})", frame, dup, shown, rows)
+        question_labels = _question_per_benchmark(frame[benchmark], frame[question], source, benchmark, question)
 
     std = ["model", "question", "successes", "trials"] + (["benchmark"] if benchmark is not None
                                                           or benchmark_label is not None else [])
@@ -618,10 +762,11 @@ def read_counts(
             f"{source}: column(s) {clash!r} would clash with the standard output names {std!r}; "
             f"rename or drop them first"
         )
-    # Series keep their dtype (a Categorical keeps its category order); frame has a RangeIndex
+    # Series keep their dtype (a Categorical keeps its category order); the output has a RangeIndex
+    frame = frame.reset_index(drop=True)
     parts: Dict[Hashable, Any] = {
         "model": frame[model],
-        "question": frame[question],
+        "question": question_labels.reset_index(drop=True),
         "successes": pd.Series(k, index=frame.index),
         "trials": pd.Series(n, index=frame.index),
     }
@@ -668,7 +813,9 @@ def to_long(
     Raises
     ------
     ValueError
-        Duplicated or missing row/column labels, non-numeric columns, unmapped questions, or a
+        As :meth:`ResponseData.from_matrix`: an empty matrix, duplicated or missing row/column
+        labels, columns whose values are not numbers (columns of dtype ``object`` holding numbers
+        are accepted), a benchmark mapping that lists a question twice or misses one, or a
         model (row) or question (column) with no responses (all NaN), which would be lost.
 
     Examples
@@ -685,30 +832,12 @@ def to_long(
     names = [model, question, response] + (["benchmark"] if benchmark is not None else [])
     if len(set(names)) != len(names):
         raise ValueError(f"output column names must differ, got {names!r}")
-    idx, cols = pd.Index(wide.index), pd.Index(wide.columns)
-    for labels, what in ((idx, "model (row index)"), (cols, "question (columns)")):
-        if labels.hasnans:
-            raise ValueError(f"matrix {what} has missing (NaN) labels")
-        if labels.has_duplicates:
-            dups = list(labels[labels.duplicated()].unique())[:10]
-            raise ValueError(f"matrix {what} has duplicated labels: {dups!r}")
-    bad_cols = [c for c in wide.columns
-                if not (pd.api.types.is_numeric_dtype(wide[c]) or pd.api.types.is_bool_dtype(wide[c]))]
-    if bad_cols:
-        raise ValueError(f"matrix columns are not numeric: {bad_cols[:10]!r}")
-    values = wide.to_numpy(dtype=np.float64, na_value=np.nan)
-    observed = ~np.isnan(values)
-    reject_empty_rows_and_columns(observed, idx, cols)  # as ResponseData.from_matrix
-    r, c = np.nonzero(observed)
+    # the checks of ResponseData.from_matrix (shared)
+    idx, cols, values = wide_matrix_values(wide)
+    r, c = np.nonzero(~np.isnan(values))
     out = pd.DataFrame({model: idx.take(r), question: cols.take(c)})
     if benchmark is not None:
-        bmap = benchmark if isinstance(benchmark, pd.Series) else pd.Series(dict(benchmark))
-        per_q = bmap.reindex(cols)
-        miss = per_q.isna().to_numpy()
-        if miss.any():
-            raise ValueError(f"benchmark mapping: {int(miss.sum())} question(s) have no benchmark: "
-                             f"{list(cols[miss])[:10]!r}")
-        out["benchmark"] = per_q.to_numpy()[c]
+        out["benchmark"] = benchmark_per_question(benchmark, cols)[c]
     out[response] = values[r, c]
     return out
 
