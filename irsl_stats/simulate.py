@@ -194,8 +194,10 @@ class Simulation:
 
         Parameters
         ----------
-        ks : sequence of float, shape (K,)
-            Budgets ``k > 0``.
+        ks : float or sequence of float, shape (K,)
+            Budgets ``k > 0`` (finite; need not be integers, sorted or distinct: a budget
+            given twice gives its rows twice, as :func:`irsl_stats.testtime.observed_pass_at_k`
+            does).
         by : str or sequence of str, default "model"
             Grouping columns of ``responses`` (e.g. ``("model", "benchmark")``).
         kind : {"realized", "expected"}, default "realized"
@@ -208,10 +210,18 @@ class Simulation:
         Returns
         -------
         pandas.DataFrame, shape (n_groups * K, len(by) + 2)
-            Tidy: the ``by`` columns, ``k``, ``pass_at_k``.
+            Tidy: the ``by`` columns, ``k``, ``pass_at_k``; groups sorted, budgets in the
+            order given within each group.
+
+        Raises
+        ------
+        ValueError
+            If ``ks`` is empty, not one-dimensional, not numeric, or holds a value that is not
+            finite or not ``> 0`` (naming the values); if ``kind`` is unknown or
+            ``kind="realized"`` lacks the ``p`` column.
         """
         by_cols = [by] if isinstance(by, str) else list(by)
-        ks_arr = np.asarray(ks, dtype=float).ravel()
+        ks_arr = _as_budgets(ks)
         resp = self.responses
         if kind == "realized":
             if "p" not in resp.columns:
@@ -233,14 +243,40 @@ class Simulation:
                 curves = beta_pass_at_k(mu[:, None], phi[:, None], ks_arr[None, :])
         else:
             raise ValueError(f"`kind` must be 'realized' or 'expected', got {kind!r}")
-        wide = pd.DataFrame(curves, columns=ks_arr)
+        # columns are the positions of the budgets: a budget given twice is two columns
+        # (stack rejects repeated column labels); the labels become the budgets at the end
+        wide = pd.DataFrame(curves, columns=pd.RangeIndex(ks_arr.size))
         for col in by_cols:
             wide[col] = resp[col].to_numpy()
         means = wide.groupby(by_cols, observed=True, sort=True).mean()
         tidy = means.stack().rename("pass_at_k").reset_index()
-        tidy = tidy.rename(columns={tidy.columns[len(by_cols)]: "k"})
-        tidy["k"] = tidy["k"].astype(float)
-        return tidy
+        pos_col = tidy.columns[len(by_cols)]
+        tidy[pos_col] = ks_arr[tidy[pos_col].to_numpy(dtype=np.int64)]
+        return tidy.rename(columns={pos_col: "k"})
+
+
+def _as_budgets(ks: object) -> np.ndarray:
+    """``ks`` of :meth:`Simulation.pass_at_k_truth` as a float array of shape (K,), or raise.
+
+    The true pass@k ``1 - (1 - p)^k`` (and its Beta expectation) is defined for every real
+    ``k > 0``, so budgets need not be integers nor bounded by a number of samples; a budget
+    given twice is kept (one row each), as in :func:`irsl_stats.testtime.observed_pass_at_k`.
+    """
+    raw = np.atleast_1d(np.asarray(ks, dtype=object))
+    if raw.ndim != 1 or raw.size == 0:
+        raise ValueError(f"`ks` must be a non-empty one-dimensional sequence of budgets, got shape {raw.shape}")
+    bad = [v for v in raw if isinstance(v, (bool, np.bool_))
+           or not isinstance(v, (int, float, np.integer, np.floating))]
+    if bad:
+        raise ValueError(f"`ks` must hold numbers (budgets k > 0), got {bad[0]!r}")
+    arr = raw.astype(float)
+    nonfinite = arr[~np.isfinite(arr)]
+    if nonfinite.size:
+        raise ValueError(f"`ks` must be finite, got {nonfinite[:5].tolist()}")
+    low = arr[arr <= 0]
+    if low.size:
+        raise ValueError(f"`ks` must be > 0, got {low[:5].tolist()}")
+    return arr
 
 
 @dataclass
@@ -423,14 +459,25 @@ def _simulate_all(setup: _Setup, block: int = 512) -> tuple[pd.DataFrame, int]:
     return _to_frame(setup, merged), n_clipped
 
 
-def _benchmark_names(benchmarks: int | Sequence[str]) -> list[str]:
-    if isinstance(benchmarks, (int, np.integer)):
+def _benchmark_names(benchmarks: int | str | Sequence[str], allow_count: bool = True) -> list[str]:
+    """Benchmark names from a count (``allow_count``), one name (a ``str``) or a sequence of names."""
+    if isinstance(benchmarks, str):
+        return [benchmarks]  # one name, not its letters
+    if isinstance(benchmarks, (int, np.integer)) and not isinstance(benchmarks, (bool, np.bool_)):
+        if not allow_count:
+            raise ValueError(f"`benchmarks` must be a name or a sequence of names, got the number {benchmarks!r}")
         if benchmarks < 1:
-            raise ValueError("`benchmarks` must be >= 1 or a sequence of names")
+            raise ValueError(f"`benchmarks` must be >= 1 or a sequence of names, got {benchmarks!r}")
         return [f"bench{b}" for b in range(int(benchmarks))]
+    if isinstance(benchmarks, (bool, np.bool_)) or not np.iterable(benchmarks):
+        what = "a number of benchmarks, a name" if allow_count else "a name"
+        raise ValueError(f"`benchmarks` must be {what} or a sequence of names, got {benchmarks!r}")
     names = [str(b) for b in benchmarks]
-    if not names or len(set(names)) != len(names):
-        raise ValueError("`benchmarks` must be a non-empty sequence of distinct names")
+    if not names:
+        raise ValueError("`benchmarks` must be a non-empty sequence of distinct names, got an empty one")
+    dup = list(dict.fromkeys(n for n in names if names.count(n) > 1))
+    if dup:
+        raise ValueError(f"`benchmarks` must be a non-empty sequence of distinct names; repeated: {dup}")
     return names
 
 
@@ -494,7 +541,7 @@ def _irt_setup(
     family: str,
     irt: str,
     precision: str,
-    benchmarks: int | Sequence[str],
+    benchmarks: int | str | Sequence[str],
     family_effects: Sequence[float],
     beta: tuple[float, float],
     sigma: float,
@@ -591,7 +638,7 @@ def irt(
     family: Literal["beta", "bernoulli", "binomial", "beta_binomial"] = "beta",
     irt: Literal["1pl", "2pl"] = "2pl",
     precision: Literal["item", "common"] = "item",
-    benchmarks: int | Sequence[str] = 1,
+    benchmarks: int | str | Sequence[str] = 1,
     family_effects: Sequence[float] = (0.0, 0.4, -0.3),
     beta: tuple[float, float] = (0.0, 0.35),
     sigma: float = 0.5,
@@ -625,8 +672,9 @@ def irt(
         Response family (see the module docstring).
     irt : {"1pl", "2pl"}
     precision : {"item", "common"}
-    benchmarks : int or sequence of str, default 1
-        Number of benchmarks (named ``bench0``, ...) or their names.
+    benchmarks : int, str or sequence of str, default 1
+        Number of benchmarks (named ``bench0``, ...) or their distinct names; a single string
+        is one name.
     family_effects : sequence of float, default (0.0, 0.4, -0.3)
         Ability shift per model family; its length is the number of families.
     beta : (float, float), default (0.0, 0.35)
@@ -747,7 +795,7 @@ def pretraining(
     n_recipes: int = 25,
     sizes: Sequence[float] = DATADECIDE_SIZES,
     n_checkpoints: int = 2,
-    benchmarks: Sequence[str] = OLMES_BENCHMARKS,
+    benchmarks: str | Sequence[str] = OLMES_BENCHMARKS,
     questions_per_benchmark: int = 100,
     *,
     tokens_per_param: float | tuple[float, float] = (20.0, 100.0),
@@ -784,7 +832,8 @@ def pretraining(
         Model sizes in parameters (the 14 DataDecide sizes, 4M ... 1B).
     n_checkpoints : int, default 2
         Evenly spaced checkpoints per run; the last is the final one (``is_final``).
-    benchmarks : sequence of str, default :data:`OLMES_BENCHMARKS`
+    benchmarks : str or sequence of str, default :data:`OLMES_BENCHMARKS`
+        Distinct benchmark names; a single string is one name.
     questions_per_benchmark : int, default 100
     tokens_per_param : float or (float, float), default (20, 100)
         Tokens per parameter at the final checkpoint: a constant, or a range from which
@@ -820,7 +869,7 @@ def pretraining(
     if sizes_arr.ndim != 1 or sizes_arr.size < 1 or np.any(sizes_arr <= 0):
         raise ValueError("`sizes` must be a non-empty sequence of positive parameter counts")
     _check_missing(missing)
-    bench_names = _benchmark_names(list(benchmarks))
+    bench_names = _benchmark_names(benchmarks, allow_count=False)
     entropy = _entropy(seed)
     rng = np.random.default_rng([entropy, 0])
     # token budgets per size
@@ -899,7 +948,7 @@ def pretraining(
 def test_time(
     n_models: int = 12,
     n_questions: int = 120,
-    benchmarks: Sequence[str] = TEST_TIME_BENCHMARKS,
+    benchmarks: str | Sequence[str] = TEST_TIME_BENCHMARKS,
     n_samples: int | np.ndarray = 2560,
     *,
     seed: int | None = 0,
@@ -929,7 +978,8 @@ def test_time(
     n_models : int, default 12
     n_questions : int, default 120
         Split evenly over ``benchmarks``.
-    benchmarks : sequence of str, default :data:`TEST_TIME_BENCHMARKS`
+    benchmarks : str or sequence of str, default :data:`TEST_TIME_BENCHMARKS`
+        Distinct benchmark names; a single string is one name.
     n_samples : int or ndarray, default 2560
         Samples per cell: scalar, shape (n_questions,) or (n_models, n_questions).
     seed : int or None, default 0
@@ -965,7 +1015,7 @@ def test_time(
     """
     if n_models < 1 or n_questions < 1:
         raise ValueError("`n_models` and `n_questions` must be >= 1")
-    bench_names = _benchmark_names(list(benchmarks))
+    bench_names = _benchmark_names(benchmarks, allow_count=False)
     if len(bench_names) > n_questions:
         raise ValueError("more benchmarks than questions")
     entropy = _entropy(seed)
@@ -1037,7 +1087,9 @@ def subsample_counts(
     Parameters
     ----------
     responses : pandas.DataFrame, shape (n_cells, ...)
-        Long table with count columns.
+        Long table with count columns: non-negative integers, held in any integer or float
+        dtype (numpy or pandas nullable, e.g. ``Int64``) or as Python numbers; no missing
+        values.
     n_samples : int or array_like of int, shape () or (n_cells,)
         Samples kept per cell, ``1 <= n_samples <= trials``.
     seed : int or None, default 0
@@ -1047,14 +1099,15 @@ def subsample_counts(
     Returns
     -------
     pandas.DataFrame, shape (n_cells, ...)
-        A copy of ``responses`` with ``successes`` and ``trials`` replaced (other columns,
-        e.g. the true ``p``, unchanged).
+        A copy of ``responses`` with ``successes`` and ``trials`` replaced, each in its
+        input dtype (other columns, e.g. the true ``p``, unchanged).
 
     Raises
     ------
     ValueError
-        If a column is missing, counts are invalid, or ``n_samples`` exceeds ``trials``
-        (naming how many rows).
+        If a column is missing, counts are missing (NaN/NA) or not non-negative integers,
+        ``successes`` exceed ``trials``, or ``n_samples`` is not an integer ``>= 1`` or
+        exceeds ``trials`` (naming how many rows and their first index labels).
 
     Examples
     --------
@@ -1068,32 +1121,78 @@ def subsample_counts(
     for col in (successes, trials):
         if col not in responses.columns:
             raise ValueError(f"column {col!r} not in `responses`")
-    k = responses[successes].to_numpy()
-    n = responses[trials].to_numpy()
-    for arr, nm in ((k, successes), (n, trials)):
-        arr_f = np.asarray(arr, dtype=float)
-        if np.any(~np.isfinite(arr_f)) or np.any(arr_f != np.round(arr_f)) or np.any(arr_f < 0):
-            raise ValueError(f"column {nm!r} must hold non-negative integers")
-    k = np.asarray(k, dtype=np.int64)
-    n = np.asarray(n, dtype=np.int64)
+    k = _count_column(responses, successes)
+    n = _count_column(responses, trials)
     if np.any(k > n):
-        raise ValueError(f"{int(np.sum(k > n))} rows have {successes} > {trials}")
+        raise ValueError(f"{int(np.sum(k > n))} rows have {successes} > {trials}: "
+                         f"{_row_labels(responses.index, k > n)}")
     m = np.asarray(n_samples)
     if not np.issubdtype(m.dtype, np.integer):
-        if not np.all(m == np.round(m)):
-            raise ValueError("`n_samples` must be integer")
-    m = np.broadcast_to(m.astype(np.int64), k.shape)
+        try:
+            m_f = np.asarray(m, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"`n_samples` must hold integers, got {n_samples!r}") from None
+        if m.dtype == bool or not np.all(np.isfinite(m_f)) or not np.all(m_f == np.round(m_f)):
+            raise ValueError(f"`n_samples` must hold integers, got {n_samples!r}")
+        m = m_f
+    try:
+        m = np.broadcast_to(m.astype(np.int64), k.shape)
+    except ValueError:
+        raise ValueError(f"`n_samples` must be a scalar or have one value per row ({k.size}), "
+                         f"got shape {m.shape}") from None
     if np.any(m < 1):
-        raise ValueError("`n_samples` must be >= 1")
+        raise ValueError(f"`n_samples` must be >= 1, got {np.unique(m[m < 1])[:5].tolist()}")
     over = m > n
     if np.any(over):
-        raise ValueError(f"`n_samples` exceeds `{trials}` in {int(over.sum())} rows")
+        raise ValueError(f"`n_samples` exceeds `{trials}` in {int(over.sum())} rows: "
+                         f"{_row_labels(responses.index, over)}")
     rng = np.random.default_rng(seed)
     new_k = rng.hypergeometric(k, n - k, m) if k.size else k.copy()
     out = responses.copy()
-    out[successes] = new_k.astype(responses[successes].dtype, copy=False)
-    out[trials] = m.astype(responses[trials].dtype, copy=False)
+    # write back in the input's dtype (numpy or pandas extension, e.g. nullable Int64)
+    out[successes] = _like_column(new_k, responses[successes])
+    out[trials] = _like_column(m, responses[trials])
     return out
+
+
+def _row_labels(index: pd.Index, mask: np.ndarray, limit: int = 5) -> str:
+    """The first ``limit`` index labels where ``mask`` holds, for error messages."""
+    labels = index[np.asarray(mask)].tolist()
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return f"row labels {labels[:limit]}{more}"
+
+
+def _count_column(responses: pd.DataFrame, col: str) -> np.ndarray:
+    """Column ``col`` of ``responses`` as int64 counts; ValueError naming the bad rows."""
+    series = responses[col]
+    missing = series.isna().to_numpy()
+    if missing.any():
+        raise ValueError(f"column {col!r} has missing values (NaN/NA) in {int(missing.sum())} row(s): "
+                         f"{_row_labels(responses.index, missing)}")
+    dtype = series.dtype
+    if dtype == object:  # numbers held as Python objects are fine; strings, booleans are not
+        odd = [v for v in series if isinstance(v, (bool, np.bool_))
+               or not isinstance(v, (int, float, np.integer, np.floating))]
+        if odd:
+            raise ValueError(f"column {col!r} must hold non-negative integers, got {odd[0]!r}")
+    elif pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+        raise ValueError(f"column {col!r} must hold non-negative integers, got dtype {dtype}")
+    if pd.api.types.is_integer_dtype(dtype):
+        values = series.to_numpy(dtype=np.int64)
+        bad = values < 0
+    else:
+        values_f = series.to_numpy(dtype=float)
+        bad = ~np.isfinite(values_f) | (values_f != np.round(values_f)) | (values_f < 0) | (values_f >= 2.0**62)
+        values = np.where(bad, 0.0, values_f).astype(np.int64)
+    if bad.any():
+        raise ValueError(f"column {col!r} must hold non-negative integers; {int(bad.sum())} row(s) do not: "
+                         f"{_row_labels(responses.index, bad)}")
+    return values
+
+
+def _like_column(values: np.ndarray, template: pd.Series) -> Any:
+    """``values`` as an array of ``template``'s dtype (numpy or pandas extension dtype)."""
+    return pd.Series(values, index=template.index, copy=False).astype(template.dtype).array
 
 
 # ======================================================================================
@@ -1136,7 +1235,7 @@ def correlated_benchmarks(
     questions: int | Sequence[int] = 100,
     corr: Any = None,
     *,
-    benchmarks: Sequence[str] | None = None,
+    benchmarks: str | Sequence[str] | None = None,
     family: str = "beta",
     phi: float = 20.0,
     n_trials: int = 50,
@@ -1156,8 +1255,9 @@ def correlated_benchmarks(
     corr : array_like, shape (B, B), optional
         Correlation matrix of the abilities (default: three benchmarks, the first two
         correlated 0.95 and both correlated 0.1 with the third).
-    benchmarks : sequence of str, optional
-        Names (default ``"bench1", ...``).
+    benchmarks : str or sequence of str, optional
+        Distinct names, one per row of ``corr`` (a single string is one name); default
+        ``"bench1", ...``.
     family : {"beta", "bernoulli", "binomial", "beta_binomial"}
     phi : float
     n_trials : int
@@ -1181,7 +1281,8 @@ def correlated_benchmarks(
     if np.linalg.eigvalsh(c).min() < -1e-12:
         raise ValueError("corr: not positive semi-definite")
     n_b = c.shape[0]
-    names = [f"bench{k + 1}" for k in range(n_b)] if benchmarks is None else [str(b) for b in benchmarks]
+    names = ([f"bench{k + 1}" for k in range(n_b)] if benchmarks is None
+             else _benchmark_names(benchmarks, allow_count=False))
     if len(names) != n_b:
         raise ValueError(f"benchmarks: {n_b} names needed (corr is {n_b} x {n_b}); got {len(names)}")
     n_per = [int(questions)] * n_b if np.isscalar(questions) else [int(q) for q in questions]
