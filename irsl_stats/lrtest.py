@@ -51,9 +51,9 @@ class LRTestResult(NamedTuple):
     df_diff: int
 
 
-# fit options that must agree for the two likelihoods to be of the same measurement model
-_SAME_OPTIONS = ("method", "irt", "precision", "precision_prior", "discrimination_prior", "n_quad",
-                 "identification")
+# fit options that must agree for the two likelihoods to be of the same measurement model (the
+# identification only relabels the scale, and the quadrature only matters to MML)
+_SAME_OPTIONS = ("method", "irt", "precision", "precision_prior", "discrimination_prior")
 
 
 def _require_same_responses(full, restricted) -> None:
@@ -82,7 +82,8 @@ def _require_same_options(full, restricted) -> None:
     fa, fb = getattr(full, "_fit_call", None), getattr(restricted, "_fit_call", None)
     if fa is None or fb is None:
         raise ValueError("compare_lr_test needs results of irsl.fit (they carry their fitting options)")
-    differ = [k for k in _SAME_OPTIONS if not _same_value(fa.get(k), fb.get(k))]
+    options = _SAME_OPTIONS + (("n_quad",) if fa.get("method") == "mml" else ())
+    differ = [k for k in options if not _same_value(fa.get(k), fb.get(k))]
     if differ:
         shown = ", ".join(f"{k}={fa.get(k)!r} vs {fb.get(k)!r}" for k in differ)
         raise ValueError(

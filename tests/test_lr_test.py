@@ -158,6 +158,10 @@ def test_lr_test_input_errors(sim):
     moved = _quiet_fit(SMALL, data=changed, models=sim.models, reml=False, method="jml", irt="1pl")
     with pytest.raises(ValueError, match="not of the same responses"):
         full.compare_lr_test(moved)
+    # the identification only relabels the scale: the test is the same
+    regression = _quiet_fit(SMALL, data=sim.responses, models=sim.models, reml=False, method="jml",
+                            irt="1pl", identification="regression")
+    assert full.compare_lr_test(regression) == full.compare_lr_test(small)
     with pytest.raises(TypeError, match="IRSLResults"):
         full.compare_lr_test(pd.DataFrame())
     with pytest.raises(ValueError, match="reml must be True or False"):
