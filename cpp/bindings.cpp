@@ -104,6 +104,9 @@ void check_shape(const py::array& arr, const char* name, std::vector<int64_t> sh
 
 const double* dptr(const py::array& a) { return static_cast<const double*>(a.data()); }
 
+// Largest |log phi| accepted: phi = exp(log_phi) and lgamma(phi) stay finite (e^700 ~ 1e304).
+constexpr double LOG_PHI_MAX = 700.0;
+
 void check_finite(const py::array& arr, const char* name, int n_threads) {
     const double* p = dptr(arr);
     const int64_t n = arr.size();
@@ -323,8 +326,21 @@ struct Items {
     std::vector<py::array> keep;
 };
 
+// For the families with a precision: |log_phi| <= LOG_PHI_MAX (after check_finite).
+void check_log_phi(const py::array& arr, const char* name, int family, int n_threads) {
+    if (family != irsl::BETA && family != irsl::BETA_BINOMIAL) return;
+    const double* p = dptr(arr);
+    const int64_t n = arr.size();
+    const int64_t t = first_bad(n, [p](int64_t k) { return !(std::fabs(p[k]) <= LOG_PHI_MAX); },
+                                n_threads);
+    if (t < n)
+        throw py::value_error(std::string(name) + " must lie in [-700, 700] (phi = exp(" + name +
+                              ") finite and positive); element " + std::to_string(t) + " is " +
+                              fmt(p[t]));
+}
+
 Items parse_items(const py::object& a, const py::object& d, const py::object& log_phi,
-                  int64_t N, int n_threads) {
+                  int64_t N, int family, int n_threads) {
     Items it;
     py::array aa = get_array<double>(a, "a", 2);
     check_shape(aa, "a", {N, -1}, "(n_items, D) with n_items = " + std::to_string(N));
@@ -339,6 +355,7 @@ Items parse_items(const py::object& a, const py::object& d, const py::object& lo
     check_finite(aa, "a", n_threads);
     check_finite(da, "d", n_threads);
     check_finite(pa, "log_phi", n_threads);
+    check_log_phi(pa, "log_phi", family, n_threads);
     it.P.D = static_cast<int>(D);
     it.P.a = dptr(aa);
     it.P.d = dptr(da);
@@ -465,7 +482,7 @@ PYBIND11_MODULE(_core, m) {
              const py::object& log_phi, const py::object& n_threads) {
               const int nt = threads_from(n_threads);
               Data D = parse_data(IRSL_DATA_FORWARD, false, nt);
-              Items it = parse_items(a, d, log_phi, D.view.n_items, nt);
+              Items it = parse_items(a, d, log_phi, D.view.n_items, D.view.family, nt);
               py::array th = get_array<double>(theta, "theta", 2);
               check_shape(th, "theta", {D.view.n_models, it.P.D},
                           "(n_models, D) = (" + std::to_string(D.view.n_models) + ", " +
@@ -483,7 +500,7 @@ PYBIND11_MODULE(_core, m) {
              bool expected, const py::object& n_threads) {
               const int nt = threads_from(n_threads);
               Data D = parse_data(IRSL_DATA_FORWARD, false, nt);
-              Items it = parse_items(a, d, log_phi, D.view.n_items, nt);
+              Items it = parse_items(a, d, log_phi, D.view.n_items, D.view.family, nt);
               const int64_t Dm = it.P.D, M = D.view.n_models, N = D.view.n_items;
               py::array th = get_array<double>(theta, "theta", 2);
               check_shape(th, "theta", {M, Dm},
@@ -544,6 +561,7 @@ PYBIND11_MODULE(_core, m) {
               py::array pa = get_array<double>(log_phi_obs, "log_phi_obs", 1);
               check_shape(pa, "log_phi_obs", {n}, nshape);
               check_finite(pa, "log_phi_obs", nt);
+              check_log_phi(pa, "log_phi_obs", D.view.family, nt);
               const bool exp = get_expected(expected, D.view.family);
               std::vector<py::array_t<double>> outs;
               double* ptrs[6];
@@ -565,7 +583,7 @@ PYBIND11_MODULE(_core, m) {
              const py::object& nodes, const py::object& n_threads) {
               const int nt = threads_from(n_threads);
               Data D = parse_data(IRSL_DATA_FORWARD, true, nt);
-              Items it = parse_items(a, d, log_phi, D.view.n_items, nt);
+              Items it = parse_items(a, d, log_phi, D.view.n_items, D.view.family, nt);
               const int64_t M = D.view.n_models, Dm = it.P.D;
               py::array na = get_array<double>(nodes, "nodes", 3);
               check_shape(na, "nodes", {M, -1, Dm},
@@ -590,7 +608,7 @@ PYBIND11_MODULE(_core, m) {
              const py::object& n_threads) {
               const int nt = threads_from(n_threads);
               Data D = parse_data(IRSL_DATA_FORWARD, true, nt);
-              Items it = parse_items(a, d, log_phi, D.view.n_items, nt);
+              Items it = parse_items(a, d, log_phi, D.view.n_items, D.view.family, nt);
               const int64_t M = D.view.n_models, N = D.view.n_items, Dm = it.P.D;
               py::array na = get_array<double>(nodes, "nodes", 3);
               check_shape(na, "nodes", {M, -1, Dm},

@@ -185,9 +185,11 @@ IRSL_HOT double loglik_chunk(const DataView& X, const double* theta, const ItemP
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t i = X.model[t], j = X.item[t];
         const double eta = linear_predictor<DT>(P.a + j * D, P.d[j], theta + i * D, D);
+        const double w = X.weight ? X.weight[t] : 1.0;
+        if (w == 0.0) continue;  // contributes nothing, even where its terms are not finite
         ObsDerivs o;
         family_eval<FAMILY, false, false>(response_at<FAMILY>(X, t), eta, pc[j], o);
-        ll += (X.weight ? X.weight[t] : 1.0) * o.l;
+        ll += w * o.l;
     }
     return ll;
 }
@@ -231,12 +233,18 @@ IRSL_HOT ChunkResult accumulate_chunk(const DataView& X, const double* theta, co
     ChunkResult r;
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t i = X.model[t], j = X.item[t];
+        const double w = X.weight ? X.weight[t] : 1.0;
+        if (w == 0.0) {
+            // contributes nothing (as in accumulate_items_weighted), even where its terms are not
+            // finite; its cross block is zero
+            if (crs) std::fill(crs + t * D * P2, crs + (t + 1) * D * P2, 0.0);
+            continue;
+        }
         const double* th = theta + i * D;
         const double* aj = P.a + j * D;
         const double eta = linear_predictor<DT>(aj, P.d[j], th, D);
         ObsDerivs o;
         family_eval<FAMILY, true, EXPECTED>(response_at<FAMILY>(X, t), eta, pc[j], o);
-        const double w = X.weight ? X.weight[t] : 1.0;
         r.ll += w * o.l;
         const double le = w * o.le, ls = w * o.ls;
         const double lee = w * o.lee, les = w * o.les, lss = w * o.lss;
@@ -257,14 +265,18 @@ IRSL_HOT ChunkResult accumulate_chunk(const DataView& X, const double* theta, co
             add_item_block<DT>(ig + j * wig, ih + j * wih, th, D, le, ls, lee, les, lss);
         }
         if (crs) {
-            // d2l / dtheta_k d(a_l, d, s):  lee a_k theta_l + le [k == l],  lee a_k,  les a_k
+            // d2l / dtheta_k d(a_l, d, s):  lee a_k theta_l + le [k == l],  lee a_k,  les a_k,
+            // always with the observed lee, les (documented; the expected ones would not be the
+            // expectation of this block, whose score term le [k == l] stays)
+            const double clee = EXPECTED ? w * o.lee_obs : lee;
+            const double cles = EXPECTED ? w * o.les_obs : les;
             double* cr = crs + t * D * P2;
             for (int k = 0; k < D; ++k) {
-                const double la = lee * aj[k];
+                const double la = clee * aj[k];
                 for (int l = 0; l < D; ++l) cr[k * P2 + l] = la * th[l];
                 cr[k * P2 + k] += le;
                 cr[k * P2 + D] = la;
-                cr[k * P2 + D + 1] = les * aj[k];
+                cr[k * P2 + D + 1] = cles * aj[k];
             }
         }
     }
@@ -358,6 +370,7 @@ void loglik_grid_impl(const DataView& X, const ItemParams& P, const double* node
         for (int64_t t = X.model_ptr[i]; t < X.model_ptr[i + 1]; ++t) {
             const int64_t j = X.item[t];
             const double w = X.weight ? X.weight[t] : 1.0;
+            if (w == 0.0) continue;  // contributes nothing
             const Response resp = response_at<FAMILY>(X, t);
             for (int64_t q = 0; q < Q; ++q) {
                 const double eta = linear_predictor<DT>(P.a + j * D, P.d[j], nd + q * D, D);

@@ -6,7 +6,8 @@
 //
 // Model (docs/kernel_interface.md): eta_t = a_j . theta_i + d_j for observation t = (i, j);
 // per-question log precision s_j = log_phi[j]. All outputs are of the LOG-LIKELIHOOD (weighted by
-// weight[t] when given), observed or expected second derivatives as requested.
+// weight[t] when given), observed or expected second derivatives as requested (the cross blocks
+// of accumulate are always observed). An observation with weight 0 is skipped by every pass.
 //
 // Determinism: observations are cut into chunks whose boundaries depend only on n (make_chunks);
 // each chunk accumulates into private buffers, and the buffers are added to the outputs in chunk

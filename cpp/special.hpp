@@ -25,6 +25,8 @@
 //       digamma(x0 + h) = sum_{k>=1} psi^(k)(x0) / k!  h^k,  h = (x - x0_hi) - x0_lo    (|h| <= 0.1)
 //     as Cephes (lgam) and Boost (digamma_imp_1_2) do with rational approximations.
 // Accuracy (tests/test_special.py): <= 1e-12 relative to SciPy on [1e-8, 1e8].
+// For the families: lgamma_split (singular terms of small arguments apart), log1pmx and
+// gamma_ratio_asym (lgamma, digamma, trigamma differences over a shift m without cancellation).
 #pragma once
 
 #include <cmath>
@@ -165,6 +167,27 @@ inline LogGammaParts lgamma_parts(double x) {
     return out;
 }
 
+// Split evaluation for the family code (x > 0, possibly tiny or 0 after underflow): below X_SPLIT
+// the singular leading terms are returned implicitly, to be combined analytically by the caller:
+//   lgamma(x) = r.lg_part - log(r.prod) - sing log x,  digamma(x) = r.dg - sing / x,
+//   trigamma(x) = r.tg + sing / x^2,
+// with r the parts of lgamma at 1 + x (DLMF 5.5.1), which stay bounded as x -> 0. Used where
+// 1/x^2 would overflow (x < ~1e-154) or products such as v^2 phi^2 trigamma(mu phi) would cancel.
+constexpr double X_SPLIT = 0.5;
+
+struct SplitParts {
+    LogGammaParts r;
+    bool sing = false;
+};
+
+template <bool DERIVS>
+inline SplitParts lgamma_split(double x) {
+    SplitParts out;
+    out.sing = x < X_SPLIT;
+    out.r = lgamma_parts<DERIVS>(out.sing ? 1.0 + x : x);
+    return out;
+}
+
 template <bool DERIVS>
 inline LogGammaDerivs lgamma_derivs(double x) {
     const LogGammaParts p = lgamma_parts<DERIVS>(x);
@@ -197,6 +220,67 @@ inline double trigamma(double x) {
     return trigamma_asym(x) + s2;
 }
 
+// log1p(t) - t for t >= 0, without cancellation; L = log1p(t) from the caller. For t <= 0.25
+// with z = t / (2 + t) (so log1p(t) = 2 atanh z, t = 2z / (1 - z)):
+//   log1p(t) - t = -2 z^2 / (1 - z) + 2 z^3 (1/3 + z^2/5 + ... + z^16/19)
+// (z <= 1/9: truncation < 1e-19 relative); above, L - t loses at most one digit.
+inline double log1pmx(double t, double L) {
+    if (t > 0.25) return L - t;
+    const double z = t / (2.0 + t), z2 = z * z;
+    const double ser =
+        1.0 / 3 + z2 * (1.0 / 5 + z2 * (1.0 / 7 + z2 * (1.0 / 9 + z2 * (1.0 / 11 + z2 * (1.0 / 13 +
+        z2 * (1.0 / 15 + z2 * (1.0 / 17 + z2 * (1.0 / 19))))))));
+    return -2.0 * z2 / (1.0 - z) + 2.0 * z * z2 * ser;
+}
+
+// Differences of the asymptotic series at x and y = x + m (x >= X_ASYM, m > 0), without the
+// cancellation of lgamma(y) - lgamma(x) when x >> m. With t = m/x, L = log1p(t), u = m/y, w = x/y
+// and y^-j - x^-j = -x^-j u G_j, G_j = 1 + w + ... + w^(j-1) (all terms positive):
+//   A(x; m)  = lgamma(y) - lgamma(x) = m log x + x (L - t) + (m - 1/2) L - u sum_k c_k x^(1-2k) G_(2k-1)
+//   A'(x; m) = psi(y) - psi(x)       = L + u/(2x) + u sum_k d_k x^-2k G_2k
+//   A''      = psi1(y) - psi1(x)     = -u (1/x + G_2/(2x^2) + sum_k B_2k x^(-2k-1) G_(2k+1))
+// and the two sums the families need, which are O(m^2/x) and O(m^2/x^2) for x >> m:
+//   S1(x; m) = sum_{i<m} i/(x+i)   = m - x A'  = -x (L - t) - u/2 - u x sum_k d_k x^-2k G_2k
+//   S2(x; m) = sum_{i<m} i/(x+i)^2 = A' + x A'' = (L - t) + t u - u w/(2x)
+//                                               + u sum_k x^-2k (d_k G_2k - B_2k G_(2k+1))
+// (c_k, d_k, B_2k as in lgamma_asym, digamma_asym, trigamma_asym; same truncation).
+struct RatioSums {
+    double a = 0.0, xa1 = 0.0, s1 = 0.0, s2 = 0.0;
+};
+
+template <bool DERIVS>
+inline RatioSums gamma_ratio_asym(double x, double m, double logx) {
+    RatioSums out;
+    const double y = x + m, r = 1.0 / x, t = m * r;
+    const double L = std::log1p(t), lm = log1pmx(t, L);
+    const double iy = 1.0 / y, u = m * iy, w = x * iy;
+    const double r2 = r * r;
+    // G_(j+2) = (1 + w) + w^2 G_j: two independent recurrences (odd, even j)
+    const double c = 1.0 + w, w2 = w * w;
+    double G[18];
+    G[1] = 1.0;
+    G[2] = c;
+    for (int j = 1; j < 16; ++j) G[j + 2] = c + w2 * G[j];
+    const double sa =
+        r * (G[1] / 12 + r2 * (-G[3] / 360 + r2 * (G[5] / 1260 + r2 * (-G[7] / 1680 +
+             r2 * (G[9] / 1188 + r2 * (-691.0 * G[11] / 360360 + r2 * (G[13] / 156)))))));
+    out.a = m * logx + x * lm + (m - 0.5) * L - u * sa;
+    if (DERIVS) {
+        const double sd =
+            r2 * (G[2] / 12 + r2 * (-G[4] / 120 + r2 * (G[6] / 252 + r2 * (-G[8] / 240 +
+                  r2 * (G[10] / 132 + r2 * (-691.0 * G[12] / 32760 + r2 * (G[14] / 12)))))));
+        // x * sum_k B_2k x^(-2k-1) G_(2k+1), k = 1..8
+        const double sb =
+            r2 * (G[3] / 6 + r2 * (-G[5] / 30 + r2 * (G[7] / 42 + r2 * (-G[9] / 30 +
+                  r2 * (5.0 * G[11] / 66 + r2 * (-691.0 * G[13] / 2730 + r2 * (7.0 * G[15] / 6 +
+                  r2 * (-3617.0 * G[17] / 510))))))));
+        out.xa1 = x * L + 0.5 * u + u * (x * sd);  // x A' (the two sum to x t = m)
+        out.s1 = -x * lm - 0.5 * u - u * (x * sd);
+        out.s2 = lm + t * u - 0.5 * u * w * r + u * (sd - sb);
+    }
+    return out;
+}
+
 // log(1 + exp(x)) without overflow or loss of accuracy.
 inline double log1pexp(double x) {
     return x > 0.0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
@@ -207,8 +291,9 @@ inline double log_sigmoid(double x) { return -log1pexp(-x); }
 
 // mu = logistic(eta), its complement 1 - mu and v = mu (1 - mu), all without cancellation:
 // with e = exp(-|eta|), the larger of (mu, 1-mu) is 1/(1+e), the smaller e/(1+e).
+// Also e itself, so that log mu = -log1p(e) - max(-eta, 0) and log(1 - mu) = -log1p(e) - max(eta, 0).
 struct Logistic {
-    double mu, cmu, v;
+    double mu, cmu, v, e;
 };
 
 inline Logistic logistic(double eta) {
@@ -224,6 +309,7 @@ inline Logistic logistic(double eta) {
         out.cmu = big;
     }
     out.v = big * small;
+    out.e = e;
     return out;
 }
 

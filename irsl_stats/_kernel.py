@@ -156,6 +156,8 @@ class KernelData:
         ``log C(trials, y)`` for the count families (computed once here); None for beta and
         bernoulli, whose constant is 0.
     model_ptr : ndarray of int64, shape (M + 1,), or None
+        All arrays above are read-only views (``log_const`` and ``log_y`` are derived from ``y``
+        at construction; build a new KernelData to change the data).
     n_models, n_items, nobs : int
     family : str
     family_code : int
@@ -166,6 +168,11 @@ class KernelData:
         If an array has the wrong shape or type, an index is out of range, ``model_ptr`` is
         inconsistent with ``model``, a response is outside the family's support or a weight is
         negative or non-finite. The message names the argument and the first offending element.
+
+    Notes
+    -----
+    An observation with weight 0 contributes nothing to any pass (it is skipped, so even a
+    non-finite log-density or derivative there cannot turn a result into NaN).
     """
 
     def __init__(
@@ -204,6 +211,15 @@ class KernelData:
             self.log_y = np.empty((self.y.shape[0], 2))
             np.log(self.y, out=self.log_y[:, 0])
             np.log1p(-self.y, out=self.log_y[:, 1])
+        # log_y and log_const are derived from y and trials once, here: expose every array as a
+        # read-only view, so that modifying one in place (which would leave them stale) raises.
+        # (The caller's own arrays, which these may view without a copy, stay writeable.)
+        for name in ("model", "item", "y", "trials", "weight", "model_ptr", "log_const", "log_y"):
+            arr = getattr(self, name)
+            if arr is not None:
+                view = arr.view()
+                view.flags.writeable = False
+                setattr(self, name, view)
 
     @property
     def nobs(self) -> int:
@@ -266,9 +282,13 @@ def _item_args(data: KernelData, a: ArrayLike, d: ArrayLike, log_phi: Optional[A
     a_arr = _f64(a, "a")
     if a_arr.ndim == 1:
         a_arr = a_arr.reshape(-1, 1)
-    lp = np.zeros(data.n_items) if log_phi is None else _f64(log_phi, "log_phi")
-    if lp.ndim == 0:
-        lp = np.full(data.n_items, float(lp))
+    # (test the scalar case before converting: np.ascontiguousarray makes a 0-d input 1-d)
+    if log_phi is None:
+        lp = np.zeros(data.n_items)
+    elif np.ndim(log_phi) == 0:
+        lp = np.full(data.n_items, float(log_phi))
+    else:
+        lp = _f64(log_phi, "log_phi")
     return {"a": a_arr, "d": _f64(d, "d"), "log_phi": lp}
 
 
@@ -299,6 +319,7 @@ def loglik(
         Intercepts.
     log_phi : array_like, shape (N,) or scalar, or None
         Log precision per question (a scalar is broadcast; None = 0, for families without phi).
+        For beta and beta_binomial every value must lie in [-700, 700] (phi finite).
     n_threads : int or None
         See :func:`resolve_n_threads`.
 
@@ -395,9 +416,12 @@ def obs_derivatives(
         ``l, l_e, l_s, l_ee, l_es, l_ss`` with e = eta and s = log phi.
     """
     n = data.nobs
-    lp = np.zeros(n) if log_phi_obs is None else _f64(log_phi_obs, "log_phi_obs")
-    if lp.ndim == 0:
-        lp = np.full(n, float(lp))
+    if log_phi_obs is None:
+        lp = np.zeros(n)
+    elif np.ndim(log_phi_obs) == 0:
+        lp = np.full(n, float(log_phi_obs))
+    else:
+        lp = _f64(log_phi_obs, "log_phi_obs")
     return tuple(
         _core.obs_derivatives(
             y=data.y,
