@@ -42,9 +42,9 @@
 // uses sums that have no singular term (gamma_ratio). log(mu phi) is taken from log_sigmoid(eta)
 // + log phi when mu phi is tiny. So l, l_e, l_s and the second derivatives are finite and
 // accurate for every finite eta and |log phi| <= 700 (the bound the bindings enforce).
-// Remaining limitation (beta family only, unchanged): at large phi its l_s, l_ss (and l) are
-// differences of digamma / lgamma values of size ~ phi and lose about log10(phi) digits
-// (~1e-7 relative at phi = 1e9); the beta-binomial has no such loss (gamma_ratio).
+// At large precision (mu phi and (1 - mu) phi both >= X_ASYM) the beta family is evaluated with
+// the Stirling leading terms cancelled analytically (beta_large_precision), the beta-binomial
+// with differences of the Stirling series (gamma_ratio): neither loses digits as phi grows.
 #pragma once
 
 #include <algorithm>
@@ -82,6 +82,9 @@ struct PhiConst {
     // (psi(phi) = dg - sing/phi, psi1(phi) = tg + sing/phi^2)
     double lg = 0.0, dg = 0.0, tg = 0.0;
     double sing = 0.0;
+    // beta only, phi >= X_ASYM: the Stirling remainders of lgamma, digamma, x^2 trigamma at phi
+    // (special::lgamma_rem, ...), for beta_large_precision
+    double rem_lg = 0.0, rem_dg = 0.0, rem_tg = 0.0, inv_phi = 0.0;
 };
 
 template <int FAMILY>
@@ -96,6 +99,13 @@ inline PhiConst make_phi_const(double log_phi) {
         c.dg = g.r.dg;
         c.tg = g.r.tg;
         c.sing = g.sing ? 1.0 : 0.0;
+        if (c.phi >= special::X_ASYM) {
+            const double r = 1.0 / c.phi;
+            c.inv_phi = r;
+            c.rem_lg = special::lgamma_rem(r);
+            c.rem_dg = special::digamma_rem(r);
+            c.rem_tg = special::x2_trigamma_rem(r);
+        }
     }
     return c;
 }
@@ -196,6 +206,75 @@ inline double log_cmu_of(const special::Logistic& lg, double eta) {
     return -std::log1p(lg.e) - (eta > 0.0 ? eta : 0.0);
 }
 
+// The beta family when p = mu phi and q = (1 - mu) phi are both >= X_ASYM (so phi >= 14). With
+// lgamma, digamma and x^2 trigamma written as their Stirling leading terms plus the remainders
+// R, D, T of special::lgamma_rem, digamma_rem, x2_trigamma_rem, the terms of size phi log phi,
+// log phi and phi cancel analytically (p + q = phi, mu + (1 - mu) = 1), leaving
+//   l              = log(phi)/2 - log(2 pi)/2 + R(phi) - R(p) - R(q) + phi K
+//                    + (log mu + log(1 - mu))/2 - log y - log(1 - y)
+//   l_s = phi g_phi = 1/2 + p D(p) + q D(q) - phi D(phi) + phi K
+//   y* - mu*       = log(y/mu) - log((1-y)/(1-mu)) + 1/(2p) - 1/(2q) + D(p) - D(q)
+//   phi^2 h_phiphi = -1/2 + T(phi) - T(p) - T(q)
+//   phi v h_muphi  = (y* - mu*) v phi - ((1-mu)(1/2 + T(p)) - mu (1/2 + T(q)))
+//   v^2 h_mumu     = -(v phi + (1-mu)^2 (1/2 + T(p)) + mu^2 (1/2 + T(q)))
+// with K = mu log(y/mu) + (1-mu) log((1-y)/(1-mu)) <= 0, minus the Kullback-Leibler divergence
+// of Bernoulli(y) from Bernoulli(mu). For y near mu, K is second order in a = y - mu and is taken
+// as mu log1pmx(a/mu) + (1-mu) log1pmx(-a/(1-mu)), the first-order terms cancelled exactly; a is
+// y - mu or (1 - mu) - (1 - y), whichever subtracts the accurately known smaller of mu, 1 - mu.
+// Evaluated as plain differences of lgamma / digamma values of size phi, l, l_s and l_ss lost
+// about log10(phi) digits (l_s 1e-4 relative at phi = 1e9, l_ss 1e-9 already at phi = 1e3).
+template <bool DERIVS, bool EXPECTED>
+inline void beta_large_precision(const Response& r, double eta, const special::Logistic& lg,
+                                 const PhiConst& pc, ObsDerivs& o) {
+    const double y = r.y, mu = lg.mu, cmu = lg.cmu;
+    const double phi = pc.phi, p = mu * phi, q = cmu * phi;
+    const double lp1 = std::log1p(lg.e);
+    const double log_mu = -lp1 - (eta < 0.0 ? -eta : 0.0), log_cmu = -lp1 - (eta > 0.0 ? eta : 0.0);
+    const double a = mu <= 0.5 ? y - mu : cmu - (1.0 - y);
+    // 1/mu and 1/(1 - mu) are 1 + e and (1 + e)/e (e = exp(-|eta|) >= ~1e-304 here, as p, q >= 7):
+    // one division instead of four in this hot path
+    const double inv_e = 1.0 / lg.e, big = 1.0 + lg.e;
+    const double inv_mu = eta >= 0.0 ? big : big * inv_e, inv_cmu = eta >= 0.0 ? big * inv_e : big;
+    double log_ratio_y, log_ratio_1my, K;  // log(y/mu), log((1-y)/(1-mu)), K
+    if (std::fabs(a) <= 0.25 * std::min(mu, cmu)) {
+        const special::Log1pPair r1 = special::log1p_pair_small(a * inv_mu);
+        const special::Log1pPair r2 = special::log1p_pair_small(-a * inv_cmu);
+        log_ratio_y = r1.log1p;
+        log_ratio_1my = r2.log1p;
+        K = mu * r1.log1pmx + cmu * r2.log1pmx;
+    } else {
+        log_ratio_y = r.log_y - log_mu;
+        log_ratio_1my = r.log_1my - log_cmu;
+        K = mu * log_ratio_y + cmu * log_ratio_1my;
+    }
+    const double rp = pc.inv_phi * inv_mu, rq = pc.inv_phi * inv_cmu;  // 1/p, 1/q
+    o.l = 0.5 * pc.log_phi - special::HALF_LOG_2PI +
+          (pc.rem_lg - special::lgamma_rem(rp) - special::lgamma_rem(rq)) + phi * K +
+          0.5 * (log_mu + log_cmu) - r.log_y - r.log_1my;
+    if (!DERIVS) return;
+    const double dp = special::digamma_rem(rp), dq = special::digamma_rem(rq);
+    const double Tp = special::x2_trigamma_rem(rp), Tq = special::x2_trigamma_rem(rq);
+    const double tp = 0.5 + Tp, tq = 0.5 + Tq;
+    const double resid = (log_ratio_y - log_ratio_1my) + (0.5 * rp - 0.5 * rq) + (dp - dq);
+    const double vphi = lg.v * phi;
+    const double lee_h = -(vphi + (cmu * cmu * tp + mu * mu * tq));
+    const double les_h = -(cmu * tp - mu * tq);
+    const double lss_h = -0.5 + (pc.rem_tg - Tp - Tq);
+    o.le = vphi * resid;
+    o.ls = 0.5 + (p * dp + q * dq - phi * pc.rem_dg) + phi * K;
+    if (EXPECTED) {
+        o.lee = lee_h;
+        o.les = les_h;
+        o.lss = lss_h;
+        o.lee_obs = o.lee + (cmu - mu) * o.le;
+        o.les_obs = o.les + o.le;
+    } else {
+        o.lee = vphi * (cmu - mu) * resid + lee_h;
+        o.les = o.le + les_h;
+        o.lss = o.ls + lss_h;
+    }
+}
+
 // One observation; pc: precision constants of its question. DERIVS = false fills only o.l.
 template <int FAMILY, bool DERIVS, bool EXPECTED>
 inline void family_eval(const Response& r, double eta, const PhiConst& pc, ObsDerivs& o) {
@@ -220,6 +299,10 @@ inline void family_eval(const Response& r, double eta, const PhiConst& pc, ObsDe
     const double phi = pc.phi, s = pc.log_phi;
     const double p = mu * phi, q = cmu * phi;
     if (FAMILY == BETA) {
+        if (p >= special::X_ASYM && q >= special::X_ASYM) {
+            beta_large_precision<DERIVS, EXPECTED>(r, eta, lg, pc, o);
+            return;
+        }
         const double log_y = r.log_y, log_1my = r.log_1my;
         // lgamma(p) + lgamma(q) = lg_part(p) + lg_part(q) - log(prod(p) prod(q) [p] [q]): one log,
         // except for a tiny p or q (or mu, 1 - mu), whose log comes from log_sigmoid.

@@ -86,32 +86,46 @@ inline double digamma_near_root(double x) {
 
 inline bool in_digamma_window(double x) { return x >= 1.36 && x <= 1.56; }
 
-// Asymptotic series at x >= X_ASYM (see the header comment).
-inline double lgamma_asym(double x, double logx) {
-    const double r = 1.0 / x, r2 = r * r;
+// Asymptotic series at x >= X_ASYM (see the header comment), as their remainders after the
+// leading terms, r = 1/x:
+//   lgamma(x)      = (x - 1/2) log x - x + log(2 pi)/2 + lgamma_rem(r)
+//   digamma(x)     = log x - 1/(2x) - digamma_rem(r)
+//   x^2 trigamma(x) = x + 1/2 + x2_trigamma_rem(r)
+// The remainders are O(1/x) or smaller; the beta family at large precision needs them apart
+// because there the leading terms of lgamma(phi) - lgamma(mu phi) - lgamma((1-mu) phi) cancel.
+inline double lgamma_rem(double r) {
+    const double r2 = r * r;
     // B_2k / (2k (2k-1)), k = 1..7
-    const double s =
-        r * (1.0 / 12 + r2 * (-1.0 / 360 + r2 * (1.0 / 1260 + r2 * (-1.0 / 1680 +
-             r2 * (1.0 / 1188 + r2 * (-691.0 / 360360 + r2 * (1.0 / 156)))))));
-    return (x - 0.5) * logx - x + HALF_LOG_2PI + s;
+    return r * (1.0 / 12 + r2 * (-1.0 / 360 + r2 * (1.0 / 1260 + r2 * (-1.0 / 1680 +
+                r2 * (1.0 / 1188 + r2 * (-691.0 / 360360 + r2 * (1.0 / 156)))))));
+}
+
+inline double digamma_rem(double r) {
+    const double r2 = r * r;
+    // B_2k / (2k), k = 1..7
+    return r2 * (1.0 / 12 + r2 * (-1.0 / 120 + r2 * (1.0 / 252 + r2 * (-1.0 / 240 +
+                 r2 * (1.0 / 132 + r2 * (-691.0 / 32760 + r2 * (1.0 / 12)))))));
+}
+
+inline double x2_trigamma_rem(double r) {
+    const double r2 = r * r;
+    // B_2k, k = 1..8
+    return r * (1.0 / 6 + r2 * (-1.0 / 30 + r2 * (1.0 / 42 + r2 * (-1.0 / 30 + r2 * (5.0 / 66 +
+                r2 * (-691.0 / 2730 + r2 * (7.0 / 6 + r2 * (-3617.0 / 510))))))));
+}
+
+inline double lgamma_asym(double x, double logx) {
+    return (x - 0.5) * logx - x + HALF_LOG_2PI + lgamma_rem(1.0 / x);
 }
 
 inline double digamma_asym(double x, double logx) {
-    const double r = 1.0 / x, r2 = r * r;
-    // B_2k / (2k), k = 1..7
-    const double s =
-        r2 * (1.0 / 12 + r2 * (-1.0 / 120 + r2 * (1.0 / 252 + r2 * (-1.0 / 240 +
-              r2 * (1.0 / 132 + r2 * (-691.0 / 32760 + r2 * (1.0 / 12)))))));
-    return logx - 0.5 * r - s;
+    const double r = 1.0 / x;
+    return logx - 0.5 * r - digamma_rem(r);
 }
 
 inline double trigamma_asym(double x) {
-    const double r = 1.0 / x, r2 = r * r;
-    // B_2k, k = 1..8
-    const double s =
-        r2 * (1.0 / 6 + r2 * (-1.0 / 30 + r2 * (1.0 / 42 + r2 * (-1.0 / 30 + r2 * (5.0 / 66 +
-              r2 * (-691.0 / 2730 + r2 * (7.0 / 6 + r2 * (-3617.0 / 510))))))));
-    return r * (1.0 + 0.5 * r + s);
+    const double r = 1.0 / x;
+    return r * (1.0 + r * (0.5 + x2_trigamma_rem(r)));
 }
 
 // lgamma, digamma and trigamma at the same x > 0, sharing the recurrence.
@@ -220,17 +234,34 @@ inline double trigamma(double x) {
     return trigamma_asym(x) + s2;
 }
 
-// log1p(t) - t for t >= 0, without cancellation; L = log1p(t) from the caller. For t <= 0.25
+// log1p(t) - t for t > -1, without cancellation; L = log1p(t) from the caller. For |t| <= 0.25
 // with z = t / (2 + t) (so log1p(t) = 2 atanh z, t = 2z / (1 - z)):
 //   log1p(t) - t = -2 z^2 / (1 - z) + 2 z^3 (1/3 + z^2/5 + ... + z^16/19)
-// (z <= 1/9: truncation < 1e-19 relative); above, L - t loses at most one digit.
+// (the second term is at most |z|/3 of the first: no cancellation for either sign of t;
+// |z| <= 1/7: truncation < 1e-16 relative); for |t| > 0.25, L - t loses at most one digit.
+inline double atanh_series(double z2) {
+    return 1.0 / 3 + z2 * (1.0 / 5 + z2 * (1.0 / 7 + z2 * (1.0 / 9 + z2 * (1.0 / 11 + z2 * (1.0 / 13 +
+           z2 * (1.0 / 15 + z2 * (1.0 / 17 + z2 * (1.0 / 19))))))));
+}
+
 inline double log1pmx(double t, double L) {
-    if (t > 0.25) return L - t;
+    if (t > 0.25 || t < -0.25) return L - t;
     const double z = t / (2.0 + t), z2 = z * z;
-    const double ser =
-        1.0 / 3 + z2 * (1.0 / 5 + z2 * (1.0 / 7 + z2 * (1.0 / 9 + z2 * (1.0 / 11 + z2 * (1.0 / 13 +
-        z2 * (1.0 / 15 + z2 * (1.0 / 17 + z2 * (1.0 / 19))))))));
-    return -2.0 * z2 / (1.0 - z) + 2.0 * z * z2 * ser;
+    return -2.0 * z2 / (1.0 - z) + 2.0 * z * z2 * atanh_series(z2);
+}
+
+// log1p(t) and log1p(t) - t together for |t| <= 0.25, from the same series, with one division
+// and no logarithm: log1p(t) = 2 z + 2 z^3 (1/3 + z^2/5 + ...), z = t / (2 + t) (see log1pmx),
+// and t - 2 z = t z, so log1p(t) - t = 2 z^3 (...) - t z (the first term is at most |z|/3 of
+// the second: no cancellation).
+struct Log1pPair {
+    double log1p, log1pmx;
+};
+
+inline Log1pPair log1p_pair_small(double t) {
+    const double z = t / (2.0 + t), z2 = z * z;
+    const double odd = 2.0 * z * z2 * atanh_series(z2);
+    return {2.0 * z + odd, odd - t * z};
 }
 
 // Differences of the asymptotic series at x and y = x + m (x >= X_ASYM, m > 0), without the
