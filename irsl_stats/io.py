@@ -653,8 +653,9 @@ def read_counts(
     pandas.DataFrame
         Columns ``model``, ``question`` (relabelled ``f"{benchmark}/{question}"`` when ids
         repeat across the benchmarks of ``benchmark=``), ``successes`` (int64), ``trials``
-        (int64), then ``benchmark`` when given, then the other columns of the input unchanged
-        (e.g. ``level``).
+        (int64), then ``benchmark`` when given, then ``question_id`` (the original ids, with
+        their dtype) when the questions were relabelled, then the other columns of the input
+        unchanged (e.g. ``level``).
         Row order is that of the input; the index is a fresh RangeIndex. Pass it to
         ``irsl_stats.fit(..., successes="successes", trials="trials")``.
 
@@ -751,10 +752,16 @@ def read_counts(
         if dup.any():
             _bad_rows(source, question, f"repeat a (model, benchmark, question) triple (columns {model!r}, "
                       f"{benchmark!r}, {question!r})", frame, dup, shown, rows)
-        question_labels = _question_per_benchmark(frame[benchmark], frame[question], source, benchmark, question)
+        ids = frame[question]
+        question_labels = _question_per_benchmark(frame[benchmark], ids, source, benchmark, question)
+    # relabelled ids are kept (with their dtype) so that the output still joins to per-problem
+    # metadata keyed by the original id
+    relabelled = benchmark is not None and question_labels is not ids
 
     std = ["model", "question", "successes", "trials"] + (["benchmark"] if benchmark is not None
                                                           or benchmark_label is not None else [])
+    if relabelled:
+        std.append("question_id")
     extra = [c for c in frame.columns if c not in roles.values()]
     clash = [c for c in extra if c in std]
     if clash:
@@ -772,6 +779,8 @@ def read_counts(
     }
     if benchmark is not None:
         parts["benchmark"] = frame[benchmark]
+        if relabelled:
+            parts["question_id"] = frame[question]
     elif benchmark_label is not None:
         parts["benchmark"] = pd.Series([benchmark_label] * len(frame), index=frame.index, dtype=object)
     for c in extra:

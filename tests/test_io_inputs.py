@@ -116,12 +116,20 @@ def test_read_counts_ids_shared_by_benchmarks_get_benchmark_prefixed_labels():
     df = read_counts(raw, benchmark="bench")
     assert df["question"].tolist() == ["gsm8k/1", "gsm8k/2", "math/1", "math/1"]
     assert df["benchmark"].tolist() == ["gsm8k", "gsm8k", "math", "math"]
+    # the original ids are kept, with their dtype, beside the new labels
+    assert df["question_id"].tolist() == [1, 2, 1, 1] and df["question_id"].dtype == np.int64
+    assert list(df.columns) == ["model", "question", "successes", "trials", "benchmark", "question_id"]
     data = ResponseData.from_long(df, successes="successes", trials="trials", benchmark="benchmark",
                                   family="binomial")
     assert data.n_items == 3
     # ids that do not collide are kept as they are
     kept = read_counts(raw.assign(problem=[1, 2, 3, 3]), benchmark="bench")
     assert kept["question"].tolist() == [1, 2, 3, 3]
+    assert "question_id" not in kept.columns
+    # an input column named question_id clashes only when the ids are relabelled
+    with pytest.raises(ValueError, match=r"\['question_id'\] would clash"):
+        read_counts(raw.assign(question_id=0), benchmark="bench")
+    assert read_counts(raw.assign(problem=[1, 2, 3, 3], question_id=0), benchmark="bench")["question_id"].eq(0).all()
     # labels that would still collide (the id 1 and the id "1" in one benchmark) are an error
     mixed = raw.assign(problem=pd.Series([1, 2, 1, "1"], dtype=object))
     with pytest.raises(ValueError, match=r"labels f\"\{benchmark\}/\{question\}\" .* not unique(.|\n)*'math' +1 +'math/1'"
