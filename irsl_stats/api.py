@@ -173,9 +173,13 @@ def build_precision(
         elif prior is None or prior is False:
             scale = None
         else:
+            # a string other than 'auto' failed inside float() with "could not convert string to
+            # float", and inf was taken as a prior; the same rule as discrimination_prior
+            if (isinstance(prior, bool) or not isinstance(prior, (int, float, np.integer, np.floating))
+                    or not (np.isfinite(prior) and prior > 0)):
+                raise ValueError(f"precision_prior must be a positive finite number, None or 'auto'; "
+                                 f"got {prior!r}")
             scale = float(prior)
-            if not scale > 0:
-                raise ValueError(f"precision_prior must be positive, None or 'auto'; got {prior!r}")
         return PrecisionModel("item", n_items, prior_scale=scale)
     if isinstance(precision, str) and precision.strip().startswith("~"):
         z, names = precision_design(precision, question_table)
@@ -206,6 +210,47 @@ def _jml_degeneracy_warning(rd: ResponseData, precision: PrecisionModel) -> list
     ]
 
 
+def _single_trial_precision(rd: ResponseData, precision: PrecisionModel) -> list:
+    """Error or warning when a beta-binomial precision is estimated from single trials only.
+
+    A beta-binomial count of one trial is a Bernoulli draw with probability ``mu`` whatever
+    ``phi``: the likelihood does not depend on the precision. Unchecked, ``phi`` stayed at its
+    starting value 10 with a standard error of 0 (and a condition number of 1e300 in the
+    warnings), as if it were known exactly.
+
+    Returns
+    -------
+    list of str
+        Warnings (precision per question: the questions with single trials only, whose ``phi_j``
+        is set by the shrinkage prior alone).
+
+    Raises
+    ------
+    ValueError
+        When every response that carries weight has one trial.
+    """
+    if rd.family.name != "beta_binomial" or not precision.estimated:
+        return []
+    carries = np.ones(rd.nobs, bool) if rd.weights is None else rd.weights > 0
+    multi = carries & (rd.trials > 1)
+    if not multi.any():
+        raise ValueError(
+            "family='beta_binomial' with one trial per response (every trials == 1): the precision "
+            "phi is not identified (a beta-binomial of one trial is a Bernoulli draw); use "
+            "family='binomial' (or 'bernoulli'), or counts of several samples per question"
+        )
+    if not precision.per_item:
+        return []
+    single = np.bincount(rd.item[multi], minlength=rd.n_items) == 0
+    if not single.any():
+        return []
+    return [
+        f"{int(single.sum())} question(s) have one trial per response only (e.g. "
+        f"{list(rd.item_labels[single][:5])}): their precision phi_j is not identified by the data "
+        "(only the shrinkage prior sets it); use precision='common' or more samples per question"
+    ]
+
+
 def _check_enough_models(rd: ResponseData, design) -> None:
     """Raise unless the latent regression has residual degrees of freedom for sigma.
 
@@ -221,6 +266,21 @@ def _check_enough_models(rd: ResponseData, design) -> None:
             f"the residual sd sigma, which needs at least {n_par + 2} models (P + 2). Add models "
             f"or drop terms from the formula"
         )
+
+
+def _check_tol_and_n_quad(tol, n_quad) -> None:
+    """Raise unless ``tol`` is a positive finite number and ``n_quad`` a positive integer.
+
+    Unchecked, ``tol=0`` (or negative, or NaN) silently ran every fit to ``max_iter`` and
+    reported it as not converged, ``tol=inf`` declared convergence after the first iteration,
+    and ``n_quad=1.5`` failed inside numpy's Gauss–Hermite rule.
+    """
+    if (isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating))
+            or not np.isfinite(tol) or tol <= 0):
+        raise ValueError(f"tol must be a positive finite number (e.g. the default 1e-6); got {tol!r}")
+    if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)) or n_quad < 1:
+        raise ValueError(f"n_quad must be an integer >= 1 (quadrature nodes per model, default 7); "
+                         f"got {n_quad!r}")
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -340,9 +400,11 @@ def fit(
         which removes maximum likelihood's downward bias of ~P/M and keeps the coefficients'
         intervals at their nominal coverage on the default (population) scale. The reported
         log-likelihood is then evaluated at that ``sigma``, slightly below the maximum.
-        ``False``: maximum likelihood throughout, so ``llf``, ``aic`` and ``bic`` can be compared
-        across scaling laws with different covariates (:meth:`IRSLResults.compare_lr_test` refits
-        REML-type fits this way). No effect on a 2PL ``ability ~ 1`` (its ``sigma`` is fixed by
+        ``False``: maximum likelihood throughout, so under ``method="mml"`` ``llf``, ``aic`` and
+        ``bic`` can be compared across scaling laws with different covariates
+        (:meth:`IRSLResults.compare_lr_test` refits REML-type fits this way). Under JML the joint
+        likelihood does not involve the formula; :func:`irsl_stats.anova` compares JML laws by
+        the likelihood of their latent regressions. No effect on a 2PL ``ability ~ 1`` (its ``sigma`` is fixed by
         the identification).
     cov_type : {"nonrobust", "robust", "cluster"}
         Covariance of the scaling-law coefficients; ``"cluster"`` needs ``groups=``, a model
@@ -420,6 +482,7 @@ def fit(
     if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer))
                                  or max_iter < 1):
         raise ValueError(f"max_iter must be an integer >= 1 (or None for the default); got {max_iter!r}")
+    _check_tol_and_n_quad(tol, n_quad)
     _kernel.resolve_n_threads(n_threads)
     rd = response_data(
         data, model=model, question=question, response=response, successes=successes,
@@ -438,6 +501,7 @@ def fit(
         )
     ident = Identification.build(identification, irt, design.matrix, design.column_names)
     prec = build_precision(precision, rd.family.name, rd.n_items, _question_table(raw, rd, question), precision_prior)
+    single_trial_warnings = _single_trial_precision(rd, prec)  # raises for multidim fits too
     group_labels = None
     if cov_type == "cluster":
         from .formula import model_covariates
@@ -454,7 +518,7 @@ def fit(
             max_iter=5000 if max_iter is None else max_iter, tol=tol, verbose=verbose, n_threads=n_threads,
             a_prior=a_prior, reml=bool(reml),
         )
-    pre_warnings = _jml_degeneracy_warning(rd, prec) if method == "jml" else []
+    pre_warnings = single_trial_warnings + (_jml_degeneracy_warning(rd, prec) if method == "jml" else [])
     max_iter = 500 if max_iter is None else max_iter
 
     if method == "jml":

@@ -44,6 +44,11 @@ class JMLOptions:
         flooring their eigenvalues, and step halving guards the objective); expected information
         (Fisher scoring) is more robust far from the optimum but converges only linearly for the
         Beta family — in a 500 x 3,000 simulation, 9 iterations instead of 16.
+    extreme_off_scale : bool
+        Renormalise over the models with a finite ability only (:func:`scale_reference`; the
+        default). ``False`` renormalises over all models, as the short JML run that starts MML
+        does: there the start of an all-extreme model only seeds its posterior mode, and the
+        marginal fit is left as it was.
     relaxation : "auto" or float
         Over-relaxation factor ``omega`` of the block steps (successive over-relaxation). The
         alternating block Newton converges linearly at a rate ``rho`` (the squared canonical
@@ -61,6 +66,7 @@ class JMLOptions:
     n_threads: Optional[int] = None
     max_halvings: int = 30
     relaxation: object = "auto"
+    extreme_off_scale: bool = True
 
 
 @dataclass
@@ -153,10 +159,37 @@ def initial_values(kd, precision: PrecisionModel, irt: str):
     return theta, ItemState(a, d, gamma)
 
 
-def _normalise(theta: np.ndarray, items: ItemState, irt: str):
-    """Rescale to mean(theta)=0 (and sd(theta)=1 for 2PL); eta is unchanged."""
-    m = theta.mean()
-    s = theta.std() if irt == "2pl" else 1.0
+def scale_reference(kd) -> np.ndarray:
+    """Models whose abilities set the scale of the JML iterations: those with a finite ML ability.
+
+    A model whose every (weighted) response is at the same extreme -- all correct, or all wrong
+    (0 or ``trials`` successes; never for beta) -- has its ability estimate at ``+-inf``. Were it
+    in the mean and SD of the renormalisation, its runaway ability would take the whole 2PL scale
+    (it sits at ``sqrt(M - 1)`` SDs however far it runs, so the ability bound never holds it),
+    squash every other ability together and drive every discrimination to its bound. Renormalising
+    over the other models is the same exact reparametrisation, and leaves the runaway ability at
+    the bound :data:`THETA_BOUND`, where the fit reports it.
+
+    Returns
+    -------
+    ndarray of bool, shape (M,)
+        All models when fewer than two would remain.
+    """
+    from .scoring import one_sided, response_extremes
+
+    carries = np.ones(kd.nobs, bool) if kd.weight is None else np.asarray(kd.weight) > 0
+    pull = response_extremes(kd.family, np.asarray(kd.y, float),
+                             None if kd.trials is None else np.asarray(kd.trials, float))
+    ref = one_sided(np.asarray(kd.model), pull, carries, kd.n_models) == 0
+    return ref if ref.sum() >= 2 else np.ones(kd.n_models, bool)
+
+
+def _normalise(theta: np.ndarray, items: ItemState, irt: str, ref: Optional[np.ndarray] = None):
+    """Rescale to mean(theta)=0 (and sd(theta)=1 for 2PL) over the models ``ref`` (default all;
+    see :func:`scale_reference`); eta is unchanged."""
+    base = theta if ref is None else theta[ref]
+    m = base.mean()
+    s = base.std() if irt == "2pl" else 1.0
     if not np.isfinite(s) or s <= 1e-12:
         s = 1.0
     theta = (theta - m) / s
@@ -357,7 +390,8 @@ def fit_jml(
     Returns
     -------
     JMLFit
-        ``theta`` (M,) with mean 0 (and SD 1 for 2PL), question parameters, objective and
+        ``theta`` (M,) with mean 0 (and SD 1 for 2PL) over the models with a finite ability
+        (:func:`scale_reference`), question parameters, objective and
         log-likelihood, iteration counts, kernel passes, convergence flag, per-iteration history
         and warnings.
     """
@@ -370,7 +404,8 @@ def fit_jml(
     obj = _Objective(kd, precision, irt, info, opt.n_threads, a_prior)
     t0 = time.perf_counter()
     theta, items = start if start is not None else initial_values(kd, precision, irt)
-    theta, items = _normalise(np.asarray(theta, float), items, irt)
+    ref = scale_reference(kd) if opt.extreme_off_scale else np.ones(kd.n_models, bool)
+    theta, items = _normalise(np.asarray(theta, float), items, irt, ref)
 
     history: List[dict] = []
     converged = False
@@ -401,7 +436,7 @@ def fit_jml(
             halvings += 1
             theta = base_theta + t * (raw_theta - base_theta)
             items = _interpolate_items(base_items, raw_items, t)
-            theta, items = _normalise(theta, items, irt)
+            theta, items = _normalise(theta, items, irt, ref)
             pending = (base_theta, base_items, raw_theta, raw_items, t)
             if opt.relaxation == "auto":
                 omega, step_sizes = 1.0, []
@@ -443,14 +478,20 @@ def fit_jml(
                 converged = True
                 break
         pending = (theta, items, raw_theta, raw_items, 1.0)
-        theta, items = _normalise(raw_theta, raw_items, irt)
+        theta, items = _normalise(raw_theta, raw_items, irt, ref)
         block = "item" if block == "model" else "model"
 
     warnings_: List[str] = []
     if not converged:
+        n_extreme = int((~scale_reference(kd)).sum())
+        advice = (
+            f"{n_extreme} model(s) answer every question at the same extreme (all right or all "
+            "wrong): their abilities have no finite estimate and hold the iterations at the bound; "
+            "drop them or use method='mml'" if n_extreme else "increase max_iter or tol"
+        )
         warnings_.append(
             f"JML did not converge in {opt.max_iter} iterations (largest step in SE units: "
-            f"abilities {scaled_theta:.2e}, questions {scaled_items:.2e}); increase max_iter or tol"
+            f"abilities {scaled_theta:.2e}, questions {scaled_items:.2e}); {advice}"
         )
     loglik = _kernel.loglik(kd, theta[:, None], items.a[:, None], items.d, precision.log_phi(items.gamma), n_threads=opt.n_threads)
     obj.n_passes += 1

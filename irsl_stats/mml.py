@@ -232,7 +232,8 @@ def fit_mml(
     information = "observed"
     # start from a loose joint-ML fit: close to the MML solution when models answer many questions
     a_prior = a_prior or DiscriminationPrior()
-    jf = fit_jml(kd, precision, irt, options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads),
+    jf = fit_jml(kd, precision, irt, options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads,
+                                                     extreme_off_scale=False),
                  a_prior=a_prior)
     warnings_: List[str] = []
     reg = fit_latent_regression(x, jf.theta, np.full(kd.n_models, 1e-4))
