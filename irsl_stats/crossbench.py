@@ -108,9 +108,13 @@ class MultidimBank:
         it = bank.items
         bench = it["benchmark"] if "benchmark" in it.columns else None
         mean, sd = bank.population
+        # families without a precision (bernoulli, binomial) have no log_phi: the kernel needs a
+        # finite array of one value per question (ignored by those families), not NaN
+        log_phi = bank._log_phi()
+        log_phi = np.zeros(len(it)) if log_phi is None else np.asarray(log_phi, float).copy()
         return cls(
             A=it["a"].to_numpy(float)[:, None].copy(), d=it["d"].to_numpy(float).copy(),
-            log_phi=np.asarray(bank._log_phi(), float), family=bank.family, questions=it.index,
+            log_phi=log_phi, family=bank.family, questions=it.index,
             item_benchmark=bench, dim_names=["ability"], population_mean=np.array([mean]),
             population_cov=np.array([[sd**2]]), identification=str(getattr(bank, "identification", "")),
         )
@@ -407,6 +411,14 @@ class MultidimBank:
             the ability), ``lower``, ``upper`` and ``n_using`` (responses used).
             With ``ks``: tidy rows ``model, k, pass_at_k, se, median, lower, upper``.
 
+        Raises
+        ------
+        ValueError
+            For an unknown benchmark (listing the known ones), ``target`` / ``target_questions``
+            that select no question, target questions not in the bank or not in ``target``,
+            ``ks`` that are not integers >= 1, or an invalid ``alpha``, ``interval`` or
+            ``n_draws``.
+
         Examples
         --------
         >>> res.item_bank().forecast("MATH", using=gsm8k_counts,     # doctest: +SKIP
@@ -431,14 +443,26 @@ class MultidimBank:
                 raise ValueError(f"target_questions: {int((sub & ~mask).sum())} question(s) are not "
                                  f"in the target benchmark(s) {target!r}")
             mask = sub
+        if not mask.any():
+            # a mean over no questions is NaN for every model; say so instead of returning it
+            raise ValueError(f"no target questions: target={target!r}"
+                             + (" with target_questions=[]" if target_questions is not None else "")
+                             + f" selects none of the bank's questions (benchmarks: {self.benchmarks})")
+        k_list = None
+        if ks is not None:
+            k_arr = np.asarray(ks)
+            k_flt = k_arr.astype(float) if k_arr.dtype.kind in "biuf" else None
+            # checked before the cast: int64 would silently truncate k = 2.5 to 2
+            if (k_flt is None or k_arr.dtype == bool or k_arr.ndim != 1 or k_arr.size == 0
+                    or not np.all(np.isfinite(k_flt)) or np.any(k_flt != np.round(k_flt))
+                    or np.any(k_flt < 1)):
+                raise ValueError(f"ks: a non-empty one-dimensional sequence of integers >= 1; got {ks!r}")
+            k_list = k_flt.astype(np.int64)
         rd, nodes, post = self._posterior(
             using, model=model, question=question, response=response, successes=successes,
             trials=trials, boundary=boundary, n_quad=n_quad, n_threads=n_threads)
         mean, cov = posterior_moments(nodes, post)
         a_t, d_t, lp_t = self.A[mask], self.d[mask], self.log_phi[mask]
-        k_list = None if ks is None else np.asarray(ks, dtype=np.int64)
-        if k_list is not None and (k_list.ndim != 1 or k_list.size == 0 or (k_list < 1).any()):
-            raise ValueError("ks: a non-empty sequence of integers >= 1")
         rng = np.random.default_rng(seed)
         eps = rng.standard_normal((n_draws, self.dims))
         lo_q, hi_q = alpha / 2, 1 - alpha / 2

@@ -39,7 +39,7 @@ def fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
     n : int
         Number of units (models).
     folds : int
-        Number of folds, in ``[2, n]``.
+        Number of folds, an integer in ``[2, n]``.
     seed : int
 
     Returns
@@ -52,6 +52,9 @@ def fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
     >>> sorted(fold_labels(5, 2, seed=0).tolist())
     [0, 0, 0, 1, 1]
     """
+    # a float such as 2.5 would give fractional fold labels that match no ``range(folds)``
+    if isinstance(folds, (bool, np.bool_)) or not isinstance(folds, (int, np.integer)):
+        raise ValueError(f"folds must be an integer in [2, {n}]; got {folds!r}")
     if folds < 2 or folds > n:
         raise ValueError(f"folds must be in [2, {n}]; got {folds}")
     return np.random.default_rng(seed).permutation(n) % folds
@@ -292,7 +295,8 @@ def transfer_study(
     -------
     DataFrame
         One row per test model: ``fold, truth`` (its observed target mean over the questions it
-        answered), ``irsl`` (the forecast over the same questions), ``irsl_lower``,
+        answered that some training model also answered, i.e. the calibrated ones), ``irsl`` (the
+        forecast over the same questions), ``irsl_lower``,
         ``irsl_upper`` (95% prediction interval), ``irsl_mean`` (posterior mean of the expected
         score), ``on_source`` and (with ``compute``) ``on_compute``. ``irsl`` is the median of
         the predictive distribution: the point forecast that minimises the expected absolute
@@ -304,7 +308,8 @@ def transfer_study(
     ValueError
         If ``source`` or ``target`` is not a value of the ``benchmark`` column (the message lists
         the benchmarks) or they are equal; if ``compute`` lacks a model, has duplicated labels or
-        values that are not finite and positive (naming the models).
+        values that are not finite and positive (naming the models); if a test model answered no
+        calibrated source or target question (naming it).
 
     Examples
     --------
@@ -356,12 +361,21 @@ def transfer_study(
             slope_c = np.polyfit(lc.loc[train].to_numpy(), _logit(mean.loc[train, target], eps), 1)
         known = set(res.items.index)
         for m in test:
-            rows = data[data[model] == m]
-            qs = rows.loc[(rows[benchmark] == target) & rows[question].isin(known), question]
+            in_m = (data[model] == m).to_numpy()
+            rows, rows_rate = data[in_m], rate[in_m]
+            is_t = ((rows[benchmark] == target) & rows[question].isin(known)).to_numpy()
+            qs = rows.loc[is_t, question]
             # questions no training model answered are not calibrated: they cannot be used
             src = rows[(rows[benchmark] == source) & rows[question].isin(known)]
+            if qs.empty or src.empty:
+                raise ValueError(f"test model {m!r} (fold {f}) answered no {'target' if qs.empty else 'source'} "
+                                 f"question that a training model answered, so it cannot be forecast; "
+                                 f"drop it or the questions only it answered")
             fc = res.forecast(target, using=src, target_questions=qs.to_numpy(), interval="prediction")
-            rec = dict(fold=f, model=m, truth=float(mean.loc[m, target]), irsl=float(fc["median"].iloc[0]),
+            # the truth is the observed mean over the questions the forecast covers (a question
+            # only test models answered is in ``mean`` but not in the forecast)
+            truth = float(rows_rate[is_t].mean())
+            rec = dict(fold=f, model=m, truth=truth, irsl=float(fc["median"].iloc[0]),
                        irsl_mean=float(fc["score"].iloc[0]),
                        irsl_lower=float(fc["lower"].iloc[0]), irsl_upper=float(fc["upper"].iloc[0]),
                        on_source=float(expit(np.polyval(slope, _logit(mean.loc[m, source], eps)))))
@@ -409,12 +423,29 @@ def mae_table(table: pd.DataFrame, methods: Sequence[str], by: Optional[str] = N
     DataFrame
         Columns = methods; one row (``"all"``) or one per group.
 
+    Raises
+    ------
+    ValueError
+        If a column is missing, or ``truth`` or a method's column has missing values (naming
+        the columns and rows): every method must be scored on the same rows.
+
     Examples
     --------
     >>> t = pd.DataFrame({"truth": [0.5, 0.7], "a": [0.4, 0.7], "b": [0.5, 0.9]})
     >>> mae_table(t, ["a", "b"]).round(3).to_dict("records")
     [{'a': 0.05, 'b': 0.1}]
     """
+    cols = ["truth"] + list(methods)
+    absent = [c for c in cols if c not in table.columns]
+    if absent:
+        raise ValueError(f"table has no column(s) {absent}; columns: {_fmt_labels(table.columns, limit=30)}")
+    # NaN would be skipped by the mean, so methods would be scored on different rows
+    nan = table[cols].isna()
+    if nan.any().any():
+        which = {c: int(n) for c, n in nan.sum().items() if n}
+        raise ValueError(f"table has missing values (column: count) {which}, e.g. at rows "
+                         f"{_fmt_labels(table.index[nan.any(axis=1)])}; drop those rows first so that "
+                         f"every method is scored on the same rows")
     err = table[list(methods)].sub(table["truth"], axis=0).abs()
     if by is None:
         return err.mean().to_frame("all").T

@@ -67,6 +67,11 @@ def _paired(predicted: object, actual: object, names: tuple[str, str]) -> tuple[
     return p, a
 
 
+def _sign_of_difference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``sign(x - y)`` (broadcast) without computing ``x - y``."""
+    return (x > y).astype(np.int8) - (x < y).astype(np.int8)
+
+
 def decision_accuracy(
     predicted: object,
     actual: object,
@@ -134,8 +139,10 @@ def decision_accuracy(
         rows = np.arange(start, stop)
         # upper triangle only: pairs (i, j) with j > i
         upper = np.arange(n)[None, :] > rows[:, None]
-        sa = np.sign(a[rows, None] - a[None, :])
-        sp = np.sign(p[rows, None] - p[None, :])
+        # signs by comparison, not by subtraction: the difference of two large finite scores
+        # of opposite sign (e.g. 1e308 and -1e308) overflows with a RuntimeWarning
+        sa = _sign_of_difference(a[rows, None], a[None, :])
+        sp = _sign_of_difference(p[rows, None], p[None, :])
         counted = upper & (sa != 0)
         decided += int(np.count_nonzero(counted))
         agree += int(np.count_nonzero(counted & (sp == sa)))

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .bank import ItemBank, calibrate
+from .bank import ItemBank, _unknown_message, calibrate
 from .data import ResponseData
 from .families import get_family
 from .passk import beta_pass_at_k_grid, pass_at_k_grid
@@ -97,6 +97,24 @@ def _as_ks(ks, max_k: int, name: str = "ks") -> np.ndarray:
         raise ValueError(f"`{name}` goes up to {int(arr_f.max())} but some cells have only {int(max_k)} samples; "
                          f"the unbiased pass@k needs k <= n")
     return arr_f.astype(np.int64)
+
+
+def _as_positive_ks(ks, name: str = "ks") -> np.ndarray:
+    """Budgets of a forecast: a non-empty 1-D sequence of finite numbers > 0 (not necessarily
+    integers: the Beta expectation is defined for any k > 0). ``k = 0`` would give NaN where a
+    rate is 1 and ``k < 0`` negative or infinite "probabilities"."""
+    try:
+        arr = np.asarray(ks, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a sequence of numbers > 0; got {ks!r}") from None
+    arr = np.atleast_1d(arr)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"`{name}` must be a non-empty one-dimensional sequence of budgets; "
+                         f"got shape {arr.shape}")
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        raise ValueError(f"`{name}` must be finite and > 0; got {arr[bad][:5].tolist()}")
+    return arr
 
 
 def _as_int_list(values, name: str, minimum: Optional[int] = None) -> list:
@@ -199,9 +217,10 @@ def observed_pass_at_k(
     if len(counts) == 0:
         raise ValueError("`counts` has no rows")
     # the checks every fit makes (missing labels or counts, successes outside 0..trials,
-    # repeated (model, question) pairs), with messages naming the rows
-    ResponseData.from_long(counts, model=model, question=question, response=None, family="binomial",
-                           successes=successes, trials=trials)
+    # repeated (model, question) pairs), with messages naming the rows; a subset of a categorical
+    # table (e.g. one simulated model) keeps categories without rows, which the data layer rejects
+    ResponseData.from_long(_drop_unused(counts, (model, question)), model=model, question=question,
+                           response=None, family="binomial", successes=successes, trials=trials)
     ks_arr = _as_ks(ks, int(np.min(n_all)))
     frames = []
     for label, g in counts.groupby(model, sort=False, observed=True):
@@ -273,7 +292,9 @@ def forecast_from_counts(
     Raises
     ------
     ValueError
-        For unknown forecasts, missing columns or questions not in the bank.
+        For unknown forecasts, missing columns, budgets ``ks`` that are not finite and > 0 (or
+        an empty or multi-dimensional ``ks``), invalid counts or repeated (model, question)
+        pairs (naming the rows), or questions not in the bank -- whichever ``forecasts``.
 
     Examples
     --------
@@ -287,7 +308,14 @@ def forecast_from_counts(
     forecasts = _check_forecasts(forecasts)
     _check_columns(counts, {"model": model, "question": question, "successes": successes,
                             "trials": trials})
-    ks_arr = np.atleast_1d(np.asarray(ks, dtype=float))
+    ks_arr = _as_positive_ks(ks)
+    # validated here for every forecast: the empirical one never goes through the bank's scoring,
+    # which is where repeated (model, question) pairs and unknown questions are otherwise caught
+    ResponseData.from_long(_drop_unused(counts, (model, question)), model=model, question=question,
+                           response=None, family="binomial", successes=successes, trials=trials)
+    unknown = pd.unique(counts.loc[~counts[question].isin(bank.questions), question])
+    if len(unknown):
+        raise ValueError(_unknown_message(list(unknown)))
     frames = []
     need_score = any(f != "empirical" for f in forecasts)
     est = None
@@ -493,8 +521,9 @@ def leave_one_model_out(
     Raises
     ------
     ValueError
-        If fewer than 3 models, an unknown option, a budget larger than a cell's samples, or
-        ``budgets``/``seeds`` that are not integers or repeat a value.
+        If fewer than 3 models, an unknown option, a budget larger than a cell's samples,
+        ``budgets``/``seeds`` that are not integers or repeat a value, or ``models``,
+        ``families`` or ``irts`` that are empty or repeat a value.
 
     Examples
     --------
@@ -521,6 +550,16 @@ def leave_one_model_out(
     for irt in irts:
         if irt not in ("1pl", "2pl"):
             raise ValueError(f"`irts`: unknown IRT model {irt!r} ('1pl' or '2pl')")
+    # an empty selection would return an empty study, and a repeated value would repeat
+    # identical rows that weigh twice in the summary's means
+    for arg, values in (("models", held_models), ("families", families), ("irts", irts)):
+        ser = pd.Series(list(values), dtype=object)
+        if ser.empty:
+            raise ValueError(f"`{arg}` must not be empty")
+        dup = list(pd.unique(ser[ser.duplicated()]))
+        if dup:
+            raise ValueError(f"`{arg}` has duplicates {dup[:5]}: each would repeat the same study rows and "
+                             f"be counted twice; pass distinct values")
     if max(budgets) > int(counts[trials].min()):
         raise ValueError(f"`budgets`: {max(budgets)} samples per question exceed the smallest "
                          f"{trials!r} ({int(counts[trials].min())})")
@@ -717,7 +756,8 @@ def power_law_fit(
     Raises
     ------
     ValueError
-        If columns are missing, ``k_range`` is invalid, a ``value`` is outside [0, 1] or a ``k`` is
+        If columns are missing, ``k_range`` is not ``(min, max)``, ``alpha`` is not in (0, 1),
+        a ``value`` is outside [0, 1] or a ``k`` is
         not finite and positive, a ``by`` value is missing, a budget repeats within a group
         (several curves under one key: add the column that separates them to ``by``), or a group
         has fewer than 3 usable points (the messages name the group).
@@ -745,6 +785,11 @@ def power_law_fit(
     for arg, col in [("by", c) for c in by_cols] + [("k", k), ("value", value)]:
         if col not in curves.columns:
             raise ValueError(f"`{arg}`: column {col!r} is not in `curves` (columns: {list(curves.columns)})")
+    if not (isinstance(alpha, (int, float, np.integer, np.floating)) and 0 < alpha < 1):
+        # alpha = 0 gives infinite limits, alpha >= 1 or < 0 NaN or limits in the wrong order
+        raise ValueError(f"`alpha` must be in (0, 1); got {alpha!r}")
+    if k_range is not None and (np.ndim(k_range) != 1 or len(k_range) != 2):
+        raise ValueError(f"`k_range` must be (min, max); got {k_range!r}")
     lo, hi = (-np.inf, np.inf) if k_range is None else (float(k_range[0]), float(k_range[1]))
     if not (lo <= hi) or hi <= 0:
         raise ValueError(f"`k_range` must be (min, max) with min <= max and max > 0; got {k_range!r}")
