@@ -253,7 +253,11 @@ class IRSLResults(WaldInference):
         (:attr:`fixed_params`, e.g. ``Intercept`` and ``sigma`` of ``ability ~ 1`` under the
         default identification), whose ``bse`` is 0.
     llf : float
-        Log-likelihood (joint for ``method="jml"``, marginal for ``"mml"``).
+        Log-likelihood (joint for ``method="jml"``, marginal for ``"mml"``). The joint
+        likelihood does not involve the formula (every model has its own ability), so under JML
+        ``llf``, ``aic`` and ``bic`` are the same for every scaling law on the same responses;
+        :func:`irsl_stats.anova` compares laws fitted by JML through the likelihood of their
+        latent regressions.
     nobs : int
         Number of responses.
     items : DataFrame, one row per question
@@ -476,12 +480,18 @@ class IRSLResults(WaldInference):
 
     @property
     def aic(self) -> float:
-        """Akaike information criterion ``-2 llf + 2 n_params``."""
+        """Akaike information criterion ``-2 llf + 2 n_params``.
+
+        Compares scaling laws only under ``method="mml"`` with ``reml=False``; under JML it is
+        the same for every formula (see ``llf``), use :func:`irsl_stats.anova`."""
         return -2 * self.llf + 2 * self._n_params
 
     @property
     def bic(self) -> float:
-        """Bayesian information criterion ``-2 llf + log(nobs) n_params``."""
+        """Bayesian information criterion ``-2 llf + log(nobs) n_params``.
+
+        Compares scaling laws only under ``method="mml"`` with ``reml=False``; under JML it is
+        the same for every formula (see ``llf``), use :func:`irsl_stats.anova`."""
         return -2 * self.llf + np.log(self.nobs) * self._n_params
 
     @property
