@@ -94,7 +94,16 @@ def sandwich(hessian: np.ndarray, scores: np.ndarray, groups: Optional[np.ndarra
         Per-unit score contributions.
     groups : ndarray, shape (M,), optional
         Cluster labels; scores are summed within clusters and the meat is scaled by
-        ``G/(G-1)`` (the usual small-sample factor), as statsmodels does.
+        ``G/(G-1)``.
+
+    Notes
+    -----
+    Small-sample factors are those of Stata's ``vce(robust)`` / ``vce(cluster)`` for maximum
+    likelihood estimators: ``M/(M-1)`` for the robust covariance (each model its own cluster;
+    for a regression coefficient this is statsmodels' ``HC0`` times ``M/(M-1)``, between HC0 and
+    HC1) and ``G/(G-1)`` for clusters. statsmodels' ``cov_type="cluster"`` multiplies by a further
+    ``(M-1)/(M-P)`` (its linear-regression correction), so its standard errors are larger by
+    ``sqrt((M-1)/(M-P))``.
     """
     h_inv = np.linalg.pinv(-hessian)
     if groups is None:

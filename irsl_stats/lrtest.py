@@ -103,7 +103,13 @@ def _rank(x: np.ndarray) -> int:
     return int(np.linalg.matrix_rank(x)) if x.size else 0
 
 
-def _nesting(full, restricted) -> int:
+_PAIR_HINT = "call the method on the larger law with the smaller one as `restricted`"
+# anova sorts its fits itself, so "swap the arguments" is no remedy there
+_ANOVA_HINT = ("anova needs a sequence of nested laws, each containing the columns of the smaller "
+               "ones; compare non-nested laws by the aic/bic of their reml=False fits instead")
+
+
+def _nesting(full, restricted, hint: str = _PAIR_HINT) -> int:
     """Number of restrictions; an error naming the columns when the designs are not nested."""
     xf = np.asarray(full.design.matrix, float)
     xr = np.asarray(restricted.design.matrix, float)
@@ -116,14 +122,13 @@ def _nesting(full, restricted) -> int:
             raise ValueError(
                 f"the scaling laws are not nested: column(s) {names} of the restricted law "
                 f"{restricted.design.formula!r} are not combinations of the columns of "
-                f"{full.design.formula!r}; call the method on the larger law with the smaller "
-                "one as `restricted`"
+                f"{full.design.formula!r}; {hint}"
             )
     df = _rank(xf) - _rank(xr)
     if df < 1:
         raise ValueError(
             f"{full.design.formula!r} and {restricted.design.formula!r} span the same covariates "
-            "(no restriction to test); call the method on the larger law"
+            f"(no restriction to test); {'give each law once' if hint is _ANOVA_HINT else 'call the method on the larger law'}"
         )
     return df
 
@@ -216,7 +221,7 @@ def anova(*fits, small_sample: bool = True) -> pd.DataFrame:
     for f in fits:
         _check_pair(fits[0], f)
     ordered = sorted(fits, key=lambda f: _rank(np.asarray(f.design.matrix, float)))
-    dfs = [_nesting(big, small) for small, big in zip(ordered[:-1], ordered[1:])]
+    dfs = [_nesting(big, small, _ANOVA_HINT) for small, big in zip(ordered[:-1], ordered[1:])]
     _warn_if_robust(*fits)
     ml = [_maximum_likelihood(f) for f in ordered]
     rows = []
