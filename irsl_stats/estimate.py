@@ -17,7 +17,7 @@ from . import _kernel
 from .formula import LatentDesign
 from .identification import Identification, describe as describe_identification
 from .inference import DENSE_LIMIT, conditional_ses, joint_covariance
-from .jml import A_BOUND, LOG_PHI_BOUNDS, THETA_BOUND, JMLOptions, fit_jml
+from .jml import A_BOUND, LOG_PHI_BOUNDS, THETA_BOUND, JMLOptions, fit_jml, scale_reference
 from .latent_regression import cluster_warnings, fit_latent_regression, sandwich
 from .precision import PrecisionModel
 from .priors import DiscriminationPrior
@@ -77,7 +77,19 @@ def estimate_jml(
     a_prior: Optional[DiscriminationPrior] = None, reml: bool = True,
 ) -> Estimates:
     """Joint ML of abilities and questions, then the latent regression with measurement error
-    (sigma by REML unless ``reml=False``, which fits it by ML with independent errors)."""
+    (sigma by REML unless ``reml=False``, which fits it by ML with independent errors).
+
+    Standard errors come from the joint information when it is small enough (``full_cov``) and
+    usable; when it is singular, or its ability variances leave too few models for the latent
+    regression, they are block-conditional instead (with a warning). Models whose responses are
+    all extreme (off :func:`~irsl_stats.jml.scale_reference`) get an infinite ability variance
+    and weight 0 in the regression.
+
+    Raises
+    ------
+    ValueError
+        When even the block-conditional variances leave the latent regression unfittable.
+    """
     jf = fit_jml(kd, precision, irt, options=options, a_prior=a_prior)
     theta, items = jf.theta, jf.items
     acc = _kernel.accumulate(
@@ -85,6 +97,10 @@ def estimate_jml(
         model_blocks=True, item_blocks=True, information="observed", n_threads=options.n_threads,
     )
     theta_var, item_cov, global_cov, cols = conditional_ses(acc, irt, precision, items.gamma, a_prior, items.a)
+    # models whose responses are all extreme: their ML ability is +-inf (the fit leaves it at the
+    # bound, off the scale); the curvature there is no standard error of anything
+    ref = scale_reference(kd) if options.extreme_off_scale else np.ones(kd.n_models, bool)
+    theta_var = np.where(ref, theta_var, np.inf)
     warnings_ = list(jf.warnings)
     n_free = kd.n_models + _n_item_params(irt, precision, kd.n_items)
     use_full = (full_cov is True) or (full_cov == "auto" and n_free <= DENSE_LIMIT)
@@ -92,7 +108,7 @@ def estimate_jml(
     if use_full:
         try:
             jc = joint_covariance(kd, theta, items.a, items.d, items.gamma, precision, irt, options.n_threads,
-                                  a_prior)
+                                  a_prior, ref=ref)
         except np.linalg.LinAlgError:
             # e.g. questions nobody solves: their difficulty has no finite estimate and the joint
             # information is exactly singular; the block-conditional SEs mark those blocks NaN
@@ -100,6 +116,24 @@ def estimate_jml(
             warnings_.append(
                 "the joint information of abilities and questions is singular (questions or models with "
                 "only extreme responses?); standard errors are block-conditional instead"
+            )
+    n_coef = design.matrix.shape[1]
+    if use_full:
+        # a joint information that is not positive definite gives non-positive variances; the
+        # models it drops can leave too few for the regression (GLS on fewer models than
+        # coefficients raises), while each ability given the questions still has its own
+        # variance. Asking for P + 2 (coefficients, sigma and a residual degree of freedom) only
+        # when the block-conditional variances would give as many keeps tiny designs as they were
+        n_usable = int(np.sum(np.isfinite(theta_var) & (theta_var > 0)))
+        try:
+            reg, keep = _latent_regression(design.matrix, theta, jc.theta_var, jc.full, ref, reml,
+                                           min(n_coef + 2, n_usable))
+        except (np.linalg.LinAlgError, _TooFewAbilities) as exc:
+            use_full = False
+            detail = str(exc) if isinstance(exc, _TooFewAbilities) else "its GLS system is singular"
+            warnings_.append(
+                f"the joint covariance of abilities and questions leaves the latent regression unfittable "
+                f"({detail}); standard errors are block-conditional instead"
             )
     if use_full:
         theta_var, item_cov, global_cov = jc.theta_var, jc.item_cov, jc.global_cov
@@ -109,23 +143,22 @@ def estimate_jml(
             "question parameters given the abilities (block-conditional observed information); "
             "abilities given the questions"
         )
+        try:
+            reg, keep = _latent_regression(design.matrix, theta, theta_var, None, ref, reml, 1)
+        except np.linalg.LinAlgError:
+            usable = int(np.sum(np.isfinite(theta_var) & (theta_var > 0)))
+            raise ValueError(
+                f"the latent regression cannot be fitted: {usable} of {kd.n_models} models have an "
+                f"ability with a finite standard error, for a formula with {n_coef} coefficient(s) "
+                "(or their covariates are collinear); use a formula with fewer covariates, add models, "
+                "or use method='mml'"
+            ) from None
     bad_theta = ~(np.isfinite(theta_var) & (theta_var > 0))
     if bad_theta.any():
         warnings_.append(
-            f"{bad_theta.sum()} abilit(ies) have a singular information (no finite standard error); "
-            "they get weight 0 in the latent regression"
+            f"{bad_theta.sum()} abilit(ies) have no finite standard error (a singular information, or "
+            "responses that are all extreme); they get weight 0 in the latent regression"
         )
-    v = np.where(bad_theta, np.inf, theta_var)
-    keep = np.isfinite(v)
-    if use_full and keep.all() and reml:
-        # the abilities' full sampling covariance: errors shared through the estimated questions.
-        # Not for maximum likelihood: the covariance is singular along the combinations the
-        # identification fixes (the abilities' sum; for 2PL their spread), and a zero-variance
-        # row the coefficients can fit exactly makes the likelihood unbounded as sigma -> 0
-        # (REML's determinant term removes that; ML then uses the abilities' own variances)
-        reg = fit_latent_regression(design.matrix, theta, jc.full[: kd.n_models, : kd.n_models], reml)
-    else:
-        reg = fit_latent_regression(design.matrix[keep], theta[keep], v[keep], reml)
     sigma_reml = bool(reml) and int(keep.sum()) > design.matrix.shape[1]
     extra["Sigma estimator"] = sigma_text(sigma_reml)
     if reg.sigma_at_zero:
@@ -145,6 +178,47 @@ def estimate_jml(
         history=jf.history, extra=extra, joint_cov=jc.full if use_full else None,
         sigma_reml=sigma_reml, latent_llf=reg.loglik,
     )
+
+
+class _TooFewAbilities(ValueError):
+    """Fewer models with a usable ability variance than the latent regression needs."""
+
+
+def _latent_regression(x, theta, theta_var, full, ref, reml, min_models):
+    """The latent regression of the abilities with a finite, positive sampling variance.
+
+    Parameters
+    ----------
+    x : ndarray, shape (M, P)
+    theta, theta_var : ndarray, shape (M,)
+    full : ndarray, shape (>= M, >= M), or None
+        Joint covariance whose leading (M, M) block is the abilities' sampling covariance.
+    ref : ndarray of bool, shape (M,)
+        Models with a finite ML ability (:func:`irsl_stats.jml.scale_reference`).
+    reml : bool
+    min_models : int
+        Fewest models to fit on; fewer raises :class:`_TooFewAbilities`.
+
+    Returns
+    -------
+    (RegressionFit, ndarray of bool)
+        The fit and the models it used.
+    """
+    keep = np.isfinite(theta_var) & (theta_var > 0)
+    if keep.sum() < min_models:
+        raise _TooFewAbilities(
+            f"only {int(keep.sum())} of {len(keep)} abilities have a positive variance, for "
+            f"{x.shape[1]} coefficient(s) and sigma"
+        )
+    if full is not None and reml and not (~keep & ref).any():
+        # the abilities' full sampling covariance: errors shared through the estimated questions
+        # (over the models with a finite ability: an all-extreme model has none to share).
+        # Not for maximum likelihood: the covariance is singular along the combinations the
+        # identification fixes (the abilities' sum; for 2PL their spread), and a zero-variance
+        # row the coefficients can fit exactly makes the likelihood unbounded as sigma -> 0
+        # (REML's determinant term removes that; ML then uses the abilities' own variances)
+        return fit_latent_regression(x[keep], theta[keep], full[np.ix_(keep, keep)], reml), keep
+    return fit_latent_regression(x[keep], theta[keep], theta_var[keep], reml), keep
 
 
 def sigma_text(reml: bool) -> str:
@@ -270,7 +344,7 @@ def assemble_results(
     else:
         base_cov = sandwich(est.reg_hessian, est.reg_scores, group_labels)
         warnings_ += cluster_warnings(design.matrix, group_labels, list(design.column_names) + ["sigma"])
-    cov_star = jac @ base_cov @ jac.T
+    cov_star = _map_covariance(jac, base_cov, ~np.isfinite(np.diag(est.reg_cov)))
     # forecasts are made on the population scale with the question parameters held at their
     # estimates, so the covariance of the coefficients that goes with them is the one given the
     # questions, mapped by the *fixed* affine map beta_pop = (beta - loc c) / scale. The
@@ -311,11 +385,22 @@ def assemble_results(
     items = _item_table(est, loc, scale, rd, precision, irt)
     bad_items = [c for c in ("a_se", "d_se", "phi_se") if c in items and items[c].isna().any()]
     if bad_items:
-        n_bad = int(items[bad_items].isna().any(axis=1).sum())
-        warnings_.append(
-            f"{n_bad} question(s) have a singular information block: their standard errors "
-            f"({', '.join(bad_items)}) are NaN (e.g. {list(items.index[items[bad_items].isna().any(axis=1)][:5])})"
-        )
+        bad = items[bad_items].isna().any(axis=1).to_numpy()
+        n_bad = int(bad.sum())
+        text = (f"{n_bad} question(s) have a singular information block: their standard errors "
+                f"({', '.join(bad_items)}) are NaN (e.g. {list(items.index[bad][:5])})")
+        # the usual cause: fewer models answer the question than it has free parameters (a 2PL
+        # question answered by one model determines only a theta + d)
+        n_par = len(est.item_cols)
+        answered = np.bincount(np.unique(np.c_[rd.item, rd.model], axis=0)[:, 0], minlength=rd.n_items)
+        few = bad & (answered < n_par)
+        if few.any():
+            remedies = ["drop them"] + (["use irt='1pl'"] if "a" in est.item_cols else []) + (
+                ["precision='common'"] if "log_phi" in est.item_cols else [])
+            text += (f"; {int(few.sum())} of them are answered by fewer models than their {n_par} "
+                     f"parameters ({', '.join(est.item_cols)}) and are not identified: "
+                     f"{list(items.index[few][:10])}; {', or '.join(remedies)}")
+        warnings_.append(text)
     warnings_ += _one_sided_questions(rd)
     joint = None if est.joint_cov is None else _joint_on_scale(est, loc, scale, rd, precision)
     if irt == "2pl" and (items["a"] < 0).any():
@@ -356,8 +441,13 @@ def assemble_results(
     abilities["resid"] = abilities["theta"] - abilities["fitted"]
     abilities["n"] = np.diff(rd.model_ptr)
     if method == "jml":
-        at_bound = np.abs(est.theta) >= THETA_BOUND * 0.999 / max(np.std(est.theta), 1e-12)
-        at_bound |= ~np.isfinite(est.theta_var)
+        # the spread over the models with a finite ability (the scale the fit set): with an
+        # all-extreme model's runaway ability in it, a 1PL threshold fell to ~3 and flagged
+        # ordinary models as at the bound
+        finite = np.isfinite(est.theta_var)
+        spread = np.std(est.theta[finite]) if finite.sum() >= 2 else np.std(est.theta)
+        at_bound = np.abs(est.theta) >= THETA_BOUND * 0.999 / max(spread, 1e-12)
+        at_bound |= ~finite
         if at_bound.any():
             warnings_.append(
                 f"{at_bound.sum()} model(s) have abilities at the boundary or without a finite "
@@ -439,7 +529,49 @@ def _joint_on_scale(est: Estimates, loc: float, scale: float, rd, precision: Pre
     labels = [f"theta[{lab}]" for lab in rd.model_labels]
     labels += [f"{name}[{lab}]" for lab in rd.item_labels for name in cols]
     labels += list(precision.names)[: p - g0]
-    return pd.DataFrame(jac @ est.joint_cov @ jac.T, index=labels, columns=labels)
+    # NaN rows (all-extreme models, unidentified questions) stay with the parameters that need them
+    cov = _map_covariance(jac, est.joint_cov, ~np.isfinite(np.diag(est.joint_cov)))
+    return pd.DataFrame(cov, index=labels, columns=labels)
+
+
+def _map_covariance(jac: np.ndarray, base_cov: np.ndarray, undefined: np.ndarray) -> np.ndarray:
+    """``jac @ base_cov @ jac.T`` with undefined variances kept to the parameters that need them.
+
+    Parameters
+    ----------
+    jac : ndarray, shape (K, K)
+        Jacobian of the identification's map of (beta, sigma).
+    base_cov : ndarray, shape (K, K)
+        Covariance of (beta, sigma) on the estimator's scale (nonrobust, robust or cluster).
+    undefined : ndarray of bool, shape (K,)
+        Parameters whose variance is not defined (NaN in the model-based covariance), e.g.
+        ``sigma`` estimated on its boundary 0.
+
+    Returns
+    -------
+    ndarray, shape (K, K)
+        NaN in the rows and columns of the mapped parameters that depend on an undefined one.
+
+    Notes
+    -----
+    A plain product spreads a NaN to every entry (``NaN * 0`` is NaN), so a ``sigma`` at 0 wiped
+    out the standard errors of the coefficients, which under 1PL do not involve ``sigma`` at all.
+    A sandwich of such a fit is no better defined: the score of ``sigma`` vanishes at 0, and
+    its "robust" standard error came out at ~5e-6, a spuriously precise zero.
+    """
+    undefined = np.asarray(undefined, bool) | ~np.isfinite(np.diag(base_cov))
+    if not undefined.any():
+        return jac @ base_cov @ jac.T
+    clean = np.where(np.isfinite(base_cov), base_cov, 0.0)
+    clean[undefined, :] = 0.0
+    clean[:, undefined] = 0.0
+    out = jac @ clean @ jac.T
+    # exact zeros: the central-difference Jacobian is exactly 0 where a mapped parameter does
+    # not involve the undefined one (1PL coefficients and sigma); any other entry propagates it
+    affected = np.any(jac[:, undefined] != 0, axis=1)
+    out[affected, :] = np.nan
+    out[:, affected] = np.nan
+    return out
 
 
 def _safe_sqrt(v) -> np.ndarray:

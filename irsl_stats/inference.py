@@ -23,7 +23,7 @@ from . import _kernel
 from .precision import PrecisionModel
 from .priors import DiscriminationPrior
 
-__all__ = ["JointCovariance", "joint_covariance", "conditional_ses", "DENSE_LIMIT"]
+__all__ = ["JointCovariance", "joint_covariance", "conditional_ses", "singular_blocks", "DENSE_LIMIT"]
 
 #: largest number of free parameters for which the dense joint covariance is formed by default
 DENSE_LIMIT = 4000
@@ -70,12 +70,29 @@ def global_precision_cov(hess_item: np.ndarray, z: np.ndarray, irt: str) -> np.n
     hess_item : ndarray, shape (N, 3, 3)
         Question blocks in kernel column order (a, d, log_phi).
     z : ndarray, shape (N, R)
+    irt : {"1pl", "2pl"}
+
+    Returns
+    -------
+    ndarray, shape (R, R)
+
+    Notes
+    -----
+    A question answered by a single model (2PL) has a singular (a, d) block: only its
+    ``eta = a theta + d`` is determined. Its block is profiled out with the pseudo-inverse, not
+    left out. Both the block and its cross term with ``log phi`` are sums of multiples of the
+    same vectors ``(theta_i, 1)`` (a and d enter the likelihood only through eta), so the cross
+    term lies in the range of the block, and ``h_ads' pinv(h_ad) h_ads`` is exactly the Schur
+    complement of the identified combination (the profile over eta); the null direction carries
+    no information about anything. Leaving the question out would drop the information its
+    responses do carry about the precision, which the fit's estimate of gamma uses.
     """
     ad = [0, 1] if irt == "2pl" else [1]
     h_ad = hess_item[:, ad][:, :, ad]
     h_ads = hess_item[:, ad, 2]  # (N, k)
-    sol = np.linalg.solve(h_ad, h_ads[:, :, None])[:, :, 0]
-    schur = hess_item[:, 2, 2] - np.einsum("nk,nk->n", h_ads, sol)
+    neg_pinv = _batched_pinv(-h_ad)  # pinv(-h_ad) = -pinv(h_ad)
+    # h_ss - h_ads' h_ad^-1 h_ads = h_ss + h_ads' (-h_ad)^+ h_ads
+    schur = hess_item[:, 2, 2] + np.einsum("nk,nkl,nl->n", h_ads, neg_pinv, h_ads)
     return np.linalg.pinv(-(z * schur[:, None]).T @ z)
 
 
@@ -108,15 +125,59 @@ def conditional_ses(acc, irt: str, precision: PrecisionModel, gamma: np.ndarray,
     return theta_var, item_cov, global_cov, cols
 
 
+#: relative size below which an eigenvalue of a question block counts as zero (singular block)
+_BLOCK_RTOL = 1e-12
+
+
+def _block_eigh(neg_h: np.ndarray):
+    """Eigen-decomposition of a batch of (symmetrised) blocks and the mask of their null
+    directions (eigenvalues within ``_BLOCK_RTOL`` of zero relative to the block's largest)."""
+    sym = 0.5 * (neg_h + np.swapaxes(neg_h, 1, 2))
+    vals, vecs = np.linalg.eigh(sym)
+    top = np.maximum(np.abs(vals).max(axis=1, initial=0.0), 1e-300)
+    null = np.abs(vals) <= _BLOCK_RTOL * top[:, None]
+    return sym, vals, vecs, null
+
+
+def singular_blocks(neg_h: np.ndarray) -> np.ndarray:
+    """Which blocks of a batch ``(K, k, k)`` of negative Hessians are not positive definite.
+
+    Returns
+    -------
+    ndarray of bool, shape (K,)
+        True for a block whose inverse is undefined (its parameters are not identified, e.g. a
+        2PL question answered by a single model, whose a and d enter only through one eta).
+    """
+    vals = np.linalg.eigvalsh(0.5 * (neg_h + np.swapaxes(neg_h, 1, 2)))
+    return ~(vals[:, 0] > _BLOCK_RTOL * np.maximum(vals[:, -1], 1e-300))
+
+
 def _batched_inverse(neg_h: np.ndarray) -> np.ndarray:
     """Inverse of a batch of symmetric blocks; NaN where a block is not positive definite."""
     out = np.full_like(neg_h, np.nan)
     sym = 0.5 * (neg_h + np.swapaxes(neg_h, 1, 2))
-    vals = np.linalg.eigvalsh(sym)
-    ok = vals[:, 0] > 1e-12 * np.maximum(vals[:, -1], 1e-300)
+    ok = ~singular_blocks(neg_h)
     if ok.any():
         out[ok] = np.linalg.inv(sym[ok])
     return out
+
+
+def _batched_pinv(neg_h: np.ndarray) -> np.ndarray:
+    """Pseudo-inverse of a batch of symmetric blocks (null directions, see :func:`_block_eigh`,
+    inverted as zero)."""
+    _, vals, vecs, null = _block_eigh(neg_h)
+    inv_vals = np.where(null, 0.0, 1.0 / np.where(null, 1.0, vals))
+    return np.einsum("kij,kj,klj->kil", vecs, inv_vals, vecs)
+
+
+def _models_answering(kd, items: np.ndarray) -> np.ndarray:
+    """Number of distinct models with a (positively weighted) response to each of ``items``."""
+    rows = np.isin(kd.item, items)
+    if kd.weight is not None:
+        rows &= np.asarray(kd.weight) > 0
+    pairs = np.unique(np.c_[kd.item[rows], kd.model[rows]], axis=0)
+    counts = np.bincount(np.searchsorted(items, pairs[:, 0]), minlength=len(items)) if len(pairs) else 0
+    return np.zeros(len(items), int) + counts
 
 
 def joint_covariance(
@@ -129,14 +190,35 @@ def joint_covariance(
     irt: str,
     n_threads=None,
     a_prior: Optional[DiscriminationPrior] = None,
+    ref: Optional[np.ndarray] = None,
 ) -> JointCovariance:
     """Full joint covariance of abilities and question parameters (dense).
 
     The joint information is singular along the identification directions (a common shift of
     the abilities, and for 2PL a common scale); the covariance is the constrained inverse under
-    ``sum(theta) = 0`` (and ``sum(theta^2) = M`` linearised at the estimate), obtained from the
-    bordered matrix ``[[I, A'], [A, 0]]``. Contrasts (differences of abilities or difficulties) do
-    not depend on that choice.
+    ``sum(theta) = 0`` (and ``sum(theta^2) = M`` linearised at the estimate) over the models
+    ``ref``, obtained from the bordered matrix ``[[I, A'], [A, 0]]``. Contrasts (differences of
+    abilities or difficulties) do not depend on that choice.
+
+    Parameters
+    ----------
+    ref : ndarray of bool, shape (M,), optional
+        Models over which the identification constraints hold; default
+        :func:`irsl_stats.jml.scale_reference` (the models with a finite ML ability), as in the
+        JML fit. A model whose responses are all extreme has an ability at the bound with an
+        almost zero information; constraining the mean over it as well spread its huge variance
+        to every other ability (all-correct model among 15: every other SE 3-12 times too large). Its
+        own variance is returned as ``inf`` and its row and column of ``full`` as NaN: the
+        estimate is at ``+-inf``, so the curvature at the bound describes nothing.
+
+    Notes
+    -----
+    A question block that is singular on its own because fewer models answer the question than
+    it has parameters (e.g. a 2PL question answered by one model: a and d enter only through
+    that model's eta) leaves its null directions singular in the
+    joint information too (for a negative semi-definite matrix, ``u' H_jj u = 0`` implies
+    ``H u = 0``). They are pinned by extra constraint rows, which leaves every identified
+    function of the parameters unchanged; the question's own variances are NaN.
     """
     log_phi = precision.log_phi(gamma)
     acc = _kernel.accumulate(
@@ -178,10 +260,29 @@ def joint_covariance(
             h[:m, g0 + q] += np.bincount(kd.model, weights=zt[:, q], minlength=m)
     # off-diagonal blocks were filled above the diagonal only; mirror them
     h = np.triu(h) + np.triu(h, 1).T
-    # identification constraints (rows of A): sum(theta)=0 and, for 2PL, theta' dtheta = 0
-    cons = [np.r_[np.ones(m), np.zeros(p - m)]]
+    if ref is None:
+        from .jml import scale_reference
+
+        ref = scale_reference(kd)
+    ref = np.asarray(ref, bool)
+    # identification constraints (rows of A) over the models that set the fit's scale:
+    # sum(theta)=0 and, for 2PL, theta' dtheta = 0
+    cons = [np.r_[ref.astype(float), np.zeros(p - m)]]
     if irt == "2pl":
-        cons.append(np.r_[theta, np.zeros(p - m)])
+        cons.append(np.r_[np.where(ref, theta, 0.0), np.zeros(p - m)])
+    # null directions of singular question blocks answered by fewer models than they have
+    # parameters (not identified): pinned, then reported NaN. A block that is only numerically
+    # singular (e.g. a discrimination run to its bound on a question that separates the models)
+    # keeps its huge but finite variance, as the fit's warnings about the bound explain
+    _, _, vecs, null = _block_eigh(-hi)
+    unidentified = singular_blocks(-hi)
+    if unidentified.any():
+        unidentified[unidentified] = _models_answering(kd, np.flatnonzero(unidentified)) < k
+    for j in np.flatnonzero(unidentified):
+        for e in np.flatnonzero(null[j]):
+            row = np.zeros(p)
+            row[m + j * k: m + (j + 1) * k] = vecs[j][:, e]
+            cons.append(row)
     A = np.array(cons)
     nc = A.shape[0]
     border = np.zeros((p + nc, p + nc))
@@ -189,8 +290,15 @@ def joint_covariance(
     border[:p, p:] = A.T
     border[p:, :p] = A
     inv = np.linalg.inv(border)
-    cov = inv[:p, :p]
+    cov = inv[:p, :p].copy()
+    # parameters without a finite estimate: abilities of all-extreme models, unidentified questions
+    undefined = np.zeros(p, bool)
+    undefined[:m] = ~ref
+    undefined[m: m + n * k] = np.repeat(unidentified, k)
+    cov[undefined, :] = np.nan
+    cov[:, undefined] = np.nan
     theta_var = np.diag(cov)[:m].copy()
+    theta_var[~ref] = np.inf
     item_cov = np.empty((n, k, k))
     for c1 in range(k):
         for c2 in range(k):
