@@ -61,7 +61,8 @@ def item_column_index(irt: str, precision: PrecisionModel) -> list:
     return [_COL_INDEX[c] for c in item_columns(irt, precision)]
 
 
-def global_precision_cov(hess_item: np.ndarray, z: np.ndarray, irt: str) -> np.ndarray:
+def global_precision_cov(hess_item: np.ndarray, z: np.ndarray, irt: str,
+                         a_curvature: Optional[np.ndarray] = None) -> np.ndarray:
     """Covariance of the global precision parameters (``log phi_j = z_j' gamma``) with each
     question's (a, d) block profiled out (Schur complement), given the abilities.
 
@@ -71,6 +72,10 @@ def global_precision_cov(hess_item: np.ndarray, z: np.ndarray, irt: str) -> np.n
         Question blocks in kernel column order (a, d, log_phi).
     z : ndarray, shape (N, R)
     irt : {"1pl", "2pl"}
+    a_curvature : ndarray, shape (N,), optional
+        2PL: the discrimination prior's curvature in each ``a_j``
+        (:meth:`DiscriminationPrior.hessian_a`), added to the ``a`` diagonal before profiling --
+        the same penalised information the question blocks' own covariance uses.
 
     Returns
     -------
@@ -88,7 +93,9 @@ def global_precision_cov(hess_item: np.ndarray, z: np.ndarray, irt: str) -> np.n
     responses do carry about the precision, which the fit's estimate of gamma uses.
     """
     ad = [0, 1] if irt == "2pl" else [1]
-    h_ad = hess_item[:, ad][:, :, ad]
+    h_ad = hess_item[:, ad][:, :, ad].copy()
+    if irt == "2pl" and a_curvature is not None:
+        h_ad[:, 0, 0] += a_curvature
     h_ads = hess_item[:, ad, 2]  # (N, k)
     neg_pinv = _batched_pinv(-h_ad)  # pinv(-h_ad) = -pinv(h_ad)
     # h_ss - h_ads' h_ad^-1 h_ads = h_ss + h_ads' (-h_ad)^+ h_ads
@@ -118,10 +125,12 @@ def conditional_ses(acc, irt: str, precision: PrecisionModel, gamma: np.ndarray,
         _, _, hp = precision.prior_terms(gamma)
         if hp is not None:
             h[:, -1, -1] += hp
-    if irt == "2pl" and a_prior is not None and a_prior.active:
-        h[:, 0, 0] += a_prior.hessian_a(a)
+    a_curv = a_prior.hessian_a(a) if irt == "2pl" and a_prior is not None and a_prior.active else None
+    if a_curv is not None:
+        h[:, 0, 0] += a_curv
     item_cov = _batched_inverse(-h)
-    global_cov = global_precision_cov(acc.hess_item, precision.z, irt) if precision.kind == "linear" else None
+    global_cov = (global_precision_cov(acc.hess_item, precision.z, irt, a_curv)
+                  if precision.kind == "linear" else None)
     return theta_var, item_cov, global_cov, cols
 
 

@@ -339,10 +339,12 @@ def fit_mml(
     hb = h_marg[:, cols][:, :, cols].copy()
     if per_item_s and hp is not None:
         hb[:, -1, -1] += hp
-    if irt == "2pl" and a_prior.active:
-        hb[:, 0, 0] += a_prior.hessian_a(items.a)
+    a_curv = a_prior.hessian_a(items.a) if irt == "2pl" and a_prior.active else None
+    if a_curv is not None:
+        hb[:, 0, 0] += a_curv
     item_cov = _batched_inverse(-hb)
-    global_cov = global_precision_cov(h_marg, precision.z, irt) if precision.kind == "linear" else None
+    global_cov = (global_precision_cov(h_marg, precision.z, irt, a_curv)
+                  if precision.kind == "linear" else None)
     col_names = item_columns(irt, precision)
     n_constraints = 2 if irt == "2pl" else 1
     n_params = _n_item_params(irt, precision, kd.n_items) + x.shape[1] + 1 - n_constraints
