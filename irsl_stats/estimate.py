@@ -401,6 +401,21 @@ def assemble_results(
                      f"parameters ({', '.join(est.item_cols)}) and are not identified: "
                      f"{list(items.index[few][:10])}; {', or '.join(remedies)}")
         warnings_.append(text)
+    else:
+        bad = np.zeros(rd.n_items, bool)
+    if irt == "2pl":
+        # a 2PL question answered by one model determines only its a theta + d; under MML its
+        # information is not singular (the ability is integrated over), so the block check above
+        # does not see it, and a and d come out wherever the prior and the start leave them
+        answered = np.bincount(np.unique(np.c_[rd.item, rd.model], axis=0)[:, 0], minlength=rd.n_items)
+        lone = (answered < 2) & ~bad
+        if lone.any():
+            warnings_.append(
+                f"{int(lone.sum())} question(s) are answered by a single model, which determines only "
+                f"a theta + d, not a and d apart: {list(items.index[lone][:10])}; their a, d and b are "
+                "not identified by the data (set by the start and the discrimination prior) -- drop "
+                "them or use irt='1pl'"
+            )
     warnings_ += _one_sided_questions(rd)
     joint = None if est.joint_cov is None else _joint_on_scale(est, loc, scale, rd, precision)
     if irt == "2pl" and (items["a"] < 0).any():

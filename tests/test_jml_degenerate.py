@@ -231,3 +231,19 @@ def test_all_extreme_model_leaves_the_other_abilities_ses_alone_2pl():
     joint = res.joint_cov_params()
     assert joint.loc["theta[m00]"].isna().all()
     assert joint.drop(index="theta[m00]", columns="theta[m00]").notna().all().all()
+
+
+def test_mml_warns_about_a_2pl_question_answered_by_one_model(one_model_question):
+    """Under MML the marginal information of such a question is not singular, so the NaN-SE
+    warning never fired, while its a came out at ~2e-16 and b at ~-1e16 without a word."""
+    sim, data = one_model_question
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always", IRSLWarning)
+        irsl.fit(FORMULA, data=data, models=sim.models, method="mml", n_threads=1, **BB)
+    shown = [str(w.message) for w in rec if issubclass(w.category, IRSLWarning)]
+    assert sum("answered by a single model" in m and "['q01']" in m for m in shown) == 1, shown
+    # 1PL: one model determines d; nothing to warn about
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always", IRSLWarning)
+        irsl.fit(FORMULA, data=data, models=sim.models, method="mml", n_threads=1, **{**BB, "irt": "1pl"})
+    assert not any("single model" in str(w.message) for w in rec)
