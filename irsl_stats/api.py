@@ -175,8 +175,7 @@ def build_precision(
         else:
             # a string other than 'auto' failed inside float() with "could not convert string to
             # float", and inf was taken as a prior; the same rule as discrimination_prior
-            if (isinstance(prior, bool) or not isinstance(prior, (int, float, np.integer, np.floating))
-                    or not (np.isfinite(prior) and prior > 0)):
+            if not _positive_finite_number(prior):
                 raise ValueError(f"precision_prior must be a positive finite number, None or 'auto'; "
                                  f"got {prior!r}")
             scale = float(prior)
@@ -268,6 +267,12 @@ def _check_enough_models(rd: ResponseData, design) -> None:
         )
 
 
+def _positive_finite_number(value) -> bool:
+    """A real number (not a bool or a string) that is finite and > 0."""
+    return (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+            and bool(np.isfinite(value)) and value > 0)
+
+
 def _check_tol_and_n_quad(tol, n_quad) -> None:
     """Raise unless ``tol`` is a positive finite number and ``n_quad`` a positive integer.
 
@@ -275,8 +280,7 @@ def _check_tol_and_n_quad(tol, n_quad) -> None:
     reported it as not converged, ``tol=inf`` declared convergence after the first iteration,
     and ``n_quad=1.5`` failed inside numpy's Gauss–Hermite rule.
     """
-    if (isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating))
-            or not np.isfinite(tol) or tol <= 0):
+    if not _positive_finite_number(tol):
         raise ValueError(f"tol must be a positive finite number (e.g. the default 1e-6); got {tol!r}")
     if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)) or n_quad < 1:
         raise ValueError(f"n_quad must be an integer >= 1 (quadrature nodes per model, default 7); "

@@ -17,7 +17,7 @@ from . import _kernel
 from .formula import LatentDesign
 from .identification import Identification, describe as describe_identification
 from .inference import DENSE_LIMIT, conditional_ses, joint_covariance
-from .jml import A_BOUND, LOG_PHI_BOUNDS, THETA_BOUND, JMLOptions, fit_jml, scale_reference
+from .jml import A_BOUND, LOG_PHI_BOUNDS, THETA_BOUND, JMLOptions, fit_jml
 from .latent_regression import cluster_warnings, fit_latent_regression, sandwich
 from .precision import PrecisionModel
 from .priors import DiscriminationPrior
@@ -99,7 +99,7 @@ def estimate_jml(
     theta_var, item_cov, global_cov, cols = conditional_ses(acc, irt, precision, items.gamma, a_prior, items.a)
     # models whose responses are all extreme: their ML ability is +-inf (the fit leaves it at the
     # bound, off the scale); the curvature there is no standard error of anything
-    ref = scale_reference(kd) if options.extreme_off_scale else np.ones(kd.n_models, bool)
+    ref = jf.scale_models
     theta_var = np.where(ref, theta_var, np.inf)
     warnings_ = list(jf.warnings)
     n_free = kd.n_models + _n_item_params(irt, precision, kd.n_items)
@@ -383,6 +383,8 @@ def assemble_results(
             f"{cond:.1e}); the covariates may be nearly collinear — consider center() or scaling them"
         )
     items = _item_table(est, loc, scale, rd, precision, irt)
+    # models answering each question: (model, question) pairs are unique in ResponseData
+    answered = np.bincount(rd.item, minlength=rd.n_items)
     bad_items = [c for c in ("a_se", "d_se", "phi_se") if c in items and items[c].isna().any()]
     if bad_items:
         bad = items[bad_items].isna().any(axis=1).to_numpy()
@@ -392,7 +394,6 @@ def assemble_results(
         # the usual cause: fewer models answer the question than it has free parameters (a 2PL
         # question answered by one model determines only a theta + d)
         n_par = len(est.item_cols)
-        answered = np.bincount(np.unique(np.c_[rd.item, rd.model], axis=0)[:, 0], minlength=rd.n_items)
         few = bad & (answered < n_par)
         if few.any():
             remedies = ["drop them"] + (["use irt='1pl'"] if "a" in est.item_cols else []) + (
@@ -407,7 +408,6 @@ def assemble_results(
         # a 2PL question answered by one model determines only its a theta + d; under MML its
         # information is not singular (the ability is integrated over), so the block check above
         # does not see it, and a and d come out wherever the prior and the start leave them
-        answered = np.bincount(np.unique(np.c_[rd.item, rd.model], axis=0)[:, 0], minlength=rd.n_items)
         lone = (answered < 2) & ~bad
         if lone.any():
             warnings_.append(

@@ -23,7 +23,7 @@ from . import _kernel
 from .precision import PrecisionModel
 from .priors import DiscriminationPrior
 
-__all__ = ["JointCovariance", "joint_covariance", "conditional_ses", "singular_blocks", "DENSE_LIMIT"]
+__all__ = ["JointCovariance", "joint_covariance", "conditional_ses", "DENSE_LIMIT"]
 
 #: largest number of free parameters for which the dense joint covariance is formed by default
 DENSE_LIMIT = 4000
@@ -139,25 +139,17 @@ _BLOCK_RTOL = 1e-12
 
 
 def _block_eigh(neg_h: np.ndarray):
-    """Eigen-decomposition of a batch of (symmetrised) blocks and the mask of their null
-    directions (eigenvalues within ``_BLOCK_RTOL`` of zero relative to the block's largest)."""
-    sym = 0.5 * (neg_h + np.swapaxes(neg_h, 1, 2))
-    vals, vecs = np.linalg.eigh(sym)
+    """Eigen-decomposition (ascending eigenvalues) of a batch of (symmetrised) blocks and the
+    mask of their null directions (eigenvalues within ``_BLOCK_RTOL`` of zero relative to the
+    block's largest)."""
+    vals, vecs = np.linalg.eigh(0.5 * (neg_h + np.swapaxes(neg_h, 1, 2)))
     top = np.maximum(np.abs(vals).max(axis=1, initial=0.0), 1e-300)
     null = np.abs(vals) <= _BLOCK_RTOL * top[:, None]
-    return sym, vals, vecs, null
+    return vals, vecs, null
 
 
-def singular_blocks(neg_h: np.ndarray) -> np.ndarray:
-    """Which blocks of a batch ``(K, k, k)`` of negative Hessians are not positive definite.
-
-    Returns
-    -------
-    ndarray of bool, shape (K,)
-        True for a block whose inverse is undefined (its parameters are not identified, e.g. a
-        2PL question answered by a single model, whose a and d enter only through one eta).
-    """
-    vals = np.linalg.eigvalsh(0.5 * (neg_h + np.swapaxes(neg_h, 1, 2)))
+def _not_positive_definite(vals: np.ndarray) -> np.ndarray:
+    """From ascending eigenvalues (K, k): blocks whose smallest is not clearly positive."""
     return ~(vals[:, 0] > _BLOCK_RTOL * np.maximum(vals[:, -1], 1e-300))
 
 
@@ -165,7 +157,7 @@ def _batched_inverse(neg_h: np.ndarray) -> np.ndarray:
     """Inverse of a batch of symmetric blocks; NaN where a block is not positive definite."""
     out = np.full_like(neg_h, np.nan)
     sym = 0.5 * (neg_h + np.swapaxes(neg_h, 1, 2))
-    ok = ~singular_blocks(neg_h)
+    ok = ~_not_positive_definite(np.linalg.eigvalsh(sym))
     if ok.any():
         out[ok] = np.linalg.inv(sym[ok])
     return out
@@ -174,19 +166,18 @@ def _batched_inverse(neg_h: np.ndarray) -> np.ndarray:
 def _batched_pinv(neg_h: np.ndarray) -> np.ndarray:
     """Pseudo-inverse of a batch of symmetric blocks (null directions, see :func:`_block_eigh`,
     inverted as zero)."""
-    _, vals, vecs, null = _block_eigh(neg_h)
+    vals, vecs, null = _block_eigh(neg_h)
     inv_vals = np.where(null, 0.0, 1.0 / np.where(null, 1.0, vals))
     return np.einsum("kij,kj,klj->kil", vecs, inv_vals, vecs)
 
 
-def _models_answering(kd, items: np.ndarray) -> np.ndarray:
-    """Number of distinct models with a (positively weighted) response to each of ``items``."""
-    rows = np.isin(kd.item, items)
+def _models_answering(kd) -> np.ndarray:
+    """Number of models with a (positively weighted) response to each question, shape (N,);
+    (model, question) pairs are unique in the data."""
+    item = np.asarray(kd.item)
     if kd.weight is not None:
-        rows &= np.asarray(kd.weight) > 0
-    pairs = np.unique(np.c_[kd.item[rows], kd.model[rows]], axis=0)
-    counts = np.bincount(np.searchsorted(items, pairs[:, 0]), minlength=len(items)) if len(pairs) else 0
-    return np.zeros(len(items), int) + counts
+        item = item[np.asarray(kd.weight) > 0]
+    return np.bincount(item, minlength=kd.n_items)
 
 
 def joint_covariance(
@@ -283,10 +274,10 @@ def joint_covariance(
     # parameters (not identified): pinned, then reported NaN. A block that is only numerically
     # singular (e.g. a discrimination run to its bound on a question that separates the models)
     # keeps its huge but finite variance, as the fit's warnings about the bound explain
-    _, _, vecs, null = _block_eigh(-hi)
-    unidentified = singular_blocks(-hi)
+    vals, vecs, null = _block_eigh(-hi)
+    unidentified = _not_positive_definite(vals)
     if unidentified.any():
-        unidentified[unidentified] = _models_answering(kd, np.flatnonzero(unidentified)) < k
+        unidentified &= _models_answering(kd) < k
     for j in np.flatnonzero(unidentified):
         for e in np.flatnonzero(null[j]):
             row = np.zeros(p)

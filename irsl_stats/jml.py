@@ -94,6 +94,9 @@ class JMLFit:
     seconds: float
     history: List[dict] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+    # models over which the abilities were renormalised (:func:`scale_reference`, or all models
+    # with ``extreme_off_scale=False``), shape (M,)
+    scale_models: Optional[np.ndarray] = None
 
 
 _CHUNK = 1 << 22  # observations per block when summarising the data (bounded memory)
@@ -483,7 +486,7 @@ def fit_jml(
 
     warnings_: List[str] = []
     if not converged:
-        n_extreme = int((~scale_reference(kd)).sum())
+        n_extreme = int((~(ref if opt.extreme_off_scale else scale_reference(kd))).sum())
         advice = (
             f"{n_extreme} model(s) answer every question at the same extreme (all right or all "
             "wrong): their abilities have no finite estimate and hold the iterations at the bound; "
@@ -507,4 +510,5 @@ def fit_jml(
         seconds=time.perf_counter() - t0,
         history=history,
         warnings=warnings_,
+        scale_models=ref,
     )

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .bank import ItemBank, _unknown_message, calibrate
+from .bank import ItemBank, _drop_unused_categories, _unknown_message, calibrate
 from .data import ResponseData
 from .families import get_family
 from .passk import beta_pass_at_k_grid, pass_at_k_grid
@@ -152,18 +152,6 @@ def _check_forecasts(forecasts: Sequence[str]) -> tuple:
     return forecasts
 
 
-def _drop_unused(frame: pd.DataFrame, columns) -> pd.DataFrame:
-    """``frame`` with the unused categories of its categorical ``columns`` removed (a subset of a
-    categorical table keeps every category, which the fit rejects as models without responses)."""
-    cats = [c for c in columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    if not cats:
-        return frame
-    frame = frame.copy()
-    for c in cats:
-        frame[c] = frame[c].cat.remove_unused_categories()
-    return frame
-
-
 def _sub_bank(bank: ItemBank, questions) -> ItemBank:
     """The bank restricted to ``questions`` (same scale, family and prior)."""
     return ItemBank(bank.items.loc[list(questions)], family=bank.family, irt=bank.irt,
@@ -219,7 +207,7 @@ def observed_pass_at_k(
     # the checks every fit makes (missing labels or counts, successes outside 0..trials,
     # repeated (model, question) pairs), with messages naming the rows; a subset of a categorical
     # table (e.g. one simulated model) keeps categories without rows, which the data layer rejects
-    ResponseData.from_long(_drop_unused(counts, (model, question)), model=model, question=question,
+    ResponseData.from_long(_drop_unused_categories(counts, (model, question)), model=model, question=question,
                            response=None, family="binomial", successes=successes, trials=trials)
     ks_arr = _as_ks(ks, int(np.min(n_all)))
     frames = []
@@ -311,7 +299,7 @@ def forecast_from_counts(
     ks_arr = _as_positive_ks(ks)
     # validated here for every forecast: the empirical one never goes through the bank's scoring,
     # which is where repeated (model, question) pairs and unknown questions are otherwise caught
-    ResponseData.from_long(_drop_unused(counts, (model, question)), model=model, question=question,
+    ResponseData.from_long(_drop_unused_categories(counts, (model, question)), model=model, question=question,
                            response=None, family="binomial", successes=successes, trials=trials)
     unknown = pd.unique(counts.loc[~counts[question].isin(bank.questions), question])
     if len(unknown):
@@ -570,8 +558,8 @@ def leave_one_model_out(
     truths: list = []
     for m_label in held_models:
         is_held = (counts[model] == m_label).to_numpy()
-        calib = _drop_unused(counts[~is_held], (model, question))
-        held = _drop_unused(counts[is_held], (model, question))
+        calib = _drop_unused_categories(counts[~is_held], (model, question))
+        held = _drop_unused_categories(counts[is_held], (model, question))
         truth = observed_pass_at_k(held, ks_arr, model=model, question=question, successes=successes,
                                    trials=trials)["pass_at_k"].to_numpy()
         if keep_curves:
