@@ -92,6 +92,8 @@ def estimate_jml(
     """
     jf = fit_jml(kd, precision, irt, options=options, a_prior=a_prior)
     theta, items = jf.theta, jf.items
+    # the data the fit maximised (all-extreme models' rows out: their abilities are +-inf)
+    kd = jf.kernel_data
     acc = _kernel.accumulate(
         kd, theta[:, None], items.a[:, None], items.d, jf.log_phi,
         model_blocks=True, item_blocks=True, information="observed", n_threads=options.n_threads,

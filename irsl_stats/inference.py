@@ -270,6 +270,12 @@ def joint_covariance(
     cons = [np.r_[ref.astype(float), np.zeros(p - m)]]
     if irt == "2pl":
         cons.append(np.r_[np.where(ref, theta, 0.0), np.zeros(p - m)])
+    # the abilities off the scale stand at +-inf (the fit gives their rows weight 0, so their
+    # information is exactly 0): pinned, then reported as NaN
+    for i in np.flatnonzero(~ref):
+        row = np.zeros(p)
+        row[i] = 1.0
+        cons.append(row)
     # null directions of singular question blocks answered by fewer models than they have
     # parameters (not identified): pinned, then reported NaN. A block that is only numerically
     # singular (e.g. a discrimination run to its bound on a question that separates the models)

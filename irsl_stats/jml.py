@@ -46,9 +46,11 @@ class JMLOptions:
         Beta family — in a 500 x 3,000 simulation, 9 iterations instead of 16.
     extreme_off_scale : bool
         Renormalise over the models with a finite ability only (:func:`scale_reference`; the
-        default). ``False`` renormalises over all models, as the short JML run that starts MML
-        does: there the start of an all-extreme model only seeds its posterior mode, and the
-        marginal fit is left as it was.
+        default), and hold the others at ``+-inf``: their abilities stay at the bound on the side
+        their responses pull to and their rows leave the likelihood (their probability there is
+        1), so the fit is the fit without them. ``False`` renormalises over all models and lets
+        every ability move, as the short JML run that starts MML does: there the start of an
+        all-extreme model only seeds its posterior mode, and the marginal fit is left as it was.
     relaxation : "auto" or float
         Over-relaxation factor ``omega`` of the block steps (successive over-relaxation). The
         alternating block Newton converges linearly at a rate ``rho`` (the squared canonical
@@ -97,6 +99,9 @@ class JMLFit:
     # models over which the abilities were renormalised (:func:`scale_reference`, or all models
     # with ``extreme_off_scale=False``), shape (M,)
     scale_models: Optional[np.ndarray] = None
+    # the data the fit maximised: ``kd`` itself, or with weight 0 on the rows of the models held
+    # at +-inf (:func:`scale_reference`); its covariance and log-likelihood use the same
+    kernel_data: Optional[object] = None
 
 
 _CHUNK = 1 << 22  # observations per block when summarising the data (bounded memory)
@@ -170,21 +175,50 @@ def scale_reference(kd) -> np.ndarray:
     in the mean and SD of the renormalisation, its runaway ability would take the whole 2PL scale
     (it sits at ``sqrt(M - 1)`` SDs however far it runs, so the ability bound never holds it),
     squash every other ability together and drive every discrimination to its bound. Renormalising
-    over the other models is the same exact reparametrisation, and leaves the runaway ability at
-    the bound :data:`THETA_BOUND`, where the fit reports it.
+    over the other models is the same exact reparametrisation; :func:`fit_jml` holds the runaway
+    ability at the bound :data:`THETA_BOUND`, where the fit reports it, and takes its rows out of
+    the likelihood, as at ``+-inf``.
 
     Returns
     -------
     ndarray of bool, shape (M,)
         All models when fewer than two would remain.
     """
+    ref = extreme_direction(kd) == 0
+    return ref if ref.sum() >= 2 else np.ones(kd.n_models, bool)
+
+
+def extreme_direction(kd) -> np.ndarray:
+    """Per model: ``+1`` when every (weighted) response is at the top of its range (all correct),
+    ``-1`` when every one is at the bottom, else 0 (see :func:`scale_reference`).
+
+    Returns
+    -------
+    ndarray of int, shape (M,)
+    """
     from .scoring import one_sided, response_extremes
 
     carries = np.ones(kd.nobs, bool) if kd.weight is None else np.asarray(kd.weight) > 0
     pull = response_extremes(kd.family, np.asarray(kd.y, float),
                              None if kd.trials is None else np.asarray(kd.trials, float))
-    ref = one_sided(np.asarray(kd.model), pull, carries, kd.n_models) == 0
-    return ref if ref.sum() >= 2 else np.ones(kd.n_models, bool)
+    return one_sided(np.asarray(kd.model), pull, carries, kd.n_models)
+
+
+def _without_models(kd, drop: np.ndarray):
+    """``kd`` with weight 0 on the rows of the models ``drop`` (shape (M,), bool).
+
+    At an ability of ``+-inf`` an all-extreme model's responses have probability 1: they add
+    nothing to the likelihood or its derivatives. Held at a finite bound instead, they keep
+    pulling on the questions they answer (an all-correct model at ability 12 still pushes a hard
+    question's difficulty down), so the iterations never settle, and their information would
+    enter the questions' standard errors.
+    """
+    from ._kernel import KernelData
+
+    weight = np.ones(kd.nobs) if kd.weight is None else np.array(kd.weight, float)
+    weight[drop[np.asarray(kd.model)]] = 0.0
+    return KernelData(kd.model, kd.item, kd.y, n_models=kd.n_models, n_items=kd.n_items, family=kd.family,
+                      trials=kd.trials, weight=weight, model_ptr=kd.model_ptr)
 
 
 def _normalise(theta: np.ndarray, items: ItemState, irt: str, ref: Optional[np.ndarray] = None):
@@ -195,7 +229,9 @@ def _normalise(theta: np.ndarray, items: ItemState, irt: str, ref: Optional[np.n
     s = base.std() if irt == "2pl" else 1.0
     if not np.isfinite(s) or s <= 1e-12:
         s = 1.0
-    theta = (theta - m) / s
+    theta_new = (theta - m) / s
+    # an ability off the scale stands for +-inf, which no shift or rescaling moves
+    theta = theta_new if ref is None else np.where(ref, theta_new, theta)
     d = items.d + items.a * m
     a = items.a * s
     return theta, ItemState(a, d, items.gamma)
@@ -395,8 +431,9 @@ def fit_jml(
     JMLFit
         ``theta`` (M,) with mean 0 (and SD 1 for 2PL) over the models with a finite ability
         (:func:`scale_reference`), question parameters, objective and
-        log-likelihood, iteration counts, kernel passes, convergence flag, per-iteration history
-        and warnings.
+        log-likelihood (all-extreme models at ``+-inf``, where their responses have probability
+        1), iteration counts, kernel passes, convergence flag, per-iteration history, warnings
+        and the data the fit maximised (``kernel_data``).
     """
     opt = options or JMLOptions()
     info = opt.information
@@ -404,11 +441,19 @@ def fit_jml(
         info = "observed"  # expected information of the beta-binomial is not available
     if kd.family in ("bernoulli", "binomial"):
         info = "observed"  # canonical link: observed = expected
-    obj = _Objective(kd, precision, irt, info, opt.n_threads, a_prior)
     t0 = time.perf_counter()
     theta, items = start if start is not None else initial_values(kd, precision, irt)
-    ref = scale_reference(kd) if opt.extreme_off_scale else np.ones(kd.n_models, bool)
-    theta, items = _normalise(np.asarray(theta, float), items, irt, ref)
+    theta = np.array(theta, float)
+    finite = scale_reference(kd)
+    ref = finite if opt.extreme_off_scale else np.ones(kd.n_models, bool)
+    # models off the scale stand at +-inf: their abilities are held at the bound, on the side
+    # their responses pull to, and their rows leave the likelihood (:func:`_without_models`)
+    pinned = ~ref
+    if pinned.any():
+        theta[pinned] = extreme_direction(kd)[pinned] * THETA_BOUND
+        kd = _without_models(kd, pinned)
+    obj = _Objective(kd, precision, irt, info, opt.n_threads, a_prior)
+    theta, items = _normalise(theta, items, irt, ref)
 
     history: List[dict] = []
     converged = False
@@ -452,8 +497,11 @@ def fit_jml(
             g = acc.grad_theta[:, 0]
             h = acc.hess_theta[:, 0, 0]
             step, scaled = _safe_newton(g[:, None], h[:, None, None], opt.max_step)
-            scaled_theta = float(scaled.max())
             raw_theta = np.clip(theta + omega * step[:, 0], -THETA_BOUND, THETA_BOUND)
+            raw_theta[pinned] = theta[pinned]
+            # an all-extreme model's step never vanishes (its likelihood rises all the way to
+            # +-inf): convergence is judged on the others
+            scaled_theta = float(scaled[finite].max())
             raw_items = items
         else:
             newton_items, scaled_items = obj.item_step(acc, items, opt.max_step)
@@ -486,7 +534,7 @@ def fit_jml(
 
     warnings_: List[str] = []
     if not converged:
-        n_extreme = int((~(ref if opt.extreme_off_scale else scale_reference(kd))).sum())
+        n_extreme = int((~finite & ~pinned).sum())  # held at +-inf, they do not stop convergence
         advice = (
             f"{n_extreme} model(s) answer every question at the same extreme (all right or all "
             "wrong): their abilities have no finite estimate and hold the iterations at the bound; "
@@ -511,4 +559,5 @@ def fit_jml(
         history=history,
         warnings=warnings_,
         scale_models=ref,
+        kernel_data=kd,
     )

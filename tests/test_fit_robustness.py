@@ -57,7 +57,10 @@ def test_jml_non_convergence_with_an_extreme_model_names_the_cause(counts_with_a
     r, top = counts_with_a_perfect_model
     prec = api.build_precision("item", "binomial", 25, None, None)
     _, kd = _kernel_data(r)
-    fit = jml.fit_jml(kd, prec, "1pl", options=jml.JMLOptions(n_threads=1, max_iter=5))
+    # held at +inf (the default) the model does not stop the fit from converging
+    assert jml.fit_jml(kd, prec, "1pl", options=jml.JMLOptions(n_threads=1)).converged
+    # left free (as in the start of MML), its ability runs on and the warning names it
+    fit = jml.fit_jml(kd, prec, "1pl", options=jml.JMLOptions(n_threads=1, max_iter=5, extreme_off_scale=False))
     assert not fit.converged
     assert "1 model(s) answer every question at the same extreme" in fit.warnings[0]
     assert "method='mml'" in fit.warnings[0]

@@ -247,3 +247,75 @@ def test_mml_warns_about_a_2pl_question_answered_by_one_model(one_model_question
         warnings.simplefilter("always", IRSLWarning)
         irsl.fit(FORMULA, data=data, models=sim.models, method="mml", n_threads=1, **{**BB, "irt": "1pl"})
     assert not any("single model" in str(w.message) for w in rec)
+
+
+# ------------------------------------- D. all-extreme models stand at +-inf: the fit converges
+
+EXTREME_CASES = [
+    # (family, irt, column, value given to every response of m00, sign of its ability)
+    ("bernoulli", "1pl", "y", 1, 1),
+    ("binomial", "1pl", "successes", 0, -1),
+    ("binomial", "2pl", "successes", 20, 1),
+    ("beta_binomial", "2pl", "successes", 0, -1),
+]
+
+
+def _extreme_case(family, column, value):
+    extra = {} if family == "bernoulli" else dict(n_trials=20)
+    sim = irsl.simulate.irt(n_models=15, n_questions=25, family=family, seed=0, **extra)
+    kw = dict(family=family) if family == "bernoulli" else dict(
+        family=family, successes="successes", trials="trials", response=None)
+    return sim, _perfect_m00(sim.responses, column, value), kw
+
+
+@pytest.mark.parametrize("family, irt, column, value, sign", EXTREME_CASES)
+def test_all_extreme_model_is_held_at_infinity_and_the_fit_equals_the_fit_without_it(family, irt, column, value,
+                                                                                     sign):
+    # before: held at the ability bound, the model kept pulling on the questions (an all-correct
+    # model at 12 still pushes a hard question's difficulty down), each renormalisation moved it
+    # back, and JML stopped after 500 iterations without converging
+    sim, data, kw = _extreme_case(family, column, value)
+    # identification="regression" (intercept 0, 2PL sigma 1) does not depend on which models
+    # are in the data, so the two fits are on the same scale
+    kw = dict(kw, irt=irt, identification="regression")
+    res, shown = _fit_recording(data, sim.models, **kw)
+    alone, _ = _fit_recording(_without(data, "model", "m00"), sim.models[sim.models["model"] != "m00"], **kw)
+    assert res.converged and alone.converged
+    assert not any("did not converge" in m for m in shown), shown
+    # the model's ability is reported on the side its responses pull to, with no standard error
+    others = res.abilities["theta"].drop("m00")
+    beyond = sign * (res.abilities.loc["m00", "theta"] - (others.max() if sign > 0 else others.min()))
+    assert beyond > 3
+    assert np.isnan(res.abilities.loc["m00", "se"])
+    # its responses have probability 1 at +-inf: everything else is the fit without it
+    assert res.llf == pytest.approx(alone.llf, rel=1e-9)
+    np.testing.assert_allclose(res.abilities["theta"].drop("m00"), alone.abilities["theta"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_linear_predictors(res, alone.items.index), _linear_predictors(alone),
+                               rtol=1e-5, atol=1e-5)
+    ses = [c for c in ("a_se", "d_se", "log_phi_se") if c in res.items]
+    finite = alone.items.index[alone.items["d_se"] < 1e3]  # not the questions nobody (or everybody) solves
+    np.testing.assert_allclose(res.items.loc[finite, ses], alone.items.loc[finite, ses], rtol=1e-4)
+    np.testing.assert_allclose(res.abilities["se"].drop("m00"), alone.abilities["se"], rtol=1e-4)
+    np.testing.assert_allclose(res.params, alone.params, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(res.bse, alone.bse, rtol=1e-4)
+    # the joint information is not singular for want of that model's curvature
+    assert "joint observed information" in res.summary().as_text()
+
+
+def _linear_predictors(res, questions=None):
+    """``a_j theta_i + d_j`` of every model with a finite ability and every question with a
+    finite difficulty (both invariant to the identification), shape (models, questions)."""
+    ab = res.abilities[np.isfinite(res.abilities["se"])]
+    it = res.items if questions is None else res.items.loc[questions]
+    it = it[np.isfinite(it["d_se"]) & (it["d_se"] < 1e3)]
+    a = it["a"].to_numpy() if "a" in it else np.ones(len(it))
+    return np.outer(ab["theta"].to_numpy(), a) + it["d"].to_numpy()
+
+
+def test_all_extreme_model_does_not_slow_the_fit_down():
+    # before: the 500 iterations of a fit that never converged
+    sim, data, kw = _extreme_case("bernoulli", "y", 1)
+    res, _ = _fit_recording(data, sim.models, irt="1pl", **kw)
+    alone, _ = _fit_recording(_without(data, "model", "m00"), sim.models[sim.models["model"] != "m00"],
+                              irt="1pl", **kw)
+    assert res.n_iter <= alone.n_iter + 2
