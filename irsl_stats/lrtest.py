@@ -184,7 +184,9 @@ def compare_lr_test(full, restricted, small_sample: bool = True) -> LRTestResult
     _check_pair(full, restricted)
     df = _nesting(full, restricted)
     _warn_if_robust(full, restricted)
-    return _lr(_maximum_likelihood(full), _maximum_likelihood(restricted), df, small_sample)
+    ml_full, ml_restricted = _maximum_likelihood(full), _maximum_likelihood(restricted)
+    _require_same_measurement_error(ml_full, ml_restricted)
+    return _lr(ml_full, ml_restricted, df, small_sample)
 
 
 def anova(*fits, small_sample: bool = True) -> pd.DataFrame:
@@ -224,6 +226,8 @@ def anova(*fits, small_sample: bool = True) -> pd.DataFrame:
     dfs = [_nesting(big, small, _ANOVA_HINT) for small, big in zip(ordered[:-1], ordered[1:])]
     _warn_if_robust(*fits)
     ml = [_maximum_likelihood(f) for f in ordered]
+    for f in ml[1:]:
+        _require_same_measurement_error(ml[0], f)
     rows = []
     for i, r in enumerate(ml):
         llf, k, n = _criterion_terms(r)
@@ -253,6 +257,23 @@ def _check_pair(full, restricted) -> None:
             raise TypeError(f"{name} must be an IRSLResults (one shared ability); got {type(r).__name__}")
     _require_same_responses(full, restricted)
     _require_same_options(full, restricted)
+
+
+def _require_same_measurement_error(full, restricted) -> None:
+    """Under JML the latent regression weighs each ability by its sampling covariance: the joint
+    one, or the block-conditional one (``full_cov=False``, or the fallback when the joint one is
+    singular or leaves too few models). Log-likelihoods under different covariances are not
+    comparable."""
+    if full.fit_info.method != "jml":
+        return
+    routes = [r.fit_info.extra.get("Standard errors") for r in (full, restricted)]
+    if routes[0] != routes[1]:
+        raise ValueError(
+            "under JML the two laws weigh the ability estimates by different sampling covariances "
+            f"({routes[0]!r} for {full.design.formula!r}, {routes[1]!r} for {restricted.design.formula!r}), "
+            "so their latent log-likelihoods are not comparable; refit both with full_cov=False "
+            "(block-conditional for both), or use method='mml'"
+        )
 
 
 def _warn_if_robust(*fits) -> None:

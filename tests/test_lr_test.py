@@ -251,3 +251,20 @@ def test_per_benchmark_abilities_take_reml_false():
     ratio = np.diag(ml.Sigma.to_numpy()) / np.diag(reml.Sigma.to_numpy())
     np.testing.assert_allclose(ratio, 38 / 40, atol=0.02)
     assert ml.llf > reml.llf
+
+
+def test_jml_laws_weighed_by_different_ability_covariances_are_not_compared(sim):
+    # full_cov is not a measurement-model option, but it decides which sampling covariance the
+    # latent regression weighs the abilities by; latent log-likelihoods under the joint and the
+    # block-conditional covariance differ by more than the law does
+    kw = dict(data=sim.responses, models=sim.models, reml=False, method="jml", irt="1pl")
+    joint = _quiet_fit(FULL, full_cov=True, **kw)
+    conditional = _quiet_fit(SMALL, full_cov=False, **kw)
+    with pytest.raises(ValueError, match="different sampling covariances.*full_cov=False"):
+        joint.compare_lr_test(conditional)
+    with pytest.raises(ValueError, match="different sampling covariances"):
+        irsl.anova(joint, conditional)
+    # the same route on both sides is fine, whichever it is
+    both = _quiet_fit(FULL, full_cov=False, **kw).compare_lr_test(conditional)
+    assert both.df_diff == 2 and np.isfinite(both.lr_stat)
+    assert joint.compare_lr_test(_quiet_fit(SMALL, full_cov=True, **kw)).df_diff == 2
