@@ -8,9 +8,10 @@ only ``k`` questions per benchmark, the same questions for all of its models, ch
 ``estimand="score"`` (A) — *measure a model.*
     Each held-out model's full-benchmark score (the mean of its responses over **all** questions
     of the benchmark, or a supplied table of true scores) estimated from its ``k``-question
-    responses. ``irsl``: ability by EAP against the bank, then
+    responses. ``irsl``: ability by EAP (or the ``score_method``) against the bank, then
     :meth:`~irsl_stats.bank.ItemBank.expected_score` over the benchmark's calibrated questions
-    (one ability per model, so all benchmarks' answers inform each benchmark's score).
+    (one ability per model, so all benchmarks' answers inform each benchmark's score; with
+    ``ability="per_benchmark"`` one per model and benchmark).
     ``naive``: the mean of the ``k`` answers. ``mae`` is over held-out models x benchmarks;
     ``decision_accuracy`` ranks the held-out recipes by the estimates of their *target* models
     (largest size, final checkpoint), per benchmark, averaged over benchmarks.
@@ -19,7 +20,8 @@ only ``k`` questions per benchmark, the same questions for all of its models, ch
     Only models of a recipe with ``flops <= ratio * target_flops`` (and fewer parameters than the
     target) are evaluated, on the same ``k`` questions. ``irsl``: a scaling law
     ``theta ~ log(flops)`` fitted per recipe on their EAP abilities (``irsl_pooled``: one slope
-    shared by the recipes, one intercept each), extrapolated to the target's FLOPs and mapped to
+    shared by the recipes — per benchmark with ``ability="per_benchmark"`` — one intercept
+    each), extrapolated to the target's FLOPs and mapped to
     the full-benchmark score. ``mae`` is over recipes x benchmarks, ``decision_accuracy`` ranks
     the recipes per benchmark (averaged over benchmarks). Baselines on the
     same answers: ``naive_largest`` (the ``k``-question mean of the largest model used) and
@@ -66,6 +68,7 @@ from .bank import ItemBank, _drop_unused_categories
 from .data import ResponseData, _fmt_labels
 from .metrics import decision_accuracy
 from .results import IRSLWarning
+from .scoring import METHODS as SCORE_METHODS
 
 __all__ = [
     "efficient_eval",
@@ -92,6 +95,10 @@ DEFAULT_SIMULATION = dict(n_recipes=25, n_checkpoints=2, questions_per_benchmark
 
 
 # ================================================================================ extrapolation
+#: squared relative spread of x below which a line's slope counts as not identified
+_FLAT = 1e-22
+
+
 def _codes(groups, n: int):
     if groups is None:
         return np.zeros(n, np.int64), None
@@ -111,6 +118,7 @@ def linear_extrapolate(x, y, x_target, groups=None, weights=None, common_slope: 
     x, y : array_like, shape (n,)
     x_target : float, array_like (one per group, in sorted group order), Mapping or Series
         (group label -> target)
+        Finite.
     groups : array_like, shape (n,), optional
         Group labels (default: one group).
     weights : array_like, shape (n,), optional
@@ -128,7 +136,9 @@ def linear_extrapolate(x, y, x_target, groups=None, weights=None, common_slope: 
     ------
     ValueError
         When a group (or, with ``common_slope``, all groups together) has fewer than two
-        distinct ``x``: the slope is not identified.
+        distinct ``x``: the slope is not identified; when ``x``, ``y`` or ``x_target`` is not
+        finite, the weights are invalid, ``groups`` has the wrong length or missing labels, or
+        ``x_target`` has neither one value nor one per group.
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
@@ -140,6 +150,8 @@ def linear_extrapolate(x, y, x_target, groups=None, weights=None, common_slope: 
     if w.shape != x.shape or (w < 0).any() or not np.isfinite(w).all():
         raise ValueError("weights must be finite, non-negative and of the length of x")
     codes, labels = _codes(groups, x.size)
+    if codes.shape != x.shape:
+        raise ValueError(f"groups must have one label per observation ({x.size}); got {codes.size}")
     g = int(codes.max()) + 1 if codes.size else 0
     if g == 0:
         raise ValueError("no observations")
@@ -152,15 +164,18 @@ def linear_extrapolate(x, y, x_target, groups=None, weights=None, common_slope: 
     dy = y - ybar[codes]
     sxx = np.bincount(codes, w * dx * dx, g)
     sxy = np.bincount(codes, w * dx * dy, g)
+    # x is flat when its spread is near rounding level relative to its magnitude; the deviations
+    # dx are computed about the mean, so a spread down to ~1e-11 of |x| still gives the slope to
+    # ~1e-5 (a threshold of 1e-12 on the squared scale flagged x = 1e10 + [0, 1, 2] as flat)
     scale = np.maximum(np.bincount(codes, w * x * x, g) / sw, 1.0)
     if common_slope:
-        if sxx.sum() <= 1e-12 * scale.max() * sw.sum():
+        if sxx.sum() <= _FLAT * scale.max() * sw.sum():
             raise ValueError("the slope is not identified: x does not vary within any group")
         slope = np.full(g, sxy.sum() / sxx.sum())
     else:
-        flat = sxx <= 1e-12 * scale * sw
+        flat = sxx <= _FLAT * scale * sw
         if flat.any():
-            bad = np.flatnonzero(flat) if labels is None else list(labels[flat][:10])
+            bad = [int(i) for i in np.flatnonzero(flat)[:10]] if labels is None else list(labels[flat][:10])
             raise ValueError(f"the slope is not identified in group(s) {bad}: fewer than two distinct x")
         slope = sxy / sxx
     if isinstance(x_target, pd.Series) or isinstance(x_target, Mapping):
@@ -171,7 +186,14 @@ def linear_extrapolate(x, y, x_target, groups=None, weights=None, common_slope: 
             raise ValueError(f"no target for group(s) {list(xt.index[xt.isna()][:10])}")
         xt = xt.to_numpy(float)
     else:
-        xt = np.broadcast_to(np.asarray(x_target, float), (g,))
+        xt = np.asarray(x_target, float)
+        if xt.ndim > 1 or (xt.ndim == 1 and xt.size not in (1, g)):
+            raise ValueError(f"x_target must be a scalar or have one value per group ({g}); got shape {xt.shape}")
+        xt = np.broadcast_to(xt.reshape(-1) if xt.ndim else xt, (g,))
+    if not np.isfinite(xt).all():
+        bad = np.flatnonzero(~np.isfinite(xt))
+        which = [int(i) for i in bad[:10]] if labels is None else list(labels[bad][:10])
+        raise ValueError(f"x_target must be finite; not for group(s) {which}")
     pred = ybar + slope * (xt - xbar)
     if labels is None:
         return float(pred[0])
@@ -191,7 +213,8 @@ def logit_linear_extrapolate(x, score, x_target, groups=None, weights=None, eps:
     x_target, groups, weights
         As in :func:`linear_extrapolate`.
     eps : float
-        Scores are clipped to ``[eps, 1 - eps]`` so that the logit is finite.
+        Scores are clipped to ``[eps, 1 - eps]`` so that the logit is finite;
+        ``0 < eps < 0.5``.
 
     Returns
     -------
@@ -206,6 +229,9 @@ def logit_linear_extrapolate(x, score, x_target, groups=None, weights=None, eps:
     >>> round(logit_linear_extrapolate(x, expit(-2 + 0.5 * x), 6.0), 6)  # expit(-2 + 0.5 * 6)
     0.731059
     """
+    if not (isinstance(eps, (int, float, np.integer, np.floating)) and 0 < eps < 0.5):
+        # eps = 0 leaves an infinite logit; eps >= 0.5 inverts the clip interval
+        raise ValueError(f"eps must be a number in (0, 0.5); got {eps!r}")
     s = np.asarray(score, float)
     if np.any((s < 0) | (s > 1)) or not np.isfinite(s).all():
         raise ValueError("scores must lie in [0, 1]")
@@ -224,7 +250,7 @@ def question_reduction(bank: ItemBank, ks: Sequence[int], by: Optional[str] = "b
     ----------
     bank : ItemBank
     ks : sequence of int
-        Questions per group (per benchmark); positive integers.
+        Questions per group (per benchmark); distinct positive integers.
     by : str or None
         Column of ``bank.items`` defining the groups, as in :meth:`ItemBank.select
         <irsl_stats.bank.ItemBank.select>`: ``None`` (or the default ``"benchmark"`` on a bank
@@ -239,7 +265,7 @@ def question_reduction(bank: ItemBank, ks: Sequence[int], by: Optional[str] = "b
     Raises
     ------
     ValueError
-        If a ``k`` is not a positive integer, or ``by`` is not a column of ``bank.items`` (the
+        If a ``k`` is not a positive integer or is repeated, or ``by`` is not a column of ``bank.items`` (the
         message lists the columns) or is missing for some questions.
     """
     ks = _check_ks(ks)
@@ -252,7 +278,8 @@ def question_reduction(bank: ItemBank, ks: Sequence[int], by: Optional[str] = "b
 
 
 def _check_ks(ks) -> list:
-    """``ks`` as a list of int; each must be a positive integer (``k = 0`` would ask nothing)."""
+    """``ks`` as a list of distinct int; each must be a positive integer (``k = 0`` would ask
+    nothing)."""
     if isinstance(ks, (str, bytes)) or not np.iterable(ks):
         raise ValueError(f"ks must be a sequence of positive integers; got {ks!r}")
     out = []
@@ -263,6 +290,9 @@ def _check_ks(ks) -> list:
         out.append(int(k))
     if not out:
         raise ValueError("ks is empty: give at least one number of questions per benchmark")
+    if len(set(out)) < len(out):
+        # a repeated k repeats its result rows (and the k index of question_reduction)
+        raise ValueError(f"ks must not repeat a value; got {list(ks)!r}")
     return out
 
 
@@ -289,13 +319,35 @@ def known_item_bank(items: pd.DataFrame, theta_population, *, question: str = "q
     ItemBank
         The bank of the N questions in ``items``, with identification ``"truth"`` and known
         precision.
+
+    Raises
+    ------
+    ValueError
+        If ``theta_population`` has fewer than two values, a value that is not finite or no
+        spread (the prior needs a positive SD); if a question has no benchmark label (naming
+        them); if ``irt="1pl"`` but some discrimination ``a`` is not 1 (naming the questions).
     """
     table = items.set_index(question) if question in items.columns else items
     keep = [c for c in ("benchmark", "a", "d", "phi") if c in table.columns]
     table = table[keep].copy()
     if "benchmark" in table:
+        # checked before the conversion to text, which would turn NaN into a benchmark 'nan'
+        missing = table["benchmark"].isna().to_numpy()
+        if missing.any():
+            raise ValueError(f"items: column 'benchmark' is missing for {int(missing.sum())} question(s): "
+                             f"{_fmt_labels(table.index[missing], limit=5)}")
         table["benchmark"] = table["benchmark"].astype(str)
-    th = np.asarray(theta_population, float)
+    if irt == "1pl" and "a" in table:
+        off = table["a"].to_numpy(float) != 1.0
+        if off.any():
+            raise ValueError(f"irt='1pl' fixes every discrimination at 1, but column 'a' is not 1 for "
+                             f"{int(off.sum())} question(s): {_fmt_labels(table.index[off], limit=5)}; "
+                             "use irt='2pl'")
+    th = np.asarray(theta_population, float).ravel()
+    if th.size < 2 or not np.isfinite(th).all() or not th.std() > 0:
+        raise ValueError("theta_population must hold two or more finite abilities with a positive SD (their "
+                         f"mean and SD are the scoring prior); got {th.size} value(s), "
+                         f"{int((~np.isfinite(th)).sum())} not finite")
     return ItemBank(table, family=family, irt=irt, identification="truth", precision="known",
                     population=(float(th.mean()), float(th.std())))
 
@@ -362,15 +414,18 @@ def _unavailable_cells(pred: pd.DataFrame, truth: pd.DataFrame, limit: int = 3) 
 def _extrapolate_available(x, y, x_target, groups, n_groups: int, weights=None, common_slope: bool = False,
                            logit: bool = False) -> np.ndarray:
     """:func:`linear_extrapolate` (or, with ``logit``, :func:`logit_linear_extrapolate`) on the
-    observations with a finite ``y`` (and weight) only, for integer groups ``0 .. n_groups - 1``.
+    observations with a finite ``y`` (and a finite, positive weight) only, for integer groups
+    ``0 .. n_groups - 1``.
 
     A group whose line is not identified from its available observations (fewer than two
     distinct ``x``; with ``common_slope``, no observation, or no group with two distinct ``x``)
-    gets NaN. ``x_target`` has one value per group.
+    gets NaN. ``x_target`` has one value per group. A weight of 0 (an ability with an infinite
+    se, e.g. an ML estimate without information) carries nothing: counted as available, it
+    made a group look identified and :func:`linear_extrapolate` then refused the whole fit.
     """
     ok = np.isfinite(y)
     if weights is not None:
-        ok &= np.isfinite(weights)
+        ok &= np.isfinite(weights) & (weights > 0)
     out = np.full(n_groups, np.nan)
     n_x = (pd.Series(x[ok]).groupby(groups[ok]).nunique()
            .reindex(np.arange(n_groups), fill_value=0).to_numpy())
@@ -429,6 +484,7 @@ def efficient_eval(
     score_method: str = "eap",
     law=("recipe", "pooled"),
     ability: str = "shared",
+    boundary: str = "error",
     n_threads: Optional[int] = None,
 ) -> pd.DataFrame:
     """Estimate and forecast held-out recipes from ``k`` calibrated questions per benchmark.
@@ -439,26 +495,34 @@ def efficient_eval(
     ----------
     responses : DataFrame
         Long table, one row per (model, question), with ``model``, ``question``, ``benchmark``
-        and ``response`` columns; responses in ``[0, 1]``. All rows are validated up front as by
-        :meth:`ResponseData.from_long <irsl_stats.data.ResponseData.from_long>` (NaN is not a
-        response: drop the rows of questions a model was not asked). The truth is the mean over
+        and ``response`` columns; responses in ``(0, 1)``, or in ``[0, 1]`` with
+        ``boundary="squeeze"`` or ``"clip"`` (``{0, 1}`` with a given Bernoulli ``bank``). All
+        rows are validated up front as by :meth:`ResponseData.from_long
+        <irsl_stats.data.ResponseData.from_long>` with the bank's family (beta when the bank is
+        calibrated here) and ``boundary`` (NaN is not a response: drop the rows of questions a
+        model was not asked). The truth is the mean over
         the questions of a benchmark that the model answered; missing responses are allowed (see
         ``n_unavailable`` below).
     models : DataFrame
         One row per model: ``model`` (column or index; labels unique), ``recipe``, ``flops`` and
-        ``params``. Every model of ``responses`` must have a row.
-    calibration : sequence
-        Recipes whose models calibrate the questions; all other recipes are held out.
+        ``params``. Every model of ``responses`` must have a row; every model needs a recipe,
+        and every held-out model positive, finite ``flops`` and ``params`` (the models are named
+        otherwise).
+    calibration : label or sequence of labels
+        Recipes whose models calibrate the questions; all other recipes are held out. A single
+        string is one recipe.
     ks : sequence of int
-        Questions per benchmark.
-    strategies : sequence of {"random", "stratified", "information"}
+        Questions per benchmark (distinct positive integers).
+    strategies : {"random", "stratified", "information"} or sequence of them
         Selection strategies (:meth:`ItemBank.select`; ``"information"`` targets the
         calibration population's mean ability).
     ratios : sequence of float, optional
-        Compute cutoffs for the forecast: models with ``flops <= ratio * target_flops``. Default:
-        the final checkpoint of each smaller size, from the ``min_sizes``-th smallest on.
+        Compute cutoffs for the forecast (positive and finite): models with
+        ``flops <= ratio * target_flops``. Default: the final checkpoint of each smaller size,
+        from the ``min_sizes``-th smallest on.
     min_sizes : int
-        With the default ``ratios``: the fewest distinct sizes a scaling law is fitted on.
+        With the default ``ratios``: the fewest distinct sizes a scaling law is fitted on (an
+        integer >= 2; an error if the held-out recipes have fewer sizes below the target).
     seed : int
         Seed of the question selection (the same questions for every held-out model).
     model, question, response, benchmark, recipe, flops, params : str
@@ -473,17 +537,22 @@ def efficient_eval(
         the mean of each model's responses over all questions of the benchmark.
     calibration_method : {"jml", "mml"}
         Estimator of ``irsl.fit("ability ~ 1", ...)`` on the calibration recipes' responses.
-    score_method : {"eap", "map", "ml"}
+    score_method : {"eap", "map", "ml", "wle"}
         Ability estimator of :meth:`ItemBank.score`.
     law : {"recipe", "pooled"} or sequence of them
         Scaling law of the forecast: a line ``theta ~ log(flops)`` per recipe (method ``irsl``),
-        or a common slope with one intercept per recipe (method ``irsl_pooled``), fitted by least
-        squares weighted by ``1 / se^2`` of the abilities. A sequence gives both.
+        or a common slope with one intercept per recipe (method ``irsl_pooled``; with
+        ``ability="per_benchmark"`` one common slope per benchmark), fitted by least squares
+        weighted by ``1 / se^2`` of the abilities. A sequence gives both.
     ability : {"shared", "per_benchmark"}
         ``"shared"``: one ability per model from all its answers (the bank's model: one ability
         behind every benchmark). ``"per_benchmark"``: each benchmark's score from that
         benchmark's ``k`` answers only (no borrowing across benchmarks; the laws are then
         fitted per recipe and benchmark).
+    boundary : {"error", "squeeze", "clip"}
+        Beta responses exactly 0 or 1, as in :func:`irsl_stats.fit`: ``"error"`` refuses them,
+        ``"squeeze"`` / ``"clip"`` move them inside (0, 1) for the calibration and the ability
+        scores only; the truth and the naive means use the responses as given.
     n_threads : int or None
         Kernel threads.
 
@@ -502,21 +571,41 @@ def efficient_eval(
     Raises
     ------
     ValueError
-        For invalid options; duplicated model labels in ``models`` or response models absent
-        from it (naming them); invalid responses (NaN, outside ``[0, 1]``, duplicated
+        For invalid options (all checked before the calibration); duplicated model labels in
+        ``models`` or response models absent from it (naming them); models without a recipe, or
+        held-out models without positive finite ``flops``/``params`` (naming them); invalid
+        responses (NaN, outside ``[0, 1]``, 0 or 1 under ``boundary="error"``, duplicated
         (model, question) pairs; naming the rows); held-out (model, benchmark) cells without a
-        true score (naming them).
+        true score, or duplicated labels in ``true_scores`` (naming them).
     """
     from .api import fit
 
+    # every option is checked before the (expensive) calibration
     if ability not in ("shared", "per_benchmark"):
         raise ValueError(f"ability must be 'shared' or 'per_benchmark'; got {ability!r}")
     laws = (law,) if isinstance(law, str) else tuple(law)
     if not laws or any(lw not in ("recipe", "pooled") for lw in laws):
         raise ValueError(f"law must be 'recipe', 'pooled' or a sequence of them; got {law!r}")
+    # a bare string is one strategy (iterating it would test its letters)
+    strategies = (strategies,) if isinstance(strategies, str) else tuple(strategies)
+    if not strategies:
+        raise ValueError(f"strategies is empty: choose one or more of {STRATEGIES}")
     for s in strategies:
         if s not in STRATEGIES:
             raise ValueError(f"unknown strategy {s!r}; choose from {STRATEGIES}")
+    if score_method not in SCORE_METHODS:
+        raise ValueError(f"score_method must be one of {SCORE_METHODS}; got {score_method!r}")
+    if bank is None and calibration_method not in ("jml", "mml"):
+        raise ValueError(f"calibration_method must be 'jml' or 'mml'; got {calibration_method!r}")
+    if boundary not in ("error", "squeeze", "clip"):
+        raise ValueError(f"boundary must be 'error', 'squeeze' or 'clip'; got {boundary!r}")
+    if (isinstance(min_sizes, (bool, np.bool_)) or not isinstance(min_sizes, (int, np.integer))
+            or min_sizes < 2):
+        raise ValueError(f"min_sizes must be an integer >= 2 (a scaling law needs two sizes); got {min_sizes!r}")
+    if ratios is not None:
+        ratios = np.atleast_1d(np.asarray(ratios, float))
+        if ratios.ndim != 1 or ratios.size == 0 or not (np.isfinite(ratios) & (ratios > 0)).all():
+            raise ValueError(f"ratios must be a non-empty sequence of positive, finite numbers; got {ratios.tolist()}")
     mt = models.reset_index(drop=model in models.columns)
     if model not in mt.columns:
         raise ValueError(f"models needs a {model!r} column (or index)")
@@ -524,6 +613,11 @@ def efficient_eval(
         if c not in mt.columns:
             raise ValueError(f"models needs a {c!r} column")
     ks = _check_ks(ks)
+    # a recipe must be present before it becomes text (NaN would become a recipe named 'nan')
+    no_recipe = mt[recipe].isna().to_numpy()
+    if no_recipe.any():
+        raise ValueError(f"models: column {recipe!r} is missing for {int(no_recipe.sum())} model(s): "
+                         f"{_fmt_labels(mt[model].to_numpy()[no_recipe], limit=5)}; every model needs a recipe")
     mt = mt.assign(**{model: mt[model].astype(str), "__recipe__": mt[recipe].astype(str)})
     dup = mt[model].duplicated(keep=False).to_numpy()
     if dup.any():
@@ -531,11 +625,11 @@ def efficient_eval(
         raise ValueError(f"models: {len(labels)} model label(s) are duplicated in column {model!r} "
                          f"(compared as text): {_fmt_labels(labels, limit=5)}; give one row per model")
     mt = mt.set_index(model, drop=False)
-    # every response validated up front, as irsl.fit does (NaN, range, duplicated pairs, one
-    # benchmark per question), whether or not the question is later selected
+    # every response validated up front, as irsl.fit does (NaN, range, boundary values,
+    # duplicated pairs, one benchmark per question), whether or not the question is later selected
     rd = ResponseData.from_long(_drop_unused_categories(responses, (model, question, benchmark)),
                                 model=model, question=question, response=response, benchmark=benchmark,
-                                family="beta", boundary="clip")
+                                family="beta" if bank is None else bank.family, boundary=boundary)
     resp_models = pd.Index(rd.model_labels).astype(str)
     absent = resp_models[~resp_models.isin(mt.index)]
     if len(absent):
@@ -543,6 +637,9 @@ def efficient_eval(
                          f"table: {_fmt_labels(absent, limit=5)}; add their rows ({recipe!r}, {flops!r}, {params!r}) "
                          f"or drop their responses")
     del rd
+    # calibration recipes: a bare string (or other scalar) is one recipe, not its characters
+    if isinstance(calibration, (str, bytes)) or not np.iterable(calibration):
+        calibration = [calibration]
     cal_recipes = pd.Index([str(r) for r in calibration])
     unknown = cal_recipes.difference(pd.Index(mt["__recipe__"].unique()))
     if len(unknown):
@@ -554,6 +651,16 @@ def efficient_eval(
     held = mt.loc[~is_cal].copy()
     if held["__recipe__"].nunique() < 2:
         raise ValueError("need at least two held-out recipes to rank")
+    # the forecast takes log(flops) and picks targets by size: a missing or non-positive value
+    # would silently drop the model from the laws (NaN compares False) or give log(0)
+    for c in (flops, params):
+        v = pd.to_numeric(held[c], errors="coerce").to_numpy(float, na_value=np.nan)
+        bad = ~(np.isfinite(v) & (v > 0))
+        if bad.any():
+            raise ValueError(f"models: column {c!r} must be positive and finite for every held-out model; "
+                             f"{int(bad.sum())} are not: {_fmt_labels(held.index[bad], limit=5)} "
+                             f"(values {held[c].to_numpy()[bad][:5].tolist()})")
+        held[c] = v
 
     # ---- calibration
     if bank is None:
@@ -562,7 +669,8 @@ def efficient_eval(
             if isinstance(cal[c].dtype, pd.CategoricalDtype):
                 cal[c] = cal[c].cat.remove_unused_categories()
         res = fit("ability ~ 1", data=cal, model=model, question=question, response=response,
-                  benchmark=benchmark, method=calibration_method, full_cov=False, n_threads=n_threads)
+                  benchmark=benchmark, method=calibration_method, full_cov=False, boundary=boundary,
+                  n_threads=n_threads)
         bank = res.item_bank()
     if "benchmark" not in bank.items.columns:
         raise ValueError("the bank has no benchmark labels")
@@ -571,6 +679,10 @@ def efficient_eval(
     full = _table(heldout_rows, model, benchmark, response)
     benchmarks = list(full.columns)
     truth = full if true_scores is None else true_scores.rename(index=str, columns=str)
+    for axis, labels in (("rows (models)", truth.index), ("columns (benchmarks)", truth.columns)):
+        if labels.has_duplicates:
+            raise ValueError(f"true_scores has duplicated {axis} (compared as text): "
+                             f"{_fmt_labels(pd.unique(labels[labels.duplicated()]), limit=5)}")
     truth = truth.reindex(index=held.index, columns=benchmarks)
     if truth.isna().any().any():
         miss = truth.isna().to_numpy()
@@ -588,8 +700,10 @@ def efficient_eval(
     truth_target = truth.loc[target_model.to_numpy()].set_axis(recipes)
     if ratios is None:
         grid = _size_ratios(held, target_flops, flops, params)
-        ratios = grid[min_sizes - 1:] if len(grid) >= min_sizes else grid[-1:]
-    ratios = np.asarray(ratios, float)
+        if len(grid) < min_sizes:
+            raise ValueError(f"min_sizes={min_sizes}: the held-out recipes have only {len(grid)} size(s) below "
+                             f"their target; lower min_sizes or pass ratios=")
+        ratios = grid[min_sizes - 1:]
 
     rows = []
     notes = []  # result rows with unavailable cells, for one warning at the end
@@ -623,8 +737,12 @@ def efficient_eval(
     for r in ratios:
         used = smaller & (held_flops <= r * tflops_row * (1 + 1e-9))
         ur = held_recipe[used]
-        if pd.Series(rlogf[used]).groupby(ur).nunique().reindex(recipes).fillna(0).min() < 2:
-            raise ValueError(f"ratio {r:g}: some recipe has fewer than two model sizes below the cutoff")
+        n_x = pd.Series(rlogf[used]).groupby(ur).nunique().reindex(recipes).fillna(0).to_numpy()
+        if (n_x < 2).any():
+            short = recipes[n_x < 2]
+            raise ValueError(f"ratio {r:g}: {len(short)} held-out recipe(s) have fewer than two model sizes "
+                             f"(distinct FLOPs) below the cutoff: {_fmt_labels(short, limit=5)}; "
+                             "raise the ratio or drop those recipes")
         largest_used = pd.Series(held_flops[used]).groupby(ur).max().reindex(recipes).to_numpy()
         cutoffs.append((used, float(np.median(largest_used / target_flops.to_numpy()))))
     # position of each held-out response's question in the bank (to subset by selection)
@@ -651,7 +769,7 @@ def efficient_eval(
             est = {}
             for name, b in banks.items():
                 sc = b.score(to_score, method=score_method, model=model, question=question,
-                             response=response, n_threads=n_threads)
+                             response=response, boundary=boundary, n_threads=n_threads)
                 th, se = _wide_abilities(sc, held.index, benchmarks, ability)
                 est[name] = (th, se, _expected_scores(b, th))
             # ---- (A) measure every held-out model
@@ -678,8 +796,18 @@ def efficient_eval(
                     y = th.to_numpy()[used].ravel()
                     w = 1.0 / np.maximum(se.to_numpy()[used].ravel(), 1e-6) ** 2
                     for lw in laws:
-                        th_t = _extrapolate_available(x, y, xt, groups, n_groups, weights=w,
-                                                      common_slope=(lw == "pooled"))
+                        if lw == "pooled" and ability == "per_benchmark":
+                            # one common slope per benchmark: per-benchmark abilities borrow
+                            # nothing across benchmarks, the slope included
+                            th_t = np.full(n_groups, np.nan)
+                            for j in range(nb):
+                                on = groups % nb == j
+                                part = _extrapolate_available(x[on], y[on], xt, groups[on], n_groups,
+                                                              weights=w[on], common_slope=True)
+                                th_t[j::nb] = part[j::nb]
+                        else:
+                            th_t = _extrapolate_available(x, y, xt, groups, n_groups, weights=w,
+                                                          common_slope=(lw == "pooled"))
                         th_t = pd.DataFrame(th_t.reshape(len(recipes), nb), index=recipes, columns=benchmarks)
                         label = name if lw == "recipe" else f"{name}_pooled"
                         preds[label] = _expected_scores(banks[name], th_t)
@@ -860,8 +988,9 @@ def subset_study(
     Parameters
     ----------
     seeds : sequence of int
+        Non-empty.
     n_calibration : int
-        Calibration recipes per seed.
+        Calibration recipes per seed (at least 1, leaving at least two recipes held out).
     simulation : dict, optional
         Arguments of :func:`irsl_stats.simulate.pretraining`, over :data:`DEFAULT_SIMULATION`
         (25 recipes x 14 sizes x 2 checkpoints, 10 benchmarks x 300 questions).
@@ -873,7 +1002,15 @@ def subset_study(
         expected score (``sim.expected_scores()``, free of response noise).
     **options
         Passed to :func:`efficient_eval` (``ks``, ``strategies``, ``ratios``, ``law``,
-        ``score_method``, ``calibration_method``, ``n_threads`` ...).
+        ``score_method``, ``calibration_method``, ``n_threads`` ...); not ``seed``,
+        ``known_bank``, ``true_scores`` or ``bank``, which the study sets per seed.
+
+    Raises
+    ------
+    ValueError
+        If ``seeds`` is empty or not integers, ``n_calibration`` is not a positive integer
+        leaving two recipes held out, ``truth`` is invalid or ``options`` holds an argument the
+        study sets itself; and as :func:`efficient_eval`.
 
     Returns
     -------
@@ -891,6 +1028,16 @@ def subset_study(
 
     if truth not in ("observed", "expected"):
         raise ValueError(f"truth must be 'observed' or 'expected'; got {truth!r}")
+    seeds = list(np.atleast_1d(seeds)) if not isinstance(seeds, (str, bytes)) else [seeds]
+    if not seeds or any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) for s in seeds):
+        raise ValueError(f"seeds must be a non-empty sequence of integers; got {seeds!r}")
+    if (isinstance(n_calibration, (bool, np.bool_)) or not isinstance(n_calibration, (int, np.integer))
+            or n_calibration < 1):
+        raise ValueError(f"n_calibration must be a positive integer (calibration recipes per seed); got {n_calibration!r}")
+    # subset_study sets these per seed itself
+    taken = sorted({"seed", "known_bank", "true_scores", "calibration", "bank"} & set(options))
+    if taken:
+        raise ValueError(f"subset_study sets {taken} itself (per seed); do not pass them in **options")
     sim_kw = {**DEFAULT_SIMULATION, **(simulation or {})}
     frames = []
     reduction = None

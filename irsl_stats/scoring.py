@@ -20,10 +20,14 @@ models at once:
 * ``"wle"`` — Warm's (1989) weighted likelihood estimator: the maximum of
   ``l(theta) + 0.5 log I(theta)``, with ``I`` the expected Fisher information of the model's
   responses (:func:`irsl_stats.selection.eta_information`: exact for every family, the
-  beta-binomial by summation over the counts). For a scalar ability this is Firth's
-  bias-reduced ML: the penalty removes the ``O(1/n)`` bias of the ML estimate, which is large
-  when a model has few successes (or failures), and keeps the estimate finite when every
-  response is extreme. No prior is used (the prior only places the first search grid);
+  beta-binomial by summation over the counts). It keeps the estimate finite when every
+  response is extreme. For the Bernoulli and binomial families (the logit is their canonical
+  link) this is Firth's bias-reduced ML: the penalty removes the ``O(1/n)`` bias of the ML
+  estimate, which is large when a model has few successes (or failures). For the beta and
+  beta-binomial families the penalty is Jeffreys' prior but not Firth's correction (they differ
+  by ``E[U U'] / (2 I)``, zero only under a canonical link): it does not remove the first-order
+  bias in general (with three low-precision beta questions it leaves the ML bias unchanged).
+  No prior is used (the prior only places the first search grid);
   ``se = 1 / sqrt(I(theta))``. The maximum is bracketed on a grid of :data:`WLE_GRID` points
   over ``prior mean +- ML_BOUND prior SDs`` (:func:`~irsl_stats._kernel.loglik_grid`), widened
   while it lies at the grid's edge, and refined by safeguarded Newton steps on the estimating
@@ -44,8 +48,8 @@ from .mml import gauss_hermite
 from .results import IRSLWarning
 from .selection import eta_information
 
-__all__ = ["METHODS", "ML_BOUND", "WLE_GRID", "Estimate", "estimate_abilities", "extreme_patterns",
-           "one_sided", "response_extremes"]
+__all__ = ["MAX_QUAD", "METHODS", "ML_BOUND", "WLE_GRID", "Estimate", "estimate_abilities",
+           "extreme_patterns", "one_sided", "response_extremes"]
 
 METHODS = ("ml", "map", "eap", "wle")
 #: ML estimates of models whose responses are all extreme stop at ``prior mean +- ML_BOUND * prior sd``
@@ -54,6 +58,8 @@ ML_BOUND = 8.0
 WLE_GRID = 33
 #: the WLE grid is widened (doubled) at most this many times while the maximum sits at its edge
 _WLE_WIDENINGS = 6
+#: most Gauss-Hermite nodes per model for EAP (NumPy's rule overflows beyond ~380)
+MAX_QUAD = 300
 #: largest |theta - prior mean| in prior SDs an ML or MAP Newton search may reach; a finite
 #: maximum beyond it would need discriminations ~1e-4 of the prior scale
 _SEARCH_LIMIT = 1e4
@@ -160,8 +166,15 @@ class Estimate:
 def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
     """Newton iterations for the ML estimate (``use_prior=False``) or posterior mode.
 
-    Returns theta (M,), the observed information of the log-likelihood (M,), a bound mask and
-    the number of kernel passes.
+    Each model's step is limited by its own trust radius: it starts at one prior SD (the start
+    can be far from a distant maximum, where a Newton step is unreliable), doubles after every
+    step that the radius cut short without passing the maximum (so a maximum hundreds of prior
+    SDs away, e.g. behind questions of small discrimination, is reached in a few dozen passes
+    instead of one prior SD per pass), and halves to half the last step when the gradient
+    changes sign (the maximum lies inside that step: later steps stay inside it).
+
+    Returns theta (M,), the observed information of the log-likelihood (M,), a bound mask, a
+    convergence mask and the number of kernel passes.
     """
     m = kd.n_models
     # only a likelihood without a finite maximum (and no prior to stop it) needs the bound at
@@ -174,6 +187,10 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
     passes = 0
     info = np.zeros(m)
     active = np.ones(m, bool)
+    radius = np.array(sd, float, copy=True)
+    g_prev = np.zeros(m)
+    step_prev = np.zeros(m)
+    cut_prev = np.zeros(m, bool)
     for it in range(_MAX_ITER):
         acc = _kernel.accumulate(
             kd, theta[:, None], a[:, None], d, log_phi,
@@ -183,14 +200,17 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
         g = acc.grad_theta[:, 0] - inv_var * (theta - mean)
         info = -acc.hess_theta[:, 0, 0]
         h = info + inv_var
-        # Newton where the objective is concave; otherwise a unit step uphill
-        step = np.where(h > 1e-12, g / np.maximum(h, 1e-12), np.sign(g))
-        # at most one prior SD per step (the start can be far from a distant maximum)
-        step = np.clip(step, -sd, sd)
-        if it >= 50:  # damp rare oscillations in non-concave regions
-            step *= 0.5
+        passed = np.sign(g) * np.sign(g_prev) < 0
+        radius = np.where(passed, 0.5 * np.abs(step_prev),
+                          np.where(cut_prev & (np.sign(g) == np.sign(g_prev)), 2.0 * radius, radius))
+        # Newton where the objective is concave; otherwise a step of the trust radius uphill
+        raw = np.where(h > 1e-12, g / np.maximum(h, 1e-12), np.sign(g) * radius)
+        step = np.clip(raw, -radius, radius)
         new = np.clip(theta + step, lo, hi)
         moved = np.abs(new - theta)
+        cut_prev = active & (np.abs(raw) > radius) & (new > lo) & (new < hi)
+        step_prev = np.where(active, new - theta, step_prev)
+        g_prev = np.where(active, g, g_prev)
         theta = np.where(active, new, theta)
         active &= moved > tol * (1.0 + np.abs(theta))
         if not active.any():
@@ -198,7 +218,7 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
             # estimate to O(tol) (the error of theta itself is O(tol^2))
             break
     at_bound = bounded & ((theta <= lo + 1e-9 * sd) | (theta >= hi - 1e-9 * sd))
-    return theta, info, at_bound, passes
+    return theta, info, at_bound, ~active, passes
 
 
 def _expected_info(kd, a, d, log_phi, theta):
@@ -251,8 +271,8 @@ def _wle(kd, a, d, log_phi, mean, sd, n_threads, tol=_TOL):
     bracket, bisecting whenever a Newton step leaves it. ``l'`` and ``l''`` come from
     :func:`~irsl_stats._kernel.accumulate`; the derivatives of ``log I`` are central differences.
 
-    Returns theta (M,), the expected information at theta (M,), a bound mask and the number of
-    kernel passes.
+    Returns theta (M,), the expected information at theta (M,), a bound mask, a convergence
+    mask and the number of kernel passes.
     """
     m = kd.n_models
     u = np.linspace(0.0, 1.0, WLE_GRID)
@@ -309,7 +329,25 @@ def _wle(kd, a, d, log_phi, mean, sd, n_threads, tol=_TOL):
             break
     info = _expected_info(kd, a, d, log_phi, theta)
     at_bound = (theta <= lo + 1e-6 * sd) | (theta >= hi - 1e-6 * sd)
-    return theta, info, at_bound, passes
+    return theta, info, at_bound, ~active, passes
+
+
+def _warn_not_converged(converged: np.ndarray, method: str, labels) -> None:
+    """One :class:`~irsl_stats.results.IRSLWarning` naming the models whose search stopped at the
+    iteration limit: their estimate (and se) is that of the last iterate, not of the optimum."""
+    if converged.all():
+        return
+    bad = ~converged
+    names = list(np.asarray(labels)[bad][:5]) if labels is not None else list(np.flatnonzero(bad)[:5])
+    what = "posterior mode that centres the EAP nodes" if method == "eap" else f"{method.upper()} estimate"
+    other = "" if method == "eap" else ", or use method='eap'"
+    warnings.warn(
+        f"{int(bad.sum())} model(s) (e.g. {names}): the search for the {what} did not converge in "
+        f"{_MAX_ITER} iterations; their theta and se are those of the last iterate. Check their "
+        f"responses and the discriminations of the questions they answered{other}",
+        IRSLWarning,
+        stacklevel=4,
+    )
 
 
 def estimate_abilities(
@@ -338,23 +376,47 @@ def estimate_abilities(
         ``"wle"``: Warm's weighted likelihood estimate (see the module docstring),
         ``se = 1 / sqrt(I(theta))`` with ``I`` the expected information.
     n_quad : int
-        Quadrature nodes for EAP.
+        Quadrature nodes for EAP: an integer from 2 to :data:`MAX_QUAD` (one node would put
+        the posterior mean at the mode with a posterior SD of 0; beyond :data:`MAX_QUAD`
+        NumPy's Gauss–Hermite rule overflows). Validated for every method.
     labels : sequence, optional
-        Model labels for the warning about estimates at the bound.
+        Model labels for the warnings about estimates at the bound or not converged.
 
     Returns
     -------
     Estimate
+
+    Raises
+    ------
+    ValueError
+        If ``method`` is unknown, ``n_quad`` is not an integer in ``2 .. MAX_QUAD``, or a
+        prior mean is not finite or a prior SD not positive and finite.
+
+    Warns
+    -----
+    IRSLWarning
+        When an ML or WLE estimate sits at its bound (no finite estimate), or when the search
+        of an ML, MAP or WLE estimate (or the mode that centres the EAP nodes) stops after its
+        iteration limit without converging (the models are named).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    if (isinstance(n_quad, (bool, np.bool_)) or not isinstance(n_quad, (int, np.integer))
+            or not 2 <= n_quad <= MAX_QUAD):
+        raise ValueError(f"n_quad must be an integer from 2 to {MAX_QUAD} (Gauss-Hermite nodes per model "
+                         f"for method='eap'); got {n_quad!r}")
     mean = np.asarray(mean, float)
     sd = np.asarray(sd, float)
+    if not np.isfinite(mean).all() or not (np.isfinite(sd) & (sd > 0)).all():
+        raise ValueError("the prior of every model needs a finite mean and a positive, finite SD; got "
+                         f"mean {mean[~np.isfinite(mean)][:3].tolist()} / sd "
+                         f"{sd[~(np.isfinite(sd) & (sd > 0))][:3].tolist()} for some models")
     if method in ("ml", "wle"):
         if method == "ml":
-            theta, info, at_bound, passes = _mode(kd, a, d, log_phi, mean, sd, False, n_threads)
+            theta, info, at_bound, converged, passes = _mode(kd, a, d, log_phi, mean, sd, False, n_threads)
         else:
-            theta, info, at_bound, passes = _wle(kd, a, d, log_phi, mean, sd, n_threads)
+            theta, info, at_bound, converged, passes = _wle(kd, a, d, log_phi, mean, sd, n_threads)
+        _warn_not_converged(converged, method, labels)
         with np.errstate(divide="ignore", invalid="ignore"):
             se = np.where(info > 0, 1.0 / np.sqrt(np.where(info > 0, info, 1.0)), np.inf)
         if at_bound.any():
@@ -374,8 +436,9 @@ def estimate_abilities(
             )
         return Estimate(theta, se, at_bound, passes)
     # EAP only needs the mode to centre its nodes
-    mode, info, _, passes = _mode(kd, a, d, log_phi, mean, sd, True, n_threads,
-                                  tol=_TOL if method == "map" else 1e-3)
+    mode, info, _, converged, passes = _mode(kd, a, d, log_phi, mean, sd, True, n_threads,
+                                             tol=_TOL if method == "map" else 1e-3)
+    _warn_not_converged(converged, method, labels)
     curv = info + 1.0 / sd**2
     if method == "map":
         se = 1.0 / np.sqrt(np.maximum(curv, 1e-300))
