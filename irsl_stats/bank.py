@@ -24,7 +24,8 @@ allow_nan=False)``), so a file that was altered but still parses is rejected. Fl
 with Python's shortest round-trip representation (exact); NaN and infinities, which JSON lacks, are
 the strings ``"nan"``, ``"inf"`` and ``"-inf"``. Labels (question ids, benchmarks, model ids) keep
 their type — ``str``, ``int``, ``bool`` or ``float`` — and the pandas dtype of their index/column is
-recorded. The payload holds:
+recorded (``{"dtype", "values"}``; categorical labels add ``"categories"`` and ``"ordered"``, so
+unused categories and their order survive). The payload holds:
 
 ``family, irt, identification, precision, created_by``
     Strings (``created_by`` is the irsl_stats version that wrote the file).
@@ -32,7 +33,10 @@ recorded. The payload holds:
     ``{"name": index name, "labels": <labels>}``.
 ``items``
     ``{"a": [...], "a_se": ..., "d", "d_se", "b", "b_se", "phi", "phi_se", "log_phi": floats,
-    "n": ints, "trials": floats (optional), "benchmark": <labels> (optional)}``.
+    "n": ints, "trials": floats (optional), "a_d_cov": floats (optional), "benchmark": <labels>
+    (optional), "extra": <table> (optional)}``; ``extra`` holds the items' other columns, encoded
+    as the prior's covariate table below. Readers of files without the optional keys (written
+    before they existed) are unaffected.
 ``population``
     ``{"mean": float, "sd": float}``: the fitted latent distribution of the calibration models on
     the bank's ability scale (``mean_i x_i'beta``, ``sqrt(var_i x_i'beta + sigma^2)``).
@@ -77,6 +81,34 @@ SCHEMA = "irsl_stats.ItemBank"
 FORMAT_VERSION = 1
 _FLOAT_COLUMNS = ("a", "a_se", "d", "d_se", "b", "b_se", "phi", "phi_se", "log_phi")
 _STRATEGIES = ("random", "stratified", "information")
+_SE_COLUMNS = ("a_se", "d_se", "b_se", "phi_se")
+# numeric columns of the items table the bank reads (validated, stored as float64)
+_NUMERIC_COLUMNS = ("a", "a_se", "a_d_cov", "d", "d_se", "b", "b_se", "phi", "phi_se", "log_phi", "n", "trials")
+_KNOWN_COLUMNS = ("benchmark",) + _NUMERIC_COLUMNS
+
+
+def _float_column(items: pd.DataFrame, col) -> np.ndarray:
+    """Column ``col`` of ``items`` as a float64 copy, missing values (NaN, None, pd.NA) as NaN.
+
+    Raises
+    ------
+    ValueError
+        If some values are not numbers, naming the column and those questions.
+    """
+    s = items[col]
+    try:
+        return s.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    except (TypeError, ValueError):
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            numeric = pd.to_numeric(pd.Series(np.asarray(s, dtype=object), index=items.index), errors="coerce")
+        except (TypeError, ValueError):
+            numeric = pd.Series(np.nan, index=items.index)
+    bad = (numeric.isna() & s.notna()).to_numpy()
+    raise ValueError(f"column {col!r} of items must be numeric; it is not for the questions "
+                     f"{_fmt_labels(items.index[bad], limit=5)} (values {_fmt_labels(s[bad], limit=5)})")
 
 
 class ItemBankFormatError(ValueError):
@@ -158,7 +190,13 @@ def _enc_label(v):
 
 def _enc_labels(values) -> dict:
     dtype = values.dtype if hasattr(values, "dtype") else np.asarray(values).dtype
-    return {"dtype": str(dtype), "values": [_enc_label(v) for v in values]}
+    out = {"dtype": str(dtype), "values": [_enc_label(v) for v in values]}
+    if isinstance(dtype, pd.CategoricalDtype):
+        # the dtype string "category" alone would rebuild the categories from the values:
+        # unused categories, their order and the ordered flag would be lost
+        out["categories"] = _enc_labels(dtype.categories)
+        out["ordered"] = bool(dtype.ordered)
+    return out
 
 
 def _dec_labels(obj) -> pd.Index:
@@ -167,6 +205,12 @@ def _dec_labels(obj) -> pd.Index:
         not isinstance(v, (str, int, float, bool)) for v in values
     ):
         raise ItemBankFormatError("malformed payload: labels must be a list of str/int/float/bool")
+    if "categories" in obj:
+        cats = _dec_labels(obj["categories"])
+        out = pd.CategoricalIndex(values, categories=cats, ordered=bool(obj.get("ordered", False)))
+        if (out.codes < 0).any():
+            raise ItemBankFormatError("malformed payload: categorical labels outside their categories")
+        return out
     try:
         return pd.Index(values, dtype=obj["dtype"])
     except (TypeError, ValueError):
@@ -196,6 +240,39 @@ def _enc_frame(frame: pd.DataFrame) -> dict:
         columns.append(entry)
     return {"index": _enc_labels(frame.index), "index_name": _enc_name(frame.index.name),
             "columns": columns}
+
+
+def _labels_of_column(frame: pd.DataFrame, col) -> dict:
+    """``_enc_labels`` of a column of the items, with an error naming the column and questions."""
+    try:
+        return _enc_labels(frame[col])
+    except TypeError as e:
+        bad = [q for q, v in zip(frame.index, frame[col]) if not _storable(v)]
+        raise TypeError(f"cannot save column {col!r} of the bank's items: {e}; questions "
+                        f"{_fmt_labels(bad, limit=5)} (fill in or drop those values)") from None
+
+
+def _enc_extra(items: pd.DataFrame, extra: List) -> dict:
+    """The items' other columns (``extra``) as :func:`_enc_frame` encodes a table; a column it
+    cannot store (a missing value in a nullable or label column, a datetime) is an error naming
+    it."""
+    for c in extra:
+        try:
+            _enc_frame(items[[c]].reset_index(drop=True))
+        except (TypeError, ValueError) as e:
+            bad = items.index[items[c].isna().to_numpy()]
+            where = f"; missing for the questions {_fmt_labels(bad, limit=5)}" if len(bad) else ""
+            raise TypeError(f"cannot save column {c!r} of the bank's items (dtype {items[c].dtype}): "
+                            f"{e}{where}. Fill in or drop the column before saving") from None
+    return _enc_frame(items[extra].reset_index(drop=True))
+
+
+def _storable(v) -> bool:
+    try:
+        _enc_label(v)
+    except TypeError:
+        return False
+    return True
 
 
 def _enc_name(name):
@@ -297,7 +374,17 @@ def _theta_se(theta, se):
     When both are Series, ``se`` is aligned to ``theta``'s index by label: matching them by
     position would silently pair a model with another model's standard error.
     """
-    th = np.atleast_1d(np.asarray(theta, float))
+    th = np.asarray(theta, float)
+    if th.ndim > 1:
+        # a (K, 1) or (K, L) array would be flattened into K * L abilities without a word
+        raise ValueError(f"`theta` must be a scalar or 1-D (one ability per model); got shape {th.shape}")
+    th = np.atleast_1d(th)
+    bad = np.flatnonzero(~np.isfinite(th))
+    if bad.size:
+        # a NaN ability would come back as a NaN score without a word
+        where = (list(theta.index[bad][:5]) if isinstance(theta, pd.Series) else bad[:5].tolist())
+        raise ValueError(f"`theta` must be finite; offending entries (labels or positions): {where}, "
+                         f"values {th[bad][:5].tolist()}")
     if se is None:
         return th, None
     if isinstance(theta, pd.Series) and isinstance(se, pd.Series):
@@ -410,8 +497,17 @@ class ItemBank:
     Parameters
     ----------
     items : DataFrame, one row per question (the index holds the question labels)
-        Columns ``a`` and ``d`` (required), ``a_se, d_se, b, b_se, phi, phi_se, log_phi, n,
-        trials, benchmark`` (optional; filled with NaN / derived values).
+        Columns ``a`` and ``d`` (required; ``a`` may be left out of a 1PL bank, and ``d`` may
+        be replaced by the difficulties ``b``, with ``d = -a b``), ``a_se, a_d_cov, d_se, b,
+        b_se, phi, phi_se, log_phi, n, trials, benchmark`` (optional; filled with NaN /
+        derived values). Numeric columns may hold pandas nullable dtypes (missing as NaN).
+        Other columns (e.g. a topic for ``select(by=...)``) are kept, after the known ones,
+        and saved with the bank. Checked, with errors naming the column and the questions:
+        at least one question, unique non-missing labels; ``a`` and ``d`` finite; a 1PL bank's
+        ``a`` all 1 (and ``a_se`` 0 or NaN); ``b``, when given with ``d``, equal to ``-d/a``;
+        for beta families ``phi`` finite and > 0, ``log_phi`` finite, and ``phi =
+        exp(log_phi)`` when both are given; standard errors >= 0 (or NaN); ``n`` whole
+        numbers >= 0; ``trials`` whole numbers >= 1 (or NaN: unknown, 1 trial).
     family : {"beta", "bernoulli", "binomial", "beta_binomial"}
     irt : {"2pl", "1pl"}
     identification : str
@@ -427,9 +523,11 @@ class ItemBank:
     Attributes
     ----------
     items : DataFrame
-        Columns ``[benchmark], a, a_se, d, d_se, b, b_se, phi, phi_se, log_phi, n, [trials]``.
-        For 1PL ``a = 1`` and ``a_se = 0``; for families without a precision ``phi``,
-        ``phi_se`` and ``log_phi`` are NaN.
+        Columns ``[benchmark], a, a_se, [a_d_cov], d, d_se, b, b_se, phi, phi_se, log_phi, n,
+        [trials]``, then any other columns of the input. ``a_d_cov`` (2PL: the covariance of
+        ``a`` and ``d``, as in :attr:`IRSLResults.items`) is used by
+        ``expected_score(item_uncertainty=True)``. For 1PL ``a = 1`` and ``a_se = 0``; for
+        families without a precision ``phi``, ``phi_se`` and ``log_phi`` are NaN.
 
     Examples
     --------
@@ -474,59 +572,143 @@ class ItemBank:
         self.irt = irt
         self.identification = str(identification)
         self.precision = str(precision)
-        mean, sd = (float(v) for v in population)
+        try:
+            mean, sd = (float(v) for v in population)
+        except (TypeError, ValueError):
+            raise ValueError(f"population must be a pair (mean, sd) of numbers; got {population!r}") from None
         if not (np.isfinite(mean) and np.isfinite(sd) and sd > 0):
             raise ValueError(f"population must be a finite mean and a positive sd; got {population!r}")
         self.population = (mean, sd)
+        if prior is not None and not isinstance(prior, LatentPrior):
+            raise TypeError(f"prior must be a LatentPrior (e.g. another bank's .prior) or None; got "
+                            f"{type(prior).__name__}")
         self.prior = prior
         self.items = self._canonical_items(items)
 
     def _canonical_items(self, items: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(items, pd.DataFrame):
-            raise TypeError("items must be a DataFrame")
+            raise TypeError(f"items must be a DataFrame (one row per question); got {type(items).__name__}")
+        if len(items) == 0:
+            raise ValueError(f"items has no rows (columns {list(items.columns)}): a bank needs at least "
+                             "one question")
+        if items.columns.has_duplicates:
+            raise ValueError(f"items has duplicated columns "
+                             f"{_fmt_labels(items.columns[items.columns.duplicated()].unique())}")
+        missing_labels = np.flatnonzero(pd.isna(items.index.to_numpy()))
+        if missing_labels.size:
+            # a missing label can be neither scored (responses name their question) nor saved
+            raise ValueError(f"items has missing question labels (NaN/None in its index) at rows "
+                             f"{missing_labels[:10].tolist()}; every question needs a label")
         if items.index.has_duplicates:
             raise ValueError(f"duplicated question labels: {list(items.index[items.index.duplicated()][:10])}")
-        if "d" not in items.columns:
-            raise ValueError("items needs a 'd' column")
-        if "a" not in items.columns:
-            if self.irt != "1pl":
-                raise ValueError("items needs an 'a' column for a 2PL bank")
-        out = pd.DataFrame(index=items.index.copy())
+        labels = items.index
+        n = len(items)
+        fam = get_family(self.family)
+        given = {c: _float_column(items, c) for c in _NUMERIC_COLUMNS if c in items.columns}
+
+        def fail(col: str, bad: np.ndarray, what: str) -> None:
+            if bad.any():
+                raise ValueError(f"column {col!r} of items {what} for the questions "
+                                 f"{_fmt_labels(labels[bad], limit=5)} (values {given[col][bad][:5].tolist()})")
+
+        out = pd.DataFrame(index=labels.copy())
         if "benchmark" in items.columns:
             out["benchmark"] = items["benchmark"].to_numpy(copy=True)
             out["benchmark"] = out["benchmark"].astype(items["benchmark"].dtype)
-        n = len(items)
         nan = np.full(n, np.nan)
-        a = items["a"].to_numpy(float, copy=True) if "a" in items.columns else np.ones(n)
+        # ---- discrimination: a 1PL bank fixes every a at 1; another value would silently make it 2PL
+        if "a" in given:
+            a = given["a"]
+            fail("a", ~np.isfinite(a), "is not finite")
+            if self.irt == "1pl":
+                fail("a", a != 1.0, "is not 1 (a 1PL bank fixes every discrimination at 1; pass "
+                     "irt='2pl' to use them)")
+        elif self.irt == "1pl":
+            a = np.ones(n)
+        else:
+            raise ValueError("items needs an 'a' column (the discriminations) for a 2PL bank")
+        if "a_se" in given:
+            a_se = given["a_se"]
+            if self.irt == "1pl":
+                fail("a_se", np.isfinite(a_se) & (a_se != 0.0), "is not 0 (a 1PL bank fixes a = 1 exactly)")
+                a_se = np.zeros(n)
+        else:
+            a_se = np.zeros(n) if self.irt == "1pl" else nan.copy()
+        # ---- intercept, or the difficulty b of the (a, b) parameterisation: d = -a b
+        if "d" in given:
+            d = given["d"]
+            fail("d", ~np.isfinite(d), "is not finite")
+        elif "b" in given:
+            fail("b", ~np.isfinite(given["b"]), "is not finite (d = -a b needs every b)")
+            d = -a * given["b"]
+        else:
+            raise ValueError("items needs a 'd' column (the intercepts), or a 'b' column (the "
+                             "difficulties, d = -a b)")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = -d / a  # a = 0: an uninformative question, b = +-inf (NaN when d = 0 too)
+        if "b" in given:
+            # select(strategy="stratified") ranks by b while scoring uses (a, d): they must agree
+            same = np.isclose(given["b"], b, rtol=1e-6, atol=1e-9) | (np.isnan(b) & np.isnan(given["b"]))
+            fail("b", ~same, "is not the difficulty -d/a of its 'a' and 'd' (drop the column to derive it)")
+            b = given["b"]
         out["a"] = a
-        out["a_se"] = items["a_se"].to_numpy(float, copy=True) if "a_se" in items.columns else (
-            np.zeros(n) if self.irt == "1pl" else nan.copy())
-        out["d"] = items["d"].to_numpy(float, copy=True)
-        out["d_se"] = items["d_se"].to_numpy(float, copy=True) if "d_se" in items.columns else nan.copy()
-        out["b"] = items["b"].to_numpy(float, copy=True) if "b" in items.columns else -out["d"].to_numpy() / a
-        out["b_se"] = items["b_se"].to_numpy(float, copy=True) if "b_se" in items.columns else nan.copy()
-        has_phi = get_family(self.family).has_precision
-        if has_phi:
-            if "log_phi" in items.columns:
-                lp = items["log_phi"].to_numpy(float, copy=True)
-            elif "phi" in items.columns:
-                lp = np.log(items["phi"].to_numpy(float))
+        out["a_se"] = a_se
+        if self.irt == "2pl" and "a_d_cov" in given:
+            out["a_d_cov"] = given["a_d_cov"]
+        out["d"] = d
+        out["d_se"] = given.get("d_se", nan.copy())
+        out["b"] = b
+        out["b_se"] = given.get("b_se", nan.copy())
+        # ---- precision
+        if fam.has_precision:
+            if "phi" in given:
+                phi = given["phi"]
+                fail("phi", ~(np.isfinite(phi) & (phi > 0)), "is not a finite positive precision")
+            if "log_phi" in given:
+                lp = given["log_phi"]
+                fail("log_phi", ~np.isfinite(lp), "is not finite")
+                with np.errstate(over="ignore"):
+                    phi_lp = np.exp(lp)
+                fail("log_phi", ~np.isfinite(phi_lp), "is too large (exp(log_phi) overflows)")
+                if "phi" in given:
+                    # scoring uses log_phi and pass@k forecasts use phi: they must agree
+                    fail("phi", ~np.isclose(phi, phi_lp, rtol=1e-6, atol=0.0),
+                         "is not exp(log_phi) (give one of the two columns)")
+                else:
+                    phi = phi_lp
+            elif "phi" in given:
+                lp = np.log(phi)
             else:
                 raise ValueError(f"items needs 'phi' or 'log_phi' for family {self.family!r}")
-            out["phi"] = items["phi"].to_numpy(float, copy=True) if "phi" in items.columns else np.exp(lp)
-            out["phi_se"] = items["phi_se"].to_numpy(float, copy=True) if "phi_se" in items.columns else nan.copy()
+            out["phi"] = phi
+            out["phi_se"] = given.get("phi_se", nan.copy())
             out["log_phi"] = lp
         else:
             out["phi"] = nan.copy()
             out["phi_se"] = nan.copy()
             out["log_phi"] = nan.copy()
-        out["n"] = items["n"].to_numpy(np.int64, copy=True) if "n" in items.columns else np.zeros(n, np.int64)
-        if "trials" in items.columns:
-            out["trials"] = items["trials"].to_numpy(float, copy=True)
-        for col in ("a", "d") + (("log_phi",) if has_phi else ()):
-            bad = ~np.isfinite(out[col].to_numpy())
-            if bad.any():
-                raise ValueError(f"column {col!r} is not finite for questions {list(out.index[bad][:10])}")
+        for col in _SE_COLUMNS:
+            if col in given:
+                fail(col, given[col] < 0, "is negative (a standard error is >= 0; NaN when unknown)")
+        # ---- counts: whole numbers (a fractional n would be truncated, NaN cast to garbage)
+        if "n" in given:
+            v = given["n"]
+            fail("n", ~(np.isfinite(v) & (v >= 0) & (v == np.floor(v))),
+                 "is not a whole number >= 0 (the calibration responses per question; drop the column "
+                 "if unknown)")
+            out["n"] = v.astype(np.int64)
+        else:
+            out["n"] = np.zeros(n, np.int64)
+        if "trials" in given:
+            v = given["trials"]
+            # the beta-binomial information sums over k = 0..n: n must be whole; NaN means unknown (1)
+            fail("trials", ~(np.isnan(v) | (np.isfinite(v) & (v >= 1) & (v == np.floor(v)))),
+                 "is not a whole number >= 1 of trials (NaN when unknown)")
+            out["trials"] = v
+        # ---- other columns (e.g. a topic for select(by=...)) are kept as they are
+        for col in items.columns:
+            if col not in _KNOWN_COLUMNS:
+                out[col] = items[col].array.copy()
         return out
 
     # ------------------------------------------------------------------ construction
@@ -539,7 +721,8 @@ class ItemBank:
         res : IRSLResults
         trials : float or Series indexed by question, optional
             Typical number of trials per question (count families), used by
-            :meth:`information`; :func:`calibrate` fills it from the data.
+            :meth:`information`; :func:`calibrate` fills it from the data. Whole numbers >= 1
+            (NaN: unknown); a Series must have every question of the fit.
 
         Returns
         -------
@@ -557,6 +740,11 @@ class ItemBank:
             items["log_phi"] = np.log(items["phi"].to_numpy(float))
         if trials is not None:
             if isinstance(trials, pd.Series):
+                # labels the Series lacks would silently become NaN (information at 1 trial)
+                missing = items.index.difference(trials.index, sort=False)
+                if len(missing):
+                    raise ValueError(f"`trials` has no value for the questions {_fmt_labels(missing)}; a "
+                                     f"Series of trials is aligned to the fit's questions by label")
                 items["trials"] = trials.reindex(items.index).to_numpy(float)
             else:
                 items["trials"] = float(trials)
@@ -638,10 +826,14 @@ class ItemBank:
         return mask
 
     def _positions(self, questions) -> np.ndarray:
-        idx = self.items.index.get_indexer(pd.Index(list(questions)))
+        if not pd.api.types.is_list_like(questions):
+            # one label: list("q12") would be the questions "q", "1", "2"
+            questions = [questions]
+        questions = list(questions)
+        idx = self.items.index.get_indexer(pd.Index(questions, dtype=object))
         if (idx < 0).any():
             unknown = [q for q, i in zip(questions, idx) if i < 0]
-            raise ValueError(_unknown_message(unknown))
+            raise ValueError(_unknown_message(unknown, self.items.index))
         return idx
 
     # ------------------------------------------------------------------ save / load
@@ -653,8 +845,13 @@ class ItemBank:
         items["n"] = [int(v) for v in it["n"].to_numpy()]
         if "trials" in it.columns:
             items["trials"] = _enc_floats(it["trials"].to_numpy())
+        if "a_d_cov" in it.columns:
+            items["a_d_cov"] = _enc_floats(it["a_d_cov"].to_numpy())
         if "benchmark" in it.columns:
-            items["benchmark"] = _enc_labels(it["benchmark"])
+            items["benchmark"] = _labels_of_column(it, "benchmark")
+        extra = [c for c in it.columns if c not in _KNOWN_COLUMNS]
+        if extra:
+            items["extra"] = _enc_extra(it, extra)
         prior = None
         if self.prior is not None:
             p = self.prior
@@ -781,6 +978,14 @@ class ItemBank:
         items["n"] = np.asarray(it["n"], dtype=np.int64)
         if "trials" in it:
             items["trials"] = _dec_floats(it["trials"])
+        if "a_d_cov" in it:
+            items["a_d_cov"] = _dec_floats(it["a_d_cov"])
+        if "extra" in it:
+            extra = _dec_frame(it["extra"])
+            if len(extra) != n:
+                raise ItemBankFormatError("malformed payload: the extra item columns have the wrong length")
+            for c in extra.columns:
+                items[c] = extra[c].array
         for c in items.columns:
             if len(items[c]) != n:
                 raise ItemBankFormatError(f"malformed payload: column {c!r} has the wrong length")
@@ -883,11 +1088,13 @@ class ItemBank:
             ``"ml"``: maximum likelihood, ``se = 1/sqrt(information)``; a model whose responses
             are all extreme has no finite ML estimate: it is set to the prior mean
             ``+- 8`` prior SDs, with an :class:`~irsl_stats.results.IRSLWarning`.
-            ``"wle"``: Warm's weighted likelihood estimate (Firth's bias-reduced ML), the
-            maximum of ``l(theta) + 0.5 log I(theta)`` with ``I`` the expected Fisher
-            information of the model's responses (:meth:`information`);
-            ``se = 1/sqrt(I(theta))``. No prior; it removes the first-order bias of ML (large
-            for a model with few successes) and is finite when every response is extreme.
+            ``"wle"``: Warm's weighted likelihood estimate, the maximum of
+            ``l(theta) + 0.5 log I(theta)`` with ``I`` the expected Fisher information of the
+            model's responses (:meth:`information`); ``se = 1/sqrt(I(theta))``. No prior; it
+            is finite when every response is extreme, and for bernoulli and binomial banks
+            (canonical link: Firth's bias-reduced ML) it removes the first-order bias of ML
+            (large for a model with few successes); for beta and beta-binomial banks it does
+            not in general (see :mod:`irsl_stats.scoring`).
         models : DataFrame, optional
             Covariates of the scored models (keyed by ``model``, column or index): the prior is
             the bank's latent regression ``N(x'beta, sigma^2)``. Without it the prior is the
@@ -896,7 +1103,9 @@ class ItemBank:
         boundary : {"error", "squeeze", "clip"}
             Beta responses at 0 or 1, as in :func:`irsl_stats.fit`.
         n_quad : int
-            Gauss–Hermite nodes per model for ``method="eap"``.
+            Gauss–Hermite nodes per model for ``method="eap"``: an integer from 2 to
+            :data:`irsl_stats.scoring.MAX_QUAD` (checked for every method; a ValueError
+            otherwise).
         n_threads : int or None
             Kernel threads (None: OpenMP default, -1: all cores).
 
@@ -996,8 +1205,9 @@ class ItemBank:
         Raises
         ------
         ValueError
-            If ``se`` is negative or not finite, or (both Series) lacks some of ``theta``'s
-            labels; if ``alpha`` is not in (0, 1) or ``n_draws`` is not an integer >= 1.
+            If ``theta`` is not finite (naming the entries) or has more than one dimension; if
+            ``se`` is negative or not finite, or (both Series) lacks some of ``theta``'s labels;
+            if ``alpha`` is not in (0, 1) or ``n_draws`` is not an integer >= 1.
         """
         index = theta.index if isinstance(theta, pd.Series) else None
         th, s = _theta_se(theta, se)
@@ -1078,27 +1288,30 @@ class ItemBank:
         Returns
         -------
         DataFrame, M * K rows
-            Tidy, budgets outermost: ``model`` (the index of ``theta`` or its position), ``k``,
-            ``pass_at_k`` and, with ``se``, ``lower`` and ``upper``.
+            Tidy, budgets outermost: ``model`` (the index of ``theta`` or its position), ``k``
+            (integers when every budget is a whole number, else floats), ``pass_at_k`` and, with
+            ``se``, ``lower`` and ``upper``.
 
         Raises
         ------
         ValueError
-            If ``integrate=True`` without ``se``; if ``theta`` is not finite; if ``se`` is
-            negative or not finite, or (both Series) lacks some of ``theta``'s labels; if
-            ``alpha`` is not in (0, 1).
+            If ``integrate=True`` without ``se``; if ``theta`` is not finite or has more than
+            one dimension; if ``se`` is negative or not finite, or (both Series) lacks some of
+            ``theta``'s labels; if ``alpha`` is not in (0, 1); if ``n_quad`` is not an integer
+            >= 1.
         """
         from .mml import gauss_hermite
         from .passk import beta_pass_at_k_grid
 
         labels = theta.index if isinstance(theta, pd.Series) else pd.RangeIndex(np.size(theta))
         th, s = _theta_se(theta, se)
-        if not np.all(np.isfinite(th)):
-            raise ValueError("`theta` must be finite")
         alpha = check_alpha(alpha)
         ks = np.atleast_1d(np.asarray(ks, float))
         if integrate and s is None:
             raise ValueError("integrate=True averages over N(theta, se^2): pass `se`")
+        if isinstance(n_quad, (bool, np.bool_)) or not isinstance(n_quad, (int, np.integer)) or n_quad < 1:
+            raise ValueError(f"n_quad must be an integer >= 1 (Gauss-Hermite nodes for integrate=True); "
+                             f"got {n_quad!r}")
         mask = self._mask(benchmark)
         a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
         beta_family = get_family(self.family).has_precision and not plugin
@@ -1121,7 +1334,10 @@ class ItemBank:
             if s is not None:
                 lo, hi = curve(t - z * si), curve(t + z * si)
                 lower[i], upper[i] = np.minimum(lo, hi), np.maximum(lo, hi)
-        frame = {"model": np.tile(np.asarray(labels), len(ks)), "k": np.repeat(ks, len(th)),
+        # budgets are counts of samples: whole numbers come back as integers, as in
+        # IRSLResults.forecast_pass_at_k (a float k column would not merge with integer budgets)
+        k_out = ks.astype(np.int64) if np.all(np.isfinite(ks) & (ks == np.round(ks))) else ks
+        frame = {"model": np.tile(np.asarray(labels), len(ks)), "k": np.repeat(k_out, len(th)),
                  "pass_at_k": point.T.ravel()}
         if s is not None:
             frame.update(lower=np.minimum(lower, point).T.ravel(), upper=np.maximum(upper, point).T.ravel())
@@ -1137,8 +1353,9 @@ class ItemBank:
         ----------
         theta : float or array_like, shape (K,)
             Abilities on the bank's scale.
-        questions : list-like, length N, optional
-            Subset of questions (default: all, N = ``len(bank)``).
+        questions : label or list-like, length N, optional
+            Subset of questions (default: all, N = ``len(bank)``); a single label (e.g. a
+            string) is one question.
         trials : int, array_like of shape (N,) or Series, optional
             Trials (samples) per question, for count banks (binomial, beta-binomial) only:
             whole numbers >= 1, a scalar for every question, an array in the order of
@@ -1151,22 +1368,25 @@ class ItemBank:
         -------
         Series or DataFrame
             For a scalar ``theta`` a Series of length N indexed by question; otherwise a
-            DataFrame of shape (K, N), one row per ability and one column per question.
+            DataFrame of shape (K, N), one row per ability (indexed as ``theta`` when it is a
+            Series, else 0..K-1) and one column per question.
 
         Raises
         ------
         ValueError
-            If a question is not in the bank; if ``trials`` is given for a bank that is not a
+            If ``theta`` is not finite or has more than one dimension; if a question is not in
+            the bank; if ``trials`` is given for a bank that is not a
             count bank, is not a whole number >= 1 (naming the questions), has the wrong
             length, or (a Series) lacks some of the questions (naming them).
         """
-        pos = np.arange(len(self)) if questions is None else self._positions(list(questions))
+        pos = np.arange(len(self)) if questions is None else self._positions(questions)
         tr = None if trials is None else self._trials_arg(trials, pos)
+        _theta_se(theta, None)  # finite, at most 1-D: NaN would rank questions arbitrarily
         info = self._information_at(theta, pos, tr)
         labels = self.items.index[pos]
         if np.ndim(theta) == 0:
             return pd.Series(info[0], index=labels, name="information")
-        return pd.DataFrame(info, columns=labels)
+        return pd.DataFrame(info, columns=labels, index=theta.index if isinstance(theta, pd.Series) else None)
 
     def _information_at(self, theta, pos: np.ndarray, trials: Optional[np.ndarray]) -> np.ndarray:
         """Information (K, len(pos)) of the questions ``pos``; ``trials`` (validated, aligned with
@@ -1253,12 +1473,15 @@ class ItemBank:
             Questions per group; a group with fewer questions contributes all of them.
         strategy : {"stratified", "random", "information"}
             ``"random"``: a uniform sample. ``"stratified"``: the group's questions are sorted by
-            difficulty ``b`` and cut into ``n`` equal-count strata; one is drawn from each, so the
-            picks cover the difficulty quantiles. ``"information"``: the ``n`` with the largest
-            Fisher information (family-specific, :meth:`information`) at ability ``theta``.
+            difficulty ``b`` and cut into ``n`` strata of equal width in rank; one is drawn from
+            each by systematic sampling (one random start), so the picks cover the difficulty
+            quantiles and every question is picked with probability ``n / N``.
+            ``"information"``: the ``n`` with the largest Fisher information (family-specific,
+            :meth:`information`) at ability ``theta``.
         by : str or None
-            Column of :attr:`items` defining the groups (``None``: the whole bank); every
-            question must have a value there.
+            Column of :attr:`items` defining the groups (``None``: the whole bank; any column
+            of the table the bank was built from, e.g. a topic); every question must have a
+            value there.
         seed : int
             Seed of the random draws (``"random"``, ``"stratified"``).
         theta : float or dict
@@ -1287,7 +1510,7 @@ class ItemBank:
         """
         if strategy not in _STRATEGIES:
             raise ValueError(f"strategy must be one of {_STRATEGIES}; got {strategy!r}")
-        if not isinstance(n, (int, np.integer)) or n < 1:
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive integer; got {n!r}")
         tr = None if trials is None else self._trials_arg(trials, np.arange(len(self)))
         rng = np.random.default_rng(seed)
@@ -1364,7 +1587,7 @@ class ItemBank:
             E.g. ``"benchmark"``: ask ``budget`` questions of each benchmark (a question with a
             missing value in that column is an error, not silently left out).
         start_theta : float, optional
-            Ability used to pick the first question (default: the prior mean).
+            Ability used to pick the first question (finite; default: the prior mean).
         method : {"eap", "map", "ml", "wle"}
             Estimator after each answer (ML warnings about extreme responses are only raised for
             the final estimate).
@@ -1397,7 +1620,8 @@ class ItemBank:
             table; a callable: the number of questions the test asks) or the trials of a
             table of counts. Ignored by the other families.
         n_quad : int
-            Gauss–Hermite nodes for ``method="eap"``.
+            Gauss–Hermite nodes for ``method="eap"``: an integer from 2 to
+            :data:`irsl_stats.scoring.MAX_QUAD`.
         n_threads : int or None
             Kernel threads (default 1; None: OpenMP default, -1: all cores).
 
@@ -1409,7 +1633,7 @@ class ItemBank:
         Raises
         ------
         ValueError
-            For an invalid ``method``, ``budget``, ``boundary`` or ``trials``; for an ``answer``
+            For an invalid ``method``, ``budget``, ``start_theta``, ``boundary`` or ``trials``; for an ``answer``
             table that is empty, lacks a column, holds several models or repeats a question, has
             questions that are not in the bank or responses outside the family's support
             (naming them); for a callable's response that is invalid (naming the question);
@@ -1420,8 +1644,11 @@ class ItemBank:
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-        if not isinstance(budget, (int, np.integer)) or budget < 1:
+        if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, np.integer)) or budget < 1:
             raise ValueError(f"budget must be a positive integer; got {budget!r}")
+        if start_theta is not None and not np.isfinite(_as_float(start_theta, "start_theta")):
+            # NaN information at a NaN ability: the first question would be picked in bank order
+            raise ValueError(f"start_theta must be a finite ability (or None: the prior mean); got {start_theta!r}")
         if boundary not in BOUNDARY_POLICIES:
             raise ValueError(f"boundary must be one of {_fmt_labels(BOUNDARY_POLICIES)}; got {boundary!r}")
         counts = get_family(self.family).uses_counts
@@ -1606,6 +1833,13 @@ class ItemBank:
         return float(est.theta[0]), float(est.se[0])
 
 
+def _as_float(value, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {value!r}") from None
+
+
 def _drop_unused_categories(frame: pd.DataFrame, columns) -> pd.DataFrame:
     """A shallow copy whose categorical label columns keep only the categories in use (a subset
     of a calibration table usually has unused ones)."""
@@ -1623,7 +1857,7 @@ def bank_kernel_data(questions: pd.Index, family: str, rd: ResponseData, n_threa
     (``questions``, length N); unknown questions are an error that lists them."""
     pos = questions.get_indexer(rd.item_labels)
     if (pos < 0).any():
-        raise ValueError(_unknown_message(list(rd.item_labels[pos < 0])))
+        raise ValueError(_unknown_message(list(rd.item_labels[pos < 0]), questions))
     return _kernel.KernelData(
         rd.model, pos[rd.item], rd.y, n_models=rd.n_models, n_items=len(questions),
         family=family, trials=rd.trials if rd.family.uses_counts else None,
@@ -1631,11 +1865,23 @@ def bank_kernel_data(questions: pd.Index, family: str, rd: ResponseData, n_threa
     )
 
 
-def _unknown_message(unknown: Sequence) -> str:
-    shown = ", ".join(repr(q) for q in list(unknown)[:20])
+def _unknown_message(unknown: Sequence, known: Optional[pd.Index] = None) -> str:
+    """Error text for questions that are not in the bank; with the bank's labels ``known``, a
+    hint when the labels only differ in type (``1`` vs ``"1"``), which print alike."""
+    unknown = [q.item() if isinstance(q, np.generic) else q for q in unknown]
+    shown = ", ".join(repr(q) for q in unknown[:20])
     more = f", ... ({len(unknown)} in total)" if len(unknown) > 20 else ""
-    return (f"{len(unknown)} question(s) are not in the item bank: {shown}{more}. Score only "
+    text = (f"{len(unknown)} question(s) are not in the item bank: {shown}{more}. Score only "
             "calibrated questions (bank.questions), or recalibrate including them")
+    if known is not None and len(known):
+        as_text = {str(q): q for q in known}
+        twins = [(q, as_text[str(q)]) for q in unknown if str(q) in as_text]
+        if twins:
+            q, k = twins[0]
+            text += (f". The bank has labels that differ only in type: {k!r} ({type(k).__name__}) "
+                     f"vs {q!r} ({type(q).__name__}) for {len(twins)} of them; convert the question "
+                     f"labels (e.g. .astype({type(k).__name__}))")
+    return text
 
 
 # ================================================================================ calibrate
@@ -1660,7 +1906,8 @@ def calibrate(
 
     Column names and options are those of :func:`irsl_stats.fit` (``**fit_kwargs`` are passed
     on, e.g. ``identification=``, ``n_quad=``). For count families the bank records the median
-    number of trials per question (used by :meth:`ItemBank.information`).
+    number of trials per question, rounded half up to a whole number (used by
+    :meth:`ItemBank.information`).
 
     Parameters
     ----------
@@ -1733,4 +1980,8 @@ def calibrate(
             tr.index = responses.item_labels[tr.index.to_numpy()]
     elif trials is not None and get_family(family).uses_counts:
         tr = responses.groupby(question, observed=True)[trials].median().astype(float)
+    if tr is not None:
+        # the median of an even number of counts can fall between two (10 and 11 -> 10.5); the
+        # beta-binomial information sums over k = 0..n and needs a whole n: round half up
+        tr = np.floor(tr + 0.5)
     return ItemBank.from_results(res, trials=tr)
