@@ -273,6 +273,12 @@ class MultidimBank:
     def _posterior(self, responses, *, model, question, response, successes, trials, boundary, n_quad, n_threads):
         from .bank import _drop_unused_categories, bank_kernel_data
 
+        # n_quad=2.5 was truncated to 2 and n_quad=True (or 1) put one node at the posterior mode,
+        # which has no spread: every SD, se and interval came out 0 without a word
+        if n_quad is not None and (isinstance(n_quad, (bool, np.bool_)) or not isinstance(n_quad, (int, np.integer))
+                                   or n_quad < 2):
+            raise ValueError(f"n_quad must be an integer >= 2 (nodes per dimension of the posterior "
+                             f"quadrature; one node has no spread) or None for the default; got {n_quad!r}")
         if successes is not None or trials is not None:
             response = None
         responses = _drop_unused_categories(responses, (model, question))
@@ -282,7 +288,7 @@ class MultidimBank:
         )
         kd = bank_kernel_data(self.questions, self.family, rd, n_threads)
         k = rd.n_models
-        nq = default_n_quad(self.dims) if n_quad is None else int(n_quad)
+        nq = default_n_quad(self.dims) if n_quad is None else n_quad
         post_eval = MultiPosterior(kd, self.dims, nq, n_threads)
         items = MultiItems(self.A, self.d, self.log_phi)
         mean = np.broadcast_to(self.population_mean, (k, self.dims)).copy()
@@ -318,7 +324,8 @@ class MultidimBank:
         boundary : {"error", "squeeze", "clip"}
             Beta responses at 0 or 1.
         n_quad : int, optional
-            Nodes per dimension of the adaptive product Gauss–Hermite rule.
+            Nodes per dimension of the adaptive product Gauss–Hermite rule, an integer >= 2
+            (default :func:`~irsl_stats.multidim.default_n_quad`).
         n_threads : int or None
             Kernel threads.
 
@@ -371,7 +378,7 @@ class MultidimBank:
         Parameters
         ----------
         target : label or list of labels
-            Benchmark(s) whose calibrated questions define the score.
+            Benchmark(s) whose calibrated questions define the score (not None).
         using : DataFrame
             Long responses of the models to forecast (bank questions; usually of benchmarks other
             than ``target``). Column names as in :func:`irsl_stats.fit`.
@@ -380,7 +387,7 @@ class MultidimBank:
         boundary : {"error", "squeeze", "clip"}
             Beta responses at 0 or 1.
         n_quad : int, optional
-            Nodes per dimension of the posterior quadrature.
+            Nodes per dimension of the posterior quadrature, an integer >= 2.
         n_threads : int or None
             Kernel threads.
         ks : sequence of int, optional
@@ -399,8 +406,8 @@ class MultidimBank:
             ``p_j ~ Beta(mu_j phi_j, (1 - mu_j) phi_j)`` (beta, beta-binomial; Bernoulli answers
             for bernoulli), as an observed benchmark score or pass rate varies. ``median`` then is
             the predictive median. Use it to compare with observed scores.
-        n_draws, seed : draws of the ability from the normal approximation of its posterior,
-            for the interval (seeded: the result is reproducible).
+        n_draws, seed : draws (an integer >= 10) of the ability from the normal approximation of
+            its posterior, for the interval (seeded: the result is reproducible).
 
         Returns
         -------
@@ -414,22 +421,25 @@ class MultidimBank:
         Raises
         ------
         ValueError
-            For an unknown benchmark (listing the known ones), ``target`` / ``target_questions``
-            that select no question, target questions not in the bank or not in ``target``,
-            ``ks`` that are not integers >= 1, or an invalid ``alpha``, ``interval`` or
-            ``n_draws``.
+            For an unknown benchmark (listing the known ones), ``target=None``, ``target`` /
+            ``target_questions`` that select no question, target questions not in the bank or not in ``target``,
+            ``ks`` that are not integers >= 1, or an invalid ``alpha``, ``interval``, ``n_draws``
+            or ``n_quad``.
 
         Examples
         --------
         >>> res.item_bank().forecast("MATH", using=gsm8k_counts,     # doctest: +SKIP
         ...                          successes="k", trials="n")
         """
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1); got {alpha}")
-        if n_draws < 10:
-            raise ValueError(f"n_draws must be at least 10; got {n_draws}")
+        from .results import check_alpha
+
+        alpha = check_alpha(alpha)
+        # a float (10.5) failed inside numpy with a TypeError that named no argument
+        if isinstance(n_draws, (bool, np.bool_)) or not isinstance(n_draws, (int, np.integer)) or n_draws < 10:
+            raise ValueError(f"n_draws must be an integer >= 10; got {n_draws!r}")
         if interval not in ("confidence", "prediction"):
             raise ValueError(f"interval must be 'confidence' or 'prediction'; got {interval!r}")
+        _check_target(target)
         mask = self._mask(target)
         if target_questions is not None:
             pos = self.questions.get_indexer(pd.Index(target_questions))
@@ -530,6 +540,12 @@ def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs
     default to the fit's, and ``using=None`` takes the fit's own responses on every benchmark
     except ``target``.
 
+    With ``using=None`` the responses are exactly those the fit modelled: beta responses after
+    the fit's boundary policy (a fit with ``boundary="squeeze"`` or ``"clip"`` forecasts from its
+    adjusted values, and ``boundary=`` and column names in ``kwargs`` do not apply). Rows the
+    fit weighted 0 are left out; other observation weights are not applied (every response
+    counts once).
+
     Parameters
     ----------
     bank : MultidimBank
@@ -545,20 +561,53 @@ def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs
     """
     cols = rd.columns
     opts = dict(kwargs)
-    for key in ("model", "question", "response", "successes", "trials"):
-        if key not in opts and cols.get(key) is not None:
-            opts[key] = cols[key]
-    if using is None:
-        if rd.item_benchmark is None:
-            raise ValueError("the fit has no benchmark labels: pass using= explicitly")
-        targets = [target] if np.isscalar(target) else list(target)
-        keep_items = rd.item_benchmark[~rd.item_benchmark.isin(targets)].index
-        long = rd.to_long()
-        using = long[long[cols["question"] or "question"].isin(keep_items)]
-        if rd.family.uses_counts:
-            opts.pop("response", None)
-        _warn_no_using(rd, using, opts.get("model", "model"), target)
+    if using is not None:
+        for key in ("model", "question", "response", "successes", "trials"):
+            if key not in opts and cols.get(key) is not None:
+                opts[key] = cols[key]
+        return bank.forecast(target, using, **opts)
+    if rd.item_benchmark is None:
+        raise ValueError("the fit has no benchmark labels: pass using= explicitly")
+    _check_target(target)
+    bank._mask(target)  # an unknown benchmark is an error before anything is read or warned about
+    targets = [target] if np.isscalar(target) else list(target)
+    keep_items = rd.item_benchmark[~rd.item_benchmark.isin(targets)].index
+    keep = np.asarray(rd.item_labels.take(rd.item).isin(keep_items))
+    if rd.weights is not None:
+        # rows the fit gave weight 0 are not in its likelihood: they must not inform the forecast
+        keep &= rd.weights > 0
+    if not keep.any():
+        # (was: a warning that every model lacks responses, then "empty input: the DataFrame has
+        # no rows" from the data layer)
+        raise ValueError(f"forecast of {target!r} from the fit's own responses: the fit has no responses "
+                         f"outside the target benchmark(s) (benchmarks: {list(pd.unique(rd.item_benchmark))}); "
+                         "leave a benchmark out of target or pass using=")
+    # the fit's own arrays rather than its long table: counts for the count families, and for
+    # beta / bernoulli the modelled response itself, after the boundary policy. Re-reading the
+    # long table took a beta fit from counts through boundary="error" again (it raised on its own
+    # 10/10 counts after fitting them with "clip"), and a user's boundary="squeeze" squeezed the
+    # squeezed values a second time
+    model_col = cols.get("model") or "model"
+    question_col = cols.get("question") or "question"
+    frame = {model_col: rd.model_labels.take(rd.model[keep]), question_col: rd.item_labels.take(rd.item[keep])}
+    opts.update(model=model_col, question=question_col, boundary="error")
+    # private names for the response columns: they cannot clash with the model / question columns
+    if rd.family.uses_counts:
+        frame["_irsl_successes"], frame["_irsl_trials"] = rd.y[keep], rd.trials[keep]
+        opts.update(response=None, successes="_irsl_successes", trials="_irsl_trials")
+    else:
+        frame["_irsl_response"] = rd.y[keep]
+        opts.update(response="_irsl_response", successes=None, trials=None)
+    using = pd.DataFrame(frame)
+    _warn_no_using(rd, using, model_col, target)
     return bank.forecast(target, using, **opts)
+
+
+def _check_target(target) -> None:
+    """Raise for ``target=None``, which selected every question (an empty list is caught as
+    selecting none)."""
+    if target is None:
+        raise ValueError("target: a benchmark label or a list of labels; got None")
 
 
 def _warn_no_using(rd: ResponseData, using: pd.DataFrame, model_col: str, target) -> None:

@@ -128,7 +128,9 @@ class MultiEstimates:
     theta (M, D), theta_cov (M, D, D): posterior means and covariances; A (N, D), d (N,), gamma,
     log_phi (N,); item_cov (N, k, k) over ``item_cols`` (free columns of each question, NaN where
     fixed); B (P, D), Sigma (D, D); latent_cov: covariance of ``latent_params`` (vec B by column,
-    then log SDs, then Fisher-z correlations of Sigma), given the questions.
+    then log SDs, then Fisher-z correlations of Sigma), given the questions, mapped through the
+    identification (a parameter the identification determines, such as the intercepts that make
+    the mean ability 0, gets the variance implied by the others; a constant one about 0).
     """
 
     theta: np.ndarray
@@ -294,6 +296,18 @@ def _renormalise(kind: str, irt: str, x, B, Sigma, items: MultiItems, mode, resc
     """Map to the identified scale: population mean 0 and, per pattern, unit variances
     (per_benchmark) or identity covariance (exploratory); ``rescale=False`` moves only the mean.
     Exact reparametrisation."""
+    loc, T = _identifying_map(kind, irt, x, B, Sigma, rescale)
+    B, Sigma = _identified_latent(x, B, Sigma, loc, T)
+    items = MultiItems(items.A @ T, items.d + items.A @ loc, items.gamma)
+    mode = (mode - loc) @ np.linalg.inv(T).T
+    return B, Sigma, items, mode
+
+
+def _identifying_map(kind: str, irt: str, x, B, Sigma, rescale: bool = True):
+    """Location ``loc`` (D,) and scale ``T`` (D, D) of the abilities ``theta ~ N(B' x, Sigma)``
+    in the fitted population: ``(theta - loc) T^-1'`` has mean 0 and, per pattern, unit
+    variances (per_benchmark 2PL) or covariance I (exploratory); ``T = I`` for 1PL or
+    ``rescale=False``."""
     fitted = x @ B
     loc = fitted.mean(axis=0)
     total = np.cov(fitted, rowvar=False, bias=True).reshape(B.shape[1], B.shape[1]) + Sigma
@@ -306,13 +320,43 @@ def _renormalise(kind: str, irt: str, x, B, Sigma, items: MultiItems, mode, resc
         # EM fixed point (total = I) nothing drifts along the likelihood's rotation ridge
         vals, vecs = np.linalg.eigh(total)
         T = (vecs * np.sqrt(np.maximum(vals, 1e-12))) @ vecs.T
+    return loc, T
+
+
+def _identified_latent(x, B, Sigma, loc, T):
+    """``B`` and ``Sigma`` of the abilities mapped by ``(theta - loc) T^-1'``."""
     T_inv = np.linalg.inv(T)
     ones_coef = np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]
     B = (B - np.outer(ones_coef, loc)) @ T_inv.T
     Sigma = T_inv @ Sigma @ T_inv.T
-    items = MultiItems(items.A @ T, items.d + items.A @ loc, items.gamma)
-    mode = (mode - loc) @ T_inv.T
-    return B, 0.5 * (Sigma + Sigma.T), items, mode
+    return B, 0.5 * (Sigma + Sigma.T)
+
+
+def _identification_jacobian(p0, x, kind: str, irt: str, dims: int, rescale: bool) -> np.ndarray:
+    """Jacobian at ``p0`` of the map that sends latent parameters (as :func:`_latent_param_vector`)
+    to the identified scale (:func:`_identifying_map`), by central differences.
+
+    The observed information of the latent parameters given the questions treats the mean and
+    scale of the abilities as free, but the identification ties them to the other parameters
+    (the fitted abilities have mean 0, and variance 1 / covariance I for 2PL): e.g. with
+    covariates the intercepts are ``-mean(x_i)' slopes``. The covariance of the identified
+    parameters is ``J cov J'`` (delta method), as the one-dimensional fit maps its covariance
+    through its identification."""
+    n_cov = x.shape[1]
+
+    def g(p):
+        B, S = _latent_from_vector(p, n_cov, dims)
+        loc, T = _identifying_map(kind, irt, x, B, S, rescale)
+        return _latent_param_vector(*_identified_latent(x, B, S, loc, T))
+
+    k = len(p0)
+    jac = np.empty((k, k))
+    h = 1e-6 * np.maximum(1.0, np.abs(p0))
+    for c in range(k):
+        e = np.zeros(k)
+        e[c] = h[c]
+        jac[:, c] = (g(p0 + e) - g(p0 - e)) / (2 * h[c])
+    return jac
 
 
 def _orient(items: MultiItems, B, Sigma, mode, free: np.ndarray):
@@ -762,6 +806,8 @@ def fit_multidim(
         # everything reported below (abilities, latent parameters and their covariance, the
         # question covariances) is computed after this, so all outputs share one orientation
         items, B, Sigma, mode = _orient(items, B, Sigma, mode, free)
+    if pattern.kind == "per_benchmark":
+        warnings_ += _boundary_warning(Sigma, pattern.names)
     s_inv = np.linalg.inv(Sigma)
     _, logdet = np.linalg.slogdet(Sigma)
     mean = x @ B
@@ -779,6 +825,13 @@ def fit_multidim(
     except np.linalg.LinAlgError:
         latent_cov = np.full_like(info, np.nan)
         warnings_.append("the information of the latent regression / ability covariance is singular")
+    # the information above leaves the mean and scale of the abilities free; the reported
+    # parameters are on the identified scale, where e.g. an intercept is fixed by the slopes:
+    # without this the intercepts of a latent regression had the SE of a free mean (0.286 where
+    # the one-dimensional fit, which maps its covariance through its identification, has 0.246)
+    jac = _identification_jacobian(p0, x, pattern.kind, irt, dims, rescale=not sigma_fixed)
+    latent_cov = jac @ latent_cov @ jac.T
+    latent_cov = 0.5 * (latent_cov + latent_cov.T)
     item_cov = _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, precision, n_threads,
                                 a_prior)
     n_passes += post_eval.n_passes + 3
@@ -799,6 +852,27 @@ def fit_multidim(
         n_passes=n_passes, seconds=time.perf_counter() - t0, n_quad=n_quad, warnings=warnings_,
         history=history,
     )
+
+
+def _boundary_warning(Sigma: np.ndarray, names: list, tol: float = 1e-3) -> List[str]:
+    """Warning for a (nearly) singular residual correlation matrix of per-benchmark abilities.
+
+    As lme4's "boundary (singular) fit": a correlation that ran to +-1 (smallest eigenvalue of
+    the correlation matrix below ``tol``; for two benchmarks ``|r| > 0.999``) means the data
+    cannot tell those abilities apart. The likelihood is flat in the Fisher-z correlation
+    there, so its Wald interval is meaningless (true correlation 0.999 on 100 models: estimate
+    0.9997, interval (-0.01, 1.0)) and the fit said nothing.
+    """
+    sd = np.sqrt(np.diag(Sigma))
+    corr = Sigma / np.outer(sd, sd)
+    if len(sd) < 2 or np.linalg.eigvalsh(corr).min() >= tol:
+        return []
+    iu = np.triu_indices(len(sd), 1)
+    order = np.argsort(-np.abs(corr[iu]))[:3]
+    pairs = ", ".join(f"corr({names[iu[0][k]]}, {names[iu[1][k]]}) = {corr[iu][k]:.4f}" for k in order)
+    return [f"boundary (singular) fit: the residual correlation matrix of the abilities is (nearly) singular "
+            f"({pairs}): the data cannot tell these abilities apart, and the Fisher-z intervals of their "
+            "correlations are not reliable; fit them as one benchmark (or ability='shared')"]
 
 
 def _scaled_change(before: MultiItems, after: MultiItems, h_item, free, precision, align: bool = False) -> float:

@@ -54,7 +54,8 @@ class MultidimResults(WaldInference):
     Sigma : DataFrame, (D, D)
         Residual covariance of the abilities around the latent regression.
     dims_table : DataFrame or None
-        With ``dims="auto"``: one row per D tried (``1 .. min(max_dims, N - 1)``, N questions)
+        With ``dims="auto"``: one row per D tried (``1 .. min(max_dims, N - 1, M - P - 1)``, N
+        questions, M models, P latent-regression coefficients)
         with ``dims, llf, n_params, aic, bic, converged``, ``n_warnings`` and ``warnings`` (the
         texts of that candidate's warnings, joined by " | "; only the chosen fit's are issued).
     warnings : list of str
@@ -117,9 +118,15 @@ class MultidimResults(WaldInference):
         ab.update({f"se_{nm}": np.sqrt(np.maximum(est.theta_cov[:, k, k], 0)) for k, nm in enumerate(names)})
         self.abilities = pd.DataFrame(ab, index=rd.model_labels)
         self.abilities["n"] = np.diff(rd.model_ptr)
-        n_neg = int(((est.A < 0) & pattern.free).sum()) if (pattern.kind == "per_benchmark" and irt == "2pl") else 0
-        if n_neg:
-            self.warnings.append(f"{n_neg} question(s) have a negative loading on their benchmark's ability")
+        negative = (((est.A < 0) & pattern.free).any(axis=1) if (pattern.kind == "per_benchmark" and irt == "2pl")
+                    else np.zeros(len(est.A), dtype=bool))
+        if negative.any():
+            # name them, as the one-dimensional fit does: the count alone left the user to search
+            shown = list(rd.item_labels[negative][:5])
+            self.warnings.append(
+                f"{int(negative.sum())} question(s) have a negative loading on their benchmark's ability "
+                f"(e.g. {shown}): a higher ability on that benchmark predicts a lower score on them "
+                "— check their answer keys")
         for msg in self.warnings:
             warnings.warn(msg, IRSLWarning, stacklevel=3)
 
@@ -258,8 +265,7 @@ class MultidimResults(WaldInference):
             mat = bank.ability_correlation()
         if alpha is None:
             return mat
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
+        alpha = check_alpha(alpha)  # a string failed with a bare TypeError from '<'
         if self.pattern.kind != "per_benchmark":
             raise ValueError("intervals for the correlations are available for ability='per_benchmark'")
         z = stats.norm.ppf(1 - alpha / 2)
@@ -384,7 +390,9 @@ class MultidimResults(WaldInference):
         target : label or list of labels
         using : DataFrame, optional
             Long responses of the models to forecast (column names as in the fit unless given in
-            ``kwargs``). Default: the fitted models' own responses on every other benchmark.
+            ``kwargs``). Default: the fitted models' own responses on every other benchmark, as
+            the fit modelled them (beta responses after its boundary policy, so ``boundary=``
+            does not apply; rows of weight 0 left out).
         **kwargs
             Passed to :meth:`MultidimBank.forecast` (``ks=``, ``alpha=``, column names, ...).
 
@@ -456,8 +464,8 @@ class MultidimResults(WaldInference):
         notes = [f"Identification: {self.identification}.",
                  "Model: eta_ij = a_j' theta_i + d_j, mu = logistic(eta); theta_i ~ N(B' x_i, Sigma).",
                  "Standard errors: latent parameters from the observed information of the marginal "
-                 "likelihood given the questions; question parameters given the other questions "
-                 "(Louis' correction)" + (" and the rotation" if self.pattern.kind == "exploratory" else "") + "."]
+                 "likelihood given the questions, mapped through the identification; question "
+                 "parameters given the other questions (Louis' correction)" + (" and the rotation" if self.pattern.kind == "exploratory" else "") + "."]
         if self.discrimination_prior:
             notes.append(f"Discrimination prior: {self.discrimination_prior}.")
         add_notes(smry, notes, self.warnings)

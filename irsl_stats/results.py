@@ -663,7 +663,8 @@ class IRSLResults(WaldInference):
             Benchmark(s) of this fit.
         using : DataFrame, optional
             Long responses of the models to forecast; default: the fitted models' own responses
-            on every other benchmark.
+            on every other benchmark, as the fit modelled them (beta responses after its
+            boundary policy, so ``boundary=`` does not apply; rows of weight 0 left out).
         **kwargs
             Passed to :meth:`irsl_stats.crossbench.MultidimBank.forecast` (``ks``, ``alpha``,
             ``target_questions``, column names).
