@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # the multidimensional results are imported when a fit needs 
 
 __all__ = ["fit", "response_data", "kernel_data", "build_precision"]
 
+#: adaptive Gauss-Hermite nodes per model of a one-ability MML fit
+DEFAULT_N_QUAD = 7
 #: default standard deviation of the shrinkage prior on per-question log precisions
 DEFAULT_PRECISION_PRIOR = 2.0
 
@@ -274,17 +276,19 @@ def _positive_finite_number(value) -> bool:
 
 
 def _check_tol_and_n_quad(tol, n_quad) -> None:
-    """Raise unless ``tol`` is a positive finite number and ``n_quad`` a positive integer.
+    """Raise unless ``tol`` is a positive finite number and ``n_quad`` None or an integer >= 2.
 
     Unchecked, ``tol=0`` (or negative, or NaN) silently ran every fit to ``max_iter`` and
     reported it as not converged, ``tol=inf`` declared convergence after the first iteration,
-    and ``n_quad=1.5`` failed inside numpy's Gauss–Hermite rule.
+    ``n_quad=1.5`` failed inside numpy's Gauss–Hermite rule, and ``n_quad=1`` (one node, at the
+    posterior mode) gave every ability a posterior SD of 0.
     """
     if not _positive_finite_number(tol):
         raise ValueError(f"tol must be a positive finite number (e.g. the default 1e-6); got {tol!r}")
-    if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)) or n_quad < 1:
-        raise ValueError(f"n_quad must be an integer >= 1 (quadrature nodes per model, default 7); "
-                         f"got {n_quad!r}")
+    if n_quad is not None and (isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer))
+                               or n_quad < 2):
+        raise ValueError(f"n_quad must be an integer >= 2 (quadrature nodes per model and dimension) or None "
+                         f"for the default (7 for one ability); got n_quad={n_quad!r}")
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -336,7 +340,7 @@ def fit(
     groups: Optional[str] = None,
     weights: Optional[str] = None,
     boundary: Optional[str] = None,
-    n_quad: int = 7,
+    n_quad: Optional[int] = None,
     full_cov: Union[str, bool] = "auto",
     max_iter: Optional[int] = None,
     tol: float = 1e-6,
@@ -420,8 +424,13 @@ def fit(
         Beta responses exactly 0 or 1: an error naming the rows (default), moved inside (0, 1)
         by the Smithson–Verkuilen squeeze, or clipped. With a ResponseData its own policy is
         used, and a different ``"squeeze"``/``"clip"`` here is an error.
-    n_quad : int
-        Quadrature nodes per model for ``method="mml"``.
+    n_quad : int, optional
+        Adaptive Gauss–Hermite nodes per model (and dimension) for ``method="mml"``, at least
+        2. Default: 7 for one ability; for D abilities the multidimensional default (7 for
+        D <= 2, fewer beyond, so that the product grid stays small). With few Bernoulli
+        questions per model 7 nodes leave an error of about 0.005 per model in the
+        log-likelihood (-141.74 at 7 against -141.55 at 41 for 8 questions and 30 models):
+        compare likelihoods of fits with the same ``n_quad``.
     full_cov : "auto" or bool
         Joint (dense) covariance of all abilities and question parameters when the number of
         parameters is at most :data:`~irsl_stats.inference.DENSE_LIMIT` (``"auto"``); otherwise the
@@ -443,8 +452,11 @@ def fit(
         ``D > 1`` fits an exploratory D-dimensional model by MML (identification: population
         mean 0 and covariance I, varimax-rotated loadings); ``"auto"`` fits D = 1..``max_dims``
         and keeps the one with the smallest ``dims_criterion`` (``"bic"`` or ``"aic"``).
+        A fit with D abilities and P coefficients needs at least ``P + D + 1`` models (the
+        residual covariance of the abilities needs more than D residual degrees of freedom).
     max_dims : int
-        Largest D tried by ``dims="auto"``.
+        Largest D tried by ``dims="auto"``, which stops earlier at ``N - 1`` (N questions) and
+        at ``M - P - 1`` (M models).
     dims_criterion : {"bic", "aic"}
 
     Returns
@@ -518,10 +530,14 @@ def fit(
 
         return fit_multidimensional(
             kd, rd, design, prec, family=rd.family.name, irt=irt, ability=ability, dims=dims,
-            max_dims=max_dims, criterion=dims_criterion, n_quad=n_quad if n_quad != 7 else None,
+            max_dims=max_dims, criterion=dims_criterion, n_quad=n_quad,
             max_iter=5000 if max_iter is None else max_iter, tol=tol, verbose=verbose, n_threads=n_threads,
             a_prior=a_prior, reml=bool(reml),
         )
+    # one ability: 7 nodes by default, recorded as such so that compare_lr_test sees the default
+    # and an explicit n_quad=7 as the same option
+    n_quad = DEFAULT_N_QUAD if n_quad is None else n_quad
+    call["n_quad"] = n_quad
     pre_warnings = single_trial_warnings + (_jml_degeneracy_warning(rd, prec) if method == "jml" else [])
     max_iter = 500 if max_iter is None else max_iter
 

@@ -2,6 +2,8 @@
 a model whose responses are all at one extreme under 2PL joint ML, convergence controls, and a
 beta-binomial precision that single trials cannot identify."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,9 +89,10 @@ def test_tol_must_be_a_positive_finite_number(small, tol):
         irsl.fit("ability ~ log(compute)", data=small.responses, models=small.models, tol=tol, **KW)
 
 
-@pytest.mark.parametrize("n_quad", [0, 1.5, True, "7"])
-def test_n_quad_must_be_a_positive_integer(small, n_quad):
-    with pytest.raises(ValueError, match="n_quad must be an integer >= 1"):
+@pytest.mark.parametrize("n_quad", [0, 1, 1.5, True, "7"])
+def test_n_quad_must_be_an_integer_of_at_least_two(small, n_quad):
+    # n_quad=1 (one node, at the posterior mode) gave every ability a posterior SD of 0
+    with pytest.raises(ValueError, match="n_quad must be an integer >= 2"):
         irsl.fit("ability ~ log(compute)", data=small.responses, models=small.models, n_quad=n_quad, **KW)
 
 
@@ -128,3 +131,30 @@ def test_precision_prior_must_be_a_positive_finite_number(small, prior):
     with pytest.raises(ValueError, match="precision_prior must be a positive finite number, None or 'auto'"):
         irsl.fit("ability ~ log(compute)", data=small.responses, models=small.models,
                  precision_prior=prior, **KW)
+
+
+def test_an_explicit_n_quad_of_seven_is_used_by_multidimensional_fits():
+    # n_quad=7 used to be taken for "not given": with D = 3 the fit silently used the
+    # multidimensional default instead of the 7 nodes asked for
+    from irsl_stats.multidim import default_n_quad
+
+    sim = irsl.simulate.irt(n_models=30, n_questions=12, family="bernoulli", seed=3)
+    kw = dict(data=sim.responses, models=sim.models, family="bernoulli", dims=3, max_iter=2, n_threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", irsl.IRSLWarning)
+        explicit = irsl.fit("ability ~ 1", n_quad=7, **kw)
+        default = irsl.fit("ability ~ 1", **kw)
+    assert default_n_quad(3) != 7
+    assert explicit._est.n_quad == 7
+    assert default._est.n_quad == default_n_quad(3)
+
+
+def test_default_and_explicit_seven_nodes_are_the_same_lr_test_option(small):
+    kw = dict(data=small.responses, models=small.models, method="mml", irt="1pl", reml=False, n_threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", irsl.IRSLWarning)
+        full = irsl.fit("ability ~ log(compute)", **kw)
+        restricted = irsl.fit("ability ~ 1", n_quad=7, **kw)
+        assert full.compare_lr_test(restricted).df_diff == 1
+        with pytest.raises(ValueError, match="n_quad=7 vs 9"):
+            full.compare_lr_test(irsl.fit("ability ~ 1", n_quad=9, **kw))
