@@ -44,8 +44,10 @@ class MultidimResults(WaldInference):
         dimension).
     params : Series
         Latent regression ``B`` (``"<dim>: <covariate>"``), log SDs and Fisher-z correlations of
-        the residual ability covariance ``Sigma`` (the free ones under the identification have
-        standard errors; the others are fixed by it and have NaN).
+        the residual ability covariance ``Sigma``. Parameters the identification sets to a
+        constant (means 0 and variances 1 without covariates; an exploratory ``Sigma``) have NaN
+        standard errors; those it determines from the others (with covariates, the intercepts
+        and the 2PL per-benchmark log SDs) have the standard error it implies (delta method).
     items : DataFrame, one row per question
         ``a_<dim>`` loadings, ``d``, ``phi`` and their standard errors (given the other questions),
         ``benchmark``, ``n``.
@@ -145,7 +147,10 @@ class MultidimResults(WaldInference):
         elif self.irt == "2pl" and p == 1:
             fixed[: p * dims + dims] = True  # means 0, variances 1
         elif self.irt == "2pl":
-            fixed[p * dims: p * dims + dims] = True
+            # with covariates the residual SDs are determined by the slopes (var(x'b) + sd^2 = 1),
+            # as the intercepts are (mean x'b = 0): both keep the SE the identification implies
+            # (the latent covariance is mapped through it), as in the one-dimensional fit
+            pass
         elif p == 1:
             fixed[:dims] = True
         return fixed

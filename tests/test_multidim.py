@@ -255,7 +255,16 @@ def test_latent_regression_per_benchmark():
         name = f"{b}: x"
         assert res.params[name] > 0 and res.pvalues[name] < 1e-4
         assert np.isfinite(res.bse[name])
-    assert np.isnan(res.bse["log sd(bench1)"])  # fixed by the identification
+    # determined by the slopes through var(x'b) + sd^2 = 1: the SE the identification implies
+    # (delta method), which the one-dimensional fit reports for sigma too
+    for b in ("bench1", "bench2"):
+        sd = np.sqrt(res.Sigma.loc[b, b])
+        slope = res.params[f"{b}: x"]
+        var_xb = slope**2 * models["x"].var(ddof=0)
+        assert sd == pytest.approx(np.sqrt(1 - var_xb), rel=1e-6)
+        # d log sd = -(var(x) slope / sd^2) d slope, the only free direction behind it
+        implied = models["x"].var(ddof=0) * abs(slope) / sd**2 * res.bse[f"{b}: x"]
+        assert res.bse[f"log sd({b})"] == pytest.approx(implied, rel=1e-3)
 
 
 def _responses_for(sim, theta: pd.DataFrame, seed: int) -> pd.DataFrame:
