@@ -1461,6 +1461,44 @@ class ItemBank:
     def _groups(self, by) -> List[np.ndarray]:
         return self._grouping(by)[0]
 
+    def subset(self, questions) -> "ItemBank":
+        """The bank restricted to ``questions``, on the same scale (family, IRT model,
+        identification, precision model, population and covariate prior).
+
+        Parameters
+        ----------
+        questions : label or sequence of labels
+            Questions of the bank, each once (e.g. the result of :meth:`select`); the new bank
+            keeps this order.
+
+        Returns
+        -------
+        ItemBank
+
+        Raises
+        ------
+        ValueError
+            If a question is not in the bank (naming it, with a hint when only the label type
+            differs), a question is repeated, or ``questions`` is empty.
+
+        Examples
+        --------
+        >>> import irsl_stats as irsl
+        >>> sim = irsl.simulate.irt(n_models=30, n_questions=40, seed=0)
+        >>> bank = irsl.calibrate(sim.responses, models=sim.models)    # doctest: +SKIP
+        >>> short = bank.subset(bank.select(10, by=None))               # doctest: +SKIP
+        """
+        pos = self._positions(questions)
+        if pos.size == 0:
+            raise ValueError("`questions` is empty: a bank needs at least one question")
+        repeated = pd.Index(self.items.index[pos])
+        if repeated.has_duplicates:
+            dup = repeated[repeated.duplicated()].unique()
+            raise ValueError(f"`questions` repeats {_fmt_labels(dup, limit=5)}: each question can be in a bank once")
+        return ItemBank(self.items.iloc[pos], family=self.family, irt=self.irt,
+                        identification=self.identification, precision=self.precision,
+                        population=self.population, prior=self.prior)
+
     def select(
         self, n: int, strategy: str = "stratified", by: Optional[str] = "benchmark", seed: int = 0, theta=0.0,
         trials=None,

@@ -152,13 +152,6 @@ def _check_forecasts(forecasts: Sequence[str]) -> tuple:
     return forecasts
 
 
-def _sub_bank(bank: ItemBank, questions) -> ItemBank:
-    """The bank restricted to ``questions`` (same scale, family and prior)."""
-    return ItemBank(bank.items.loc[list(questions)], family=bank.family, irt=bank.irt,
-                    identification=bank.identification, precision=bank.precision,
-                    population=bank.population, prior=bank.prior)
-
-
 # ----------------------------------------------------------------------------------- curves
 def observed_pass_at_k(
     counts: pd.DataFrame,
@@ -325,7 +318,7 @@ def forecast_from_counts(
             else:
                 theta, se = float(est.loc[label, "theta"]), float(est.loc[label, "se"])
                 qs = pd.unique(g[question])
-                sub = bank if len(qs) == len(bank) and set(qs) == set(bank.questions) else _sub_bank(bank, qs)
+                sub = bank if len(qs) == len(bank) and set(qs) == set(bank.questions) else bank.subset(qs)
                 out = sub.forecast_pass_at_k(
                     np.array([theta]), ks_arr, se=np.array([se]) if kind == "beta_posterior" else None,
                     plugin=(kind == "plugin"), integrate=(kind == "beta_posterior"), n_quad=n_quad,
