@@ -1462,8 +1462,10 @@ class ItemBank:
         return self._grouping(by)[0]
 
     def subset(self, questions) -> "ItemBank":
-        """The bank restricted to ``questions``, on the same scale (family, IRT model,
-        identification, precision model, population and covariate prior).
+        """The bank restricted to ``questions``, on the same scale.
+
+        Same family, IRT model, identification, precision model, population and covariate
+        prior; the questions keep their parameters and every column of :attr:`items`.
 
         Parameters
         ----------
