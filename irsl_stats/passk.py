@@ -133,13 +133,43 @@ def _object_to_numeric(arr: np.ndarray, name: str) -> np.ndarray:
 
 
 def _as_float_array(x: object, name: str) -> np.ndarray:
+    """Return ``x`` as a float64 array, or raise ValueError naming ``name``.
+
+    Booleans and strings are rejected (``np.asarray(x, dtype=float)`` alone turned ``k=True``
+    into a budget of 1 and ``"0.5"`` into a mean, while :func:`pass_at_k` rejected both).
+    """
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # e.g. ragged nested sequences
+        raise ValueError(f"`{name}` must be numeric") from exc
+    if raw.dtype == bool or raw.dtype.kind in "USV":
+        raise ValueError(f"`{name}` must be numeric, got {'booleans' if raw.dtype == bool else 'strings'}")
+    if raw.dtype == object:
+        bad = [v for v in raw.flat if isinstance(v, (bool, np.bool_, str, bytes))]
+        if bad:
+            raise ValueError(f"`{name}` must be numeric, got object values such as {bad[0]!r}")
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"`{name}` must be numeric") from exc
     if np.any(np.isnan(arr)):
-        raise ValueError(f"`{name}` contains NaN")
+        raise ValueError(f"`{name}` contains NaN at positions {_positions(np.isnan(arr))}")
     return arr
+
+
+def _positions(mask: np.ndarray, limit: int = 5) -> str:
+    """The first ``limit`` positions (flat indices, or index tuples for ndim > 1) where ``mask`` holds."""
+    where = np.argwhere(np.atleast_1d(mask))
+    shown = [int(w[0]) if len(w) == 1 else tuple(int(i) for i in w) for w in where[:limit]]
+    more = f" and {len(where) - limit} more" if len(where) > limit else ""
+    return f"{shown}{more}"
+
+
+def _out_of_range(name: str, rule: str, mask: np.ndarray, values: np.ndarray) -> ValueError:
+    """A ValueError naming the argument, the rule, and the first offending positions and values."""
+    vals = np.atleast_1d(values)[np.atleast_1d(mask)][:5].tolist()
+    return ValueError(f"`{name}` must be {rule}; violated at positions {_positions(mask)} "
+                      f"(values {vals})")
 
 
 # --------------------------------------------------------------------------------------
@@ -312,7 +342,8 @@ def pass_at_k(n: object, c: object, k: object) -> np.ndarray | float:
     Raises
     ------
     ValueError
-        If an argument is not integer-valued or out of range; the message names it.
+        If an argument is not integer-valued (booleans and strings included) or out of range;
+        the message names it and the first offending (broadcast) positions and values.
 
     Notes
     -----
@@ -342,16 +373,13 @@ def pass_at_k(n: object, c: object, k: object) -> np.ndarray | float:
         raise ValueError(
             f"`n`, `c` and `k` do not broadcast: shapes {n_arr.shape}, {c_arr.shape}, {k_arr.shape}"
         ) from exc
-    if np.any(n_b < 1):
-        raise ValueError("`n` must be >= 1")
-    if np.any(c_b < 0):
-        raise ValueError("`c` must be >= 0")
-    if np.any(c_b > n_b):
-        raise ValueError("`c` must be <= n")
-    if np.any(k_b < 1):
-        raise ValueError("`k` must be >= 1")
-    if np.any(k_b > n_b):
-        raise ValueError("`k` must be <= n")
+    # the messages name the broadcast positions and values: with thousands of cells "`c` must
+    # be <= n" alone does not say which rows to look at
+    for bad, name, rule, vals in ((n_b < 1, "n", ">= 1", n_b), (c_b < 0, "c", ">= 0", c_b),
+                                  (c_b > n_b, "c", "<= n", c_b), (k_b < 1, "k", ">= 1", k_b),
+                                  (k_b > n_b, "k", "<= n", k_b)):
+        if np.any(bad):
+            raise _out_of_range(name, rule, bad, vals)
     out = np.ones(n_b.shape, dtype=float)
     live = (n_b - c_b) >= k_b
     if np.any(live):
@@ -409,13 +437,17 @@ def pass_at_k_grid(n: object, c: object, ks: object) -> np.ndarray:
     if n_a.shape != c_a.shape:
         raise ValueError(f"`n` and `c` must have the same shape, got {n_a.shape} and {c_a.shape}")
     if np.any(n_a < 1):
-        raise ValueError("`n` must be >= 1")
+        raise _out_of_range("n", ">= 1", n_a < 1, n_a)
     if np.any(c_a < 0) or np.any(c_a > n_a):
-        raise ValueError("`c` must satisfy 0 <= c <= n")
-    if k_a.size == 0 or np.any(k_a < 1):
+        raise _out_of_range("c", "in [0, n]", (c_a < 0) | (c_a > n_a), c_a)
+    if k_a.size == 0:
         raise ValueError("`ks` must be non-empty integers >= 1")
+    if np.any(k_a < 1):
+        raise _out_of_range("ks", ">= 1", k_a < 1, k_a)
     if n_a.size and np.any(k_a > n_a.min()):
-        raise ValueError("`ks` must be <= n for every cell")
+        short = n_a < k_a.max()
+        raise ValueError(f"`ks` must be <= n for every cell: max(ks) = {int(k_a.max())} exceeds n at "
+                         f"positions {_positions(short)} (n = {n_a[short][:5].tolist()})")
     kmax = int(k_a.max())
     if kmax > max(_DIRECT_MAX, 8 * k_a.size):
         return np.asarray(pass_at_k(n_a[:, None], c_a[:, None], k_a[None, :]), dtype=float)
@@ -466,7 +498,8 @@ def beta_pass_at_k(mu: object, phi: object, k: object) -> np.ndarray | float:
     Raises
     ------
     ValueError
-        If an argument is NaN or out of range; the message names it.
+        If an argument is NaN, out of range, or not numeric (booleans and strings are
+        rejected); the message names it.
 
     Notes
     -----
@@ -671,7 +704,8 @@ def plugin_pass_at_k(mu: object, k: object) -> np.ndarray | float:
     Raises
     ------
     ValueError
-        If an argument is NaN or out of range; the message names it.
+        If an argument is NaN, out of range, or not numeric (booleans and strings are
+        rejected); the message names it.
 
     Examples
     --------

@@ -205,7 +205,8 @@ class Simulation:
             per-cell ``p`` (needs a ``p`` column, as from :func:`test_time`); this is what
             the unbiased estimator from infinitely many samples converges to.
             ``"expected"``: mean of the Beta expectation ``1 - B(mu phi, (1-mu)phi + k) /
-            B(mu phi, (1-mu) phi)`` (or ``1 - (1-mu)^k`` without a precision).
+            B(mu phi, (1-mu) phi)`` (or ``1 - (1-mu)^k`` without a precision); a cell whose
+            ``mu`` rounds to exactly 0 or 1 in float64 contributes ``mu``.
 
         Returns
         -------
@@ -240,7 +241,11 @@ class Simulation:
             if np.all(np.isnan(phi)):
                 curves = plugin_pass_at_k(mu[:, None], ks_arr[None, :])
             else:
-                curves = beta_pass_at_k(mu[:, None], phi[:, None], ks_arr[None, :])
+                # expit rounds to exactly 0 or 1 for |eta| beyond ~37 (1) or ~745 (0), which
+                # beta_pass_at_k rejects; there the Beta law is a point mass and pass@k is mu
+                curves = np.repeat(mu[:, None], ks_arr.size, axis=1)
+                inner = (mu > 0.0) & (mu < 1.0)
+                curves[inner] = beta_pass_at_k(mu[inner, None], phi[inner, None], ks_arr[None, :])
         else:
             raise ValueError(f"`kind` must be 'realized' or 'expected', got {kind!r}")
         # columns are the positions of the budgets: a budget given twice is two columns
@@ -369,8 +374,84 @@ def _check_missing(missing: float) -> None:
         raise ValueError(f"`missing` must lie in [0, 1), got {missing!r}")
 
 
+def _check_count(value: object, name: str, minimum: int = 1) -> int:
+    """``value`` as a Python int ``>= minimum``, or ValueError naming ``name`` (no silent truncation)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
+    if not np.isfinite(value) or value != int(value) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_real(value: object, name: str, *, low: float = -np.inf, positive: bool = False) -> float:
+    """``value`` as a finite float (``> 0`` if ``positive``, else ``>= low``), or ValueError naming it."""
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a finite number, got {value!r}") from None
+    if isinstance(value, (bool, np.bool_, str)) or not np.isfinite(x):
+        raise ValueError(f"`{name}` must be a finite number, got {value!r}")
+    if positive and not x > 0:
+        raise ValueError(f"`{name}` must be > 0, got {value!r}")
+    if x < low:
+        raise ValueError(f"`{name}` must be >= {low:g}, got {value!r}")
+    return x
+
+
+def _check_eps(eps: float) -> float:
+    # a clip window [eps, 1 - eps] is empty for eps >= 1/2 (np.clip then returns 1 - eps for
+    # every draw), and a negative eps would let exact 0/1 draws through
+    x = _check_real(eps, "eps")
+    if not 0.0 <= x < 0.5:
+        raise ValueError(f"`eps` must lie in [0, 0.5), got {eps!r}")
+    return x
+
+
+def _beta_params(eta: np.ndarray, mu: np.ndarray, phi: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Shapes ``(mu phi, (1 - mu) phi)`` of the Beta draw, both > 0 whenever ``phi > 0``.
+
+    ``expit(eta)`` rounds to exactly 1 for ``eta > ~37`` (and to 0 below ~-745), which made
+    ``rng.beta`` fail with "b <= 0". Where ``1 - mu`` rounds to 0 it is recomputed as
+    ``expit(-eta)``; every other cell keeps ``(1 - mu) phi`` bit for bit, so the random stream
+    of data that could be simulated before is unchanged. A shape that still underflows
+    (``mu phi`` below the smallest double) is set to the smallest positive double: the draw is
+    then 0 or 1, the limit of the Beta distribution.
+    """
+    a = mu * phi
+    b = (1.0 - mu) * phi
+    zero_b = b == 0.0
+    if np.any(zero_b):
+        b = np.where(zero_b, expit(-eta) * phi, b)
+    tiny = np.finfo(float).smallest_subnormal
+    return np.maximum(a, tiny), np.maximum(b, tiny)
+
+
+def _check_scalars(*, sigma: object, beta: object, a_sdlog: object, d_sd: object, phi_median: object,
+                   phi_sdlog: object, d_mean: object = 0.0, eps: object = 0.0, uses_phi: bool = True) -> None:
+    """Validate the shared model settings of the simulators, naming the offending argument.
+
+    Without these checks a NaN ``sigma`` gave NaN abilities and responses silently, and a
+    non-positive ``phi_median`` or negative SD failed inside numpy ("a <= 0", "scale < 0").
+    """
+    _check_real(sigma, "sigma", low=0.0)
+    beta_arr = np.asarray(beta, dtype=object)
+    if beta_arr.shape != (2,):
+        raise ValueError(f"`beta` must be (intercept, slope), got {beta!r}")
+    for value in beta_arr:
+        _check_real(value, "beta")
+    _check_real(a_sdlog, "a_sdlog", low=0.0)
+    _check_real(d_mean, "d_mean")
+    _check_real(d_sd, "d_sd", low=0.0)
+    if uses_phi:
+        _check_real(phi_median, "phi_median", positive=True)
+        _check_real(phi_sdlog, "phi_sdlog", low=0.0)
+    _check_eps(eps)
+
+
 def _trials_array(n_trials: object, n_models: int, n_questions: int, name: str) -> np.ndarray:
     arr = np.asarray(n_trials)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"`{name}` must hold integers >= 1, got dtype {arr.dtype}")
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
             raise ValueError(f"`{name}` must hold integers")
@@ -399,10 +480,11 @@ def _draw_block(setup: _Setup, start: int, stop: int) -> dict[str, np.ndarray]:
     n_clipped = 0
     for i in range(start, stop):
         rng = np.random.default_rng([setup.entropy, 1, i])
-        mu = expit(setup.a * setup.theta[i] + setup.d)
+        eta = setup.a * setup.theta[i] + setup.d
+        mu = expit(eta)
         vals: dict[str, np.ndarray] = {}
         if setup.family == "beta":
-            y = rng.beta(mu * alpha_phi, (1.0 - mu) * alpha_phi)
+            y = rng.beta(*_beta_params(eta, mu, alpha_phi))
             lo, hi = setup.eps, 1.0 - setup.eps
             out_of = (y < lo) | (y > hi)
             n_clipped += int(np.count_nonzero(out_of))
@@ -415,7 +497,7 @@ def _draw_block(setup: _Setup, start: int, stop: int) -> dict[str, np.ndarray]:
             if setup.family == "binomial":
                 p = mu
             else:
-                p = rng.beta(mu * alpha_phi, (1.0 - mu) * alpha_phi)
+                p = rng.beta(*_beta_params(eta, mu, alpha_phi))
             vals["successes"] = rng.binomial(trials, p)
             vals["trials"] = np.array(trials, dtype=np.int64)
             if setup.keep_p:
@@ -558,10 +640,13 @@ def _irt_setup(
 ) -> tuple[_Setup, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     _check_family(family)
     _check_missing(missing)
-    if n_models < 1 or n_questions < 1:
-        raise ValueError("`n_models` and `n_questions` must be >= 1")
-    if sigma < 0:
-        raise ValueError("`sigma` must be >= 0")
+    n_models = _check_count(n_models, "n_models")
+    n_questions = _check_count(n_questions, "n_questions")
+    _check_scalars(sigma=sigma, beta=beta, a_sdlog=a_sdlog, d_mean=d_mean, d_sd=d_sd,
+                   phi_median=phi_median, phi_sdlog=phi_sdlog, eps=eps,
+                   uses_phi=family in ("beta", "beta_binomial"))
+    if not np.all(np.isfinite(np.asarray(family_effects, dtype=float))):
+        raise ValueError(f"`family_effects` must be finite, got {family_effects!r}")
     lo, hi = compute_range
     if not (0 < lo < hi):
         raise ValueError("`compute_range` must be (low, high) with 0 < low < high")
@@ -691,8 +776,11 @@ def irt(
     missing : float, default 0.0
         Share of cells dropped completely at random (absent rows).
     eps : float, default 1e-9
-        Beta draws are clipped to ``[eps, 1 - eps]``: with small ``mu*phi`` or ``(1-mu)*phi``
-        a draw can round to exactly 0 or 1 in float64. ``truth["n_clipped"]`` counts them.
+        Beta draws are clipped to ``[eps, 1 - eps]``, ``0 <= eps < 0.5``: with small
+        ``mu*phi`` or ``(1-mu)*phi`` a draw can round to exactly 0 or 1 in float64.
+        ``truth["n_clipped"]`` counts them. Where ``expit(eta)`` itself rounds to 1
+        (``eta > ~37``) the Beta shape ``(1-mu)*phi`` is taken as ``expit(-eta)*phi``, so the
+        draw is 1 (clipped to ``1 - eps``) instead of an error.
     seed : int or None, default 0
 
     Returns
@@ -700,6 +788,15 @@ def irt(
     Simulation
         ``responses`` (n_models * n_questions * (1 - missing) rows), ``models`` (``model``,
         ``compute``, ``family``, ``theta``), ``items`` and ``truth``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: sizes that are not integers ``>= 1``; ``sigma``, ``a_sdlog``,
+        ``d_sd``, ``phi_sdlog`` negative or not finite; ``phi_median <= 0`` (beta families);
+        ``beta`` not two finite numbers; non-finite ``family_effects``; ``eps`` outside
+        ``[0, 0.5)``; ``missing`` outside ``[0, 1)``; ``n_trials`` not integers ``>= 1`` of a
+        valid shape; unknown ``family``, ``irt`` or ``precision``; a negative ``seed``.
 
     Examples
     --------
@@ -863,10 +960,18 @@ def pretraining(
     >>> bool((sim.models.flops == 6 * sim.models.params * sim.models.tokens).all())
     True
     """
-    if n_recipes < 1 or n_checkpoints < 1 or questions_per_benchmark < 1:
-        raise ValueError("`n_recipes`, `n_checkpoints` and `questions_per_benchmark` must be >= 1")
+    n_recipes = _check_count(n_recipes, "n_recipes")
+    n_checkpoints = _check_count(n_checkpoints, "n_checkpoints")
+    questions_per_benchmark = _check_count(questions_per_benchmark, "questions_per_benchmark")
+    # noise_sd and slope play sigma and beta here; they are checked under their own names below
+    _check_scalars(sigma=0.0, beta=(0.0, 0.0), a_sdlog=a_sdlog, d_sd=d_sd,
+                   phi_median=phi_median, phi_sdlog=phi_sdlog, eps=eps)
+    _check_real(recipe_sd, "recipe_sd", low=0.0)
+    _check_real(noise_sd, "noise_sd", low=0.0)
+    _check_real(benchmark_sd, "benchmark_sd", low=0.0)
+    _check_real(slope, "slope")
     sizes_arr = np.asarray(sizes, dtype=float)
-    if sizes_arr.ndim != 1 or sizes_arr.size < 1 or np.any(sizes_arr <= 0):
+    if sizes_arr.ndim != 1 or sizes_arr.size < 1 or not np.all(np.isfinite(sizes_arr)) or np.any(sizes_arr <= 0):
         raise ValueError("`sizes` must be a non-empty sequence of positive parameter counts")
     _check_missing(missing)
     bench_names = _benchmark_names(benchmarks, allow_count=False)
@@ -874,10 +979,11 @@ def pretraining(
     rng = np.random.default_rng([entropy, 0])
     # token budgets per size
     if np.ndim(tokens_per_param) == 0:
-        tpp = np.full(sizes_arr.size, float(tokens_per_param))  # type: ignore[arg-type]
+        # a non-positive constant gave log(flops) = NaN: NaN abilities and responses, silently
+        tpp = np.full(sizes_arr.size, _check_real(tokens_per_param, "tokens_per_param", positive=True))
     else:
         lo, hi = tokens_per_param  # type: ignore[misc]
-        if not (0 < lo <= hi):
+        if not (0 < lo <= hi < np.inf):
             raise ValueError("`tokens_per_param` range must satisfy 0 < low <= high")
         tpp = np.exp(rng.uniform(np.log(lo), np.log(hi), sizes_arr.size))
     recipe_names = [f"recipe_{r:02d}" for r in range(n_recipes)]
@@ -1013,8 +1119,11 @@ def test_time(
     >>> list(truth.columns), len(truth)
     (['model', 'k', 'pass_at_k'], 9)
     """
-    if n_models < 1 or n_questions < 1:
-        raise ValueError("`n_models` and `n_questions` must be >= 1")
+    n_models = _check_count(n_models, "n_models")
+    n_questions = _check_count(n_questions, "n_questions")
+    _check_scalars(sigma=sigma, beta=beta, a_sdlog=a_sdlog, d_sd=d_sd, phi_median=phi_median,
+                   phi_sdlog=phi_sdlog)
+    _check_real(difficulty_shift, "difficulty_shift")
     bench_names = _benchmark_names(benchmarks, allow_count=False)
     if len(bench_names) > n_questions:
         raise ValueError("more benchmarks than questions")
@@ -1106,8 +1215,9 @@ def subsample_counts(
     ------
     ValueError
         If a column is missing, counts are missing (NaN/NA) or not non-negative integers,
-        ``successes`` exceed ``trials``, or ``n_samples`` is not an integer ``>= 1`` or
-        exceeds ``trials`` (naming how many rows and their first index labels).
+        ``successes`` exceed ``trials``, ``n_samples`` is not an integer ``>= 1`` (strings and
+        booleans included) or exceeds ``trials`` (naming how many rows and their first index
+        labels), or ``seed`` is not a non-negative integer or None.
 
     Examples
     --------
@@ -1126,15 +1236,23 @@ def subsample_counts(
     if np.any(k > n):
         raise ValueError(f"{int(np.sum(k > n))} rows have {successes} > {trials}: "
                          f"{_row_labels(responses.index, k > n)}")
+    _entropy(seed)  # validates `seed`, naming it (numpy says only "expected non-negative integer")
     m = np.asarray(n_samples)
+    # strings such as "4" used to be parsed as numbers; booleans are not counts either
+    if m.dtype == bool or m.dtype.kind in "USV":
+        raise ValueError(f"`n_samples` must hold integers, got {n_samples!r}")
     if not np.issubdtype(m.dtype, np.integer):
         try:
             m_f = np.asarray(m, dtype=float)
         except (TypeError, ValueError):
             raise ValueError(f"`n_samples` must hold integers, got {n_samples!r}") from None
-        if m.dtype == bool or not np.all(np.isfinite(m_f)) or not np.all(m_f == np.round(m_f)):
+        if not np.all(np.isfinite(m_f)) or not np.all(m_f == np.round(m_f)):
             raise ValueError(f"`n_samples` must hold integers, got {n_samples!r}")
-        m = m_f
+        # beyond int64 the cast wrapped (a RuntimeWarning, then "must be >= 1, got
+        # [-9223372036854775808]"); such values certainly exceed `trials`, which is int64
+        m = np.minimum(m_f, 2.0**62)
+    elif m.dtype == np.uint64:
+        m = np.minimum(m, np.uint64(2**62))
     try:
         m = np.broadcast_to(m.astype(np.int64), k.shape)
     except ValueError:
@@ -1260,9 +1378,11 @@ def correlated_benchmarks(
         ``"bench1", ...``.
     family : {"beta", "bernoulli", "binomial", "beta_binomial"}
     phi : float
+        Precision, ``> 0`` (used by the beta families; reported in ``items`` as given).
     n_trials : int
-        Trials per (model, question) for the count families.
+        Trials per (model, question) for the count families, an integer ``>= 1``.
     seed : int or None
+        Non-negative integer or None.
 
     Returns
     -------
@@ -1275,6 +1395,13 @@ def correlated_benchmarks(
     (50, 3)
     """
     _check_family(family)
+    n_models = _check_count(n_models, "n_models")
+    if family in ("beta", "beta_binomial"):
+        phi = _check_real(phi, "phi", positive=True)
+    if family in ("binomial", "beta_binomial"):
+        # numpy's binomial truncates a fractional n, and 0 trials give empty cells
+        n_trials = _check_count(n_trials, "n_trials")
+    _entropy(seed)  # validates `seed`, naming it
     c = np.array([[1.0, 0.95, 0.1], [0.95, 1.0, 0.1], [0.1, 0.1, 1.0]]) if corr is None else np.asarray(corr, float)
     if c.ndim != 2 or c.shape[0] != c.shape[1] or not np.allclose(c, c.T) or not np.allclose(np.diag(c), 1):
         raise ValueError("corr: a symmetric correlation matrix (unit diagonal) is required")
@@ -1285,11 +1412,11 @@ def correlated_benchmarks(
              else _benchmark_names(benchmarks, allow_count=False))
     if len(names) != n_b:
         raise ValueError(f"benchmarks: {n_b} names needed (corr is {n_b} x {n_b}); got {len(names)}")
-    n_per = [int(questions)] * n_b if np.isscalar(questions) else [int(q) for q in questions]
-    if len(n_per) != n_b or min(n_per) < 1:
+    q_list = [questions] * n_b if np.isscalar(questions) else list(questions)  # type: ignore[arg-type]
+    if len(q_list) != n_b:
         raise ValueError(f"questions: one positive count per benchmark ({n_b}); got {questions!r}")
-    if n_models < 1:
-        raise ValueError(f"n_models must be positive; got {n_models}")
+    # int() silently truncated 2.5 questions to 2
+    n_per = [_check_count(q, "questions") for q in q_list]
     rng = np.random.default_rng(seed)
     vals, vecs = np.linalg.eigh(c)
     root = vecs * np.sqrt(np.maximum(vals, 0.0))
@@ -1298,7 +1425,8 @@ def correlated_benchmarks(
     n_q = len(bench_of)
     a = rng.lognormal(0.0, 0.3, n_q)
     d = rng.normal(0.0, 1.0, n_q)
-    mu = expit(theta[:, bench_of] * a + d)
+    eta = theta[:, bench_of] * a + d
+    mu = expit(eta)
     model_labels = [f"m{i:04d}" for i in range(n_models)]
     q_labels = [f"{names[b]}/q{j:04d}" for j, b in enumerate(bench_of)]
     frame = {
@@ -1307,7 +1435,7 @@ def correlated_benchmarks(
         "benchmark": pd.Categorical(np.tile(np.asarray(names)[bench_of], n_models), categories=names),
     }
     if family in ("beta", "beta_binomial"):
-        p = rng.beta(mu * phi, (1 - mu) * phi)
+        p = rng.beta(*_beta_params(eta, mu, phi))
     else:
         p = mu
     if family == "beta":
