@@ -99,6 +99,14 @@ def stack_benchmarks(frames: Mapping[str, pd.DataFrame], *, question: str = "pro
     return out
 
 
+def _check_eps(eps) -> float:
+    """``eps`` of the logit clipping: in ``(0, 0.5)`` (else ``[eps, 1 - eps]`` is empty)."""
+    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating)) \
+            or not 0 < float(eps) < 0.5:
+        raise ValueError(f"eps must be a number in (0, 0.5) (scores are clipped to [eps, 1 - eps]); got {eps!r}")
+    return float(eps)
+
+
 def _logit(p, eps: float) -> np.ndarray:
     return logit(np.clip(np.asarray(p, float), eps, 1 - eps))
 
@@ -149,14 +157,14 @@ def holdout_benchmark_study(
     dims, max_dims, criterion : as in :func:`irsl_stats.fit` (``dims="auto"`` chooses D per
         fold on the training models).
     pca_components : int
-        Components of the PCA baseline.
+        Components of the PCA baseline (>= 1; at most the number of other benchmarks are used).
     seed : int
         Fold assignment.
     verbose : bool
         One line per fold.
     eps : float
-        Scores are clipped to ``[eps, 1 - eps]`` for logits and passed to the fit with
-        ``boundary="squeeze"``.
+        Scores are clipped to ``[eps, 1 - eps]`` for the baselines' logits (``0 < eps < 0.5``);
+        the fit gets them with ``boundary="squeeze"``.
     **fit_kwargs
         Passed to :func:`irsl_stats.fit` (e.g. ``precision=``, ``n_threads=``).
 
@@ -174,7 +182,9 @@ def holdout_benchmark_study(
     ------
     ValueError
         If ``scores`` has fewer than two benchmark columns, duplicated model or benchmark labels
-        (also as text), or models with missing scores (naming them).
+        (also as text), models with missing scores (naming them), non-numeric columns or scores
+        outside [0, 1] (naming the cells); if ``eps`` is not in (0, 0.5) or ``pca_components``
+        not a positive integer.
 
     Examples
     --------
@@ -196,10 +206,26 @@ def holdout_benchmark_study(
         if text.has_duplicates:  # labels are handled as text inside, then mapped back
             clash = labels[text.isin(text[text.duplicated()])]
             raise ValueError(f"scores: {what} {_fmt_labels(clash)} have the same text; rename them")
+    eps = _check_eps(eps)
+    if isinstance(pca_components, (bool, np.bool_)) or not isinstance(pca_components, (int, np.integer)) \
+            or pca_components < 1:
+        # vt[:k] with k <= 0 would silently keep all components but the last -k
+        raise ValueError(f"pca_components must be a positive integer; got {pca_components!r}")
     if scores.isna().any().any():
         rows = list(scores.index[scores.isna().any(axis=1)][:5])
         raise ValueError(f"scores: {int(scores.isna().any(axis=1).sum())} model(s) have missing "
                          f"benchmark scores (e.g. {rows}); drop them first")
+    not_num = [c for c in scores.columns if not pd.api.types.is_numeric_dtype(scores[c])
+               or pd.api.types.is_bool_dtype(scores[c])]
+    if not_num:
+        raise ValueError(f"scores: benchmark column(s) {_fmt_labels(not_num)} are not numeric")
+    # checked here, on the whole table, so that the message names models and benchmarks (the fit
+    # would report rows of an internal long table of one fold)
+    outside = (scores < 0) | (scores > 1)
+    if outside.to_numpy().any():
+        cells = [(m, b, float(scores.loc[m, b])) for m, b in outside.stack().loc[lambda v: v].index]
+        raise ValueError(f"scores must be in [0, 1] (rescale percentages); {len(cells)} value(s) are not, "
+                         f"e.g. (model, benchmark, score) {cells[:5]}")
     names = [str(c) for c in scores.columns]
     wide = scores.copy()
     wide.columns = names
@@ -285,7 +311,8 @@ def transfer_study(
     family, irt, ability : passed to :func:`irsl_stats.fit` (``ability="per_benchmark"``
         estimates the two abilities' correlation; ``"shared"`` assumes one ability).
     eps : float
-        Mean scores are clipped to ``[eps, 1 - eps]`` before the baselines' logits.
+        Mean scores are clipped to ``[eps, 1 - eps]`` before the baselines' logits; in
+        ``(0, 0.5)``.
     verbose : bool
         One line per fold.
     **fit_kwargs
@@ -307,9 +334,11 @@ def transfer_study(
     ------
     ValueError
         If ``source`` or ``target`` is not a value of the ``benchmark`` column (the message lists
-        the benchmarks) or they are equal; if ``compute`` lacks a model, has duplicated labels or
-        values that are not finite and positive (naming the models); if a test model answered no
-        calibrated source or target question (naming it).
+        the benchmarks) or they are equal; if neither ``response`` nor both ``successes`` and
+        ``trials`` are given, or a named column is absent; if ``eps`` is not in (0, 0.5); if
+        ``compute`` lacks a model, has duplicated labels or values that are not finite and
+        positive (naming the models); if a test model answered no calibrated source or target
+        question (naming it).
 
     Examples
     --------
@@ -330,6 +359,18 @@ def transfer_study(
                              f"are: {_fmt_labels(sorted(known_b, key=str), limit=20)}")
     if source == target:
         raise ValueError(f"source and target must differ; both are {source!r}")
+    eps = _check_eps(eps)
+    # the mean scores of the baselines are computed here, before the fit would validate them
+    if response is None and (successes is None or trials is None):
+        raise ValueError(f"give response= (a column of scores in [0, 1]) or both successes= and "
+                         f"trials= (count columns); got response={response!r}, successes={successes!r}, "
+                         f"trials={trials!r}")
+    named = {"model": model, "question": question, "successes": successes, "trials": trials,
+             "response": response}
+    absent = {arg: col for arg, col in named.items() if col is not None and col not in responses.columns}
+    if absent:
+        raise ValueError(f"responses has no column(s) {absent} (argument: column); columns: "
+                         f"{_fmt_labels(responses.columns, limit=30)}")
     cols = dict(model=model, question=question, successes=successes, trials=trials)
     if response is not None:
         cols["response"] = response

@@ -1,9 +1,12 @@
 """Figures for fits, item banks, pass@k forecasts and decision-accuracy studies.
 
 Every function draws on a matplotlib ``Axes`` (a new :class:`matplotlib.figure.Figure` when
-``ax=None``) and returns the **Figure**. Nothing here calls ``plt.show()`` or touches pyplot's
-global state, so the functions are safe on headless machines and in loops; save with
-``fig.savefig("scaling.png")`` or let Jupyter display the returned figure.
+``ax=None``; anything but an ``Axes`` is a ``TypeError``) and returns the **Figure**
+(``ax.figure`` when ``ax`` is given). A group keeps its colour when only some groups are drawn
+(``levels=`` / ``models=``), so panels with different subsets can be compared. Nothing here
+calls ``plt.show()`` or touches pyplot's global state, so the functions are safe on headless
+machines and in loops; save with ``fig.savefig("scaling.png")`` or let Jupyter display the
+returned figure.
 
 matplotlib is an optional dependency (``pip install "irsl_stats[plot]"``); it is imported when a
 function is called, never when :mod:`irsl_stats` is imported.
@@ -54,7 +57,10 @@ def _new_axes(ax: Optional["Axes"], figsize: Tuple[float, float] = (6.4, 4.4)):
     if ax is None:
         fig = Figure(figsize=figsize, layout="constrained")
         return fig, fig.add_subplot()
-    if not hasattr(ax, "figure") or not hasattr(ax, "plot"):
+    from matplotlib.axes import Axes
+
+    # duck typing would accept the pyplot module (it has .figure and .plot) and draw on global state
+    if not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
     return ax.figure, ax
 
@@ -70,12 +76,35 @@ def _colors(n: int) -> list:
     return [cmap(i / max(n - 1, 1)) if n > 20 else cmap(i) for i in range(n)]
 
 
+def _level_colors(present: Sequence, chosen: Sequence) -> list:
+    """Colours of the ``chosen`` levels, each taken from a palette over all ``present`` levels.
+
+    A level keeps its colour when only some levels are drawn (``levels=`` / ``models=``), so
+    panels with different subsets can be compared.
+    """
+    palette = _colors(len(present))
+    where = {_key(v): i for i, v in enumerate(present)}
+    return [palette[where[_key(v)]] for v in chosen]
+
+
+def _key(value: Any) -> Any:
+    """Hashable stand-in of a level (NaN levels compare equal to each other)."""
+    return "__nan__" if (isinstance(value, float) and np.isnan(value)) else value
+
+
 def _require_columns(frame: Any, columns: Sequence[str], name: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame; got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{name} lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _fmt_rows(index: Any, limit: int = 5) -> str:
+    """At most ``limit`` row labels, with the total when there are more."""
+    rows = list(index)
+    more = f" ... ({len(rows)} in all)" if len(rows) > limit else ""
+    return f"{rows[:limit]}{more}"
 
 
 def _grid(lo: float, hi: float, n: int, log: bool) -> np.ndarray:
@@ -217,7 +246,7 @@ def plot_scaling(
         groups = [(v, np.flatnonzero((keys == v).to_numpy())) for v in chosen]
 
     fig, ax = _new_axes(ax)
-    colors = _colors(len(groups))
+    colors = _colors(1) if by is None else _level_colors(present, chosen)
     factors = set(res.design.factor_columns)
     for (label, rows), color in zip(groups, colors):
         sub = cov.iloc[rows]
@@ -254,7 +283,8 @@ def plot_scaling(
         ax.set_ylabel("ability θ")
     else:
         ax.set_ylabel(f"expected score ({benchmark if benchmark is not None else 'all questions'})")
-    level = int(round(100 * (1 - alpha)))
+    # ``:g`` keeps 99.5 (rounding to an integer showed alpha=0.005 as a "100%" band)
+    level = f"{100 * (1 - alpha):.10g}"
     ax.set_title(f"{res.design.formula}  ({level}% {band} band)", fontsize="medium")
     if by is not None and len(groups) <= 12:
         ax.legend(title=by, fontsize="small")
@@ -327,7 +357,7 @@ def plot_items(
         raise ValueError(f"what must be 'icc' or 'information'; got {what!r}")
     if not hasattr(bank, "items") or not hasattr(bank, "information"):
         raise TypeError(f"bank must be an ItemBank; got {type(bank).__name__}")
-    if not isinstance(max_items, (int, np.integer)) or max_items < 1:
+    if isinstance(max_items, (bool, np.bool_)) or not isinstance(max_items, (int, np.integer)) or max_items < 1:
         raise ValueError(f"max_items must be a positive integer; got {max_items!r}")
     items = bank.items
     if questions is None:
@@ -421,8 +451,12 @@ def plot_pass_at_k(
     Raises
     ------
     ValueError
-        If a required column is missing, ``models`` names unknown models, or ``k`` is not
-        positive with ``logx``.
+        If a required column is missing, ``models`` names unknown models, ``k`` or
+        ``pass_at_k`` is not numeric, ``k`` is not positive with ``logx`` or ``pass_at_k`` not
+        positive with ``logy`` (matplotlib would silently drop those points; the message names
+        the rows).
+    TypeError
+        If ``ax`` is not a matplotlib Axes.
 
     Examples
     --------
@@ -450,14 +484,25 @@ def plot_pass_at_k(
         if models is not None:
             raise ValueError("models= needs a 'model' column in forecast")
         chosen = [None]
-    if logx:
-        for name, frame in (("forecast", forecast), ("observed", observed)):
-            if frame is not None and (pd.to_numeric(frame["k"], errors="coerce") <= 0).any():
-                raise ValueError(f"{name}['k'] must be positive for logx=True")
+    for name, frame in (("forecast", forecast), ("observed", observed)):
+        if frame is None:
+            continue
+        for col, log in (("k", logx), ("pass_at_k", logy)):
+            # a non-numeric value would fail later with "could not convert string to float"
+            v = pd.to_numeric(frame[col], errors="coerce")
+            bad = v.isna() & frame[col].notna()
+            if bad.any():
+                raise ValueError(f"{name}[{col!r}] must be numeric; rows {_fmt_rows(frame.index[bad.to_numpy()])} "
+                                 f"are not: {frame[col][bad].tolist()[:5]}")
+            # on a log axis matplotlib silently drops values <= 0
+            if log and (v <= 0).any():
+                bad = (v <= 0).to_numpy()
+                raise ValueError(f"{name}[{col!r}] must be positive for log{'x' if col == 'k' else 'y'}=True; "
+                                 f"rows {_fmt_rows(frame.index[bad])} have {v[bad].tolist()[:5]}")
     band = "lower" in forecast.columns and "upper" in forecast.columns
 
     fig, ax = _new_axes(ax)
-    colors = _colors(len(chosen))
+    colors = _colors(1) if not has_model else _level_colors(present, chosen)
     for m, color in zip(chosen, colors):
         f = forecast if m is None else forecast[forecast["model"] == m]
         f = f.sort_values("k", kind="stable")
@@ -529,7 +574,8 @@ def plot_power_law(
     Raises
     ------
     ValueError
-        If a column is missing or ``models`` names unknown models.
+        If a column is missing, ``models`` names unknown models, or a row of ``fits`` lacks a
+        finite slope and intercept or ``0 < k_min <= k_max`` (naming the rows).
 
     Examples
     --------
@@ -547,6 +593,14 @@ def plot_power_law(
         _require_columns(observed, [k, value], "observed")
     if fits is not None:
         _require_columns(fits, ["slope", "intercept", "k_min", "k_max"], "fits")
+        num = fits[["slope", "intercept", "k_min", "k_max"]].apply(pd.to_numeric, errors="coerce")
+        lo, hi = num["k_min"].to_numpy(float), num["k_max"].to_numpy(float)
+        # the dashed line spans a geometric grid over [k_min, k_max]
+        bad = ~(np.isfinite(num.to_numpy(float)).all(axis=1) & (lo > 0) & (hi >= lo))
+        if bad.any():
+            raise ValueError(f"fits: rows {_fmt_rows(fits.index[bad])} need finite slope and intercept "
+                             f"and 0 < k_min <= k_max; got k_min={lo[bad].tolist()[:5]}, "
+                             f"k_max={hi[bad].tolist()[:5]}")
     if not isinstance(by, str):
         raise TypeError(f"by must be one column name; got {by!r}")
     grouped = by in curves.columns
@@ -572,7 +626,7 @@ def plot_power_law(
         return kk[ok][order], -np.log(v[ok][order])
 
     fig, ax = _new_axes(ax)
-    colors = _colors(len(chosen))
+    colors = _colors(1) if not grouped else _level_colors(present, chosen)
     for m, color in zip(chosen, colors):
         label = None if m is None else str(m)
         kk, y = rows(curves, m)

@@ -249,7 +249,9 @@ def _expected_info(kd, a, d, log_phi, theta):
     # one column at a time: the beta-binomial information sums over k = 0..trials per row
     for q in range(grid.shape[1]):
         # |eta| <= 30 keeps mu strictly inside (0, 1) (the beta and beta-binomial formulas take
-        # digamma / trigamma of mu phi and (1 - mu) phi); beyond, the information is < 1e-13
+        # digamma / trigamma of mu phi and (1 - mu) phi). Beyond it the count families'
+        # information is < 1e-13, and the beta's has reached its limit (it tends to a constant:
+        # log(1 - y) keeps carrying information), so the clip changes neither
         eta = np.clip(aj * grid[kd.model, q] + dj, -_ETA_MAX, _ETA_MAX)
         ie = eta_information(kd.family, eta, phi, kd.trials)
         out[:, q] = np.bincount(kd.model, weights=w * ie, minlength=kd.n_models)
