@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Optional, Union
 import numpy as np
 import pandas as pd
 
+from ._checks import is_integer, is_positive_finite
 from . import _kernel
 from .data import ResponseData
 from .formula import parse_latent_formula, precision_design
@@ -177,7 +178,7 @@ def build_precision(
         else:
             # a string other than 'auto' failed inside float() with "could not convert string to
             # float", and inf was taken as a prior; the same rule as discrimination_prior
-            if not _positive_finite_number(prior):
+            if not is_positive_finite(prior):
                 raise ValueError(f"precision_prior must be a positive finite number, None or 'auto'; "
                                  f"got {prior!r}")
             scale = float(prior)
@@ -252,27 +253,35 @@ def _single_trial_precision(rd: ResponseData, precision: PrecisionModel) -> list
     ]
 
 
-def _check_enough_models(rd: ResponseData, design) -> None:
-    """Raise unless the latent regression has residual degrees of freedom for sigma.
+def _check_enough_models(rd: ResponseData, design, dims: int = 1, what: str = "") -> None:
+    """Raise unless the latent regression has more than ``dims`` residual degrees of freedom.
 
     The regression ``theta = x' beta + sigma u`` over M models needs ``M >= P + 2``: with
     ``M <= P + 1`` sigma is (nearly) interpolated away, and the fit "converges" with a negative
-    covariance diagonal, NaN or ~1e-10 standard errors, or a singular GLS (JML).
+    covariance diagonal, NaN or ~1e-10 standard errors, or a singular GLS (JML). With D ability
+    dimensions (``what`` names their source) the D x D residual covariance needs
+    ``M >= P + D + 1``: with fewer, ``ability ~ c + g + h`` on 4 models gave ``Sigma`` ~ 0 and
+    NaN for every standard error, ``dims=5`` on 6 models a log-likelihood that grows without
+    bound, ``dims=6`` a crash inside the quadrature.
     """
     n_models, n_par = rd.n_models, design.matrix.shape[1]
-    if n_models < n_par + 2:
+    need = n_par + dims + 1
+    if n_models >= need:
+        return
+    if dims == 1:
         raise ValueError(
             f"{n_models} model(s) with responses are too few for the latent regression "
             f"{design.formula!r}: it has {n_par} coefficient(s) {list(design.column_names)} plus "
-            f"the residual sd sigma, which needs at least {n_par + 2} models (P + 2). Add models "
+            f"the residual sd sigma, which needs at least {need} models (P + 2). Add models "
             f"or drop terms from the formula"
         )
-
-
-def _positive_finite_number(value) -> bool:
-    """A real number (not a bool or a string) that is finite and > 0."""
-    return (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-            and bool(np.isfinite(value)) and value > 0)
+    raise ValueError(
+        f"{n_models} model(s) with responses are too few for the latent regression "
+        f"{design.formula!r} and {dims} ability dimensions from {what}: it has {n_par} coefficient(s) "
+        f"per dimension {list(design.column_names)} plus the residual covariance Sigma of the abilities, "
+        f"which needs at least {need} models (P + D + 1 = {n_par} + {dims} + 1). Add models, drop terms "
+        "from the formula or fit fewer dimensions"
+    )
 
 
 def _check_tol_and_n_quad(tol, n_quad) -> None:
@@ -283,10 +292,9 @@ def _check_tol_and_n_quad(tol, n_quad) -> None:
     ``n_quad=1.5`` failed inside numpy's Gauss–Hermite rule, and ``n_quad=1`` (one node, at the
     posterior mode) gave every ability a posterior SD of 0.
     """
-    if not _positive_finite_number(tol):
+    if not is_positive_finite(tol):
         raise ValueError(f"tol must be a positive finite number (e.g. the default 1e-6); got {tol!r}")
-    if n_quad is not None and (isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer))
-                               or n_quad < 2):
+    if n_quad is not None and not is_integer(n_quad, 2):
         raise ValueError(f"n_quad must be an integer >= 2 (quadrature nodes per model and dimension) or None "
                          f"for the default (7 for one ability); got n_quad={n_quad!r}")
 
@@ -303,7 +311,7 @@ def _check_multidim_options(ability, dims, max_dims, method, benchmark, cov_type
     if ability == "per_benchmark" and dims != 1:
         raise ValueError("dims applies to ability='shared' (per-benchmark abilities have one dimension "
                          "per benchmark); drop dims= or use ability='shared'")
-    if dims != "auto" and (isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1):
+    if dims != "auto" and not is_integer(dims, 1):
         raise ValueError(f"dims must be a positive integer or 'auto'; got {dims!r}")
     if dims == "auto" and (not isinstance(max_dims, (int, np.integer)) or max_dims < 1):
         raise ValueError(f"max_dims must be a positive integer; got {max_dims!r}")
@@ -495,8 +503,7 @@ def fit(
             f"groups={groups!r} only applies with cov_type='cluster' (got cov_type={cov_type!r}); "
             f"add cov_type='cluster' for cluster-robust standard errors or drop groups="
         )
-    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer))
-                                 or max_iter < 1):
+    if max_iter is not None and not is_integer(max_iter, 1):
         raise ValueError(f"max_iter must be an integer >= 1 (or None for the default); got {max_iter!r}")
     _check_tol_and_n_quad(tol, n_quad)
     _kernel.resolve_n_threads(n_threads)

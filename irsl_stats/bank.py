@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from ._checks import is_integer
 from . import _kernel
 from .data import BOUNDARY_POLICIES, ResponseData, _apply_boundary, _fmt_labels, _show_rows
 from .families import get_family
@@ -256,6 +257,11 @@ def _enc_extra(items: pd.DataFrame, extra: List) -> dict:
     """The items' other columns (``extra``) as :func:`_enc_frame` encodes a table; a column it
     cannot store (a missing value in a nullable or label column, a datetime) is an error naming
     it."""
+    try:
+        return _enc_frame(items[extra].reset_index(drop=True))
+    except (TypeError, ValueError) as exc:
+        whole = exc
+    # the table cannot be stored: find the column, to name it (only on this error path)
     for c in extra:
         try:
             _enc_frame(items[[c]].reset_index(drop=True))
@@ -264,7 +270,7 @@ def _enc_extra(items: pd.DataFrame, extra: List) -> dict:
             where = f"; missing for the questions {_fmt_labels(bad, limit=5)}" if len(bad) else ""
             raise TypeError(f"cannot save column {c!r} of the bank's items (dtype {items[c].dtype}): "
                             f"{e}{where}. Fill in or drop the column before saving") from None
-    return _enc_frame(items[extra].reset_index(drop=True))
+    raise whole
 
 
 def _storable(v) -> bool:
@@ -1212,7 +1218,7 @@ class ItemBank:
         index = theta.index if isinstance(theta, pd.Series) else None
         th, s = _theta_se(theta, se)
         alpha = check_alpha(alpha)
-        if isinstance(n_draws, (bool, np.bool_)) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
+        if not is_integer(n_draws, 1):
             raise ValueError(f"`n_draws` must be an integer >= 1; got {n_draws!r}")
         mask = self._mask(benchmark)
         a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
@@ -1309,7 +1315,7 @@ class ItemBank:
         ks = np.atleast_1d(np.asarray(ks, float))
         if integrate and s is None:
             raise ValueError("integrate=True averages over N(theta, se^2): pass `se`")
-        if isinstance(n_quad, (bool, np.bool_)) or not isinstance(n_quad, (int, np.integer)) or n_quad < 1:
+        if not is_integer(n_quad, 1):
             raise ValueError(f"n_quad must be an integer >= 1 (Gauss-Hermite nodes for integrate=True); "
                              f"got {n_quad!r}")
         mask = self._mask(benchmark)
@@ -1550,7 +1556,7 @@ class ItemBank:
         """
         if strategy not in _STRATEGIES:
             raise ValueError(f"strategy must be one of {_STRATEGIES}; got {strategy!r}")
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        if not is_integer(n, 1):
             raise ValueError(f"n must be a positive integer; got {n!r}")
         tr = None if trials is None else self._trials_arg(trials, np.arange(len(self)))
         rng = np.random.default_rng(seed)
@@ -1684,7 +1690,7 @@ class ItemBank:
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-        if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        if not is_integer(budget, 1):
             raise ValueError(f"budget must be a positive integer; got {budget!r}")
         if start_theta is not None and not np.isfinite(_as_float(start_theta, "start_theta")):
             # NaN information at a NaN ability: the first question would be picked in bank order

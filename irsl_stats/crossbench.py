@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ._checks import is_integer
 from .data import ResponseData
 from .families import get_family
 from .multidim import MultiItems, MultiPosterior, default_n_quad, posterior_moments
@@ -275,8 +276,7 @@ class MultidimBank:
 
         # n_quad=2.5 was truncated to 2 and n_quad=True (or 1) put one node at the posterior mode,
         # which has no spread: every SD, se and interval came out 0 without a word
-        if n_quad is not None and (isinstance(n_quad, (bool, np.bool_)) or not isinstance(n_quad, (int, np.integer))
-                                   or n_quad < 2):
+        if n_quad is not None and not is_integer(n_quad, 2):
             raise ValueError(f"n_quad must be an integer >= 2 (nodes per dimension of the posterior "
                              f"quadrature; one node has no spread) or None for the default; got {n_quad!r}")
         if successes is not None or trials is not None:
@@ -435,7 +435,7 @@ class MultidimBank:
 
         alpha = check_alpha(alpha)
         # a float (10.5) failed inside numpy with a TypeError that named no argument
-        if isinstance(n_draws, (bool, np.bool_)) or not isinstance(n_draws, (int, np.integer)) or n_draws < 10:
+        if not is_integer(n_draws, 10):
             raise ValueError(f"n_draws must be an integer >= 10; got {n_draws!r}")
         if interval not in ("confidence", "prediction"):
             raise ValueError(f"interval must be 'confidence' or 'prediction'; got {interval!r}")

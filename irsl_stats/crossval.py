@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
+from ._checks import is_clip_eps, is_integer
 from .data import _fmt_labels
 
 __all__ = ["holdout_benchmark_study", "transfer_study", "fold_labels", "mae_table", "stack_benchmarks"]
@@ -53,7 +54,7 @@ def fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
     [0, 0, 0, 1, 1]
     """
     # a float such as 2.5 would give fractional fold labels that match no ``range(folds)``
-    if isinstance(folds, (bool, np.bool_)) or not isinstance(folds, (int, np.integer)):
+    if not is_integer(folds):
         raise ValueError(f"folds must be an integer in [2, {n}]; got {folds!r}")
     if folds < 2 or folds > n:
         raise ValueError(f"folds must be in [2, {n}]; got {folds}")
@@ -101,8 +102,7 @@ def stack_benchmarks(frames: Mapping[str, pd.DataFrame], *, question: str = "pro
 
 def _check_eps(eps) -> float:
     """``eps`` of the logit clipping: in ``(0, 0.5)`` (else ``[eps, 1 - eps]`` is empty)."""
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.integer, np.floating)) \
-            or not 0 < float(eps) < 0.5:
+    if not is_clip_eps(eps):
         raise ValueError(f"eps must be a number in (0, 0.5) (scores are clipped to [eps, 1 - eps]); got {eps!r}")
     return float(eps)
 
@@ -207,8 +207,7 @@ def holdout_benchmark_study(
             clash = labels[text.isin(text[text.duplicated()])]
             raise ValueError(f"scores: {what} {_fmt_labels(clash)} have the same text; rename them")
     eps = _check_eps(eps)
-    if isinstance(pca_components, (bool, np.bool_)) or not isinstance(pca_components, (int, np.integer)) \
-            or pca_components < 1:
+    if not is_integer(pca_components, 1):
         # vt[:k] with k <= 0 would silently keep all components but the last -k
         raise ValueError(f"pca_components must be a positive integer; got {pca_components!r}")
     if scores.isna().any().any():

@@ -30,6 +30,7 @@ from typing import Any, Dict, Hashable, Iterable, Optional, Sequence, Tuple, Uni
 import numpy as np
 import pandas as pd
 
+from ._checks import is_clip_eps
 from .families import Family, get_family
 
 __all__ = ["ResponseData", "MissingColumnError", "BOUNDARY_POLICIES"]
@@ -273,7 +274,7 @@ def _encode_labels(
 def _check_boundary_args(boundary: str, eps: float) -> None:
     if boundary not in BOUNDARY_POLICIES:
         raise ValueError(f"boundary must be one of {_fmt_labels(BOUNDARY_POLICIES)}, got {boundary!r}")
-    if not (isinstance(eps, (int, float, np.floating)) and 0.0 < float(eps) < 0.5):
+    if not is_clip_eps(eps):
         raise ValueError(f"eps must be a number in (0, 0.5), got {eps!r}")
 
 

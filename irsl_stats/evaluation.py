@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ._checks import is_clip_eps, is_integer
 from .bank import ItemBank, _drop_unused_categories
 from .data import ResponseData, _fmt_labels
 from .metrics import decision_accuracy
@@ -229,7 +230,7 @@ def logit_linear_extrapolate(x, score, x_target, groups=None, weights=None, eps:
     >>> round(logit_linear_extrapolate(x, expit(-2 + 0.5 * x), 6.0), 6)  # expit(-2 + 0.5 * 6)
     0.731059
     """
-    if not (isinstance(eps, (int, float, np.integer, np.floating)) and 0 < eps < 0.5):
+    if not is_clip_eps(eps):
         # eps = 0 leaves an infinite logit; eps >= 0.5 inverts the clip interval
         raise ValueError(f"eps must be a number in (0, 0.5); got {eps!r}")
     s = np.asarray(score, float)
@@ -599,8 +600,7 @@ def efficient_eval(
         raise ValueError(f"calibration_method must be 'jml' or 'mml'; got {calibration_method!r}")
     if boundary not in ("error", "squeeze", "clip"):
         raise ValueError(f"boundary must be 'error', 'squeeze' or 'clip'; got {boundary!r}")
-    if (isinstance(min_sizes, (bool, np.bool_)) or not isinstance(min_sizes, (int, np.integer))
-            or min_sizes < 2):
+    if not is_integer(min_sizes, 2):
         raise ValueError(f"min_sizes must be an integer >= 2 (a scaling law needs two sizes); got {min_sizes!r}")
     if ratios is not None:
         ratios = np.atleast_1d(np.asarray(ratios, float))
@@ -1029,10 +1029,9 @@ def subset_study(
     if truth not in ("observed", "expected"):
         raise ValueError(f"truth must be 'observed' or 'expected'; got {truth!r}")
     seeds = list(np.atleast_1d(seeds)) if not isinstance(seeds, (str, bytes)) else [seeds]
-    if not seeds or any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) for s in seeds):
+    if not seeds or not all(is_integer(s) for s in seeds):
         raise ValueError(f"seeds must be a non-empty sequence of integers; got {seeds!r}")
-    if (isinstance(n_calibration, (bool, np.bool_)) or not isinstance(n_calibration, (int, np.integer))
-            or n_calibration < 1):
+    if not is_integer(n_calibration, 1):
         raise ValueError(f"n_calibration must be a positive integer (calibration recipes per seed); got {n_calibration!r}")
     # subset_study sets these per seed itself
     taken = sorted({"seed", "known_bank", "true_scores", "calibration", "bank"} & set(options))

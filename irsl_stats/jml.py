@@ -498,7 +498,6 @@ def fit_jml(
             h = acc.hess_theta[:, 0, 0]
             step, scaled = _safe_newton(g[:, None], h[:, None, None], opt.max_step)
             raw_theta = np.clip(theta + omega * step[:, 0], -THETA_BOUND, THETA_BOUND)
-            raw_theta[pinned] = theta[pinned]
             # an all-extreme model's step never vanishes (its likelihood rises all the way to
             # +-inf): convergence is judged on the others
             scaled_theta = float(scaled[finite].max())

@@ -8,6 +8,7 @@ from typing import List, Optional, Union
 import numpy as np
 import pandas as pd
 
+from .api import _check_enough_models
 from .multidim import LoadingPattern, fit_multidim
 from .priors import DiscriminationPrior
 from .multidim_results import MultidimResults
@@ -29,18 +30,13 @@ def fit_multidimensional(
 
     Raises ``ValueError`` when there are fewer than ``P + D + 1`` models (P coefficients of the
     latent regression, D dimensions: the residual covariance of the abilities needs more than D
-    residual degrees of freedom; for D = 1 the one-dimensional fit's ``P + 2``), and for
-    ``n_quad=1``; ``dims="auto"`` stops at ``D = M - P - 1`` for the same reason. Warns
+    residual degrees of freedom; for D = 1 the one-dimensional fit's ``P + 2``);
+    ``dims="auto"`` stops at ``D = M - P - 1`` for the same reason. ``n_quad`` (None or at
+    least 2) is checked by :func:`irsl_stats.fit`. Warns
     (IRSLWarning, through the results) about questions every model passes or every model fails,
     about per-benchmark dimensions whose every question is such a question (their ability is not
     identified), and about benchmarks with a single question.
     """
-    if n_quad is not None and int(n_quad) < 2:
-        # one node at the posterior mode has no spread: the abilities' posterior covariances,
-        # hence their SEs, the covariance M-step and Louis' correction would all be 0
-        raise ValueError(f"n_quad={n_quad}: multidimensional fits need at least 2 quadrature nodes per "
-                         "dimension (a single node at the posterior mode gives every ability a posterior "
-                         "SD of 0); use n_quad >= 2 (default: 7 for D <= 2, fewer for larger D)")
     common = dict(n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads, reml=reml)
     data_warnings = _one_sided_questions(rd)
     if ability == "per_benchmark":
@@ -98,29 +94,6 @@ def fit_multidimensional(
     for w in caught[best]:
         warnings.warn(w.message, w.category, stacklevel=3)  # points at the caller of irsl.fit
     return chosen
-
-
-def _check_enough_models(rd, design, dims: int, what: str = "") -> None:
-    """Raise unless the latent regression leaves more than ``dims`` residual degrees of freedom
-    for the D x D covariance ``Sigma``: ``M >= P + D + 1`` (for D = 1 the one-dimensional fit's
-    ``M >= P + 2``).
-
-    With fewer models the residual covariance is interpolated away: ``ability ~ c + g + h`` on
-    4 models gave ``Sigma`` ~ 0 (log SDs ~ -9) and NaN for every standard error, 4 benchmarks
-    on 4 models a singular information and NaN SEs, ``dims=5`` on 6 models a log-likelihood
-    that grows without bound, ``dims=6`` a crash inside the quadrature.
-    """
-    n_models, n_par = rd.n_models, design.matrix.shape[1]
-    need = n_par + dims + 1
-    if n_models < need:
-        dims_text = f" and {dims} ability dimensions from {what}" if dims > 1 else ""
-        raise ValueError(
-            f"{n_models} model(s) with responses are too few for the latent regression "
-            f"{design.formula!r}{dims_text}: it has {n_par} coefficient(s) per dimension "
-            f"{list(design.column_names)} plus the residual covariance Sigma of the abilities, which "
-            f"needs at least {need} models (P + D + 1 = {n_par} + {dims} + 1). Add models, drop terms "
-            "from the formula" + (" or fit fewer dimensions" if dims > 1 else "")
-        )
 
 
 def _one_sided_questions(rd) -> List[str]:

@@ -35,6 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from ._checks import is_integer
+from .data import _fmt_labels
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -98,13 +101,6 @@ def _require_columns(frame: Any, columns: Sequence[str], name: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{name} lacks column(s) {missing}; it has {list(frame.columns)}")
-
-
-def _fmt_rows(index: Any, limit: int = 5) -> str:
-    """At most ``limit`` row labels, with the total when there are more."""
-    rows = list(index)
-    more = f" ... ({len(rows)} in all)" if len(rows) > limit else ""
-    return f"{rows[:limit]}{more}"
 
 
 def _grid(lo: float, hi: float, n: int, log: bool) -> np.ndarray:
@@ -357,7 +353,7 @@ def plot_items(
         raise ValueError(f"what must be 'icc' or 'information'; got {what!r}")
     if not hasattr(bank, "items") or not hasattr(bank, "information"):
         raise TypeError(f"bank must be an ItemBank; got {type(bank).__name__}")
-    if isinstance(max_items, (bool, np.bool_)) or not isinstance(max_items, (int, np.integer)) or max_items < 1:
+    if not is_integer(max_items, 1):
         raise ValueError(f"max_items must be a positive integer; got {max_items!r}")
     items = bank.items
     if questions is None:
@@ -492,13 +488,13 @@ def plot_pass_at_k(
             v = pd.to_numeric(frame[col], errors="coerce")
             bad = v.isna() & frame[col].notna()
             if bad.any():
-                raise ValueError(f"{name}[{col!r}] must be numeric; rows {_fmt_rows(frame.index[bad.to_numpy()])} "
+                raise ValueError(f"{name}[{col!r}] must be numeric; rows {_fmt_labels(frame.index[bad.to_numpy()], limit=5)} "
                                  f"are not: {frame[col][bad].tolist()[:5]}")
             # on a log axis matplotlib silently drops values <= 0
             if log and (v <= 0).any():
                 bad = (v <= 0).to_numpy()
                 raise ValueError(f"{name}[{col!r}] must be positive for log{'x' if col == 'k' else 'y'}=True; "
-                                 f"rows {_fmt_rows(frame.index[bad])} have {v[bad].tolist()[:5]}")
+                                 f"rows {_fmt_labels(frame.index[bad], limit=5)} have {v[bad].tolist()[:5]}")
     band = "lower" in forecast.columns and "upper" in forecast.columns
 
     fig, ax = _new_axes(ax)
@@ -598,7 +594,7 @@ def plot_power_law(
         # the dashed line spans a geometric grid over [k_min, k_max]
         bad = ~(np.isfinite(num.to_numpy(float)).all(axis=1) & (lo > 0) & (hi >= lo))
         if bad.any():
-            raise ValueError(f"fits: rows {_fmt_rows(fits.index[bad])} need finite slope and intercept "
+            raise ValueError(f"fits: rows {_fmt_labels(fits.index[bad], limit=5)} need finite slope and intercept "
                              f"and 0 < k_min <= k_max; got k_min={lo[bad].tolist()[:5]}, "
                              f"k_max={hi[bad].tolist()[:5]}")
     if not isinstance(by, str):

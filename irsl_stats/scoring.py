@@ -44,6 +44,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import _kernel
+from ._checks import is_integer
 from .mml import gauss_hermite
 from .results import IRSLWarning
 from .selection import eta_information
@@ -403,8 +404,7 @@ def estimate_abilities(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if (isinstance(n_quad, (bool, np.bool_)) or not isinstance(n_quad, (int, np.integer))
-            or not 2 <= n_quad <= MAX_QUAD):
+    if not is_integer(n_quad, 2, MAX_QUAD):
         raise ValueError(f"n_quad must be an integer from 2 to {MAX_QUAD} (Gauss-Hermite nodes per model "
                          f"for method='eap'); got {n_quad!r}")
     mean = np.asarray(mean, float)

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from ._checks import is_integer
+
 __all__ = ["eta_information", "item_information", "information_order", "stratified_pick"]
 
 
@@ -189,7 +191,7 @@ def stratified_pick(b: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarr
     """
     order = np.argsort(b, kind="stable")
     total = order.size
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= total:
+    if not is_integer(n, 1, total):
         raise ValueError(f"n must be an integer in [1, {total}] (the number of questions); got {n!r}")
     u = rng.random()
     picks = np.floor((np.arange(n) + u) * total / n).astype(np.intp)

@@ -1,0 +1,35 @@
+"""Predicates shared by the argument checks of the public functions.
+
+Each caller keeps its own error message (it names the argument and what the number means there);
+these only decide. A bool is never a number here: ``True`` would otherwise pass as 1.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+__all__ = ["is_integer", "is_positive_finite", "is_clip_eps"]
+
+_REAL = (int, float, np.integer, np.floating)
+
+
+def is_integer(value, minimum: Optional[int] = None, maximum: Optional[int] = None) -> bool:
+    """A Python or NumPy integer (not a bool, not an integral float) in ``[minimum, maximum]``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        return False
+    return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+
+
+def is_positive_finite(value) -> bool:
+    """A real number (not a bool or a string) that is finite and > 0."""
+    return (not isinstance(value, (bool, np.bool_)) and isinstance(value, _REAL)
+            and bool(np.isfinite(value)) and value > 0)
+
+
+def is_clip_eps(value) -> bool:
+    """A real number in ``(0, 0.5)``: the clip interval ``[eps, 1 - eps]`` is then non-empty and
+    inside (0, 1), so that logits of clipped values are finite."""
+    return (not isinstance(value, (bool, np.bool_)) and isinstance(value, _REAL)
+            and 0.0 < float(value) < 0.5)
