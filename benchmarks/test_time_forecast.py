@@ -20,7 +20,12 @@ the beta-binomial 2PL Beta expectation. The target's MAE is met by beta-binomial
 its *own* plug-in is 1.8: a model whose means fit well has a good plug-in too. With the ability
 scored from all 10,000 samples (``--budget 10000``): 2PL Beta 0.018 / plug-in 0.048 (ratio 2.6),
 1PL 0.019 / 0.092 (4.8) -- the 1PL's 4x needs the ability almost exactly, which 50 samples of the
-weakest models (4-5 successes in 6,400) do not give.
+weakest models (4-5 successes in 6,400) do not give. The ceiling, ``--in-sample --budget 10000`` (the
+bank calibrated on all seven models, each scored from all its samples: no forecasting at all, only
+the fitted model's own description of the curves): beta-binomial 2PL 0.0113 / 0.0459 (ratio 4.07),
+1PL 0.0168 / 0.0929 (5.5); beta on rates 2PL 0.066 / 0.118 (1.8), 1PL 0.054 / 0.130 (2.4). A 2PL
+that describes the means well has a good plug-in too: 4x is the ratio of the fit itself, which
+any forecast from other models and 50 samples can only lower.
 ``--score-method wle`` (Warm's weighted likelihood, bias-reduced ML) is worse for beta-binomial 1PL:
 Beta 0.047, plug-in 0.109 (ML 0.044 / 0.106): it moves the weakest model (70M), already scored too
 high from 50 samples, further up.
@@ -32,6 +37,7 @@ Run from the repository root::
     python benchmarks/test_time_forecast.py                  # 3 seeds, all variants (~2 min on 1 core)
     python benchmarks/test_time_forecast.py --seeds 1 --families beta_binomial --irts 1pl
     python benchmarks/test_time_forecast.py --budget-study   # also error vs samples per problem
+    python benchmarks/test_time_forecast.py --in-sample --budget 10000 --seeds 1   # the ceiling
 """
 
 from __future__ import annotations
@@ -80,6 +86,9 @@ def main(argv=None) -> int:
                         "plug-in -- what the published code does)")
     p.add_argument("--budget-study", action="store_true",
                    help="also the sample-budget trade-off (10, 20, 50, 100, 200 samples per problem)")
+    p.add_argument("--in-sample", action="store_true",
+                   help="calibrate on all models, the held-out one included (a ceiling, not a forecast; with "
+                        "--budget equal to the samples per problem: the error of the fitted model itself)")
     p.add_argument("--n-threads", type=int, default=None)
     args = p.parse_args(argv)
     prior = args.precision_prior
@@ -96,7 +105,7 @@ def main(argv=None) -> int:
     print(f"{args.data.name}: {counts['model'].nunique()} models x {counts['question'].nunique()} problems, "
           f"{int(counts['trials'].min())} samples; budget {args.budget}, seeds {seeds}, scoring {args.method!r}, "
           f"precision {args.precision!r} (prior {prior!r}), 2PL discrimination prior {a_prior!r}, "
-          f"scoring likelihood {args.likelihood!r}")
+          f"scoring likelihood {args.likelihood!r}" + ("; IN-SAMPLE calibration (a ceiling)" if args.in_sample else ""))
     t0 = time.perf_counter()
     studies, failures = [], []
     for fam in families:
@@ -105,7 +114,8 @@ def main(argv=None) -> int:
                 studies.append(testtime.leave_one_model_out(
                     counts, budgets=[args.budget], seeds=seeds, ks=ks, families=[fam], irts=[irt],
                     method=args.method, precision=args.precision, precision_prior=prior,
-                    discrimination_prior=a_prior, boundary=args.boundary, likelihood=args.likelihood, keep_curves=(fam, irt) == (families[0], irts[0]), n_threads=args.n_threads,
+                    discrimination_prior=a_prior, boundary=args.boundary, likelihood=args.likelihood, keep_curves=(fam, irt) == (families[0], irts[0]),
+                    in_sample=args.in_sample, n_threads=args.n_threads,
                 ))
             except (ValueError, RuntimeError) as exc:  # a variant that cannot be fitted is reported, not hidden
                 failures.append((fam, irt, f"{type(exc).__name__}: {exc}"))
@@ -116,7 +126,8 @@ def main(argv=None) -> int:
         ref = testtime.leave_one_model_out(
             counts, budgets=[args.budget], seeds=seeds, ks=ks, families=["beta"], irts=["2pl"],
             method=args.method, precision=10.0, precision_prior=None, discrimination_prior=None,
-            boundary=args.boundary, likelihood="bank", forecasts=("plugin",), n_threads=args.n_threads)
+            boundary=args.boundary, likelihood="bank", forecasts=("plugin",), in_sample=args.in_sample,
+            n_threads=args.n_threads)
         reference = float(ref.errors["mae"].mean())
     elapsed = time.perf_counter() - t0
     if not studies:

@@ -429,6 +429,7 @@ def leave_one_model_out(
     n_quad: int = 11,
     models: Optional[Sequence] = None,
     keep_curves: bool = False,
+    in_sample: bool = False,
     model: str = "model",
     question: str = "question",
     successes: str = "successes",
@@ -443,7 +444,7 @@ def leave_one_model_out(
     subsample_counts`); score ``m`` and forecast its curve (:func:`forecast_from_counts`); the
     error is the mean absolute error over all budgets ``ks`` against ``m``'s unbiased curve from
     all its samples (:func:`observed_pass_at_k`). Nothing of the held-out model but the ``b``
-    samples per question enters its forecast.
+    samples per question enters its forecast (unless ``in_sample=True``, a diagnostic ceiling).
 
     Parameters
     ----------
@@ -486,6 +487,11 @@ def leave_one_model_out(
     keep_curves : bool
         Also keep every forecast curve and the true curves in the result (``curves``,
         ``truth``), e.g. for :func:`power_law_fit` or plots.
+    in_sample : bool
+        Calibrate on *all* models, the held-out one included with all its samples, instead of on
+        the others. Not a forecast: a ceiling. With ``budgets`` equal to the samples per cell it
+        measures how well the fitted model itself describes each curve -- the smallest error,
+        and the largest ratio of plug-in to Beta expectation, any scoring budget can reach.
     model, question, successes, trials : str
         Column names.
     n_threads : int, optional
@@ -551,7 +557,7 @@ def leave_one_model_out(
     truths: list = []
     for m_label in held_models:
         is_held = (counts[model] == m_label).to_numpy()
-        calib = _drop_unused_categories(counts[~is_held], (model, question))
+        calib = counts if in_sample else _drop_unused_categories(counts[~is_held], (model, question))
         held = _drop_unused_categories(counts[is_held], (model, question))
         truth = observed_pass_at_k(held, ks_arr, model=model, question=question, successes=successes,
                                    trials=trials)["pass_at_k"].to_numpy()

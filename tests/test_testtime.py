@@ -149,6 +149,29 @@ def test_leave_one_model_out_study_and_summary(sim):
     assert table["ratio"].iloc[0] == pytest.approx(table["plugin"].iloc[0] / table["beta"].iloc[0])
 
 
+def test_in_sample_study_calibrates_on_every_model(sim):
+    # the ceiling: the bank of all five models, the held-out one scored from all its samples
+    ks = range(1, 101)
+    study = tt.leave_one_model_out(sim.responses, budgets=[1000], seeds=[0], ks=ks, models=["lm3"],
+                                   forecasts=("plugin", "beta"), in_sample=True, n_threads=1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*no model ever answers correctly", category=irsl.IRSLWarning)
+        full_bank = irsl.calibrate(sim.responses, successes="successes", trials="trials", family="beta_binomial",
+                                   irt="1pl", n_threads=1)
+    held = sim.responses[sim.responses["model"] == "lm3"].copy()
+    held["model"] = held["model"].cat.remove_unused_categories()
+    fc = tt.forecast_from_counts(full_bank, held, ks, forecasts=("plugin", "beta"), n_threads=1)
+    truth = tt.observed_pass_at_k(held, ks)["pass_at_k"].to_numpy()
+    for kind in ("plugin", "beta"):
+        want = np.abs(fc[fc["forecast"] == kind]["pass_at_k"].to_numpy() - truth).mean()
+        got = study.errors.set_index("forecast").loc[kind, "mae"]
+        assert got == pytest.approx(want, rel=1e-10)
+    # and it is not the held-out study: there the bank never saw lm3
+    out = tt.leave_one_model_out(sim.responses, budgets=[1000], seeds=[0], ks=ks, models=["lm3"],
+                                 forecasts=("beta",), n_threads=1)
+    assert out.errors["theta"].iloc[0] != pytest.approx(study.errors["theta"].iloc[0], rel=1e-6)
+
+
 def test_study_beta_on_rates_runs_with_a_boundary_policy(sim):
     study = tt.leave_one_model_out(sim.responses, budgets=[20], seeds=[0], ks=range(1, 101), models=["lm2"],
                                    families=("beta",), forecasts=("beta",), boundary="squeeze", n_threads=1)
