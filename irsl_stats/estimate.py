@@ -65,6 +65,9 @@ class Estimates:
     joint_cov: Optional[np.ndarray] = None  # (P, P): theta, item blocks (item-major), globals
     sigma_reml: bool = False
     latent_llf: Optional[float] = None
+    # (nobs,) weights of the rows in the likelihood the estimator maximised, when they are not the
+    # data's: JML gives weight 0 to the rows of all-extreme models (held at +-inf)
+    row_weight: Optional[np.ndarray] = None
 
 
 def _n_item_params(irt: str, precision: PrecisionModel, n_items: int) -> int:
@@ -179,6 +182,7 @@ def estimate_jml(
         n_passes=jf.n_passes + 1 + int(use_full), seconds=jf.seconds, warnings=warnings_,
         history=jf.history, extra=extra, joint_cov=jc.full if use_full else None,
         sigma_reml=sigma_reml, latent_llf=reg.loglik,
+        row_weight=None if kd.weight is None else np.asarray(kd.weight, float),
     )
 
 
@@ -238,8 +242,10 @@ def estimate_mml(kd, design, precision, irt, **kwargs) -> Estimates:
     return fit_mml(kd, design, precision, irt, **kwargs)
 
 
-def _item_table(est: Estimates, loc: float, scale: float, rd, precision: PrecisionModel, irt: str):
-    """Question parameters on the identified scale with delta-method standard errors."""
+def _item_table(est: Estimates, loc: float, scale: float, rd, precision: PrecisionModel, irt: str,
+                fitted: np.ndarray):
+    """Question parameters on the identified scale with delta-method standard errors; ``n`` counts
+    the question's rows ``fitted`` (bool, shape (nobs,))."""
     cols = est.item_cols
     cov = est.item_cov
     ia = cols.index("a") if "a" in cols else None
@@ -278,7 +284,7 @@ def _item_table(est: Estimates, loc: float, scale: float, rd, precision: Precisi
             z = precision.z
             var_lp = np.einsum("ij,jk,ik->i", z, est.global_cov, z)
             table["phi_se"] = phi * _safe_sqrt(var_lp)
-    table["n"] = np.bincount(rd.item, minlength=rd.n_items)
+    table["n"] = np.bincount(rd.item[fitted], minlength=rd.n_items)
     return table
 
 
@@ -325,6 +331,24 @@ def _one_sided_questions(rd) -> List[str]:
                 "before fitting -- they carry no information about the models"
             )
     return out
+
+
+def _fitted_rows(est: Estimates, rd) -> np.ndarray:
+    """The rows that entered the likelihood: a positive weight, in the data and in the estimator.
+
+    Rows weighted 0 by ``weights=`` and, under JML, the rows of all-extreme models (held at
+    ``+-inf``, where their responses have probability 1) add nothing to the likelihood; ``n`` and
+    ``nobs`` leave them out, as R's ``nobs()`` of a weighted ``glm``. A fractional weight counts as
+    one row.
+
+    Returns
+    -------
+    ndarray of bool, shape (rd.nobs,)
+    """
+    fitted = np.ones(rd.nobs, bool) if rd.weights is None else np.asarray(rd.weights) > 0
+    if est.row_weight is not None:
+        fitted &= est.row_weight > 0
+    return fitted
 
 
 def assemble_results(
@@ -384,9 +408,10 @@ def assemble_results(
             f"the covariance of the scaling-law parameters is ill-conditioned (condition number "
             f"{cond:.1e}); the covariates may be nearly collinear — consider center() or scaling them"
         )
-    items = _item_table(est, loc, scale, rd, precision, irt)
-    # models answering each question: (model, question) pairs are unique in ResponseData
-    answered = np.bincount(rd.item, minlength=rd.n_items)
+    fitted = _fitted_rows(est, rd)
+    items = _item_table(est, loc, scale, rd, precision, irt, fitted)
+    # models answering each question in the likelihood: (model, question) pairs are unique
+    answered = items["n"].to_numpy()
     bad_items = [c for c in ("a_se", "d_se", "phi_se") if c in items and items[c].isna().any()]
     if bad_items:
         bad = items[bad_items].isna().any(axis=1).to_numpy()
@@ -456,7 +481,7 @@ def assemble_results(
     )
     abilities.index.name = rd.columns.get("model") or "model"
     abilities["resid"] = abilities["theta"] - abilities["fitted"]
-    abilities["n"] = np.diff(rd.model_ptr)
+    abilities["n"] = np.bincount(rd.model[fitted], minlength=rd.n_models)
     if method == "jml":
         # the spread over the models with a finite ability (the scale the fit set): with an
         # all-extreme model's runaway ability in it, a 1PL threshold fell to ~3 and flagged
@@ -481,7 +506,8 @@ def assemble_results(
         cov_type=cov_type,
         n_models=rd.n_models,
         n_items=rd.n_items,
-        nobs=rd.nobs,
+        nobs=int(fitted.sum()),
+        n_weight_zero=int(rd.nobs - fitted.sum()),
         n_benchmarks=0 if rd.benchmarks is None else len(rd.benchmarks),
         converged=est.converged,
         n_iter=est.n_iter,

@@ -50,9 +50,14 @@ class MultidimResults(WaldInference):
         and the 2PL per-benchmark log SDs) have the standard error it implies (delta method).
     items : DataFrame, one row per question
         ``a_<dim>`` loadings, ``d``, ``phi`` and their standard errors (given the other questions),
-        ``benchmark``, ``n``.
+        ``benchmark``, and ``n``: the question's responses with a positive weight (rows weighted
+        0 by ``weights=`` do not enter the likelihood and are not counted; a fractional weight
+        counts once).
     abilities : DataFrame, one row per model
-        Posterior means ``theta_<dim>`` and SDs ``se_<dim>``.
+        Posterior means ``theta_<dim>`` and SDs ``se_<dim>``, and ``n``: the model's responses
+        with a positive weight (counted as in ``items``).
+    nobs : int
+        Number of responses with a positive weight (the rows that entered the likelihood).
     Sigma : DataFrame, (D, D)
         Residual covariance of the abilities around the latent regression.
     dims_table : DataFrame or None
@@ -119,7 +124,7 @@ class MultidimResults(WaldInference):
         ab = {f"theta_{nm}": est.theta[:, k] for k, nm in enumerate(names)}
         ab.update({f"se_{nm}": np.sqrt(np.maximum(est.theta_cov[:, k, k], 0)) for k, nm in enumerate(names)})
         self.abilities = pd.DataFrame(ab, index=rd.model_labels)
-        self.abilities["n"] = np.diff(rd.model_ptr)
+        self.abilities["n"] = np.bincount(rd.model[self._carries()], minlength=rd.n_models).astype(np.int64)
         negative = (((est.A < 0) & pattern.free).any(axis=1) if (pattern.kind == "per_benchmark" and irt == "2pl")
                     else np.zeros(len(est.A), dtype=bool))
         if negative.any():
@@ -174,8 +179,13 @@ class MultidimResults(WaldInference):
         table = pd.DataFrame(out, index=rd.item_labels)
         if rd.item_benchmark is not None:
             table["benchmark"] = rd.item_benchmark.to_numpy()
-        table["n"] = np.bincount(rd.item, minlength=rd.n_items)
+        table["n"] = np.bincount(rd.item[self._carries()], minlength=rd.n_items).astype(np.int64)
         return table
+
+    def _carries(self) -> np.ndarray:
+        """Rows of the responses that entered the likelihood: positive weight (bool, shape (nobs,))."""
+        w = self._rd.weights
+        return np.ones(self._rd.nobs, bool) if w is None else np.asarray(w) > 0
 
     # ------------------------------------------------------------------ statsmodels surface
     @property
@@ -195,8 +205,8 @@ class MultidimResults(WaldInference):
 
     @property
     def nobs(self) -> int:
-        """Number of responses."""
-        return int(self._rd.nobs)
+        """Number of responses that entered the likelihood (rows with a positive weight)."""
+        return int(self._carries().sum())
 
     @property
     def n_params(self) -> int:

@@ -49,6 +49,22 @@ __all__ = ["plot_scaling", "plot_items", "plot_pass_at_k", "plot_power_law", "pl
 
 _INSTALL_HINT = 'plotting needs matplotlib: pip install "irsl_stats[plot]"'
 
+#: most groups (levels, models) a figure labels in a legend; with more the legend would cover the
+#: axes, so it is left out (the curves keep their colours; draw a subset with ``levels=`` /
+#: ``models=`` for a legend)
+MAX_LEGEND_GROUPS = 12
+#: most question curves :func:`plot_items` labels in a legend (one label per curve, longer)
+MAX_LEGEND_ITEMS = 10
+
+#: what an item characteristic curve ``logistic(a theta + d)`` is, per family: the mean of the
+#: response, which for the count families is the success probability of one trial
+_ICC_LABELS = {
+    "bernoulli": "P(correct)",
+    "binomial": "P(correct) per trial = E[successes] / trials",
+    "beta_binomial": "P(correct) per trial = E[successes] / trials",
+    "beta": "expected response",
+}
+
 
 # ================================================================================ helpers
 def _new_axes(ax: Optional["Axes"], figsize: Tuple[float, float] = (6.4, 4.4)):
@@ -169,7 +185,9 @@ def plot_scaling(
     -------
     matplotlib.figure.Figure
         Per group: one error-bar marker line and one curve (``Line2D``), one band and one error-bar
-        collection.
+        collection. With ``by``, a legend of the groups when at most
+        :data:`MAX_LEGEND_GROUPS` (12) are drawn; with more there is none (pass ``levels=``
+        for a labelled subset; colours stay the same).
 
     Raises
     ------
@@ -282,7 +300,7 @@ def plot_scaling(
     # ``:g`` keeps 99.5 (rounding to an integer showed alpha=0.005 as a "100%" band)
     level = f"{100 * (1 - alpha):.10g}"
     ax.set_title(f"{res.design.formula}  ({level}% {band} band)", fontsize="medium")
-    if by is not None and len(groups) <= 12:
+    if by is not None and len(groups) <= MAX_LEGEND_GROUPS:
         ax.legend(title=by, fontsize="small")
     return fig
 
@@ -308,8 +326,10 @@ def plot_items(
 ) -> "Figure":
     """Item characteristic curves or information curves of calibrated questions.
 
-    ``what="icc"`` draws each question's expected response ``logistic(a_j theta + d_j)`` (the
-    expected probability of the correct answer; per trial for count families) against ability;
+    ``what="icc"`` draws each question's mean response ``mu_j = logistic(a_j theta + d_j)``
+    against ability: the probability of a correct answer (``bernoulli``), of a correct sample
+    per trial, ``E[successes] / trials`` (``binomial``, ``beta_binomial``; not the expected
+    count), or the expected response ``E[y]`` (``beta``); the y-axis label says which.
     ``what="information"`` its Fisher information about ability
     (:meth:`ItemBank.information <irsl_stats.bank.ItemBank.information>`, family-specific).
     Curves are coloured by the rank of their difficulty ``b_j`` (dark = easy, light = hard).
@@ -332,7 +352,9 @@ def plot_items(
     Returns
     -------
     matplotlib.figure.Figure
-        One ``Line2D`` per question drawn (at most ``max_items``).
+        One ``Line2D`` per question drawn (at most ``max_items``), with a legend of the
+        questions when at most :data:`MAX_LEGEND_ITEMS` (10) are drawn; with more there is none
+        (the colour shows the difficulty rank).
 
     Raises
     ------
@@ -400,12 +422,12 @@ def plot_items(
         ax.plot(grid, curves[:, j], color=cmap(0.9 * scale[j]), linewidth=1.2,
                 label=f"{names[j]} (b={bb[j]:.2f})")
     ax.set_xlabel("ability θ")
-    ax.set_ylabel("expected response" if what == "icc" else "Fisher information")
+    ax.set_ylabel(_ICC_LABELS.get(bank.family, "expected response") if what == "icc" else "Fisher information")
     title = "Item characteristic curves" if what == "icc" else "Item information"
     if benchmark is not None:
         title += f": {benchmark}"
     ax.set_title(f"{title} ({pos.size} questions, {bank.family} {bank.irt.upper()})", fontsize="medium")
-    if pos.size <= 10:
+    if pos.size <= MAX_LEGEND_ITEMS:
         ax.legend(fontsize="x-small")
     return fig
 
@@ -442,7 +464,9 @@ def plot_pass_at_k(
     -------
     matplotlib.figure.Figure
         Per model: one curve (``Line2D``), one band (when ``lower``/``upper`` are given) and one
-        point collection (when ``observed`` has the model).
+        point collection (when ``observed`` has the model). With a ``model`` column, a legend of
+        the models when at most :data:`MAX_LEGEND_GROUPS` (12) are drawn; with more there is
+        none (pass ``models=`` for a labelled subset; colours stay the same).
 
     Raises
     ------
@@ -521,7 +545,7 @@ def plot_pass_at_k(
     ax.set_ylabel("pass@k")
     ax.set_title("pass@k: forecast" + (" (band)" if band else "") + (" vs observed (points)" if observed is not None else ""),
                  fontsize="medium")
-    if has_model and len(chosen) <= 12:
+    if has_model and len(chosen) <= MAX_LEGEND_GROUPS:
         ax.legend(fontsize="small")
     return fig
 
@@ -565,7 +589,9 @@ def plot_power_law(
     -------
     matplotlib.figure.Figure
         Per model: one curve, one dashed fitted line (with ``fits``), one point collection (with
-        ``observed``).
+        ``observed``). With a ``by`` column, a legend of its values when at most
+        :data:`MAX_LEGEND_GROUPS` (12) are drawn; with more there is none (pass ``models=`` for
+        a labelled subset; colours stay the same).
 
     Raises
     ------
@@ -643,7 +669,7 @@ def plot_power_law(
     ax.set_ylabel("−log pass@k")
     ax.set_title("Power-law view of pass@k" + (" (dashed: fitted power laws)" if fits is not None else ""),
                  fontsize="medium")
-    if grouped and len(chosen) <= 12:
+    if grouped and len(chosen) <= MAX_LEGEND_GROUPS:
         ax.legend(fontsize="small")
     return fig
 

@@ -147,6 +147,9 @@ class FitInfo:
     extra: Dict[str, str] = field(default_factory=dict)
     sigma_reml: bool = False  # sigma^2 divided by M - P (REML-type) rather than M
     latent_llf: Optional[float] = None  # JML: log-likelihood of the latent regression
+    # rows of the data that the fit gave weight 0 (not counted in ``nobs``): weights of 0 and,
+    # under JML, the rows of the all-extreme models held at +-inf
+    n_weight_zero: int = 0
 
 
 class WaldInference:
@@ -259,11 +262,19 @@ class IRSLResults(WaldInference):
         :func:`irsl_stats.anova` compares laws fitted by JML through the likelihood of their
         latent regressions.
     nobs : int
-        Number of responses.
+        Number of responses that entered the likelihood: the rows with a positive weight (each
+        counts once, whatever its weight). Rows weighted 0 by ``weights=`` and, under
+        ``method="jml"``, the rows of models whose responses are all extreme (held at ``+-inf``,
+        where those responses have probability 1) are not counted, so a fit with zero weights
+        has the ``nobs`` (and ``bic``) of the fit without those rows, as R's ``nobs()`` of a
+        weighted ``glm``. ``fit_info.n_weight_zero`` counts the rows left out.
     items : DataFrame, one row per question
-        ``a, d, b, phi`` (as applicable) and their standard errors, benchmark, number of responses.
+        ``a, d, b, phi`` (as applicable) and their standard errors, benchmark, and ``n``: the
+        question's responses that entered the likelihood (counted as ``nobs``).
     abilities : DataFrame, one row per model
-        ``theta`` (estimate: JML; posterior mean: MML), ``se``, ``fitted`` (x'beta), ``resid``, ``n``.
+        ``theta`` (estimate: JML; posterior mean: MML), ``se``, ``fitted`` (x'beta), ``resid``, and
+        ``n``: the model's responses that entered the likelihood (counted as ``nobs``; 0 for a
+        JML model whose responses are all extreme).
     warnings : list of str
         Everything that went wrong or needs attention; also raised as :class:`IRSLWarning`.
 
@@ -450,7 +461,7 @@ class IRSLResults(WaldInference):
 
     @property
     def nobs(self) -> int:
-        """Number of responses."""
+        """Number of responses that entered the likelihood (rows with a positive weight)."""
         return self.fit_info.nobs
 
     @property

@@ -1328,9 +1328,16 @@ class CorrelatedBenchmarks:
     theta : DataFrame, shape (M, B)
         True ability of every model on every benchmark (standard normal margins).
     items : DataFrame, one row per question
-        ``benchmark, a, d, phi``.
+        ``benchmark, a, d, phi``; ``phi`` is the precision of the Beta draws for ``beta`` and
+        ``beta_binomial``, NaN for ``bernoulli`` and ``binomial`` (no precision; the ``phi``
+        argument is not used), as in :func:`irt`.
     corr : DataFrame, shape (B, B)
         The correlation matrix the abilities were drawn from.
+
+    Notes
+    -----
+    The truth (``theta``, ``items``, :meth:`expected_scores`) is that of the model before the
+    clipping of beta responses to ``[1e-6, 1 - 1e-6]`` (see :func:`correlated_benchmarks`).
     """
 
     responses: pd.DataFrame
@@ -1365,6 +1372,10 @@ def correlated_benchmarks(
     of benchmark *b* has ``eta_ij = a_j theta_ib + d_j`` with ``a_j ~ LogNormal(0, 0.3)``,
     ``d_j ~ N(0, 1)`` and precision ``phi`` (beta, beta-binomial).
 
+    Beta responses are clipped to ``[1e-6, 1 - 1e-6]``: a Beta draw can round to exactly 0 or 1
+    in float64 (``mu phi`` or ``(1 - mu) phi`` small), which ``family="beta"`` rejects. The
+    returned truth does not include the clipping (it moves a mean by at most ``1e-6``).
+
     Parameters
     ----------
     n_models : int
@@ -1378,7 +1389,8 @@ def correlated_benchmarks(
         ``"bench1", ...``.
     family : {"beta", "bernoulli", "binomial", "beta_binomial"}
     phi : float
-        Precision, ``> 0`` (used by the beta families; reported in ``items`` as given).
+        Precision, ``> 0``, of the beta families (reported in ``items`` as given). Not used, not
+        checked, and reported as NaN in ``items`` for ``bernoulli`` and ``binomial``.
     n_trials : int
         Trials per (model, question) for the count families, an integer ``>= 1``.
     seed : int or None
@@ -1387,6 +1399,8 @@ def correlated_benchmarks(
     Returns
     -------
     CorrelatedBenchmarks
+        Responses (beta responses clipped to ``[1e-6, 1 - 1e-6]``), the true abilities, the
+        question parameters (``phi`` NaN for families without a precision) and ``corr``.
 
     Examples
     --------
@@ -1439,13 +1453,16 @@ def correlated_benchmarks(
     else:
         p = mu
     if family == "beta":
+        # a draw can round to exactly 0 or 1, outside the support the beta family accepts
         frame["y"] = np.clip(p, 1e-6, 1 - 1e-6).ravel()
     elif family == "bernoulli":
         frame["y"] = (rng.random(p.shape) < p).astype(float).ravel()
     else:
         frame["successes"] = rng.binomial(n_trials, p).ravel()
         frame["trials"] = np.full(p.size, n_trials)
-    items = pd.DataFrame({"benchmark": np.asarray(names)[bench_of], "a": a, "d": d, "phi": phi},
+    # families without a precision report phi as NaN, like irt(): the argument played no part
+    phi_true = float(phi) if family in ("beta", "beta_binomial") else np.nan
+    items = pd.DataFrame({"benchmark": np.asarray(names)[bench_of], "a": a, "d": d, "phi": phi_true},
                          index=pd.Index(q_labels, name="question"))
     return CorrelatedBenchmarks(
         responses=pd.DataFrame(frame),

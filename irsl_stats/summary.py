@@ -128,6 +128,13 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         "theta_i = x_i'beta + sigma u_i.",
         f"Precision: {res.precision_desc}.",
     ]
+    if fi.n_weight_zero:
+        # "No. responses" and the tables' n count the rows that entered the likelihood only
+        notes.append(
+            f"No. responses counts the {fi.nobs} responses with a positive weight in the fit; "
+            f"{fi.n_weight_zero} row(s) of the data carry weight 0 (weights of 0, or under JML the "
+            "rows of models whose responses are all extreme, held at +-inf) and are not counted."
+        )
     if fi.n_boundary_adjusted:
         notes.append(
             f"Boundary policy {fi.boundary!r} changed {fi.n_boundary_adjusted} response(s) at 0 or 1."
