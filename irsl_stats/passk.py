@@ -53,12 +53,16 @@ from __future__ import annotations
 
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 
 __all__ = ["pass_at_k", "pass_at_k_grid", "beta_pass_at_k", "beta_pass_at_k_grid", "plugin_pass_at_k"]
 
 #: Largest shift summed term by term; larger shifts use the regrouped Stirling form.
 _DIRECT_MAX = 256
+#: Below this precision the Beta expectation is taken from its expansion around ``phi = 0``
+#: (:func:`_tiny_phi_log_fail`): ``alpha`` and ``beta`` are then near or below the smallest
+#: normal double, where the general forms lose digits, divide by zero or overflow.
+_TINY_PHI = 1e-8
 #: Elements per block of :func:`beta_pass_at_k_grid` (bounds its temporary memory, ~32 MB).
 _GRID_BLOCK = 1 << 22
 
@@ -540,7 +544,10 @@ def beta_pass_at_k(mu: object, phi: object, k: object) -> np.ndarray | float:
     inf_phi = np.isinf(phi_b)
     if np.any(inf_phi):
         out[inf_phi] = -np.expm1(k_b[inf_phi] * np.log1p(-mu_b[inf_phi]))
-    fin = ~inf_phi
+    tiny = phi_b <= _TINY_PHI
+    if np.any(tiny):
+        out[tiny] = -np.expm1(_tiny_phi_log_fail(mu_b[tiny], phi_b[tiny], k_b[tiny]))
+    fin = ~inf_phi & ~tiny
     if np.any(fin):
         m = mu_b[fin]
         p = phi_b[fin]
@@ -570,6 +577,25 @@ def beta_pass_at_k(mu: object, phi: object, k: object) -> np.ndarray | float:
     if out.ndim == 0:
         return float(out)
     return out
+
+
+def _tiny_phi_log_fail(mu: np.ndarray, phi: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``log B(alpha, beta + k) / B(alpha, beta)`` for ``phi <= _TINY_PHI`` (broadcast arrays).
+
+    With ``alpha = mu phi`` and ``beta = (1 - mu) phi`` the ratio is exactly
+    ``beta / (alpha + beta) * Gamma(beta + k) Gamma(1 + alpha + beta) / (Gamma(alpha + beta + k)
+    Gamma(1 + beta))``, and ``beta / (alpha + beta) = 1 - mu`` whatever ``phi``: taken from
+    ``mu`` it does not suffer from ``alpha`` or ``beta`` rounding (or underflowing) to 0. The
+    two gamma ratios are ``1 + alpha (psi(1 + beta) - psi(beta + k)) + O(alpha^2)``, so the log
+    ratio is ``log1p(-mu) + alpha (psi(1 + beta) - psi(beta + k))`` with an error below
+    ``alpha^2 (psi'(1 + beta) - psi'(beta + k)) / 2 < 0.83 alpha^2``, i.e. below ``1e-16 mu``
+    relative to pass@k (~ ``mu``): pass@k tends to ``mu`` (the Beta degenerates to a
+    Bernoulli(mu) on {0, 1}) and is ``mu`` at ``k = 1``. (The general forms lose relative
+    accuracy there when ``mu`` is small: 4e-8 at ``mu = 1e-9``, ``phi = 1e-10``.)
+    """
+    alpha = mu * phi
+    beta = (1.0 - mu) * phi
+    return np.log1p(-mu) + alpha * (digamma(1.0 + beta) - digamma(beta + k))
 
 
 def _beta_log_fail_grid(alpha: np.ndarray, beta: np.ndarray, ks: np.ndarray) -> np.ndarray:
@@ -675,7 +701,10 @@ def beta_pass_at_k_grid(mu: object, phi: object, ks: object) -> np.ndarray:
     inf_phi = np.isinf(phi_a)
     if inf_phi.any():
         logr[inf_phi] = ks_a[None, :] * np.log1p(-mu_a[inf_phi, None])
-    fin = ~inf_phi
+    tiny = phi_a <= _TINY_PHI
+    if tiny.any():
+        logr[tiny] = _tiny_phi_log_fail(mu_a[tiny, None], phi_a[tiny, None], ks_a[None, :])
+    fin = ~inf_phi & ~tiny
     if fin.any():
         m, p = mu_a[fin], phi_a[fin]
         logr[fin] = _beta_log_fail_grid(m * p, (1.0 - m) * p, ks_a)

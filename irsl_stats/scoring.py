@@ -17,6 +17,13 @@ models at once:
 * ``"eap"`` — posterior mean and standard deviation by adaptive Gauss–Hermite quadrature: the
   nodes are centred on the posterior mode and scaled by the posterior curvature there, and
   :func:`irsl_stats._kernel.loglik_grid` evaluates every model's log-likelihood at its nodes.
+  A model whose sharpest question is narrow against that scale (``max |a_j| * scale`` above
+  :data:`_SHARP`), or whose first-pass mean or SD is far from the mode and scale, gets a second
+  rule re-centred and re-scaled on the first pass's posterior mean and SD; where the two
+  disagree (by more than :data:`_EAP_AGREE` posterior SDs: a posterior with a step narrower than
+  the node spacing, e.g. all answers right on questions with ``a >= 6``, was off by up to
+  ``3e-2``) the posterior is integrated on a dense trapezoid grid with its own error check
+  (:func:`_dense_moments`). Other models keep the single-pass result, at the single-pass cost.
 * ``"wle"`` — Warm's (1989) weighted likelihood estimator: the maximum of
   ``l(theta) + 0.5 log I(theta)``, with ``I`` the expected Fisher information of the model's
   responses (:func:`irsl_stats.selection.eta_information`: exact for every family, the
@@ -70,6 +77,20 @@ _TOL = 1e-8
 _FD_STEP = 1e-4
 #: linear predictors are clipped to ``+-_ETA_MAX`` in the expected information of the WLE penalty
 _ETA_MAX = 30.0
+#: EAP: models with ``max |a_j| * scale`` above this get a second, re-centred Gauss–Hermite pass
+_SHARP = 0.5
+#: EAP: models whose first-pass posterior mean or SD differs from the mode / Laplace scale that
+#: placed the nodes by more than this fraction of the scale also get the re-centred pass
+_SKEW = 0.1
+#: EAP: the two Gauss–Hermite passes agree when mean and SD differ by at most this many SDs;
+#: otherwise the model's posterior is integrated on a dense grid (:func:`_dense_moments`)
+_EAP_AGREE = 3e-7
+#: dense EAP grid: the log-posterior at both ends must be this far below its maximum
+_DENSE_TAIL = 30.0
+#: dense EAP grid: the even and odd half grids must agree to this many posterior SDs
+_DENSE_AGREE = 1e-7
+#: dense EAP grid: most widenings / refinements
+_DENSE_ROUNDS = 12
 
 
 def _start(kd, a, d, mean, sd):
@@ -172,7 +193,9 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
     step that the radius cut short without passing the maximum (so a maximum hundreds of prior
     SDs away, e.g. behind questions of small discrimination, is reached in a few dozen passes
     instead of one prior SD per pass), and halves to half the last step when the gradient
-    changes sign (the maximum lies inside that step: later steps stay inside it).
+    changes sign (the maximum lies inside that step: later steps stay inside it). A step cut to
+    the radius that would leave the bracket of the maximum (the last points with a positive and
+    with a negative gradient) bisects the bracket instead.
 
     Returns theta (M,), the observed information of the log-likelihood (M,), a bound mask, a
     convergence mask and the number of kernel passes.
@@ -192,6 +215,12 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
     g_prev = np.zeros(m)
     step_prev = np.zeros(m)
     cut_prev = np.zeros(m, bool)
+    # the maximum lies between the last point where the gradient was positive and the last
+    # where it was negative; without this bracket, a radius doubled after a cut step could
+    # carry the iterate back past a point already known to lie beyond the maximum, and cycle
+    # (seen with sharp binomial questions all answered right)
+    b_lo = np.full(m, -np.inf)
+    b_hi = np.full(m, np.inf)
     for it in range(_MAX_ITER):
         acc = _kernel.accumulate(
             kd, theta[:, None], a[:, None], d, log_phi,
@@ -207,7 +236,14 @@ def _mode(kd, a, d, log_phi, mean, sd, use_prior, n_threads, tol=_TOL):
         # Newton where the objective is concave; otherwise a step of the trust radius uphill
         raw = np.where(h > 1e-12, g / np.maximum(h, 1e-12), np.sign(g) * radius)
         step = np.clip(raw, -radius, radius)
-        new = np.clip(theta + step, lo, hi)
+        b_lo = np.where(active & (g > 0), np.maximum(b_lo, theta), b_lo)
+        b_hi = np.where(active & (g < 0), np.minimum(b_hi, theta), b_hi)
+        new = theta + step
+        # a step cut to the trust radius that would leave the bracket (both ends then finite)
+        # bisects it instead; Newton steps are kept (near the maximum they may cross a bound
+        # by rounding, and bisecting there would slow the final quadratic convergence)
+        out = (np.abs(raw) > radius) & ((new <= b_lo) | (new >= b_hi))
+        new = np.clip(np.where(out, 0.5 * (np.where(out, b_lo, 0.0) + np.where(out, b_hi, 0.0)), new), lo, hi)
         moved = np.abs(new - theta)
         cut_prev = active & (np.abs(raw) > radius) & (new > lo) & (new < hi)
         step_prev = np.where(active, new - theta, step_prev)
@@ -448,13 +484,129 @@ def estimate_abilities(
     # EAP: adaptive Gauss-Hermite around the mode (curvature floored at the prior's)
     z, w = gauss_hermite(n_quad)
     scale = 1.0 / np.sqrt(np.maximum(curv, 1.0 / sd**2))
-    nodes = mode[:, None] + scale[:, None] * z[None, :]
-    ll = _kernel.loglik_grid(kd, a[:, None], d, log_phi, nodes[:, :, None], n_threads=n_threads)
+    theta, post_sd = _gh_moments(kd, a, d, log_phi, mean, sd, mode, scale, z, w, n_threads)
     passes += 1
+    # the rule misses a posterior with a feature narrower than its node spacing (a sharp
+    # question whose step lies inside the posterior, e.g. all answers right on a >= 6), or far
+    # from the Gaussian the nodes were placed for: check those models with a second rule
+    # re-centred on the first one's mean and SD, and integrate the ones on which the two rules
+    # disagree on a dense grid
+    suspect = _sharp_models(kd, a, scale) | (np.abs(theta - mode) > _SKEW * scale) | (
+        np.abs(post_sd - scale) > _SKEW * scale)
+    if suspect.any():
+        idx = np.flatnonzero(suspect)
+        sub = _model_subset(kd, idx)
+        c, s = theta[idx], np.maximum(post_sd[idx], 1e-3 * scale[idx])
+        th2, sd2 = _gh_moments(sub, a, d, log_phi, mean[idx], sd[idx], c, s, z, w, n_threads)
+        passes += 1
+        off = (np.abs(th2 - theta[idx]) > _EAP_AGREE * s) | (np.abs(sd2 - post_sd[idx]) > _EAP_AGREE * s)
+        if off.any():
+            bad = idx[off]
+            width = np.maximum.reduce([post_sd[bad], sd2[off], scale[bad]])
+            narrow = np.minimum.reduce([post_sd[bad], sd2[off], scale[bad]])
+            th3, sd3, n_dense = _dense_moments(_model_subset(kd, bad), a, d, log_phi, mean[bad], sd[bad],
+                                               th2[off], width, narrow, _max_discrimination(kd, a)[bad],
+                                               n_threads)
+            passes += n_dense
+            theta[bad], post_sd[bad] = th3, sd3
+    return Estimate(theta, post_sd, np.zeros(len(theta), bool), passes)
+
+
+def _gh_moments(kd, a, d, log_phi, mean, sd, centre, scale, z, w, n_threads):
+    """Posterior mean and SD of each model by the Gauss–Hermite rule ``(z, w)`` placed at
+    ``centre + scale * z`` (one :func:`~irsl_stats._kernel.loglik_grid` pass)."""
+    nodes = centre[:, None] + scale[:, None] * z[None, :]
+    ll = _kernel.loglik_grid(kd, a[:, None], d, log_phi, nodes[:, :, None], n_threads=n_threads)
     log_prior = -0.5 * ((nodes - mean[:, None]) / sd[:, None]) ** 2
     terms = ll + log_prior + np.log(w)[None, :] + 0.5 * z[None, :] ** 2
     terms -= logsumexp(terms, axis=1, keepdims=True)
     post = np.exp(terms)
     theta = (post * nodes).sum(axis=1)
     var = (post * (nodes - theta[:, None]) ** 2).sum(axis=1)
-    return Estimate(theta, np.sqrt(var), np.zeros(len(theta), bool), passes)
+    return theta, np.sqrt(var)
+
+
+def _max_discrimination(kd, a) -> np.ndarray:
+    """Largest ``|a_j|`` among the responses that carry weight, per model (0 if none)."""
+    aj = np.abs(a[kd.item])
+    if kd.weight is not None:
+        aj = np.where(kd.weight > 0, aj, 0.0)
+    out = np.zeros(kd.n_models)
+    np.maximum.at(out, kd.model, aj)
+    return out
+
+
+def _sharp_models(kd, a, scale) -> np.ndarray:
+    """Models whose Gauss–Hermite scale is wide against their sharpest question.
+
+    The log-likelihood of a question changes over ``~1 / |a_j|`` in ability (its poles lie at
+    ``pi / |a_j|`` from the real axis); a rule whose nodes are ``~scale / 2`` apart resolves it
+    only when ``|a_j| * scale`` is small. :data:`_SHARP` is generous (the check that follows is
+    what decides); the benchmark's 50-question models (``|a| * scale ~ 0.2``) are not checked.
+    """
+    return _max_discrimination(kd, a) * scale > _SHARP
+
+
+def _model_subset(kd, idx) -> "_kernel.KernelData":
+    """The responses of the models ``idx`` (sorted, distinct) as a KernelData of ``len(idx)``
+    models, in that order."""
+    ptr = kd.model_ptr
+    lo, hi = ptr[idx], ptr[idx + 1]
+    counts = hi - lo
+    rows = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
+    return _kernel.KernelData(
+        np.repeat(np.arange(len(idx)), counts), kd.item[rows], kd.y[rows], n_models=len(idx),
+        n_items=kd.n_items, family=kd.family,
+        trials=None if kd.trials is None else kd.trials[rows],
+        weight=None if kd.weight is None else kd.weight[rows],
+        model_ptr=np.concatenate([[0], np.cumsum(counts)]),
+    )
+
+
+def _dense_moments(kd, a, d, log_phi, mean, sd, centre, width, narrow, a_max, n_threads):
+    """Posterior mean and SD of each model by the trapezoid rule on a dense uniform grid.
+
+    For an integrand analytic in a strip and negligible at the ends the trapezoid rule
+    converges exponentially: its error is ``~exp(-2 pi^2 s / h)`` for the smallest of the
+    posterior's width ``s`` and a question's ``pi / |a_j|`` (here about ``1e-15`` at the
+    starting step). The grid starts at ``centre +- 8 width`` with step
+    ``min(0.5 / a_max, narrow / 2)``; it is widened (doubled) for models whose log-posterior
+    at an end is within :data:`_DENSE_TAIL` of its maximum, and its step halved for those on
+    which the two half grids (even and odd points, step ``2 h``) disagree by more than
+    :data:`_DENSE_AGREE` posterior SDs (their error is then ``~(2h error)^2``).
+
+    Returns theta (M,), the posterior SD (M,) and the number of kernel passes.
+    """
+    m = kd.n_models
+    half = 8.0 * width
+    with np.errstate(divide="ignore"):
+        h = np.minimum(np.where(a_max > 0, 0.5 / a_max, np.inf), narrow / 2.0)
+    theta = np.array(centre, float, copy=True)
+    post_sd = np.array(width, float, copy=True)
+    todo = np.arange(m)
+    passes = 0
+    for _ in range(_DENSE_ROUNDS):
+        k = int(np.max(np.ceil(half[todo] / h[todo])))
+        step = half[todo] / k  # <= h: every model of the pass has 2 k + 1 points
+        u = np.arange(-k, k + 1, dtype=float)
+        nodes = centre[todo, None] + step[:, None] * u[None, :]
+        sub = kd if len(todo) == m else _model_subset(kd, todo)
+        ll = _kernel.loglik_grid(sub, a[:, None], d, log_phi, nodes[:, :, None], n_threads=n_threads)
+        passes += 1
+        lp = ll - 0.5 * ((nodes - mean[todo, None]) / sd[todo, None]) ** 2
+        lp -= np.max(lp, axis=1, keepdims=True)
+        moments = []
+        for sl in (slice(None), slice(0, None, 2), slice(1, None, 2)):
+            p = np.exp(lp[:, sl] - logsumexp(lp[:, sl], axis=1, keepdims=True))
+            mu = (p * nodes[:, sl]).sum(axis=1)
+            moments.append((mu, np.sqrt((p * (nodes[:, sl] - mu[:, None]) ** 2).sum(axis=1))))
+        (mu, s), (mu_e, s_e), (mu_o, s_o) = moments
+        theta[todo], post_sd[todo] = mu, s
+        short = np.maximum(lp[:, 0], lp[:, -1]) > -_DENSE_TAIL
+        coarse = (np.abs(mu_e - mu_o) > _DENSE_AGREE * s) | (np.abs(s_e - s_o) > _DENSE_AGREE * s)
+        half[todo] = np.where(short, 2.0 * half[todo], half[todo])
+        h[todo] = np.where(coarse, 0.5 * step, step)
+        todo = todo[short | coarse]
+        if not len(todo):
+            break
+    return theta, post_sd, passes
