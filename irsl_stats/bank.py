@@ -1090,7 +1090,9 @@ class ItemBank:
             Columns of the counts (binomial and beta-binomial banks).
         method : {"eap", "map", "ml", "wle"}
             ``"eap"``: posterior mean, ``se`` = posterior SD (adaptive Gauss–Hermite with
-            ``n_quad`` nodes). ``"map"``: posterior mode, ``se = 1/sqrt(information + 1/sd^2)``.
+            ``n_quad`` nodes; models with questions too sharp for the node spacing are checked
+            with a re-centred rule and, if it disagrees, integrated on a dense grid: see
+            :mod:`irsl_stats.scoring`). ``"map"``: posterior mode, ``se = 1/sqrt(information + 1/sd^2)``.
             ``"ml"``: maximum likelihood, ``se = 1/sqrt(information)``; a model whose responses
             are all extreme has no finite ML estimate: it is set to the prior mean
             ``+- 8`` prior SDs, with an :class:`~irsl_stats.results.IRSLWarning`.
