@@ -224,7 +224,7 @@ inline double log_cmu_of(const special::Logistic& lg, double eta) {
 // Evaluated as plain differences of lgamma / digamma values of size phi, l, l_s and l_ss lost
 // about log10(phi) digits (l_s 1e-4 relative at phi = 1e9, l_ss 1e-9 already at phi = 1e3).
 template <bool DERIVS, bool EXPECTED>
-inline void beta_large_precision(const Response& r, double eta, const special::Logistic& lg,
+IRSL_FORCE_INLINE void beta_large_precision(const Response& r, double eta, const special::Logistic& lg,
                                  const PhiConst& pc, ObsDerivs& o) {
     const double y = r.y, mu = lg.mu, cmu = lg.cmu;
     const double phi = pc.phi, p = mu * phi, q = cmu * phi;
@@ -277,7 +277,7 @@ inline void beta_large_precision(const Response& r, double eta, const special::L
 
 // One observation; pc: precision constants of its question. DERIVS = false fills only o.l.
 template <int FAMILY, bool DERIVS, bool EXPECTED>
-inline void family_eval(const Response& r, double eta, const PhiConst& pc, ObsDerivs& o) {
+IRSL_FORCE_INLINE void family_eval(const Response& r, double eta, const PhiConst& pc, ObsDerivs& o) {
     const double y = r.y, trials = r.trials, log_const = r.log_const;
     if (FAMILY == BERNOULLI || FAMILY == BINOMIAL) {
         const double n = (FAMILY == BERNOULLI) ? 1.0 : trials;

@@ -34,6 +34,14 @@
 namespace irsl {
 namespace special {
 
+// The hot helpers are forced inline so that they are compiled into the caller's ISA clone
+// (IRSL_HOT in kernel.cpp): an out-of-line copy is built for the baseline ISA only (no FMA).
+#if defined(__GNUC__)
+#define IRSL_FORCE_INLINE inline __attribute__((always_inline))
+#else
+#define IRSL_FORCE_INLINE inline
+#endif
+
 constexpr double X_ASYM = 7.0;
 constexpr double HALF_LOG_2PI = 0.91893853320467274178;
 
@@ -143,7 +151,7 @@ struct LogGammaParts {
 };
 
 template <bool DERIVS>
-inline LogGammaParts lgamma_parts(double x) {
+IRSL_FORCE_INLINE LogGammaParts lgamma_parts(double x) {
     LogGammaParts out;
     const double x_in = x;
     double prod = 1.0, s1 = 0.0, s2 = 0.0;
@@ -195,7 +203,7 @@ struct SplitParts {
 };
 
 template <bool DERIVS>
-inline SplitParts lgamma_split(double x) {
+IRSL_FORCE_INLINE SplitParts lgamma_split(double x) {
     SplitParts out;
     out.sing = x < X_SPLIT;
     out.r = lgamma_parts<DERIVS>(out.sing ? 1.0 + x : x);
