@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -320,26 +323,83 @@ void accumulate_impl(const DataView& X, const double* theta, const ItemParams& P
     const Chunking ch = make_chunks(X.n);
     double total = 0.0;
 
+    // Chunks are claimed dynamically (in increasing order) and each is accumulated from zero into
+    // a private buffer slot; finished chunks are added to the outputs strictly in chunk order by
+    // whichever thread completes the next one due (a reorder buffer). So the sums are exactly those
+    // of a serial pass over the chunks, for any thread count, but no thread waits for another's
+    // chunk before it starts its next one: a thread that is descheduled on a busy machine (or a
+    // slower chunk) no longer holds the others in lock step, as `omp ordered` did. At most
+    // max_slots buffers exist (one per thread unless threads run ahead of a late chunk).
+    struct Slot {
+        std::vector<double> bg, bh, ig, ih;
+        ChunkResult r;
+    };
+    const int64_t max_slots = n_threads == 1 ? 1 : 2 * static_cast<int64_t>(n_threads) + 2;
+    std::vector<std::unique_ptr<Slot>> slots;
+    std::vector<int64_t> free_slots;
+    std::vector<int64_t> ready(static_cast<size_t>(ch.n_chunks), -1);  // chunk -> slot when done
+    int64_t next_chunk = 0, next_flush = 0;
+    std::mutex mtx;
+    std::condition_variable slot_freed;
+    auto new_slot = [&]() {
+        auto sl = std::make_unique<Slot>();
+        sl->bg.assign(gth ? M * wmg : 0, 0.0);
+        sl->bh.assign(hth ? M * wmh : 0, 0.0);
+        sl->ig.assign(git ? N * wig : 0, 0.0);
+        sl->ih.assign(hit ? N * wih : 0, 0.0);
+        return sl;
+    };
+
 #pragma omp parallel num_threads(n_threads)
     {
-        // Private per-chunk buffers, kept zero between chunks (flush_rows re-zeroes them).
-        std::vector<double> bg(gth ? M * wmg : 0), bh(hth ? M * wmh : 0);
-        std::vector<double> ig(git ? N * wig : 0), ih(hit ? N * wih : 0);
-#pragma omp for ordered schedule(static, 1)
-        for (int64_t c = 0; c < ch.n_chunks; ++c) {
-            const int64_t t1 = std::min(X.n, (c + 1) * ch.len);
-            const ChunkResult r = accumulate_chunk<FAMILY, EXPECTED, DT>(
-                X, theta, P, pc.data(), c * ch.len, t1, gth ? bg.data() : nullptr,
-                gth ? bh.data() : nullptr, git ? ig.data() : nullptr, git ? ih.data() : nullptr,
-                crs);
-#pragma omp ordered
+        for (;;) {
+            int64_t s = -1, c = -1;
+            Slot* sl = nullptr;
             {
-                total += r.ll;
-                flush_rows(gth, bg.data(), r.mlo, r.mhi, wmg);
-                flush_rows(hth, bh.data(), r.mlo, r.mhi, wmh);
-                flush_rows(git, ig.data(), r.ilo, r.ihi, wig);
-                flush_rows(hit, ih.data(), r.ilo, r.ihi, wih);
+                std::unique_lock<std::mutex> lock(mtx);
+                // a slot first, then a chunk: the oldest unflushed chunk always has its slot, so
+                // the flushes progress and a wait for a free slot ends
+                while (free_slots.empty() && static_cast<int64_t>(slots.size()) >= max_slots &&
+                       next_chunk < ch.n_chunks)
+                    slot_freed.wait(lock);
+                if (next_chunk >= ch.n_chunks) break;
+                c = next_chunk++;
+                if (!free_slots.empty()) {
+                    s = free_slots.back();
+                    free_slots.pop_back();
+                    sl = slots[s].get();
+                } else {
+                    slots.push_back(nullptr);  // reserved; allocated outside the lock
+                    s = static_cast<int64_t>(slots.size()) - 1;
+                }
             }
+            std::unique_ptr<Slot> fresh;
+            if (sl == nullptr) {
+                fresh = new_slot();
+                sl = fresh.get();
+            }
+            const int64_t t1 = std::min(X.n, (c + 1) * ch.len);
+            sl->r = accumulate_chunk<FAMILY, EXPECTED, DT>(
+                X, theta, P, pc.data(), c * ch.len, t1, gth ? sl->bg.data() : nullptr,
+                gth ? sl->bh.data() : nullptr, git ? sl->ig.data() : nullptr,
+                git ? sl->ih.data() : nullptr, crs);
+            std::unique_lock<std::mutex> lock(mtx);
+            if (fresh) slots[s] = std::move(fresh);
+            ready[c] = s;
+            bool freed = false;
+            while (next_flush < ch.n_chunks && ready[next_flush] >= 0) {
+                const int64_t fs = ready[next_flush];
+                Slot& f = *slots[fs];
+                total += f.r.ll;
+                flush_rows(gth, f.bg.data(), f.r.mlo, f.r.mhi, wmg);
+                flush_rows(hth, f.bh.data(), f.r.mlo, f.r.mhi, wmh);
+                flush_rows(git, f.ig.data(), f.r.ilo, f.r.ihi, wig);
+                flush_rows(hit, f.ih.data(), f.r.ilo, f.r.ihi, wih);
+                free_slots.push_back(fs);
+                ++next_flush;
+                freed = true;
+            }
+            if (freed) slot_freed.notify_all();
         }
     }
     mirror_blocks(hth, M, D);

@@ -11,7 +11,8 @@
 //
 // Determinism: observations are cut into chunks whose boundaries depend only on n (make_chunks);
 // each chunk accumulates into private buffers, and the buffers are added to the outputs in chunk
-// order (an OpenMP `ordered` section), so results are bitwise identical for any thread count.
+// order (accumulate: a reorder buffer of chunk slots; the other passes: an OpenMP `ordered`
+// section), so results are bitwise identical for any thread count.
 #pragma once
 
 #include <cstdint>
