@@ -243,10 +243,12 @@ def anova(*fits, small_sample: bool = True) -> pd.DataFrame:
 
 
 def _criterion_terms(res):
-    """(log-likelihood, number of parameters, number of observations) for the information criteria."""
+    """(log-likelihood, number of parameters, sample size) for the information criteria: the sample
+    size is the number of models (the independent units of the marginal likelihood, and the
+    observations of JML's latent regression), as in ``bic``."""
     if res.fit_info.method == "jml":
         return _loglik(res), len(res.design.column_names) + 1, res.fit_info.n_models
-    return _loglik(res), res._n_params, res.nobs
+    return _loglik(res), res._n_params, res.fit_info.n_models
 
 
 def _check_pair(full, restricted) -> None:

@@ -499,11 +499,16 @@ class IRSLResults(WaldInference):
 
     @property
     def bic(self) -> float:
-        """Bayesian information criterion ``-2 llf + log(nobs) n_params``.
+        """Bayesian information criterion ``-2 llf + log(M) n_params``, M the number of models.
 
-        Compares scaling laws only under ``method="mml"`` with ``reml=False``; under JML it is
-        the same for every formula (see ``llf``), use :func:`irsl_stats.anova`."""
-        return -2 * self.llf + np.log(self.nobs) * self._n_params
+        The models are the independent units of the marginal likelihood (a model's responses
+        share its ability), so M is its sample size, as in IRT software (mirt's BIC uses the
+        number of respondents) and as in :attr:`MultidimResults.bic
+        <irsl_stats.multidim_results.MultidimResults.bic>` and :func:`irsl_stats.anova`: one- and
+        multidimensional fits of the same responses can be compared. Compares scaling laws only
+        under ``method="mml"`` with ``reml=False``; under JML it is the same for every formula
+        (see ``llf``), use :func:`irsl_stats.anova`."""
+        return -2 * self.llf + np.log(self.fit_info.n_models) * self._n_params
 
     @property
     def sigma(self) -> float:

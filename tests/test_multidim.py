@@ -208,6 +208,21 @@ def test_exploratory_two_dims_and_auto(sim3):
         res.ability_correlation(alpha=0.05)
 
 
+def test_one_and_multidimensional_bic_share_a_convention():
+    # one ability by the one-dimensional MML fit and D = 1 of dims="auto" are the same model: the
+    # same llf (to EM tolerance), parameters and BIC penalty (log of the number of models), so a
+    # user comparing res.bic across dims compares like with like
+    sim = irsl.simulate.irt(n_models=60, n_questions=40, seed=0)
+    one = irsl.fit("ability ~ log(compute)", data=sim.responses, models=sim.models, method="mml", reml=False,
+                   n_threads=1)
+    auto = irsl.fit("ability ~ log(compute)", data=sim.responses, models=sim.models, dims="auto", max_dims=2,
+                    n_threads=1)
+    row = auto.dims_table.iloc[0]
+    assert one.aic + 2 * one.llf == pytest.approx(2 * row["n_params"])
+    assert one.bic == pytest.approx(-2 * one.llf + np.log(60) * row["n_params"], rel=1e-12)
+    assert one.bic == pytest.approx(row["bic"], abs=0.2)
+
+
 def test_thread_count_does_not_change_the_fit(sim3):
     resp = _sub(sim3.responses, sim3.responses["benchmark"].isin(["bench1", "bench2"]))
     r1 = _fit(resp, ability="per_benchmark", n_threads=1)

@@ -62,7 +62,7 @@ def test_zero_weights_give_the_counts_of_the_fit_without_those_rows(sim, zero_ro
     pd.testing.assert_series_equal(rw.abilities["n"], rd.abilities["n"].reindex(rw.abilities.index))
     assert rw.items["n"].sum() == rw.abilities["n"].sum() == rw.nobs
     assert rw.items["n"].dtype == np.int64 and rw.abilities["n"].dtype == np.int64
-    # bic uses nobs: the zero-weight rows no longer change it (as R's nobs() of a weighted glm)
+    # and the information criteria do not change either
     assert rw.bic == pytest.approx(rd.bic, rel=1e-8)
     assert f"{rw.nobs} responses" in repr(rw)
     assert rw.fit_info.n_weight_zero == int(drop.sum()) and rd.fit_info.n_weight_zero == 0
