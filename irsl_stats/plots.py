@@ -161,7 +161,8 @@ def plot_scaling(
         (otherwise) within each group.
     what : {"ability", "score"}
         Vertical axis: ability (the fit's identified scale) or expected score on the response
-        scale.
+        scale (for ``binomial`` and ``beta_binomial`` fits the mean success rate per trial, so
+        labelled).
     benchmark : str, optional
         With ``what="score"``: the benchmark whose questions define the score (default all).
     alpha : float
@@ -296,7 +297,10 @@ def plot_scaling(
     if what == "ability":
         ax.set_ylabel("ability θ")
     else:
-        ax.set_ylabel(f"expected score ({benchmark if benchmark is not None else 'all questions'})")
+        # the score of a count family is the mean per-trial success rate, not a count
+        what_score = ("expected success rate per trial" if res.fit_info.family in ("binomial", "beta_binomial")
+                      else "expected score")
+        ax.set_ylabel(f"{what_score} ({benchmark if benchmark is not None else 'all questions'})")
     # ``:g`` keeps 99.5 (rounding to an integer showed alpha=0.005 as a "100%" band)
     level = f"{100 * (1 - alpha):.10g}"
     ax.set_title(f"{res.design.formula}  ({level}% {band} band)", fontsize="medium")

@@ -203,3 +203,12 @@ def test_dropped_legend_is_documented(func):
     doc = " ".join(getattr(plots, func).__doc__.split())
     limit = "MAX_LEGEND_ITEMS` (10)" if func == "plot_items" else "MAX_LEGEND_GROUPS` (12)"
     assert limit in doc and "there is none" in doc
+
+
+def test_score_axis_of_a_count_fit_says_per_trial_rate(sim):
+    res = _quiet(irsl.fit, "ability ~ log(compute)", data=sim.responses, models=sim.models, n_threads=1, **COUNTS)
+    ax = plots.plot_scaling(res, x="compute", what="score").axes[0]
+    assert ax.get_ylabel() == "expected success rate per trial (all questions)"
+    beta = simulate.irt(n_models=30, n_questions=20, seed=0)
+    res_b = _quiet(irsl.fit, "ability ~ log(compute)", data=beta.responses, models=beta.models, n_threads=1)
+    assert plots.plot_scaling(res_b, x="compute", what="score").axes[0].get_ylabel() == "expected score (all questions)"
