@@ -7,9 +7,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <condition_variable>
-#include <memory>
-#include <mutex>
 #include <cstring>
 #include <string>
 #include <type_traits>
@@ -20,6 +17,7 @@
 #endif
 
 #include "families.hpp"
+#include "ordered_reduce.hpp"
 
 namespace irsl {
 
@@ -323,85 +321,36 @@ void accumulate_impl(const DataView& X, const double* theta, const ItemParams& P
     const Chunking ch = make_chunks(X.n);
     double total = 0.0;
 
-    // Chunks are claimed dynamically (in increasing order) and each is accumulated from zero into
-    // a private buffer slot; finished chunks are added to the outputs strictly in chunk order by
-    // whichever thread completes the next one due (a reorder buffer). So the sums are exactly those
-    // of a serial pass over the chunks, for any thread count, but no thread waits for another's
-    // chunk before it starts its next one: a thread that is descheduled on a busy machine (or a
-    // slower chunk) no longer holds the others in lock step, as `omp ordered` did. At most
-    // max_slots buffers exist (one per thread unless threads run ahead of a late chunk).
+    // Each chunk is accumulated from zero into a private slot and added to the outputs in chunk
+    // order (ordered_chunk_reduce): the sums are those of a serial pass, for any thread count.
+    // Only the rows a chunk touched are flushed (and zeroed again).
     struct Slot {
         std::vector<double> bg, bh, ig, ih;
         ChunkResult r;
     };
-    const int64_t max_slots = n_threads == 1 ? 1 : 2 * static_cast<int64_t>(n_threads) + 2;
-    std::vector<std::unique_ptr<Slot>> slots;
-    std::vector<int64_t> free_slots;
-    std::vector<int64_t> ready(static_cast<size_t>(ch.n_chunks), -1);  // chunk -> slot when done
-    int64_t next_chunk = 0, next_flush = 0;
-    std::mutex mtx;
-    std::condition_variable slot_freed;
-    auto new_slot = [&]() {
-        auto sl = std::make_unique<Slot>();
-        sl->bg.assign(gth ? M * wmg : 0, 0.0);
-        sl->bh.assign(hth ? M * wmh : 0, 0.0);
-        sl->ig.assign(git ? N * wig : 0, 0.0);
-        sl->ih.assign(hit ? N * wih : 0, 0.0);
-        return sl;
-    };
-
-#pragma omp parallel num_threads(n_threads)
-    {
-        for (;;) {
-            int64_t s = -1, c = -1;
-            Slot* sl = nullptr;
-            {
-                std::unique_lock<std::mutex> lock(mtx);
-                // a slot first, then a chunk: the oldest unflushed chunk always has its slot, so
-                // the flushes progress and a wait for a free slot ends
-                while (free_slots.empty() && static_cast<int64_t>(slots.size()) >= max_slots &&
-                       next_chunk < ch.n_chunks)
-                    slot_freed.wait(lock);
-                if (next_chunk >= ch.n_chunks) break;
-                c = next_chunk++;
-                if (!free_slots.empty()) {
-                    s = free_slots.back();
-                    free_slots.pop_back();
-                    sl = slots[s].get();
-                } else {
-                    slots.push_back(nullptr);  // reserved; allocated outside the lock
-                    s = static_cast<int64_t>(slots.size()) - 1;
-                }
-            }
-            std::unique_ptr<Slot> fresh;
-            if (sl == nullptr) {
-                fresh = new_slot();
-                sl = fresh.get();
-            }
-            const int64_t t1 = std::min(X.n, (c + 1) * ch.len);
-            sl->r = accumulate_chunk<FAMILY, EXPECTED, DT>(
-                X, theta, P, pc.data(), c * ch.len, t1, gth ? sl->bg.data() : nullptr,
-                gth ? sl->bh.data() : nullptr, git ? sl->ig.data() : nullptr,
-                git ? sl->ih.data() : nullptr, crs);
-            std::unique_lock<std::mutex> lock(mtx);
-            if (fresh) slots[s] = std::move(fresh);
-            ready[c] = s;
-            bool freed = false;
-            while (next_flush < ch.n_chunks && ready[next_flush] >= 0) {
-                const int64_t fs = ready[next_flush];
-                Slot& f = *slots[fs];
-                total += f.r.ll;
-                flush_rows(gth, f.bg.data(), f.r.mlo, f.r.mhi, wmg);
-                flush_rows(hth, f.bh.data(), f.r.mlo, f.r.mhi, wmh);
-                flush_rows(git, f.ig.data(), f.r.ilo, f.r.ihi, wig);
-                flush_rows(hit, f.ih.data(), f.r.ilo, f.r.ihi, wih);
-                free_slots.push_back(fs);
-                ++next_flush;
-                freed = true;
-            }
-            if (freed) slot_freed.notify_all();
-        }
-    }
+    ordered_chunk_reduce(
+        ch.n_chunks, n_threads,
+        [&] {
+            Slot sl;
+            sl.bg.assign(gth ? M * wmg : 0, 0.0);
+            sl.bh.assign(hth ? M * wmh : 0, 0.0);
+            sl.ig.assign(git ? N * wig : 0, 0.0);
+            sl.ih.assign(hit ? N * wih : 0, 0.0);
+            return sl;
+        },
+        [&](Slot& sl, int64_t c) {
+            sl.r = accumulate_chunk<FAMILY, EXPECTED, DT>(
+                X, theta, P, pc.data(), c * ch.len, std::min(X.n, (c + 1) * ch.len),
+                gth ? sl.bg.data() : nullptr, gth ? sl.bh.data() : nullptr,
+                git ? sl.ig.data() : nullptr, git ? sl.ih.data() : nullptr, crs);
+        },
+        [&](Slot& sl, int64_t) {
+            total += sl.r.ll;
+            flush_rows(gth, sl.bg.data(), sl.r.mlo, sl.r.mhi, wmg);
+            flush_rows(hth, sl.bh.data(), sl.r.mlo, sl.r.mhi, wmh);
+            flush_rows(git, sl.ig.data(), sl.r.ilo, sl.r.ihi, wig);
+            flush_rows(hit, sl.ih.data(), sl.r.ilo, sl.r.ihi, wih);
+        });
     mirror_blocks(hth, M, D);
     mirror_blocks(hit, N, P2);
     out.loglik = total;
@@ -480,13 +429,25 @@ double items_weighted_impl(const DataView& X, const ItemParams& P, const double*
     const int64_t n_chunks = static_cast<int64_t>(bounds.size()) - 1;
     double total = 0.0;
 
-#pragma omp parallel num_threads(n_threads)
-    {
-        std::vector<double> ig(N * wig, 0.0), ih(N * wih, 0.0);
-#pragma omp for ordered schedule(static, 1)
-        for (int64_t c = 0; c < n_chunks; ++c) {
+    // as in accumulate: each chunk from zero in a private slot, flushed in chunk order
+    struct Slot {
+        std::vector<double> ig, ih;
+        double val = 0.0;
+        int64_t ilo = INT64_MAX, ihi = -1;
+    };
+    ordered_chunk_reduce(
+        n_chunks, n_threads,
+        [&] {
+            Slot sl;
+            sl.ig.assign(N * wig, 0.0);
+            sl.ih.assign(N * wih, 0.0);
+            return sl;
+        },
+        [&](Slot& sl, int64_t c) {
             double val = 0.0;
             int64_t ilo = INT64_MAX, ihi = -1;
+            double* const ig = sl.ig.data();
+            double* const ih = sl.ih.data();
             for (int64_t i = bounds[c]; i < bounds[c + 1]; ++i) {
                 for (int64_t t = X.model_ptr[i]; t < X.model_ptr[i + 1]; ++t) {
                     const int64_t j = X.item[t];
@@ -503,20 +464,20 @@ double items_weighted_impl(const DataView& X, const ItemParams& P, const double*
                         ObsDerivs o;
                         family_eval<FAMILY, true, EXPECTED>(resp, eta, pc[j], o);
                         val += wq * o.l;
-                        add_item_block<DT>(ig.data() + j * wig, ih.data() + j * wih, th, D,
-                                           wq * o.le, wq * o.ls, wq * o.lee, wq * o.les,
-                                           wq * o.lss);
+                        add_item_block<DT>(ig + j * wig, ih + j * wih, th, D, wq * o.le,
+                                           wq * o.ls, wq * o.lee, wq * o.les, wq * o.lss);
                     }
                 }
             }
-#pragma omp ordered
-            {
-                total += val;
-                flush_rows(git, ig.data(), ilo, ihi, wig);
-                flush_rows(hit, ih.data(), ilo, ihi, wih);
-            }
-        }
-    }
+            sl.val = val;
+            sl.ilo = ilo;
+            sl.ihi = ihi;
+        },
+        [&](Slot& sl, int64_t) {
+            total += sl.val;
+            flush_rows(git, sl.ig.data(), sl.ilo, sl.ihi, wig);
+            flush_rows(hit, sl.ih.data(), sl.ilo, sl.ihi, wih);
+        });
     mirror_blocks(hit, N, P2);
     return total;
 }
