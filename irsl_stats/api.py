@@ -233,8 +233,7 @@ def _single_trial_precision(rd: ResponseData, precision: PrecisionModel) -> list
     """
     if rd.family.name != "beta_binomial" or not precision.estimated:
         return []
-    carries = np.ones(rd.nobs, bool) if rd.weights is None else rd.weights > 0
-    multi = carries & (rd.trials > 1)
+    multi = rd.carries_weight & (rd.trials > 1)
     if not multi.any():
         raise ValueError(
             "family='beta_binomial' with one trial per response (every trials == 1): the precision "

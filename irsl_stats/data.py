@@ -808,6 +808,11 @@ class ResponseData:
         return self.nobs
 
     @property
+    def carries_weight(self) -> np.ndarray:
+        """Rows with a positive weight, the ones in the likelihood (bool, shape (nobs,))."""
+        return np.ones(self.nobs, bool) if self.weights is None else np.asarray(self.weights) > 0
+
+    @property
     def density(self) -> float:
         """Share of the models x questions cells that are observed."""
         return self.nobs / float(self.n_models * self.n_items)

@@ -319,8 +319,7 @@ def _one_sided_questions(rd) -> List[str]:
     ``-inf`` (``+inf``); the fit stops at a bound with a huge standard error, which is no
     estimate of anything.
     """
-    carries = np.ones(rd.nobs, bool) if rd.weights is None else rd.weights > 0
-    side = one_sided(rd.item, response_extremes(rd.family.name, rd.y, rd.trials), carries, rd.n_items)
+    side = one_sided(rd.item, response_extremes(rd.family.name, rd.y, rd.trials), rd.carries_weight, rd.n_items)
     out = []
     for value, what in ((-1, "no model ever answers correctly"), (1, "every model always answers correctly")):
         hit = rd.item_labels[side == value]
@@ -345,7 +344,7 @@ def _fitted_rows(est: Estimates, rd) -> np.ndarray:
     -------
     ndarray of bool, shape (rd.nobs,)
     """
-    fitted = np.ones(rd.nobs, bool) if rd.weights is None else np.asarray(rd.weights) > 0
+    fitted = rd.carries_weight
     if est.row_weight is not None:
         fitted &= est.row_weight > 0
     return fitted

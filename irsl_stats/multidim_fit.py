@@ -115,8 +115,7 @@ def _benchmark_warnings(rd) -> List[str]:
     """
     from .scoring import one_sided, response_extremes
 
-    carries = np.ones(rd.nobs, bool) if rd.weights is None else rd.weights > 0
-    side = one_sided(rd.item, response_extremes(rd.family.name, rd.y, rd.trials), carries, rd.n_items)
+    side = one_sided(rd.item, response_extremes(rd.family.name, rd.y, rd.trials), rd.carries_weight, rd.n_items)
     codes = np.asarray(rd.item_benchmark_codes)
     names = list(rd.benchmarks.tolist())  # plain labels for the message (not np.int64(2))
     n_per = np.bincount(codes, minlength=len(names))

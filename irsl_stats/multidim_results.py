@@ -124,7 +124,7 @@ class MultidimResults(WaldInference):
         ab = {f"theta_{nm}": est.theta[:, k] for k, nm in enumerate(names)}
         ab.update({f"se_{nm}": np.sqrt(np.maximum(est.theta_cov[:, k, k], 0)) for k, nm in enumerate(names)})
         self.abilities = pd.DataFrame(ab, index=rd.model_labels)
-        self.abilities["n"] = np.bincount(rd.model[self._carries()], minlength=rd.n_models).astype(np.int64)
+        self.abilities["n"] = np.bincount(rd.model[rd.carries_weight], minlength=rd.n_models).astype(np.int64)
         negative = (((est.A < 0) & pattern.free).any(axis=1) if (pattern.kind == "per_benchmark" and irt == "2pl")
                     else np.zeros(len(est.A), dtype=bool))
         if negative.any():
@@ -179,13 +179,8 @@ class MultidimResults(WaldInference):
         table = pd.DataFrame(out, index=rd.item_labels)
         if rd.item_benchmark is not None:
             table["benchmark"] = rd.item_benchmark.to_numpy()
-        table["n"] = np.bincount(rd.item[self._carries()], minlength=rd.n_items).astype(np.int64)
+        table["n"] = np.bincount(rd.item[rd.carries_weight], minlength=rd.n_items).astype(np.int64)
         return table
-
-    def _carries(self) -> np.ndarray:
-        """Rows of the responses that entered the likelihood: positive weight (bool, shape (nobs,))."""
-        w = self._rd.weights
-        return np.ones(self._rd.nobs, bool) if w is None else np.asarray(w) > 0
 
     # ------------------------------------------------------------------ statsmodels surface
     @property
@@ -206,7 +201,7 @@ class MultidimResults(WaldInference):
     @property
     def nobs(self) -> int:
         """Number of responses that entered the likelihood (rows with a positive weight)."""
-        return int(self._carries().sum())
+        return int(self._rd.carries_weight.sum())
 
     @property
     def n_params(self) -> int:
