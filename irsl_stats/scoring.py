@@ -491,7 +491,12 @@ def estimate_abilities(
     # from the Gaussian the nodes were placed for: check those models with a second rule
     # re-centred on the first one's mean and SD, and integrate the ones on which the two rules
     # disagree on a dense grid
-    suspect = _sharp_models(kd, a, scale) | (np.abs(theta - mode) > _SKEW * scale) | (
+    # a question's log-likelihood changes over ~1/|a_j| in ability (its poles lie pi/|a_j| from
+    # the real axis): nodes ~scale/2 apart resolve it only when |a_j| scale is small. _SHARP is
+    # generous (the second rule decides); the benchmark's 50-question models (|a| scale ~ 0.2)
+    # are not checked. a_max is computed once: the dense grid's step uses it too
+    a_max = _max_discrimination(kd, a)
+    suspect = (a_max * scale > _SHARP) | (np.abs(theta - mode) > _SKEW * scale) | (
         np.abs(post_sd - scale) > _SKEW * scale)
     if suspect.any():
         idx = np.flatnonzero(suspect)
@@ -505,7 +510,7 @@ def estimate_abilities(
             width = np.maximum.reduce([post_sd[bad], sd2[off], scale[bad]])
             narrow = np.minimum.reduce([post_sd[bad], sd2[off], scale[bad]])
             th3, sd3, n_dense = _dense_moments(_model_subset(kd, bad), a, d, log_phi, mean[bad], sd[bad],
-                                               th2[off], width, narrow, _max_discrimination(kd, a)[bad],
+                                               th2[off], width, narrow, a_max[bad],
                                                n_threads)
             passes += n_dense
             theta[bad], post_sd[bad] = th3, sd3
@@ -534,17 +539,6 @@ def _max_discrimination(kd, a) -> np.ndarray:
     out = np.zeros(kd.n_models)
     np.maximum.at(out, kd.model, aj)
     return out
-
-
-def _sharp_models(kd, a, scale) -> np.ndarray:
-    """Models whose Gauss–Hermite scale is wide against their sharpest question.
-
-    The log-likelihood of a question changes over ``~1 / |a_j|`` in ability (its poles lie at
-    ``pi / |a_j|`` from the real axis); a rule whose nodes are ``~scale / 2`` apart resolves it
-    only when ``|a_j| * scale`` is small. :data:`_SHARP` is generous (the check that follows is
-    what decides); the benchmark's 50-question models (``|a| * scale ~ 0.2``) are not checked.
-    """
-    return _max_discrimination(kd, a) * scale > _SHARP
 
 
 def _model_subset(kd, idx) -> "_kernel.KernelData":
