@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import _kernel
+from .design_graph import design_components, disconnected_warning
 from .formula import LatentDesign
 from .identification import Identification, describe as describe_identification
 from .inference import DENSE_LIMIT, conditional_ses, joint_covariance
@@ -319,7 +320,7 @@ def _one_sided_questions(rd) -> List[str]:
     ``-inf`` (``+inf``); the fit stops at a bound with a huge standard error, which is no
     estimate of anything.
     """
-    side = one_sided(rd.item, response_extremes(rd.family.name, rd.y, rd.trials), rd.carries_weight, rd.n_items)
+    side = _one_sided(rd)
     out = []
     for value, what in ((-1, "no model ever answers correctly"), (1, "every model always answers correctly")):
         hit = rd.item_labels[side == value]
@@ -330,6 +331,31 @@ def _one_sided_questions(rd) -> List[str]:
                 "before fitting -- they carry no information about the models"
             )
     return out
+
+
+def _one_sided(rd) -> np.ndarray:
+    """Per question: +1 when every model always answers it correctly, -1 when none ever does, else
+    0 (shape (N,), int)."""
+    return one_sided(rd.item, response_extremes(rd.family.name, rd.y, rd.trials), rd.carries_weight, rd.n_items)
+
+
+def _flat_questions(rd, fitted: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Which of the ``candidates`` (bool, shape (N,)) have the same observed rate on all their
+    fitted rows (``fitted``, bool, shape (nobs,)), answered by at least two models (bool, (N,)).
+
+    Only the candidates' rows are read (none: no pass over the data; on 20M rows the full check
+    took a second), with two weighted bincounts (the rate's mean, then its squared deviations). A
+    spread below 1e-10 on the rate scale (0..1) is rounding, not a response.
+    """
+    if not candidates.any():
+        return np.zeros(rd.n_items, bool)
+    rows = fitted & candidates[rd.item]
+    item = rd.item[rows]
+    rate = rd.y[rows] / rd.trials[rows] if rd.family.uses_counts else rd.y[rows]
+    n = np.bincount(item, minlength=rd.n_items)
+    mean = np.bincount(item, weights=rate, minlength=rd.n_items) / np.maximum(n, 1)
+    dev = np.bincount(item, weights=(rate - mean[item]) ** 2, minlength=rd.n_items)
+    return (n >= 2) & (dev <= n * 1e-20)
 
 
 def _fitted_rows(est: Estimates, rd) -> np.ndarray:
@@ -357,6 +383,20 @@ def assemble_results(
 ) -> IRSLResults:
     """Map estimates to the identification, compute covariances and build the results."""
     warnings_ = list(est.warnings)
+    fitted = _fitted_rows(est, rd)
+    converged = est.converged
+    # blocks of models and questions that no response links (the graph of the rows the estimator
+    # fitted: under JML without the all-extreme models): the root cause of the singular
+    # informations and arbitrary estimates that follow, so its warning comes first
+    comp = design_components(rd.model, rd.item, rd.n_models, rd.n_items, fitted, rd.model_ptr)
+    disconnected = disconnected_warning(comp, rd.model_labels, rd.item_labels, method, irt)
+    if disconnected:
+        warnings_.insert(0, disconnected)
+        est.extra["Design"] = (f"{comp.n_components} blocks of models and questions that no response links "
+                               "(see the warnings)")
+        # the iterations stopped, but at one point of a continuum of maxima (any relative location
+        # of the blocks fits equally well): not a converged estimate of anything
+        converged = converged and method != "jml"
     a_prior = a_prior or DiscriminationPrior()
     if a_prior.active:
         est.extra["Discrimination prior"] = a_prior.describe()
@@ -381,16 +421,27 @@ def assemble_results(
     beta_pop, sigma_pop, loc_pop, scale_pop = ident_pop.transform(est.beta, est.sigma)
     cov_pop = base_cov[: len(beta_pop), : len(beta_pop)] / scale_pop**2
     to_reported = (scale_pop / scale, (loc_pop - loc) / scale)
-    mask = ident.free_mask(len(est.beta))
+    # the parameters the convention fixes (regression: the intercept at 0 and, for 2PL, sigma at 1)
+    # are reported at their constant values with zero variance and covariance, as "population"
+    # reports the ones it pins: params and cov_params list every coefficient of the formula, and
+    # IRSLResults.fixed_params / the summary mark them "(fixed)" from their zero variance. They
+    # are no free parameters: est.n_params (AIC, BIC, LR degrees of freedom) does not count them
+    fixed = ~ident.free_mask(len(est.beta))
     names = list(design.column_names) + ["sigma"]
     values = np.r_[beta_star, sigma_star]
-    p_names = [n for n, m in zip(names, mask) if m]
-    p_values = values[mask]
-    p_cov = cov_star[np.ix_(mask, mask)]
+    values[fixed] = ident.fixed_values(len(est.beta))[fixed]  # not 1e-15 off by rounding
+    beta_star, sigma_star = values[:-1].copy(), float(values[-1])
+    cov_star = cov_star.copy()
+    cov_star[fixed, :] = 0.0
+    cov_star[:, fixed] = 0.0
+    p_names = list(names)
+    p_values = values
+    p_cov = cov_star
     if precision.kind == "linear":
         p_names += precision.names
-        p_values = np.r_[p_values, est.gamma]
         gc = est.global_cov if est.global_cov is not None else np.full((precision.n_global,) * 2, np.nan)
+        gamma, gc = precision.reported(est.gamma, gc)
+        p_values = np.r_[p_values, gamma]
         p_cov = _block_diag(p_cov, gc)
     p_cov, negative_warning = _negative_variances_to_nan(p_cov, p_values, p_names)
     warnings_ += negative_warning
@@ -407,7 +458,6 @@ def assemble_results(
             f"the covariance of the scaling-law parameters is ill-conditioned (condition number "
             f"{cond:.1e}); the covariates may be nearly collinear — consider center() or scaling them"
         )
-    fitted = _fitted_rows(est, rd)
     items = _item_table(est, loc, scale, rd, precision, irt, fitted)
     # models answering each question in the likelihood: (model, question) pairs are unique
     answered = items["n"].to_numpy()
@@ -444,12 +494,42 @@ def assemble_results(
             )
     warnings_ += _one_sided_questions(rd)
     joint = None if est.joint_cov is None else _joint_on_scale(est, loc, scale, rd, precision)
-    if irt == "2pl" and (items["a"] < 0).any():
-        neg = items.index[items["a"] < 0]
+    # questions whose responses are the same for every model (not at an extreme: those are the
+    # one-sided questions above) say nothing about ability: a = 0 up to rounding, phi unbounded.
+    # Checked among the questions where that shows (a discrimination not clearly away from 0, a
+    # precision at its bound), so that a fit without such questions reads no data here
+    candidates = np.zeros(rd.n_items, bool)
+    if irt == "2pl":
+        a_abs, a_se = np.abs(items["a"].to_numpy()), items["a_se"].to_numpy()
+        candidates |= ~(a_abs > 2.0 * a_se) | (a_abs < 1e-8)
+    if precision.per_item:
+        candidates |= est.gamma >= LOG_PHI_BOUNDS[1] - 1e-6
+    flat = _flat_questions(rd, fitted, candidates)
+    if flat.any():
+        flat &= _one_sided(rd) == 0
+    if flat.any():
+        consequences = (["their discrimination is 0"] if irt == "2pl" else []) + (
+            ["their precision has no finite estimate"] if precision.per_item else [])
         warnings_.append(
-            f"{len(neg)} question(s) have negative discrimination (e.g. {list(neg[:5])}): a higher "
-            "ability predicts a lower score on them — check their answer keys"
+            f"{int(flat.sum())} question(s) get the same response from every model (e.g. "
+            f"{list(items.index[flat][:5])}): they carry no information about ability ("
+            f"{' and '.join(consequences)}); drop them before fitting"
         )
+    if irt == "2pl":
+        # only discriminations below 0 by more than two standard errors: a question that does
+        # not discriminate has an estimate scattered around 0 (half of them negative, and a flat
+        # question's a = -1e-17 is rounding), which says nothing about its answer key. Where the
+        # SE is undefined, a value beyond 1e-8 in magnitude (far below any discrimination the data
+        # can determine, far above rounding) stands for it
+        a_val, a_se = items["a"].to_numpy(), items["a_se"].to_numpy()
+        neg = np.where(np.isfinite(a_se), a_val + 2.0 * a_se < 0, a_val < -1e-8) & ~flat
+        if neg.any():
+            shown = list(items.index[neg][:5])
+            warnings_.append(
+                f"{int(neg.sum())} question(s) have a negative discrimination more than two standard "
+                f"errors below 0 (e.g. {shown}): a higher ability predicts a lower score on them — "
+                "check their answer keys"
+            )
     if irt == "2pl" and (np.abs(est.a) >= A_BOUND * 0.999).any():
         top = items.index[np.abs(est.a) >= A_BOUND * 0.999]
         warnings_.append(
@@ -459,14 +539,21 @@ def assemble_results(
         )
     if precision.per_item:
         at_bound = est.gamma >= LOG_PHI_BOUNDS[1] - 1e-6
+        # the flat questions are warned about above, with their cause
+        at_bound &= ~flat
         if at_bound.any():
+            if method == "jml":
+                cause = ("(the joint likelihood is unbounded: the abilities as free parameters can fit "
+                         "a question's responses almost exactly); use method='mml' or precision='common'")
+            else:
+                cause = ("(their responses vary almost not at all around the fitted means: nearly "
+                         "constant responses, responses the abilities predict almost exactly, or too "
+                         "few models answering them); use precision='common', a smaller "
+                         "precision_prior, or more models")
             warnings_.append(
-                f"{at_bound.sum()} question precision(s) reached the bound phi = "
-                f"{np.exp(LOG_PHI_BOUNDS[1]):.0e}: the likelihood has no finite optimum for them "
-                + ("(the joint likelihood is unbounded); use method='mml' or precision='common'"
-                   if method == "jml" else
-                   "(too few models to estimate a precision per question); use precision='common', "
-                   "a smaller precision_prior, or more models")
+                f"{int(at_bound.sum())} question precision(s) reached the bound phi = "
+                f"{np.exp(LOG_PHI_BOUNDS[1]):.0e} (e.g. {list(items.index[at_bound][:5])}): the "
+                f"likelihood has no finite optimum for them {cause}"
             )
     fitted_internal = design.matrix @ est.beta
     theta_star = (est.theta - loc) / scale
@@ -508,7 +595,7 @@ def assemble_results(
         nobs=int(fitted.sum()),
         n_weight_zero=int(rd.nobs - fitted.sum()),
         n_benchmarks=0 if rd.benchmarks is None else len(rd.benchmarks),
-        converged=est.converged,
+        converged=converged,
         n_iter=est.n_iter,
         n_passes=est.n_passes,
         seconds=est.seconds,
@@ -567,7 +654,9 @@ def _joint_on_scale(est: Estimates, loc: float, scale: float, rd, precision: Pre
         else:
             jac[base + c, base + c] = 1.0
     g0 = m + n * k
-    jac[np.arange(g0, p), np.arange(g0, p)] = 1.0
+    # the global precision parameters in the covariates' units (see PrecisionModel.reported)
+    jac[np.arange(g0, p), np.arange(g0, p)] = (
+        1.0 if precision.z_scale is None else 1.0 / precision.z_scale[: p - g0])
     labels = [f"theta[{lab}]" for lab in rd.model_labels]
     labels += [f"{name}[{lab}]" for lab in rd.item_labels for name in cols]
     labels += list(precision.names)[: p - g0]

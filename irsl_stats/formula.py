@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula, ModelSpec, model_matrix
 from formulaic.errors import DataMismatchWarning
+from formulaic.utils.code import sanitize_variable_names
 
-__all__ = ["LatentDesign", "parse_latent_formula", "model_covariates", "precision_design"]
+__all__ = ["LatentDesign", "parse_latent_formula", "model_covariates", "precision_design", "column_scales",
+           "scaled_lstsq", "scaled_rank"]
 
 _LHS_NAMES = ("ability", "theta")
 
@@ -67,13 +69,20 @@ class LatentDesign:
 
         Raises
         ------
+        TypeError
+            If ``new_models`` is not a DataFrame.
         ValueError
-            If a factor has a level unseen in the fit, or a covariate is missing or NaN.
+            If a factor has a level unseen in the fit, a covariate is missing or NaN, or a
+            covariate's column name is repeated.
         """
+        _check_table(new_models, "new_models", list(self.covariates.columns))
         if len(self.column_names) == 1 and self.column_names[0] == "Intercept":
             return np.ones((len(new_models), 1))
         self._check_levels(new_models)
-        strings = [c for c in new_models.columns if isinstance(new_models[c].dtype, pd.StringDtype)]
+        # only the columns the formula reads (unique, see _check_table): an unrelated repeated
+        # column would make new_models[c] a DataFrame
+        strings = [c for c in self.covariates.columns
+                   if c in new_models.columns and isinstance(new_models[c].dtype, pd.StringDtype)]
         if strings:  # as when fitting (see _covariate_values)
             new_models = new_models.assign(**{c: plain_strings(new_models[c]) for c in strings})
         with warnings.catch_warnings():
@@ -161,6 +170,46 @@ def _check_finite(x: np.ndarray, columns: Sequence[str], index: pd.Index, what: 
         )
 
 
+def column_scales(x: np.ndarray) -> np.ndarray:
+    """Largest absolute value of each column of ``x`` (1 for all-zero columns), shape (P,).
+
+    Dividing a design by these puts covariates in raw units (FLOPs ~ 1e22) on the scale of the
+    intercept before a rank test or a least-squares solve, whose tolerances are relative to the
+    largest singular value; all-zero columns stay zero.
+    """
+    x = np.asarray(x, dtype=float)
+    scale = np.abs(x).max(axis=0) if x.size else np.ones(x.shape[1:])
+    scale[scale == 0] = 1.0
+    return scale
+
+
+def scaled_rank(x: np.ndarray) -> int:
+    """Numerical rank of a design matrix after scaling each column by :func:`column_scales`.
+
+    ``np.linalg.matrix_rank`` sets its tolerance relative to the largest singular value, so a
+    covariate in raw units (FLOPs ~ 1e22) made the intercept column look like rounding noise and a
+    well-conditioned design was called rank deficient. Rank does not depend on column scaling, so
+    scaling first keeps only real collinearity (``x`` and ``2*x``, a constant next to the
+    intercept, dummy traps). All-zero columns are left at zero and still count as deficient.
+    """
+    if x.size == 0:
+        return 0
+    return int(np.linalg.matrix_rank(x / column_scales(x)))
+
+
+def scaled_lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of ``y`` (n,) or (n, K) on the columns of ``x`` (n, P).
+
+    Solved on columns scaled by :func:`column_scales` and mapped back: ``lstsq``'s cutoff for
+    small singular values is relative to the largest one, so a covariate in raw units (FLOPs ~
+    1e22) would otherwise make the intercept look like rounding noise and drop it. Returns shape
+    (P,) or (P, K).
+    """
+    scale = column_scales(x)
+    coef = np.linalg.lstsq(np.asarray(x, float) / scale, y, rcond=None)[0]
+    return coef / scale if coef.ndim == 1 else coef / scale[:, None]
+
+
 def _split_formula(formula: str) -> str:
     """Return the right-hand side of ``ability ~ rhs`` (or of ``~ rhs``)."""
     if "~" not in formula:
@@ -215,15 +264,21 @@ def model_covariates(
 
     Raises
     ------
+    TypeError
+        If ``models`` (or ``data``) is given but is not a DataFrame.
     ValueError
-        If a column is found nowhere, varies within a model, is missing for some models, or the
-        models table's key does not match the model labels of the responses (wrong key column,
-        or labels of another type, e.g. integers vs strings).
+        If a column is found nowhere, varies within a model, is missing for some models, is
+        repeated in a table, or the models table's key does not match the model labels of the
+        responses (wrong key column, or labels of another type, e.g. integers vs strings).
     """
     what = (
         "the groups= column(s) (clusters of cov_type='cluster')" if role == "groups"
         else "covariate(s) used by the formula"
     )
+    if models is not None:
+        _check_table(models, "models", [model_col, *needed])
+    if data is not None:
+        _check_table(data, "data", [model_col, *needed])
     out = pd.DataFrame(index=model_labels)
     missing_everywhere = []
     table = None
@@ -280,6 +335,30 @@ def model_covariates(
             f"{list(bad_models[:10])}{' ...' if len(bad_models) > 10 else ''}"
         )
     return out
+
+
+def _check_table(table, name: str, used: Sequence[str]) -> None:
+    """Raise a clear error when ``table`` is not a DataFrame or repeats a column it is read by.
+
+    Without this a Series, dict or array failed with "'Series' object has no attribute
+    'columns'", and a repeated covariate column (``table[col]`` is then a DataFrame) with an
+    AttributeError deep inside the covariate collection.
+    """
+    if not isinstance(table, pd.DataFrame):
+        layout = ("the long responses" if name == "data"
+                  else "one row per model and the covariates as columns")
+        hint = (f" (one model's row? select it with double brackets, e.g. {name}.iloc[[0]])"
+                if isinstance(table, pd.Series) else "")
+        raise TypeError(
+            f"{name} must be a pandas DataFrame with {layout}; got {type(table).__name__}{hint}"
+        )
+    repeated = table.columns[table.columns.duplicated()].unique()
+    bad = [c for c in repeated if c in set(used)]
+    if bad:
+        raise ValueError(
+            f"{name} has repeated column name(s) {bad}, so their values are ambiguous; rename or "
+            f"drop the duplicates (e.g. {name}.loc[:, ~{name}.columns.duplicated()])"
+        )
 
 
 def _covariate_values(values: pd.Series):
@@ -373,7 +452,7 @@ def parse_latent_formula(
         )
     columns = list(mm.columns)
     _check_finite(x, columns, model_labels, "models")
-    rank = np.linalg.matrix_rank(x) if x.size else 0
+    rank = scaled_rank(x)
     if rank < x.shape[1]:
         raise ValueError(
             f"the latent-regression design of {formula!r} is rank deficient (rank {rank} < "
@@ -393,25 +472,45 @@ def _formula_variables(rhs: str) -> list:
     """Names of the data columns a right-hand side uses.
 
     formulaic's ``required_variables`` misses variables nested in stateful transforms (e.g.
-    ``center(log(compute))``), so the factor expressions are walked with :mod:`ast`: every name
-    that is not called as a function is a column.
+    ``center(log(compute))``) and cuts a quoted name at its first dot (``log(`compute.1`)`` gives
+    ``compute``), so each factor is read here: a plain or backtick-quoted name (formulaic looks it
+    up as is), ``Q('name')``, and the names of a Python expression that are not called as
+    functions, with backtick-quoted names sanitised and mapped back exactly as formulaic does.
     """
     names: set = set()
     for term in Formula(rhs):
         for factor in term.factors:
-            try:
-                tree = ast.parse(factor.expr, mode="eval")
-            except SyntaxError:
-                continue
-            called = {
-                n.func.id
-                for n in ast.walk(tree)
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-            }
-            attrs = {n.value.id for n in ast.walk(tree)
-                     if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
-            names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called - attrs
+            names |= _factor_variables(factor)
     return sorted(names)
+
+
+def _factor_variables(factor) -> set:
+    """Data columns one formulaic factor reads (see :func:`_formula_variables`)."""
+    method = getattr(factor.eval_method, "value", factor.eval_method)
+    if method == "lookup":  # `x` or `log compute`: the expression is the column name
+        return {factor.expr}
+    if method != "python":  # literals ("1", scaling constants)
+        return set()
+    aliases: dict = {}
+    try:
+        tree = ast.parse(sanitize_variable_names(factor.expr, {}, aliases), mode="eval")
+    except SyntaxError:
+        return set()  # formulaic reports the malformed expression when evaluating it
+    names = set()
+    called = set()
+    attrs = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+            called.add(n.func.id)
+            # Q('log compute') looks a column up by its (quoted) name
+            if (n.func.id == "Q" and n.args and isinstance(n.args[0], ast.Constant)
+                    and isinstance(n.args[0].value, str)):
+                names.add(n.args[0].value)
+        elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+            attrs.add(n.value.id)  # np.log(x): np is a module, not a column
+    names |= {aliases.get(n.id, n.id) for n in ast.walk(tree)
+              if isinstance(n, ast.Name) and n.id not in called and n.id not in attrs}
+    return names
 
 
 def precision_design(spec: str, item_table: pd.DataFrame) -> tuple:
@@ -440,6 +539,6 @@ def precision_design(spec: str, item_table: pd.DataFrame) -> tuple:
     if z.shape[0] != len(item_table):
         raise ValueError(f"the precision formula {spec!r} dropped rows (missing values?)")
     _check_finite(z, list(mm.columns), item_table.index, "questions")
-    if np.linalg.matrix_rank(z) < z.shape[1]:
+    if scaled_rank(z) < z.shape[1]:
         raise ValueError(f"the precision design {spec!r} is rank deficient: {list(mm.columns)}")
     return np.ascontiguousarray(z), [f"log_phi:{c}" for c in mm.columns]

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .formula import scaled_lstsq
+
 __all__ = ["CONVENTIONS", "Identification", "describe"]
 
 CONVENTIONS = ("population", "regression")
@@ -43,7 +45,7 @@ class Identification:
     def build(cls, convention: str, irt: str, x: np.ndarray, column_names) -> "Identification":
         if convention not in CONVENTIONS:
             raise ValueError(f"identification must be one of {CONVENTIONS}; got {convention!r}")
-        c, *_ = np.linalg.lstsq(x, np.ones(x.shape[0]), rcond=None)
+        c = scaled_lstsq(x, np.ones(x.shape[0]))
         if not np.allclose(x @ c, 1.0, atol=1e-8):
             raise ValueError(
                 "the latent-regression design does not contain a constant (an intercept or a full "
@@ -82,27 +84,54 @@ class Identification:
                 mask[-1] = False
         return mask
 
+    def fixed_values(self, n_beta: int) -> np.ndarray:
+        """Values of (beta, sigma) that the convention fixes, shape (P+1,); NaN where free
+        (regression: the intercept 0 and, for 2PL, sigma 1)."""
+        values = np.full(n_beta + 1, np.nan)
+        if self.convention == "regression":
+            values[self.intercept_index] = 0.0
+            if self.irt == "2pl":
+                values[-1] = 1.0
+        return values
+
     @property
     def n_determined(self) -> int:
-        """How many reported (beta, sigma) directions the convention determines from the others
-        (population: the location, and for 2PL the scale); fixed ones are not reported at all."""
-        if self.convention == "population":
-            return 2 if self.irt == "2pl" else 1
-        return 0
+        """How many reported (beta, sigma) directions the convention determines: the location and,
+        for 2PL, the scale (population: as functions of the other parameters; regression: the
+        intercept and sigma, reported at their fixed values with zero variance)."""
+        return 2 if self.irt == "2pl" else 1
 
     def jacobian(self, beta: np.ndarray, sigma: float) -> np.ndarray:
-        """d(beta*, sigma*)/d(beta, sigma), shape (P+1, P+1), by central differences."""
+        """d(beta*, sigma*)/d(beta, sigma), shape (P+1, P+1), in closed form.
+
+        With ``loc`` and ``scale`` from :meth:`loc_scale`, ``beta* = (beta - loc c) / scale`` and
+        ``sigma* = sigma / scale``; ``L`` and ``S`` are the gradients of ``loc`` and ``scale``
+        with respect to ``(beta, sigma)``. (Central differences with a step of ``1e-6 max(1,
+        |b|)`` were far too coarse for the coefficient of a covariate in large units, ~1e-6 per
+        unit: standard errors came out 22% off without a word.)
+        """
+        beta = np.asarray(beta, float)
         p = beta.size
-        base = np.r_[beta, sigma]
-        jac = np.empty((p + 1, p + 1))
-        for k in range(p + 1):
-            h = 1e-6 * max(1.0, abs(base[k]))
-            up, dn = base.copy(), base.copy()
-            up[k] += h
-            dn[k] -= h
-            fu = np.r_[self.transform(up[:p], up[p])[:2]]
-            fd = np.r_[self.transform(dn[:p], dn[p])[:2]]
-            jac[:, k] = (fu - fd) / (2 * h)
+        beta_star, sigma_star, _, scale = self.transform(beta, sigma)
+        grad_loc = np.zeros(p + 1)
+        grad_scale = np.zeros(p + 1)
+        if self.convention == "population":
+            fitted = self.x @ beta
+            grad_loc[:p] = self.x.mean(axis=0)
+            if self.irt == "2pl":
+                # scale^2 = var(x beta) + sigma^2 (population variance over the models)
+                grad_scale[:p] = (fitted - fitted.mean()) @ self.x / len(fitted) / scale
+                grad_scale[p] = sigma / scale
+        else:
+            grad_loc[self.intercept_index] = 1.0
+            if self.irt == "2pl":
+                grad_scale[p] = 1.0
+        jac = np.zeros((p + 1, p + 1))
+        jac[:p, :p] = np.eye(p)
+        jac[:p] -= np.outer(self.c, grad_loc)
+        jac[p, p] = 1.0
+        jac /= scale
+        jac -= np.outer(np.r_[beta_star, sigma_star], grad_scale) / scale
         return jac
 
 

@@ -20,6 +20,8 @@ from typing import List, Optional
 import numpy as np
 from scipy import optimize
 
+from .formula import scaled_lstsq
+
 __all__ = ["RegressionFit", "fit_latent_regression", "sandwich"]
 
 
@@ -147,7 +149,7 @@ def cluster_warnings(x: np.ndarray, groups: np.ndarray, names: List[str]) -> Lis
     out = []
     indicators = np.zeros((len(codes), g))
     indicators[np.arange(len(codes)), codes] = 1.0
-    coef, *_ = np.linalg.lstsq(x, indicators, rcond=None)
+    coef = scaled_lstsq(x, indicators)
     if np.abs(indicators - x @ coef).max() < 1e-8:
         spread = np.zeros(x.shape[1])
         for c in range(g):
@@ -208,7 +210,7 @@ def fit_latent_regression(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: boo
     m, p = x.shape
     if m <= p:
         reml = False  # no residual degrees of freedom: sigma goes to its boundary (reported)
-    beta_ols = np.linalg.lstsq(x, t, rcond=None)[0]
+    beta_ols = scaled_lstsq(x, t)
     resid_var = float(np.mean((t - x @ beta_ols) ** 2)) if m > p else 1.0
 
     def negobj(log_s2):

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .formula import scaled_lstsq, scaled_rank
+
 __all__ = ["LRTestResult", "anova", "compare_lr_test"]
 
 
@@ -100,7 +102,7 @@ def _same_value(u, v) -> bool:
 
 
 def _rank(x: np.ndarray) -> int:
-    return int(np.linalg.matrix_rank(x)) if x.size else 0
+    return scaled_rank(x)  # column-scaled: raw-unit covariates are not rounding noise
 
 
 _PAIR_HINT = "call the method on the larger law with the smaller one as `restricted`"
@@ -114,7 +116,7 @@ def _nesting(full, restricted, hint: str = _PAIR_HINT) -> int:
     xf = np.asarray(full.design.matrix, float)
     xr = np.asarray(restricted.design.matrix, float)
     if xr.shape[1]:
-        coef = np.linalg.lstsq(xf, xr, rcond=None)[0]
+        coef = scaled_lstsq(xf, xr)
         resid = np.abs(xr - xf @ coef).max(axis=0)
         outside = resid > 1e-8 * np.maximum(np.abs(xr).max(axis=0), 1.0)
         if outside.any():

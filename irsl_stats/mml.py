@@ -40,12 +40,13 @@ from scipy.special import logsumexp
 
 from . import _kernel
 from .acceleration import EMStep, run_em
+from .formula import scaled_lstsq
 from .inference import _batched_inverse, global_precision_cov, item_column_index, item_columns
 from .jml import ItemState, JMLOptions, fit_jml, newton_item_update, within_bounds
 from .precision import PrecisionModel
 from .priors import A_FLOOR, DiscriminationPrior
 
-__all__ = ["fit_mml", "gauss_hermite", "sigma_divisor"]
+__all__ = ["fit_mml", "gauss_hermite", "not_converged_text", "sigma_divisor"]
 
 
 def gauss_hermite(n: int):
@@ -88,6 +89,20 @@ class _Posterior:
         terms = ll + log_prior + self.logw[None, :] + np.log(scale)[:, None] + 0.5 * self.z[None, :] ** 2 + 0.5 * np.log(2 * np.pi)
         marg = logsumexp(terms, axis=1)
         return nodes, terms, marg
+
+
+def not_converged_text(label: str, max_iter: int, last_change: float) -> str:
+    """The warning of an EM run that stopped at ``max_iter`` without converging.
+
+    The change of the objective needs two iterations to compare: after one (``max_iter=1``)
+    ``last_change`` is NaN, and the warning says it stopped after one iteration instead of
+    printing "last change nan".
+    """
+    if np.isfinite(last_change):
+        return (f"{label} did not converge in {max_iter} EM iterations (last change of the marginal "
+                f"log-likelihood {last_change:.2e}); increase max_iter")
+    return (f"{label} stopped after {max_iter} EM iteration(s), too few to judge convergence (no "
+            "change of the marginal log-likelihood to compare); increase max_iter")
 
 
 def sigma_divisor(irt: str, x: np.ndarray, reml: bool = True) -> Tuple[bool, int]:
@@ -242,7 +257,7 @@ def fit_mml(
     n_passes = jf.n_passes
     per_item_s = precision.per_item
     cols = item_column_index(irt, precision)
-    ones_coef = np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]
+    ones_coef = scaled_lstsq(x, np.ones(len(x)))
 
     reml, dof = sigma_divisor(irt, x, reml)
 
@@ -274,7 +289,7 @@ def fit_mml(
         # M-step, latent regression (closed form)
         e_theta = (post * nodes).sum(1)
         e_theta2 = (post * nodes**2).sum(1)
-        beta = np.linalg.lstsq(x, e_theta, rcond=None)[0]
+        beta = scaled_lstsq(x, e_theta)
         fitted = x @ beta
         sigma = float(np.sqrt(max(np.sum(e_theta2 - 2 * e_theta * fitted + fitted**2) / dof, 1e-12)))
         # renormalise: mean(x'beta) = 0, var(x'beta) + sigma^2 = 1 (2PL)
@@ -296,10 +311,7 @@ def fit_mml(
     items, beta, sigma, mode = run.state.items, run.state.beta, run.state.sigma, run.state.mode
     converged, it, history = run.converged, run.n_maps, run.history
     if not converged:
-        warnings_.append(
-            f"MML did not converge in {max_iter} EM iterations (last change of the marginal "
-            f"log-likelihood {run.last_change:.2e}); increase max_iter"
-        )
+        warnings_.append(not_converged_text("MML", max_iter, run.last_change))
     # final posterior at the estimates
     log_phi = precision.log_phi(items.gamma)
     mean = x @ beta

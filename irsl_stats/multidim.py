@@ -44,9 +44,10 @@ from scipy.special import logsumexp
 
 from . import _kernel
 from .acceleration import EMStep, run_em
+from .formula import scaled_lstsq
 from .inference import _batched_inverse
 from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, JMLOptions, _safe_newton, fit_jml, within_bounds
-from .mml import gauss_hermite, sigma_divisor
+from .mml import gauss_hermite, not_converged_text, sigma_divisor
 from .precision import PrecisionModel
 from .priors import A_FLOOR, DiscriminationPrior
 
@@ -326,7 +327,7 @@ def _identifying_map(kind: str, irt: str, x, B, Sigma, rescale: bool = True):
 def _identified_latent(x, B, Sigma, loc, T):
     """``B`` and ``Sigma`` of the abilities mapped by ``(theta - loc) T^-1'``."""
     T_inv = np.linalg.inv(T)
-    ones_coef = np.linalg.lstsq(x, np.ones(len(x)), rcond=None)[0]
+    ones_coef = scaled_lstsq(x, np.ones(len(x)))
     B = (B - np.outer(ones_coef, loc)) @ T_inv.T
     Sigma = T_inv @ Sigma @ T_inv.T
     return B, 0.5 * (Sigma + Sigma.T)
@@ -423,7 +424,7 @@ def _initial(kd, precision, irt, pattern: LoadingPattern, x, n_threads, a_prior=
             # the one-dimensional start gives a benchmark whose ability correlates negatively
             # with the others negative loadings: flip such dimensions now (their start
             # correlations become -0.5), so EM never has to carry loadings through 0
-            B0 = np.linalg.lstsq(x, mode, rcond=None)[0]
+            B0 = scaled_lstsq(x, mode)
             items0, _, Sigma, mode = _orient(MultiItems(A, jf.items.d, jf.items.gamma), B0, Sigma, mode,
                                              pattern.free)
             A = items0.A
@@ -434,7 +435,7 @@ def _initial(kd, precision, irt, pattern: LoadingPattern, x, n_threads, a_prior=
         Sigma = np.eye(dims)
         mode = np.zeros((kd.n_models, dims))
         mode[:, 0] = jf.theta
-    B = np.linalg.lstsq(x, mode, rcond=None)[0]
+    B = scaled_lstsq(x, mode)
     return MultiItems(A, jf.items.d.copy(), jf.items.gamma.copy()), B, Sigma, mode, jf.n_passes
 
 
@@ -768,7 +769,7 @@ def fit_multidim(
         new_items, _ = item_update(g_item, h_item, items, free, precision, 1.0, a_prior)
         new_items.A = np.where(free, new_items.A, items.A)  # fixed loadings stay exactly where they are
         e_theta, c_theta = posterior_moments(nodes, post)
-        B = np.linalg.lstsq(x, e_theta, rcond=None)[0]
+        B = scaled_lstsq(x, e_theta)
         if not sigma_fixed:
             resid = e_theta - x @ B
             Sigma = (c_theta.sum(axis=0) + resid.T @ resid) / dof
@@ -795,8 +796,7 @@ def fit_multidim(
             "separate the models almost perfectly and the likelihood has no finite maximum for them; "
             f"{a_prior.bound_advice(one_pl=pattern.kind == 'per_benchmark')}, or drop those questions")
     if not converged:
-        warnings_.append(f"MML (D = {dims}) did not converge in {max_iter} EM iterations (last change of "
-                         f"the marginal log-likelihood {change:.2e}); increase max_iter")
+        warnings_.append(not_converged_text(f"MML (D = {dims})", max_iter, change))
     # final posterior at the estimates (after the rotation or sign change the quadrature is
     # simply re-placed)
     log_phi = precision.log_phi(items.gamma)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .api import _check_enough_models
+from .design_graph import design_components, disconnected_warning
 from .multidim import LoadingPattern, fit_multidim
 from .priors import DiscriminationPrior
 from .multidim_results import MultidimResults
@@ -35,10 +36,11 @@ def fit_multidimensional(
     least 2) is checked by :func:`irsl_stats.fit`. Warns
     (IRSLWarning, through the results) about questions every model passes or every model fails,
     about per-benchmark dimensions whose every question is such a question (their ability is not
-    identified), and about benchmarks with a single question.
+    identified), about benchmarks with a single question, and when the models and questions
+    fall apart into blocks that no response links (:mod:`irsl_stats.design_graph`).
     """
     common = dict(n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads, reml=reml)
-    data_warnings = _one_sided_questions(rd)
+    data_warnings = _design_warnings(rd) + _one_sided_questions(rd)
     if ability == "per_benchmark":
         pattern = LoadingPattern.per_benchmark(rd.item_benchmark_codes, rd.benchmarks)
         if pattern.dims < 2:
@@ -94,6 +96,14 @@ def fit_multidimensional(
     for w in caught[best]:
         warnings.warn(w.message, w.category, stacklevel=3)  # points at the caller of irsl.fit
     return chosen
+
+
+def _design_warnings(rd) -> List[str]:
+    """The warning for a design that falls apart into blocks no response links (marginal ML:
+    only the population distribution places them on one scale); empty when it is connected."""
+    comp = design_components(rd.model, rd.item, rd.n_models, rd.n_items, rd.carries_weight, rd.model_ptr)
+    text = disconnected_warning(comp, rd.model_labels, rd.item_labels, "mml")
+    return [text] if text else []
 
 
 def _one_sided_questions(rd) -> List[str]:

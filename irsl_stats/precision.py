@@ -24,6 +24,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from .formula import column_scales, scaled_lstsq
 from .priors import centred_normal_terms
 
 __all__ = ["PrecisionModel"]
@@ -45,6 +46,10 @@ class PrecisionModel:
         ``phi`` for ``kind="fixed"``.
     prior_scale : float or None
         Standard deviation of the normal prior of ``gamma_j`` around their mean (``item`` only).
+    z_scale : ndarray, shape (R,) or None
+        ``linear`` built by :meth:`linear`: ``z`` is the question design divided column-wise by
+        these scales, so the estimator's ``gamma`` is in scaled units; :meth:`reported` maps it
+        (and its covariance) back to the units of the covariates.
     """
 
     kind: str
@@ -53,6 +58,25 @@ class PrecisionModel:
     names: List[str] = field(default_factory=list)
     fixed_value: Optional[float] = None
     prior_scale: Optional[float] = None
+    z_scale: Optional[np.ndarray] = None
+
+    @classmethod
+    def linear(cls, n_items: int, z: np.ndarray, names: List[str]) -> "PrecisionModel":
+        """``log phi = z gamma`` over a question design ``z`` (N, R) in the covariates' own units.
+
+        The estimator works on ``z`` divided by :func:`~irsl_stats.formula.column_scales`: its
+        Newton steps, eigenvalue floors and pseudo-inverses are relative to the largest entry, so
+        a covariate in raw units (~1e15) next to the intercept gave a wrong intercept and a
+        standard error of 1e-32 without a word.
+        """
+        scale = column_scales(z)
+        return cls("linear", n_items, z=np.ascontiguousarray(z / scale), names=list(names), z_scale=scale)
+
+    def reported(self, gamma: np.ndarray, cov: np.ndarray):
+        """``(gamma, cov)`` of the global precision parameters in the covariates' units."""
+        if self.z_scale is None:
+            return gamma, cov
+        return gamma / self.z_scale, cov / np.outer(self.z_scale, self.z_scale)
 
     @property
     def n_global(self) -> int:
@@ -72,8 +96,7 @@ class PrecisionModel:
         if self.kind == "item":
             return np.asarray(log_phi0, float).copy()
         if self.kind == "linear":
-            coef, *_ = np.linalg.lstsq(self.z, log_phi0, rcond=None)
-            return coef
+            return scaled_lstsq(self.z, log_phi0)  # raw-unit question covariates keep the intercept
         return np.zeros(0)
 
     def log_phi(self, gamma: np.ndarray) -> np.ndarray:

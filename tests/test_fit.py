@@ -480,8 +480,8 @@ def test_population_convention(beta_fits, ident_fits):
 
 def test_regression_convention(beta_fits, ident_fits):
     for label, irt_, (_, reg) in _ident_pairs(beta_fits, ident_fits):
-        assert "Intercept" not in reg.params.index, label
-        assert ("sigma" in reg.params.index) == (irt_ == "1pl"), label
+        assert reg.params["Intercept"] == 0.0 and "Intercept" in reg.fixed_params, label
+        assert ("sigma" in reg.fixed_params) == (irt_ == "2pl"), label
         if irt_ == "2pl":
             assert reg.sigma == pytest.approx(1.0, abs=1e-10), label
         # the intercept is fixed at 0: fitted values are the covariate part of x'beta only

@@ -181,9 +181,10 @@ def test_fixed_detection_only_for_constants(sim, res):
     rc = _fit(sim, "ability ~ center(log(compute))")
     assert rc.fixed_params == ["Intercept"]
     assert "(fixed)" in rc.summary().as_text()
-    # the regression convention does not report the fixed ones at all
+    # the regression convention reports its fixed parameters as constants
     rr = _fit(sim, identification="regression")
-    assert rr.fixed_params == [] and rr.tvalues.notna().all()
+    assert rr.fixed_params == ["Intercept", "sigma"]
+    assert rr.tvalues.drop(rr.fixed_params).notna().all()
 
 
 # ============================================================================ 5. pass@k labels
