@@ -8,6 +8,8 @@ the estimates to the chosen identification (:mod:`irsl_stats.identification`) an
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
@@ -15,13 +17,13 @@ import pandas as pd
 
 from ._checks import is_integer, is_positive_finite
 from . import _kernel
-from .data import ResponseData
+from .data import ResponseData, _drop_unused_categories
 from .formula import parse_latent_formula, precision_design
 from .identification import Identification
 from .jml import JMLOptions
 from .precision import PrecisionModel
 from .priors import DiscriminationPrior
-from .results import IRSLResults
+from .results import IRSLResults, IRSLWarning
 
 if TYPE_CHECKING:  # the multidimensional results are imported when a fit needs them
     from .multidim_results import MultidimResults
@@ -143,14 +145,27 @@ def kernel_data(rd: ResponseData) -> "_kernel.KernelData":
 
 
 def _question_table(data: Optional[pd.DataFrame], rd: ResponseData, question: str) -> pd.DataFrame:
-    """Question covariates (columns of ``data`` constant within question), in estimator order."""
+    """Question covariates (columns of ``data`` constant within question), in estimator order.
+
+    Columns whose values cannot be hashed (lists or dicts, e.g. lm-eval's ``resps``) or whose
+    name is repeated are no covariates and are left out.
+    """
     table = pd.DataFrame(index=rd.item_labels)
     if rd.item_benchmark is not None:
         table["benchmark"] = rd.item_benchmark.reindex(rd.item_labels).to_numpy()
     if isinstance(data, pd.DataFrame) and question in data.columns:
         g = data.groupby(question, sort=False, observed=True)
-        nun = g.nunique(dropna=False)
-        const_cols = [c for c in nun.columns if (nun[c] <= 1).all() and c not in table.columns]
+        repeated = set(data.columns[data.columns.duplicated()])
+        const_cols = []
+        for c in data.columns:
+            if c == question or c in repeated or c in table.columns:
+                continue
+            try:
+                constant = bool((g[c].nunique(dropna=False) <= 1).all())
+            except TypeError:  # unhashable values: an unrelated column crashed every fit
+                continue
+            if constant:
+                const_cols.append(c)
         if const_cols:
             first = g[const_cols].first()
             for c in const_cols:
@@ -164,7 +179,7 @@ def build_precision(
     """Turn the ``precision=`` argument into a :class:`PrecisionModel`."""
     if family in ("bernoulli", "binomial"):
         return PrecisionModel("none", n_items)
-    if isinstance(precision, (int, float, np.floating)) and not isinstance(precision, bool):
+    if isinstance(precision, numbers.Real) and not isinstance(precision, (bool, np.bool_)):
         if not np.isfinite(precision) or precision <= 0:
             raise ValueError(f"a fixed precision must be a positive number; got {precision!r}")
         return PrecisionModel("fixed", n_items, fixed_value=float(precision))
@@ -185,7 +200,7 @@ def build_precision(
         return PrecisionModel("item", n_items, prior_scale=scale)
     if isinstance(precision, str) and precision.strip().startswith("~"):
         z, names = precision_design(precision, question_table)
-        return PrecisionModel("linear", n_items, z=z, names=names)
+        return PrecisionModel.linear(n_items, z, names)
     raise ValueError(
         f"precision must be 'common', 'item', a formula '~ <question covariates>' or a positive "
         f"number; got {precision!r}"
@@ -296,6 +311,43 @@ def _check_tol_and_n_quad(tol, n_quad) -> None:
     if n_quad is not None and not is_integer(n_quad, 2):
         raise ValueError(f"n_quad must be an integer >= 2 (quadrature nodes per model and dimension) or None "
                          f"for the default (7 for one ability); got n_quad={n_quad!r}")
+
+
+def _check_formula_and_models(formula, models) -> None:
+    """TypeError/ValueError for a ``formula`` that is not a string or a ``models`` that is not a
+    DataFrame with unique column names (they failed deep inside with an AttributeError)."""
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string 'ability ~ <model covariates>' (e.g. "
+                        f"'ability ~ log(compute)', or 'ability ~ 1' for none); got {type(formula).__name__}")
+    if models is None or isinstance(models, pd.DataFrame):
+        if models is not None and models.columns.has_duplicates:
+            dups = list(models.columns[models.columns.duplicated()].unique())
+            raise ValueError(f"models: the table has duplicated column names {dups}; names must be "
+                             f"unique (rename or drop the repeated columns)")
+        return
+    if isinstance(models, pd.Series):
+        hint = (" (e.g. models.rename('<covariate>').rename_axis('model').reset_index() for a "
+                "Series indexed by model)")
+    else:
+        hint = " (e.g. pd.DataFrame(array, columns=['model', 'compute', ...]))"
+    raise TypeError(f"models must be a pandas DataFrame with one row per model (the model labels in a "
+                    f"column or the index, the covariates in columns) or None; got "
+                    f"{type(models).__name__}{hint}")
+
+
+def _check_full_cov(full_cov, method: str):
+    """``full_cov`` as True, False or "auto"; warns when set with a method that ignores it."""
+    if isinstance(full_cov, (bool, np.bool_)):
+        full_cov = bool(full_cov)
+    elif not (isinstance(full_cov, str) and full_cov == "auto"):
+        raise ValueError(f"full_cov must be True, False or 'auto'; got {full_cov!r}")
+    if full_cov is True and method != "jml":
+        warnings.warn(
+            f"full_cov=True applies only to method='jml' (the dense joint covariance of abilities and "
+            f"questions); method={method!r} does not form it and ignores full_cov: drop full_cov= or "
+            f"use method='jml'", IRSLWarning, stacklevel=3,
+        )
+    return full_cov
 
 
 def _check_choice(name: str, value, choices) -> None:
@@ -429,7 +481,10 @@ def fit(
         ``cov_type``).
     boundary : {"error", "squeeze", "clip"}, optional
         Beta responses exactly 0 or 1: an error naming the rows (default), moved inside (0, 1)
-        by the Smithson–Verkuilen squeeze, or clipped. With a ResponseData its own policy is
+        by the Smithson–Verkuilen squeeze ``(y (n - 1) + 0.5) / n`` of every response, with
+        ``n`` the trials of counts, else the sample size (the number of rows of ``data``; the
+        item bank records it as ``ItemBank.squeeze_n`` and :meth:`ItemBank.score
+        <irsl_stats.bank.ItemBank.score>` squeezes new responses with the same ``n``), or clipped. With a ResponseData its own policy is
         used, and a different ``"squeeze"``/``"clip"`` here is an error.
     n_quad : int, optional
         Adaptive Gauss–Hermite nodes per model (and dimension) for ``method="mml"``, at least
@@ -438,10 +493,13 @@ def fit(
         questions per model 7 nodes leave an error of about 0.005 per model in the
         log-likelihood (-141.74 at 7 against -141.55 at 41 for 8 questions and 30 models):
         compare likelihoods of fits with the same ``n_quad``.
-    full_cov : "auto" or bool
-        Joint (dense) covariance of all abilities and question parameters when the number of
-        parameters is at most :data:`~irsl_stats.inference.DENSE_LIMIT` (``"auto"``); otherwise the
-        block-conditional standard errors.
+    full_cov : {"auto", True, False}
+        With ``method="jml"`` only: standard errors from the joint (dense) covariance of all
+        abilities and question parameters (``True``; ``"auto"``: when the number of parameters
+        is at most :data:`~irsl_stats.inference.DENSE_LIMIT`), available from
+        :meth:`IRSLResults.joint_cov_params`, or the block-conditional ones (``False``).
+        ``method="mml"`` does not form the joint covariance and ignores ``full_cov``
+        (``full_cov=True`` then warns).
     max_iter, tol : convergence controls (``tol`` on the Newton step in standard-error units).
         ``max_iter`` defaults to 500 iterations (one ability) or 5,000 EM iterations
         (multidimensional abilities, whose EM is cheap per iteration but converges linearly and,
@@ -482,8 +540,10 @@ def fit(
     ['Intercept', 'log(compute)']
     """
     call = dict(locals())  # the arguments, so compare_lr_test can refit by maximum likelihood
+    _check_formula_and_models(formula, models)
     _check_choice("irt", irt, ("1pl", "2pl"))
     _check_choice("method", method, ("jml", "mml"))
+    full_cov = _check_full_cov(full_cov, method)
     if not isinstance(reml, (bool, np.bool_)):
         raise ValueError(f"reml must be True or False; got {reml!r}")
     _check_choice("ability", ability, ("shared", "per_benchmark"))
@@ -506,6 +566,10 @@ def fit(
         raise ValueError(f"max_iter must be an integer >= 1 (or None for the default); got {max_iter!r}")
     _check_tol_and_n_quad(tol, n_quad)
     _kernel.resolve_n_threads(n_threads)
+    if isinstance(data, pd.DataFrame):
+        # a categorical label column filtered to some of its models (or questions) keeps the
+        # others as categories: ItemBank.score dropped them, fit raised "have no responses"
+        data = _drop_unused_categories(data, ("model" if model is None else model, question))
     rd = response_data(
         data, model=model, question=question, response=response, successes=successes,
         trials=trials, benchmark=benchmark, family=family, boundary=boundary, weights=weights,
@@ -522,7 +586,11 @@ def fit(
             f"use dims <= {max(rd.n_items - 1, 1)} or dims='auto'"
         )
     ident = Identification.build(identification, irt, design.matrix, design.column_names)
-    prec = build_precision(precision, rd.family.name, rd.n_items, _question_table(raw, rd, question), precision_prior)
+    # only a precision formula reads question covariates (scanning every column costs a pass
+    # over the data)
+    qtable = (_question_table(raw, rd, question)
+              if isinstance(precision, str) and precision.strip().startswith("~") else None)
+    prec = build_precision(precision, rd.family.name, rd.n_items, qtable, precision_prior)
     single_trial_warnings = _single_trial_precision(rd, prec)  # raises for multidim fits too
     group_labels = None
     if cov_type == "cluster":

@@ -47,6 +47,10 @@ unused categories and their order survive). The payload holds:
     their design matrix. On load the formula is re-evaluated on the stored covariates, which
     rebuilds the formulaic ``ModelSpec`` (``center()`` means, spline knots, factor levels); the
     result must reproduce the stored design matrix.
+``squeeze_n`` (optional)
+    ``null`` or a float: the ``n`` with which the calibration squeezed beta responses
+    (:attr:`ItemBank.squeeze_n`). A file without it (written before it existed) loads with
+    ``None``.
 
 A file that is not JSON (e.g. truncated), has another ``schema``, a newer ``version``, a wrong
 checksum or a malformed payload raises :class:`ItemBankFormatError` (a ``ValueError``).
@@ -68,7 +72,8 @@ from scipy import special, stats
 
 from ._checks import is_integer
 from . import _kernel
-from .data import BOUNDARY_POLICIES, ResponseData, _apply_boundary, _fmt_labels, _show_rows
+from .data import (BOUNDARY_POLICIES, ResponseData, _apply_boundary, _check_squeeze_n,
+                   _drop_unused_categories, _fmt_labels, _show_rows)
 from .families import get_family
 from .formula import LatentDesign, parse_latent_formula
 from .results import IRSLResults, IRSLWarning, check_alpha
@@ -374,11 +379,13 @@ def _write_atomically(path, text: str) -> None:
             os.remove(tmp)
 
 
-def _theta_se(theta, se):
+def _theta_se(theta, se, allow_nan_se: bool = False):
     """``theta`` and ``se`` as float arrays of one shape, ``se`` validated (or None).
 
     When both are Series, ``se`` is aligned to ``theta``'s index by label: matching them by
-    position would silently pair a model with another model's standard error.
+    position would silently pair a model with another model's standard error. With
+    ``allow_nan_se`` a NaN ``se`` (not available) passes through; infinite or negative ones
+    are still errors.
     """
     th = np.asarray(theta, float)
     if th.ndim > 1:
@@ -408,12 +415,34 @@ def _theta_se(theta, se):
     except ValueError:
         raise ValueError(f"`se` must be a scalar or have the shape of `theta` {th.shape}; "
                          f"got shape {np.shape(se)}") from None
-    bad = np.flatnonzero(~np.isfinite(s) | (s < 0))
+    bad = np.flatnonzero((np.isinf(s) if allow_nan_se else ~np.isfinite(s)) | (s < 0))
     if bad.size:
         where = (list(theta.index[bad][:5]) if isinstance(theta, pd.Series) else bad[:5].tolist())
-        raise ValueError(f"`se` must be finite and >= 0; offending entries (labels or positions of "
+        rule = "finite and >= 0 (or NaN: not available)" if allow_nan_se else "finite and >= 0"
+        raise ValueError(f"`se` must be {rule}; offending entries (labels or positions of "
                          f"theta): {where}, values {s[bad][:5].tolist()}")
     return th, s
+
+
+def _set_aside_missing_se(s, labels, what: str, column: str):
+    """``(se with NaN set to 0, mask of the NaN entries or None)``, warning once with their labels.
+
+    A joint ML fit leaves the standard error of an ability with a singular information NaN: the
+    caller forecasts the point there and leaves the interval undefined (NaN ``lower``/``upper``).
+    """
+    if s is None or not np.isnan(s).any():
+        return s, None
+    missing = np.isnan(s)
+    names = list(np.asarray(labels)[missing])
+    warnings.warn(
+        f"{len(names)} model(s) have no standard error of their ability (se is NaN), so their "
+        f"{what} has no interval: lower and upper are NaN and {column} is the point forecast at "
+        f"theta: {_fmt_labels(names)}. The standard error is not available when, e.g., a joint ML "
+        f"fit's information about the ability is singular; pass finite se (e.g. from bank.score or "
+        f"a method='mml' fit) for intervals",
+        IRSLWarning, stacklevel=3,
+    )
+    return np.where(missing, 0.0, s), missing
 
 
 # ================================================================================ prior
@@ -525,6 +554,11 @@ class ItemBank:
         models scored without covariates.
     prior : LatentPrior, optional
         The latent regression; with covariates of new models it gives their prior mean.
+    squeeze_n : float, optional
+        The ``n`` with which the calibration squeezed beta responses without trials
+        (``boundary="squeeze"``: ``(y (n - 1) + 0.5) / n``, ``n`` = the number of rows of the
+        calibration table, :attr:`ResponseData.squeeze_n <irsl_stats.ResponseData.squeeze_n>`);
+        a finite number >= 1, or None when unknown (a bank built by hand).
 
     Attributes
     ----------
@@ -534,6 +568,10 @@ class ItemBank:
         ``a`` and ``d``, as in :attr:`IRSLResults.items`) is used by
         ``expected_score(item_uncertainty=True)``. For 1PL ``a = 1`` and ``a_se = 0``; for
         families without a precision ``phi``, ``phi_se`` and ``log_phi`` are NaN.
+    squeeze_n : float or None
+        As the parameter; set by :meth:`from_results` / :func:`calibrate` from the fit's data,
+        kept by :meth:`subset` and saved with the bank. :meth:`score` and :meth:`adaptive`
+        squeeze with it, so that new responses are squeezed exactly as the calibration's were.
 
     Examples
     --------
@@ -571,6 +609,7 @@ class ItemBank:
         precision: str = "",
         population=(0.0, 1.0),
         prior: Optional[LatentPrior] = None,
+        squeeze_n: Optional[float] = None,
     ):
         self.family = get_family(family).name
         if irt not in ("1pl", "2pl"):
@@ -589,6 +628,7 @@ class ItemBank:
             raise TypeError(f"prior must be a LatentPrior (e.g. another bank's .prior) or None; got "
                             f"{type(prior).__name__}")
         self.prior = prior
+        self.squeeze_n = _check_squeeze_n(squeeze_n, "None when unknown (the calibration's n)")
         self.items = self._canonical_items(items)
 
     def _canonical_items(self, items: pd.DataFrame) -> pd.DataFrame:
@@ -735,7 +775,8 @@ class ItemBank:
         ItemBank
             The fit's questions with its family, IRT model, identification and latent
             regression (the prior for new models); :attr:`population` is the fitted latent
-            distribution of the calibration models.
+            distribution of the calibration models; :attr:`squeeze_n` is the ``n`` of the
+            squeeze of the fit's data (None when the fit does not carry its data).
         """
         fi = res.fit_info
         items = res.items.copy()
@@ -764,8 +805,10 @@ class ItemBank:
             beta=np.asarray(lr["beta"], float).copy(), sigma=sigma,
             cov=np.asarray(lr["cov"], float).copy(), covariates=lr["covariates"].copy(), design=design,
         )
+        # the fit's data squeezed (or would have squeezed) with this n: scoring must do the same
+        squeeze_n = getattr(getattr(res, "_response_data", None), "squeeze_n", None)
         return cls(items, family=fi.family, irt=fi.irt, identification=fi.identification,
-                   precision=fi.precision, population=population, prior=prior)
+                   precision=fi.precision, population=population, prior=prior, squeeze_n=squeeze_n)
 
     # ------------------------------------------------------------------ basic surface
     @property
@@ -873,6 +916,7 @@ class ItemBank:
             "items": items,
             "population": {"mean": _enc_float(self.population[0]), "sd": _enc_float(self.population[1])},
             "prior": prior,
+            "squeeze_n": None if self.squeeze_n is None else _enc_float(self.squeeze_n),
         }
 
     def to_json(self) -> str:
@@ -1007,9 +1051,11 @@ class ItemBank:
                 covariates=covariates, design=design,
             )
         pop = p["population"]
+        # files written before squeeze_n was recorded lack it: unknown (scoring falls back)
+        sq = p.get("squeeze_n")
         return cls(items, family=p["family"], irt=p["irt"], identification=p["identification"],
                    precision=p["precision"], population=(_dec_float(pop["mean"]), _dec_float(pop["sd"])),
-                   prior=prior)
+                   prior=prior, squeeze_n=None if sq is None else _dec_float(sq))
 
     # ------------------------------------------------------------------ prior
     def prior_moments(self, models: Optional[pd.DataFrame], labels, model: str = "model"):
@@ -1109,7 +1155,13 @@ class ItemBank:
             calibration population ``N(mean, sd^2)`` (:attr:`population`: mean 0 and sd 1 under
             ``identification="population"``). The uncertainty of ``beta`` is not propagated.
         boundary : {"error", "squeeze", "clip"}
-            Beta responses at 0 or 1, as in :func:`irsl_stats.fit`.
+            Beta responses at 0 or 1, as in :func:`irsl_stats.fit`. ``"squeeze"`` maps every
+            response ``y`` to ``(y (n - 1) + 0.5) / n`` with the calibration's ``n``
+            (:attr:`squeeze_n`, the number of rows of the calibration table; the trials of
+            counts), so the responses are transformed exactly as the calibration's were and a
+            model's score does not depend on which other models are scored with it. A bank
+            without :attr:`squeeze_n` (built by hand) uses the number of rows of
+            ``responses``: a model's score then depends on the other models in the table.
         n_quad : int
             Gauss–Hermite nodes per model for ``method="eap"``: an integer from 2 to
             :data:`irsl_stats.scoring.MAX_QUAD` (checked for every method; a ValueError
@@ -1132,9 +1184,12 @@ class ItemBank:
         if successes is not None or trials is not None:
             response = None
         responses = _drop_unused_categories(responses, (model, question))
+        # squeeze with the calibration's n: with the table's row count, m00 scored alone got
+        # -1.175 and within 100 models -1.251 (the other models' rows changed its responses), and
+        # neither transformed the responses as the calibration (6000 rows) did
         rd = ResponseData.from_long(
             responses, model=model, question=question, response=response, successes=successes,
-            trials=trials, family=self.family, boundary=boundary,
+            trials=trials, family=self.family, boundary=boundary, squeeze_n=self.squeeze_n,
         )
         kd = self._kernel_data(rd, n_threads)
         mean, sd = self.prior_moments(models, rd.model_labels, model)
@@ -1188,7 +1243,7 @@ class ItemBank:
             Standard errors of ``theta`` (finite, >= 0): adds a ``1 - alpha`` interval, the
             ability interval ``theta +- z se`` mapped through the score (increasing in ability
             when every ``a_j > 0``; otherwise the interval is approximate and a warning says
-            so). When ``theta`` and ``se`` are both Series, ``se`` is aligned to ``theta`` by
+            so). A NaN ``se`` (not available) gives NaN bounds for that model, with a warning. When ``theta`` and ``se`` are both Series, ``se`` is aligned to ``theta`` by
             index label; otherwise they are matched by position.
         alpha : float
             ``1 - alpha`` intervals, ``0 < alpha < 1``.
@@ -1214,11 +1269,13 @@ class ItemBank:
         ------
         ValueError
             If ``theta`` is not finite (naming the entries) or has more than one dimension; if
-            ``se`` is negative or not finite, or (both Series) lacks some of ``theta``'s labels;
+            ``se`` is negative or infinite, or (both Series) lacks some of ``theta``'s labels;
             if ``alpha`` is not in (0, 1) or ``n_draws`` is not an integer >= 1.
         """
         index = theta.index if isinstance(theta, pd.Series) else None
-        th, s = _theta_se(theta, se)
+        th, s = _theta_se(theta, se, allow_nan_se=True)
+        s, no_se = _set_aside_missing_se(
+            s, index if index is not None else pd.RangeIndex(len(th)), "score", "score")
         alpha = check_alpha(alpha)
         if not is_integer(n_draws, 1):
             raise ValueError(f"`n_draws` must be an integer >= 1; got {n_draws!r}")
@@ -1256,6 +1313,9 @@ class ItemBank:
                 sims[:, r] = special.expit(np.outer(t_r, a_r) + d_r).mean(axis=1)
             lower = np.quantile(sims, alpha / 2, axis=1)
             upper = np.quantile(sims, 1 - alpha / 2, axis=1)
+        if no_se is not None:
+            lower[no_se] = np.nan
+            upper[no_se] = np.nan
         return pd.DataFrame({"score": score, "lower": lower, "upper": upper}, index=index)
 
     def forecast_pass_at_k(self, theta, ks, benchmark=None, se=None, alpha: float = 0.05,
@@ -1273,13 +1333,17 @@ class ItemBank:
         ----------
         theta : array_like or Series, shape (M,)
         ks : array_like, shape (K,)
-            Budgets ``k > 0``.
+            Budgets ``0 < k < 2**63`` (the ``k`` column holds them as 64-bit integers when they
+            are whole numbers).
         benchmark : label, optional
         se : float, array_like or Series, shape (M,), optional
-            Standard errors of ``theta`` (finite, >= 0): adds ``lower``/``upper``, pass@k at
+            Standard errors of ``theta`` (>= 0): adds ``lower``/``upper``, pass@k at
             ``theta -+ z se`` (pass@k increases with ability when every ``a_j > 0``). When
             ``theta`` and ``se`` are both Series, ``se`` is aligned to ``theta`` by index label;
-            otherwise they are matched by position.
+            otherwise they are matched by position. A NaN ``se`` (not available, e.g. a joint
+            ML ability whose information is singular) gives that model the point forecast at
+            ``theta`` with NaN ``lower``/``upper``, and an
+            :class:`~irsl_stats.results.IRSLWarning` naming those models.
         alpha : float
             ``1 - alpha`` intervals, ``0 < alpha < 1``.
         plugin : bool
@@ -1304,17 +1368,20 @@ class ItemBank:
         ------
         ValueError
             If ``integrate=True`` without ``se``; if ``theta`` is not finite or has more than
-            one dimension; if ``se`` is negative or not finite, or (both Series) lacks some of
-            ``theta``'s labels; if ``alpha`` is not in (0, 1); if ``n_quad`` is not an integer
-            >= 1.
+            one dimension; if ``se`` is negative or infinite, or (both Series) lacks some of
+            ``theta``'s labels; if a budget is ``>= 2**63``, not finite or not positive; if
+            ``alpha`` is not in (0, 1); if ``n_quad`` is not an integer >= 1.
         """
         from .mml import gauss_hermite
-        from .passk import beta_pass_at_k_grid
+        from .passk import _check_budgets_int64, beta_pass_at_k_grid
 
         labels = theta.index if isinstance(theta, pd.Series) else pd.RangeIndex(np.size(theta))
-        th, s = _theta_se(theta, se)
+        th, s = _theta_se(theta, se, allow_nan_se=True)
         alpha = check_alpha(alpha)
         ks = np.atleast_1d(np.asarray(ks, float))
+        # the integer k column would wrap budgets >= 2**63 to -9223372036854775808 without a word
+        _check_budgets_int64(ks, "ks")
+        s, no_se = _set_aside_missing_se(s, labels, "pass@k", "pass_at_k")
         if integrate and s is None:
             raise ValueError("integrate=True averages over N(theta, se^2): pass `se`")
         if not is_integer(n_quad, 1):
@@ -1347,6 +1414,9 @@ class ItemBank:
         k_out = ks.astype(np.int64) if np.all(np.isfinite(ks) & (ks == np.round(ks))) else ks
         frame = {"model": np.tile(np.asarray(labels), len(ks)), "k": np.repeat(k_out, len(th)),
                  "pass_at_k": point.T.ravel()}
+        if no_se is not None:
+            lower[no_se] = np.nan
+            upper[no_se] = np.nan
         if s is not None:
             frame.update(lower=np.minimum(lower, point).T.ravel(), upper=np.maximum(upper, point).T.ravel())
         return pd.DataFrame(frame)
@@ -1507,7 +1577,7 @@ class ItemBank:
             raise ValueError(f"`questions` repeats {_fmt_labels(dup, limit=5)}: each question can be in a bank once")
         return ItemBank(self.items.iloc[pos], family=self.family, irt=self.irt,
                         identification=self.identification, precision=self.precision,
-                        population=self.population, prior=self.prior)
+                        population=self.population, prior=self.prior, squeeze_n=self.squeeze_n)
 
     def select(
         self, n: int, strategy: str = "stratified", by: Optional[str] = "benchmark", seed: int = 0, theta=0.0,
@@ -1664,9 +1734,10 @@ class ItemBank:
             Beta responses at 0 or 1, as in :meth:`score` (and :func:`irsl_stats.fit`):
             ``"error"`` raises, naming the question; ``"clip"`` clips to ``[1e-6, 1 - 1e-6]``;
             ``"squeeze"`` maps every response ``y`` to ``(y (n - 1) + 0.5) / n``, with ``n`` the
-            number of responses given (an ``answer`` table: its rows, as :meth:`score` of that
-            table; a callable: the number of questions the test asks) or the trials of a
-            table of counts. Ignored by the other families.
+            calibration's (:attr:`squeeze_n`, as :meth:`score`) or the trials of a table of
+            counts; a bank without :attr:`squeeze_n` uses the number of responses given (an
+            ``answer`` table: its rows; a callable: the number of questions the test asks).
+            Ignored by the other families.
         n_quad : int
             Gauss–Hermite nodes for ``method="eap"``: an integer from 2 to
             :data:`irsl_stats.scoring.MAX_QUAD`.
@@ -1816,7 +1887,7 @@ class ItemBank:
             frame[model] = "answer"
         rd = ResponseData.from_long(
             frame, model=model, question=question, response=response, successes=successes,
-            trials=trials, family=self.family, boundary=boundary,
+            trials=trials, family=self.family, boundary=boundary, squeeze_n=self.squeeze_n,
         )
         rows = self._positions(list(rd.item_labels))[rd.item]
         y = np.full(len(self), np.nan)
@@ -1828,7 +1899,8 @@ class ItemBank:
 
     def _answer_reply(self, label, got, n_default: float, boundary: str, n_planned: int):
         """A callable's answer to question ``label``, validated like a one-row answer table:
-        ``(y, n)`` with ``y`` after the boundary policy (squeeze with ``n_planned`` responses)."""
+        ``(y, n)`` with ``y`` after the boundary policy (squeeze with the bank's
+        :attr:`squeeze_n`, else with ``n_planned`` responses)."""
         fam = get_family(self.family)
         if fam.uses_counts and isinstance(got, (tuple, list, np.ndarray)) and np.size(got) == 2:
             values = {"successes": np.ravel(np.asarray(got, object))[0],
@@ -1858,10 +1930,14 @@ class ItemBank:
             raise ValueError(f"answer({label!r}) returned {got!r}: the response to question {label!r} is "
                              f"exactly {raw[0]:g}, outside the open interval (0, 1) of family 'beta'. Options: "
                              f"boundary='clip' (to [eps, 1-eps], eps={rd.eps:g}) or boundary='squeeze' "
-                             f"(Smithson & Verkuilen 2006: (y*(n-1) + 0.5)/n, n = the questions asked)")
-        # squeeze: n = the number of responses the test collects, as score() of them would use
+                             f"(Smithson & Verkuilen 2006: (y*(n-1) + 0.5)/n, n = "
+                             + ("the calibration's number of responses)" if self.squeeze_n is not None
+                                else "the questions asked)"))
+        # squeeze with the calibration's n, as score() does; a bank without it: the number of
+        # responses the test collects, as score() of them would use
+        n_sq = self.squeeze_n if self.squeeze_n is not None else float(n_planned)
         y = raw if boundary == "error" else _apply_boundary(
-            raw, np.array([float(n_planned)]), "squeeze", rd.eps, frame, "y", ["question", "y"], False)[0]
+            raw, np.array([n_sq]), "squeeze", rd.eps, frame, "y", ["question", "y"], False)[0]
         return float(y[0]), np.nan
 
     def _estimate_one(self, pos, ys, ns, mean, sd, method, n_quad, n_threads, final):
@@ -1886,18 +1962,6 @@ def _as_float(value, name: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number; got {value!r}") from None
-
-
-def _drop_unused_categories(frame: pd.DataFrame, columns) -> pd.DataFrame:
-    """A shallow copy whose categorical label columns keep only the categories in use (a subset
-    of a calibration table usually has unused ones)."""
-    fix = [c for c in columns if c in frame.columns and isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    if not fix:
-        return frame
-    frame = frame.copy(deep=False)
-    for c in fix:
-        frame[c] = frame[c].cat.remove_unused_categories()
-    return frame
 
 
 def bank_kernel_data(questions: pd.Index, family: str, rd: ResponseData, n_threads) -> "_kernel.KernelData":
@@ -1979,7 +2043,9 @@ def calibrate(
     method : {"mml", "jml"}
         Estimator, as in :func:`irsl_stats.fit`.
     boundary : {"error", "squeeze", "clip"}
-        Beta responses exactly 0 or 1, as in :func:`irsl_stats.fit`.
+        Beta responses exactly 0 or 1, as in :func:`irsl_stats.fit`. The bank records the ``n``
+        of the squeeze (the number of rows of ``responses``, :attr:`ItemBank.squeeze_n`), with
+        which :meth:`ItemBank.score` squeezes new responses.
     n_threads : int or None
         Kernel threads (None: OpenMP default, -1: all cores).
     **fit_kwargs

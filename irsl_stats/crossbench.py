@@ -35,6 +35,7 @@ from ._checks import is_integer
 from .data import ResponseData
 from .families import get_family
 from .multidim import MultiItems, MultiPosterior, default_n_quad, posterior_moments
+from .passk import _check_budgets_int64
 
 __all__ = ["MultidimBank", "MULTIDIM_SCHEMA", "MULTIDIM_FORMAT_VERSION"]
 
@@ -63,6 +64,11 @@ class MultidimBank:
     population_cov : ndarray, shape (D, D)
         The calibration population's ability distribution (the prior for scored models).
     identification : str
+    squeeze_n : float or None
+        The ``n`` with which the calibration squeezed beta responses without trials (the number
+        of rows of the calibration table, as :attr:`ItemBank.squeeze_n
+        <irsl_stats.bank.ItemBank.squeeze_n>`); :meth:`score` and :meth:`forecast` squeeze new
+        responses with it. None when unknown (a bank built by hand or read from an older file).
 
     Examples
     --------
@@ -84,6 +90,12 @@ class MultidimBank:
     population_mean: np.ndarray
     population_cov: np.ndarray
     identification: str = ""
+    squeeze_n: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        from .data import _check_squeeze_n
+
+        self.squeeze_n = _check_squeeze_n(self.squeeze_n, "None when unknown (the calibration's n)")
 
     @property
     def dims(self) -> int:
@@ -104,7 +116,8 @@ class MultidimBank:
         Returns
         -------
         MultidimBank
-            With ``A`` of shape (N, 1) and the bank's calibration population as the prior.
+            With ``A`` of shape (N, 1), the bank's calibration population as the prior and its
+            :attr:`squeeze_n`.
         """
         it = bank.items
         bench = it["benchmark"] if "benchmark" in it.columns else None
@@ -118,6 +131,7 @@ class MultidimBank:
             log_phi=log_phi, family=bank.family, questions=it.index,
             item_benchmark=bench, dim_names=["ability"], population_mean=np.array([mean]),
             population_cov=np.array([[sd**2]]), identification=str(getattr(bank, "identification", "")),
+            squeeze_n=getattr(bank, "squeeze_n", None),
         )
 
     # ------------------------------------------------------------------ files
@@ -130,7 +144,7 @@ class MultidimBank:
             ``{"schema", "version", "sha256", "payload"}`` as :class:`~irsl_stats.ItemBank`
             writes it; :meth:`from_json` reads it back exactly (NaN and infinities included).
         """
-        from .bank import _enc_floats, _enc_labels, _seal
+        from .bank import _enc_float, _enc_floats, _enc_labels, _seal
 
         payload = {
             "A": _enc_floats(self.A), "d": _enc_floats(self.d), "log_phi": _enc_floats(self.log_phi),
@@ -139,6 +153,7 @@ class MultidimBank:
             "dim_names": [str(n) for n in self.dim_names],
             "population_mean": _enc_floats(self.population_mean),
             "population_cov": _enc_floats(self.population_cov), "identification": self.identification,
+            "squeeze_n": None if self.squeeze_n is None else _enc_float(self.squeeze_n),
         }
         return _seal(payload, MULTIDIM_SCHEMA, MULTIDIM_FORMAT_VERSION)
 
@@ -172,7 +187,7 @@ class MultidimBank:
         ItemBankFormatError
             Not JSON, another schema, a newer version, a checksum mismatch or a malformed payload.
         """
-        from .bank import ItemBankFormatError, _dec_floats, _dec_labels, _unseal
+        from .bank import ItemBankFormatError, _dec_float, _dec_floats, _dec_labels, _unseal
 
         p = _unseal(text, source, MULTIDIM_SCHEMA, MULTIDIM_FORMAT_VERSION)
         try:
@@ -185,6 +200,8 @@ class MultidimBank:
                 item_benchmark=bench, dim_names=[str(n) for n in p["dim_names"]],
                 population_mean=_dec_floats(p["population_mean"]),
                 population_cov=_dec_floats(p["population_cov"], 2), identification=str(p["identification"]),
+                # files written before squeeze_n was recorded lack it: unknown (scoring falls back)
+                squeeze_n=None if p.get("squeeze_n") is None else _dec_float(p["squeeze_n"]),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ItemBankFormatError(f"{source} has a malformed payload: {type(e).__name__}: {e}") from e
@@ -285,6 +302,8 @@ class MultidimBank:
         rd = ResponseData.from_long(
             responses, model=model, question=question, response=response, successes=successes,
             trials=trials, family=self.family, boundary=boundary,
+            # as ItemBank.score: squeezed as the calibration squeezed, whatever the other models
+            squeeze_n=self.squeeze_n,
         )
         kd = bank_kernel_data(self.questions, self.family, rd, n_threads)
         k = rd.n_models
@@ -322,7 +341,9 @@ class MultidimBank:
         model, question, response, successes, trials : str
             Column names as in :func:`irsl_stats.fit` (counts: ``successes=``, ``trials=``).
         boundary : {"error", "squeeze", "clip"}
-            Beta responses at 0 or 1.
+            Beta responses at 0 or 1 (``"squeeze"`` with the calibration's ``n``,
+            :attr:`squeeze_n`, as :meth:`ItemBank.score`; a bank without it uses the number of
+            rows of the table, and a model's result then depends on the other models in it).
         n_quad : int, optional
             Nodes per dimension of the adaptive product Gauss–Hermite rule, an integer >= 2
             (default :func:`~irsl_stats.multidim.default_n_quad`).
@@ -385,7 +406,9 @@ class MultidimBank:
         model, question, response, successes, trials : str
             Column names of ``using`` as in :func:`irsl_stats.fit`.
         boundary : {"error", "squeeze", "clip"}
-            Beta responses at 0 or 1.
+            Beta responses at 0 or 1 (``"squeeze"`` with the calibration's ``n``,
+            :attr:`squeeze_n`, as :meth:`ItemBank.score`; a bank without it uses the number of
+            rows of the table, and a model's result then depends on the other models in it).
         n_quad : int, optional
             Nodes per dimension of the posterior quadrature, an integer >= 2.
         n_threads : int or None
@@ -423,8 +446,8 @@ class MultidimBank:
         ValueError
             For an unknown benchmark (listing the known ones), ``target=None``, ``target`` /
             ``target_questions`` that select no question, target questions not in the bank or not in ``target``,
-            ``ks`` that are not integers >= 1, or an invalid ``alpha``, ``interval``, ``n_draws``
-            or ``n_quad``.
+            ``ks`` that are not integers >= 1 (or are >= 2**63), or an invalid ``alpha``,
+            ``interval``, ``n_draws`` or ``n_quad``.
 
         Examples
         --------
@@ -467,6 +490,9 @@ class MultidimBank:
                     or not np.all(np.isfinite(k_flt)) or np.any(k_flt != np.round(k_flt))
                     or np.any(k_flt < 1)):
                 raise ValueError(f"ks: a non-empty one-dimensional sequence of integers >= 1; got {ks!r}")
+            # checked before the cast too: 1e19 would wrap to a negative int64 and fail later as
+            # "`k` must be finite and > 0"
+            _check_budgets_int64(k_flt, "ks")
             k_list = k_flt.astype(np.int64)
         rd, nodes, post = self._posterior(
             using, model=model, question=question, response=response, successes=successes,

@@ -174,17 +174,21 @@ def _raise_rows(
     bad: np.ndarray,
     columns: Sequence[Hashable],
     hint: str = "",
+    subject: Optional[str] = None,
 ) -> None:
     """Raise a ValueError naming ``column`` and showing up to five offending rows.
 
     ``bad`` is a boolean mask over the rows of ``frame`` or an array of row positions.
+    ``subject`` replaces the leading ``column <column>`` (e.g. a rate computed from two columns).
     """
     bad = np.asarray(bad)
     positions = np.flatnonzero(bad) if bad.dtype == bool else bad
     n_bad = len(positions)
     shown = min(n_bad, _MAX_SHOW)
+    if subject is None:
+        subject = f"column {column!r}"
     msg = (
-        f"column {column!r}: {n_bad} of {len(frame)} rows {problem} "
+        f"{subject}: {n_bad} of {len(frame)} rows {problem} "
         f"(showing {shown}; the index is the row label of the input):\n"
         f"{_show_rows(frame, positions, columns)}"
     )
@@ -271,6 +275,35 @@ def _encode_labels(
     return np.ascontiguousarray(codes, dtype=np.int32), labels
 
 
+def _drop_unused_categories(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """A shallow copy whose categorical label columns keep only the categories in use (a subset
+    of a calibration table usually has unused ones)."""
+    fix = [c for c in dict.fromkeys(columns)
+           if c is not None and c in frame.columns and isinstance(frame[c], pd.Series)
+           and isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not fix:
+        return frame
+    frame = frame.copy(deep=False)
+    for c in fix:
+        frame[c] = frame[c].cat.remove_unused_categories()
+    return frame
+
+
+def _check_squeeze_n(value, none_means: str) -> Optional[float]:
+    """``squeeze_n`` as a float (finite, >= 1) or None; a ValueError naming it otherwise
+    (``none_means`` says what None stands for)."""
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = np.nan
+    if isinstance(value, (bool, np.bool_)) or not (np.isfinite(v) and v >= 1.0):
+        raise ValueError(f"squeeze_n must be a finite number >= 1 (the n of the squeeze (y*(n-1) + 0.5)/n), "
+                         f"or {none_means}; got {value!r}")
+    return v
+
+
 def _check_boundary_args(boundary: str, eps: float) -> None:
     if boundary not in BOUNDARY_POLICIES:
         raise ValueError(f"boundary must be one of {_fmt_labels(BOUNDARY_POLICIES)}, got {boundary!r}")
@@ -341,6 +374,12 @@ class ResponseData:
     columns : dict
         Column names used for the roles ``model``, ``question``, ``response``, ``successes``,
         ``trials``, ``weights``, ``benchmark`` (``None`` when absent); used by :meth:`to_long`.
+    squeeze_n : float or None
+        The ``n`` of the ``"squeeze"`` boundary policy for responses without trials: the number
+        of rows of the table :meth:`from_long` read (or its ``squeeze_n=``), recorded whatever
+        the policy, so that a bank calibrated on these data squeezes the responses it scores
+        the same way (:attr:`ItemBank.squeeze_n <irsl_stats.bank.ItemBank.squeeze_n>`). Kept
+        by :meth:`subset` (the responses were squeezed with it); None when built from arrays.
 
     Examples
     --------
@@ -375,6 +414,7 @@ class ResponseData:
         boundary_adjusted: Optional[np.ndarray] = None,
         eps: float = 1e-6,
         columns: Optional[Dict[str, Optional[Hashable]]] = None,
+        squeeze_n: Optional[float] = None,
     ) -> None:
         self.family: Family = get_family(family)
         self.model = np.ascontiguousarray(model, dtype=np.int32)
@@ -422,6 +462,7 @@ class ResponseData:
         self.eps = float(eps)
         self.n_boundary_adjusted = int(n_boundary_adjusted)
         self.boundary_adjusted = boundary_adjusted
+        self.squeeze_n = None if squeeze_n is None else float(squeeze_n)
         default_cols: Dict[str, Optional[Hashable]] = {
             "model": "model", "question": "question", "response": "y", "successes": None,
             "trials": None, "weights": None, "benchmark": None,
@@ -451,6 +492,7 @@ class ResponseData:
         *,
         models: Optional[Iterable[Hashable]] = None,
         questions: Optional[Iterable[Hashable]] = None,
+        squeeze_n: Optional[float] = None,
     ) -> "ResponseData":
         """Build from a long DataFrame, one row per observed (model, question) cell.
 
@@ -473,8 +515,10 @@ class ResponseData:
         boundary : {"error", "squeeze", "clip"}
             Policy for beta responses equal to 0 or 1. ``"error"`` raises; ``"squeeze"`` applies
             the Smithson & Verkuilen (2006) transform ``(y * (n - 1) + 0.5) / n`` to every value,
-            with ``n`` the number of trials when known, else the number of observations;
-            ``"clip"`` clips to ``[eps, 1 - eps]``. Ignored by the other families.
+            with ``n`` the number of trials when known, else ``squeeze_n`` (default: the sample
+            size, the number of rows of the table, Smithson & Verkuilen's rule, used by
+            :func:`irsl_stats.fit` and :func:`irsl_stats.calibrate`); ``"clip"`` clips to
+            ``[eps, 1 - eps]``. Ignored by the other families.
         successes, trials : hashable, optional
             Names of the columns with the successes ``k`` and trials ``n`` (integers,
             ``0 <= k <= n``, ``n >= 1``).
@@ -487,6 +531,12 @@ class ResponseData:
         models, questions : list-like, optional
             Explicit label sets (and their order). Rows with other labels, and listed labels with
             no responses, are errors.
+        squeeze_n : float, optional
+            The ``n`` of ``boundary="squeeze"`` for responses without trials, a finite number
+            >= 1 (default: the number of rows of ``df``). Scoring passes the calibration's
+            (:attr:`ItemBank.squeeze_n <irsl_stats.bank.ItemBank.squeeze_n>`), so that new
+            responses are squeezed exactly as the calibration's were, whatever other models the
+            table holds. Recorded as the attribute :attr:`squeeze_n`.
 
         Returns
         -------
@@ -501,6 +551,7 @@ class ResponseData:
         """
         fam = get_family(family)
         _check_boundary_args(boundary, eps)
+        squeeze_n = _check_squeeze_n(squeeze_n, "None for the number of rows")
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
 
@@ -687,10 +738,14 @@ class ResponseData:
         # beta boundary policy (on the input order, so errors show input rows) -------------------
         n_adj = 0
         adj_mask: Optional[np.ndarray] = None
+        # the n of the squeeze without trials, recorded whatever the policy: a bank calibrated
+        # with "error" or "clip" and scored with "squeeze" still squeezes with the calibration's
+        if squeeze_n is None:
+            squeeze_n = float(nobs)
         if fam.name == "beta":
             y, adj_mask, n_adj = _apply_boundary(
-                y, tr, boundary, eps, df, response if response is not None else successes, shown,
-                counts_mode,
+                y, tr if tr is not None else squeeze_n, boundary, eps, df,
+                response if response is not None else successes, shown, counts_mode, trials_column=trials,
             )
 
         # gather in sorted order ----------------------------------------------------------------
@@ -722,7 +777,7 @@ class ResponseData:
             trials=take(tr), successes=k_s, weights=take(w),
             benchmarks=b_labels, item_benchmark_codes=item_b, row_index=row_index,
             boundary=boundary, n_boundary_adjusted=n_adj, boundary_adjusted=take(adj_mask),
-            eps=eps, columns=columns,
+            eps=eps, columns=columns, squeeze_n=squeeze_n,
         )
 
     @classmethod
@@ -945,6 +1000,7 @@ class ResponseData:
             benchmarks=benchmarks, item_benchmark_codes=item_b, row_index=self.row_index[mask],
             boundary=self.boundary, n_boundary_adjusted=n_adj,
             boundary_adjusted=adj if n_adj else None, eps=self.eps, columns=dict(self.columns),
+            squeeze_n=self.squeeze_n,
         )
 
     @staticmethod
@@ -1032,15 +1088,21 @@ def _stable_argsort_key(key: np.ndarray, max_key: int) -> np.ndarray:
 
 def _apply_boundary(
     y: np.ndarray,
-    trials: Optional[np.ndarray],
+    trials: Optional[Union[np.ndarray, float]],
     policy: str,
     eps: float,
     frame: pd.DataFrame,
     column: Hashable,
     shown: Sequence[Hashable],
     counts_mode: bool,
+    trials_column: Optional[Hashable] = None,
 ) -> Tuple[np.ndarray, Optional[np.ndarray], int]:
     """Apply the beta boundary policy to rates in [0, 1].
+
+    ``trials`` is the ``n`` of the squeeze per row, or one ``n`` for every row (None: the number
+    of rows); ``column`` names
+    the response, or with counts (``counts_mode``) the successes and ``trials_column`` the
+    trials of the rate ``successes / trials``.
 
     Returns the adjusted responses (a new array unless nothing changes), the mask of the values
     counted as adjusted (None if none) and their number.
@@ -1065,6 +1127,16 @@ def _apply_boundary(
                         "family='bernoulli'. Otherwise: " + options)
             else:
                 hint = "Options: " + options
+            if counts_mode:
+                # the successes themselves are counts (e.g. 20 of 20): it is their rate that is at
+                # the boundary, and naming the successes column alone pointed at the wrong values
+                _raise_rows(
+                    column,
+                    f"have a rate {column}/{trials_column} exactly 0 or 1 (successes 0, or successes "
+                    f"equal to trials), outside the open interval (0, 1) of family 'beta'",
+                    frame, at_bound, shown, hint,
+                    subject=f"columns {column!r} and {trials_column!r}",
+                )
             _raise_rows(
                 column, "are exactly 0 or 1, outside the open interval (0, 1) of family 'beta'",
                 frame, at_bound, shown, hint,

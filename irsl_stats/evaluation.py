@@ -56,6 +56,7 @@ Entry points: :func:`efficient_eval` (one data set, any source) and :func:`subse
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Sequence
@@ -532,7 +533,9 @@ def efficient_eval(
         A calibrated bank (skips the calibration; ``calibration`` still defines the held-out
         recipes).
     known_bank : ItemBank, optional
-        Bank of the true question parameters: adds the ``irsl_known`` rows.
+        Bank of the true question parameters: adds the ``irsl_known`` rows. Without its own
+        :attr:`~irsl_stats.bank.ItemBank.squeeze_n` it scores with the calibrated bank's (the
+        same ``boundary="squeeze"`` transform of the same responses as ``irsl``).
     true_scores : DataFrame, optional
         True full-benchmark scores (models x benchmarks, e.g. ``sim.expected_scores()``); default
         the mean of each model's responses over all questions of the benchmark.
@@ -729,6 +732,11 @@ def efficient_eval(
 
     banks = {"irsl": bank}
     if known_bank is not None:
+        if known_bank.squeeze_n is None and bank.squeeze_n is not None:
+            # a hand-built bank would squeeze with the number of rows scored: irsl_known would
+            # score other responses than irsl, and they would depend on the held-out models
+            known_bank = copy.copy(known_bank)
+            known_bank.squeeze_n = bank.squeeze_n
         banks["irsl_known"] = known_bank
 
     # models below each compute cutoff (smaller than the target), and the realized x-axis value

@@ -161,6 +161,23 @@ def _as_float_array(x: object, name: str) -> np.ndarray:
     return arr
 
 
+#: Budgets at or above this do not fit an int64: whole-number budgets are reported as int64 (a
+#: ``k`` column), and ``np.float64(1e19).astype(np.int64)`` silently wraps to -2**63.
+_K_LIMIT = 2.0**63
+
+
+def _check_budgets_int64(ks: np.ndarray, name: str = "ks") -> None:
+    """Raise ValueError naming the finite budgets ``>= 2**63`` in the float array ``ks``.
+
+    Non-finite budgets are left to the caller's own check (they are invalid for another reason).
+    """
+    k = np.atleast_1d(np.asarray(ks, dtype=float))
+    big = np.isfinite(k) & (k >= _K_LIMIT)
+    if np.any(big):
+        raise ValueError(f"`{name}`: budgets k must be < 2**63 (they are reported as 64-bit integers); "
+                         f"got {k[big][:5].tolist()} at positions {_positions(big)}")
+
+
 def _positions(mask: np.ndarray, limit: int = 5) -> str:
     """The first ``limit`` positions (flat indices, or index tuples for ndim > 1) where ``mask`` holds."""
     where = np.argwhere(np.atleast_1d(mask))
@@ -411,7 +428,8 @@ def pass_at_k_grid(n: object, c: object, ks: object) -> np.ndarray:
     Returns
     -------
     ndarray of float, shape (P, K)
-        pass@k in ``[0, 1]``; exactly 1 where ``n - c < k`` and 0 where ``c = 0``.
+        pass@k in ``[0, 1]``; exactly 1 where ``n - c < k`` and 0 where ``c = 0``. Empty
+        ``ks`` give shape (P, 0), as :func:`beta_pass_at_k_grid` does.
 
     Raises
     ------
@@ -445,7 +463,8 @@ def pass_at_k_grid(n: object, c: object, ks: object) -> np.ndarray:
     if np.any(c_a < 0) or np.any(c_a > n_a):
         raise _out_of_range("c", "in [0, n]", (c_a < 0) | (c_a > n_a), c_a)
     if k_a.size == 0:
-        raise ValueError("`ks` must be non-empty integers >= 1")
+        # as pass_at_k and beta_pass_at_k_grid: no budgets, no columns
+        return np.empty((n_a.size, 0), dtype=float)
     if np.any(k_a < 1):
         raise _out_of_range("ks", ">= 1", k_a < 1, k_a)
     if n_a.size and np.any(k_a > n_a.min()):

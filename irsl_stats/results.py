@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
 from .formula import LatentDesign
+from .passk import _check_budgets_int64
 
 __all__ = ["IRSLResults", "IRSLWarning", "FitInfo"]
 
@@ -102,6 +103,76 @@ def ability_forecast_frame(mean, var_mean, var_residual, alpha: float, index) ->
          "obs_ci_lower": mean - q * obs_se, "obs_ci_upper": mean + q * obs_se},
         index=index,
     )
+
+
+def new_models_frame(new_models: Union[pd.DataFrame, pd.Series, dict]) -> pd.DataFrame:
+    """New models' covariates as a DataFrame: a DataFrame as is, a dict or a Series converted.
+
+    As statsmodels' ``predict(exog)`` accepts a dict of columns, so do the forecasts here: a dict
+    of scalars is one model, a dict of equal-length lists (scalars broadcast) one model per
+    element; a Series is one model (e.g. ``models.iloc[0]``), its entries the columns.
+
+    Parameters
+    ----------
+    new_models : DataFrame, dict or Series
+        Covariates of the models to forecast.
+
+    Returns
+    -------
+    DataFrame
+        One row per model. A Series keeps its ``name`` (its row label in the table it came
+        from) as the index.
+
+    Raises
+    ------
+    TypeError
+        For any other type (e.g. an ndarray, whose columns have no names for the formula).
+    ValueError
+        For a dict whose lists have different lengths.
+    """
+    if isinstance(new_models, pd.DataFrame):
+        return new_models
+    if isinstance(new_models, pd.Series):
+        # to_frame().T would make every column object-typed (a numeric covariate mixed with a
+        # label in one Series); a record lets pandas infer each column's dtype
+        index = None if new_models.name is None else [new_models.name]
+        return pd.DataFrame([new_models.to_dict()], index=index)
+    if isinstance(new_models, dict):
+        if all(np.ndim(v) == 0 for v in new_models.values()):
+            return pd.DataFrame([new_models])
+        try:
+            return pd.DataFrame(new_models)
+        except ValueError as e:
+            raise ValueError(f"new models as a dict: the columns must be scalars or lists of one "
+                             f"length ({e})") from None
+    raise TypeError(
+        "new models must be a DataFrame (one row per model, a column per covariate), a dict of "
+        f"columns or a Series (one model); got {type(new_models).__name__}"
+    )
+
+
+def forecast_index(new_models: pd.DataFrame, model_col: Optional[str]) -> pd.Index:
+    """Row labels of forecasts for ``new_models``: its model column when it has one, else its index.
+
+    A models table usually carries its labels in the column the fit read them from (``fit(...,
+    model="model")``), not in its index: forecasts are labelled by that column, as the fit's own
+    models are, so that ``predict()`` and ``predict(models)`` agree.
+
+    Parameters
+    ----------
+    new_models : DataFrame, K rows
+        The new models (see :func:`new_models_frame`).
+    model_col : str or None
+        Name of the fit's model column (the name of its abilities' index).
+
+    Returns
+    -------
+    pandas.Index, length K
+        Named ``model_col`` when taken from that column; otherwise ``new_models.index``.
+    """
+    if model_col is not None and model_col in new_models.columns:
+        return pd.Index(new_models[model_col].to_numpy(), name=model_col)
+    return new_models.index
 
 
 class IRSLWarning(UserWarning):
@@ -389,6 +460,24 @@ class IRSLResults(WaldInference):
         """
         return self._cov.copy()
 
+    def forecast_cov_params(self) -> pd.DataFrame:
+        """Covariance of the scaling-law coefficients given the questions, used by :meth:`predict`.
+
+        The covariance of the coefficients ``beta`` of the forecast ``x' beta`` on the reported
+        scale, with the calibrated questions held at their estimates (see the Notes of
+        :meth:`predict`): ``predict``'s ``mean_se`` is ``sqrt(x' C x)`` with ``C`` this matrix.
+        It differs from the coefficient block of :meth:`cov_params`, which is relative to the
+        fitted models' own population (the identification), not to the questions.
+
+        Returns
+        -------
+        DataFrame, shape (P, P)
+            Rows and columns labelled by the P columns of the formula's design (no ``sigma``).
+        """
+        k = self._to_reported[0]
+        cols = list(self.design.column_names)
+        return pd.DataFrame(k**2 * self._cov_beta, index=cols, columns=cols)
+
     def _log_scale_params(self) -> List[str]:
         # sigma is a spread: its Wald interval sigma -+ q se crosses zero when sigma is small
         return ["sigma"] if "sigma" in self._params.index else []
@@ -440,7 +529,10 @@ class IRSLResults(WaldInference):
 
         Labels are ``theta[<model>]``, ``a[<question>]``, ``d[<question>]``, ``log_phi[<question>]``
         and the global precision parameters. Available when the fit formed the dense joint
-        information (``full_cov=True``, or ``"auto"`` for moderate sizes).
+        information: only ``method="jml"`` does, with ``full_cov=True``, or ``"auto"`` when the
+        abilities and question parameters number at most
+        :data:`~irsl_stats.inference.DENSE_LIMIT`, and when that information was usable (not
+        singular). MML integrates the abilities out and never forms it.
 
         Returns
         -------
@@ -450,14 +542,40 @@ class IRSLResults(WaldInference):
         Raises
         ------
         ValueError
-            When the fit did not form the dense joint covariance.
+            When the fit did not form the dense joint covariance; the message says why (MML,
+            ``full_cov=False``, above the size limit of ``"auto"``, or a singular joint
+            information) and how to get it.
         """
         if self._joint_cov is None:
             raise ValueError(
-                "this fit has no joint covariance of abilities and questions (too many parameters "
-                "for the dense matrix); refit with full_cov=True if memory allows"
+                f"this fit has no joint covariance of abilities and questions: {self._no_joint_cov_reason()}"
             )
         return self._joint_cov.copy()
+
+    def _no_joint_cov_reason(self) -> str:
+        """Why the fit has no joint covariance, and what to do (see :meth:`joint_cov_params`)."""
+        from .inference import DENSE_LIMIT
+
+        fi = self.fit_info
+        if fi.method != "jml":
+            return (f"it was fitted by {fi.method.upper()}, which integrates the abilities out and never "
+                    "forms the joint information of abilities and questions (whatever full_cov); refit "
+                    "with method='jml' (full_cov=True or 'auto') to get it")
+        # estimate_jml falls back to the block-conditional standard errors, with a warning, when
+        # the joint information it formed is singular or leaves the latent regression unfittable
+        fallback = [w for w in self.warnings if "standard errors are block-conditional instead" in w]
+        if fallback:
+            return f"the joint information was formed but not usable ({fallback[0]})"
+        # n_params counts the free abilities and question parameters less the identification's
+        # constraints (two for 2PL: location and scale; one for 1PL: location)
+        n_free = self._n_params + (2 if fi.irt == "2pl" else 1)
+        if n_free > DENSE_LIMIT:
+            gb = 8.0 * n_free**2 / 1e9
+            return (f"its {n_free:,} abilities and question parameters exceed DENSE_LIMIT = "
+                    f"{DENSE_LIMIT:,}, above which full_cov='auto' skips the dense matrix; refit with "
+                    f"full_cov=True if memory allows (the matrix alone takes {gb:.2g} GB)")
+        return ("it was fitted with full_cov=False (block-conditional standard errors); refit with "
+                "full_cov=True or 'auto'")
 
     @property
     def nobs(self) -> int:
@@ -546,7 +664,9 @@ class IRSLResults(WaldInference):
         Returns
         -------
         ItemBank
-            The N questions' parameters, with the latent regression as the prior for new models.
+            The N questions' parameters, with the latent regression as the prior for new models
+            and the ``n`` of the fit's squeeze (:attr:`ItemBank.squeeze_n
+            <irsl_stats.bank.ItemBank.squeeze_n>`), with which it squeezes the responses it scores.
         """
         from .bank import ItemBank
 
@@ -587,7 +707,7 @@ class IRSLResults(WaldInference):
 
     def predict(
         self,
-        new_models: Optional[pd.DataFrame] = None,
+        new_models: Optional[Union[pd.DataFrame, pd.Series, dict]] = None,
         what: str = "ability",
         benchmark: Optional[str] = None,
         alpha: float = 0.05,
@@ -596,9 +716,12 @@ class IRSLResults(WaldInference):
 
         Parameters
         ----------
-        new_models : DataFrame, shape (K, ...), optional
-            Covariates of the models to forecast (the fit's own models when omitted). The stored
-            formula transforms and factor levels are applied; an unseen level is an error.
+        new_models : DataFrame, dict or Series, optional
+            Covariates of the models to forecast, K rows (the fit's own models when omitted). A
+            dict of columns (scalars: one model; lists: one model each) or a Series (one model,
+            e.g. ``models.iloc[0]``) is converted to a DataFrame, as statsmodels' ``predict``
+            does. The stored formula transforms and factor levels are applied; an unseen level
+            is an error.
         what : {"ability", "score"}
         benchmark : str, optional
             With ``what="score"``: the benchmark whose calibrated questions define the score.
@@ -608,12 +731,23 @@ class IRSLResults(WaldInference):
         Returns
         -------
         DataFrame, K rows
+            Indexed by model label when ``new_models`` is omitted; else by ``new_models``' own
+            index (as statsmodels' ``predict``: the rows align with the table passed in; for a
+            Series: its name). :meth:`forecast_pass_at_k` names models by their model column.
             ``what="ability"``: ``mean`` (x'beta), ``mean_se``, ``mean_ci_lower/upper`` (parameter
             uncertainty) and ``obs_ci_lower/upper`` (a new model's ability: adds ``sigma``).
             ``what="score"``: ``score`` (expected score at ability x'beta), ``ci_lower/upper``
             (from the ability's confidence interval) and ``pi_lower/upper`` (from its prediction
             interval). The score is increasing in ability when every discrimination is positive,
             so the ability interval maps to a score interval.
+
+        Raises
+        ------
+        TypeError
+            If ``new_models`` is not a DataFrame, dict or Series.
+        ValueError
+            If ``what`` or ``alpha`` is invalid, ``benchmark`` is unknown, or a covariate is
+            missing, NaN or has an unseen level.
 
         Notes
         -----
@@ -629,6 +763,19 @@ class IRSLResults(WaldInference):
         score``: 200 replicates of 40 models x 60 questions, 2PL) the 95% score intervals covered
         the true score 92-94% of the time from the bottom of the compute range to 10x beyond its
         top.
+
+        Hence ``mean_se`` is **not** ``sqrt(x' V x)`` with ``V = cov_params()``:
+        ``mean_se = sqrt(x' C x)`` with ``C = forecast_cov_params()`` (the design row ``x`` of
+        the model, columns as in the formula). ``cov_params()`` is the covariance of the
+        *reported* coefficients, whose scale the identification defines from the fitted models
+        themselves (under ``identification="population"`` their abilities have mean 0 and, for
+        2PL, variance 1): the location and scale of that population are functions of the
+        coefficients, so e.g. the ``Intercept`` of ``ability ~ 1`` is fixed at 0 with no
+        standard error. A forecast is made against the questions, held at their estimates: it
+        keeps the uncertainty of where the population sits relative to them, which the
+        identification's map removes (without it the intervals at the calibration mean would
+        have zero width; 95% intervals of 2PL score forecasts covered 75-87%). So ``ability ~ 1``
+        with ``M`` models gives ``mean_se`` of about ``sigma / sqrt(M)`` (0.158 for 40 models), not 0.
         """
         alpha = check_alpha(alpha)
         if what not in ("ability", "score"):
@@ -637,8 +784,9 @@ class IRSLResults(WaldInference):
             x = self.design.matrix
             index = self.design.model_labels
         else:
+            new_models = new_models_frame(new_models)
             x = self.design.transform(new_models)
-            index = new_models.index
+            index = new_models.index  # as statsmodels: forecasts align with the rows passed in
         k, m = self._to_reported
         mean = k * (x @ self._beta) + m
         var_mean = k**2 * np.einsum("ij,jk,ik->i", x, self._cov_beta, x)
@@ -751,10 +899,11 @@ class IRSLResults(WaldInference):
         ----------
         ks : array_like of int, shape (K,)
             The sample budgets k.
-        models : DataFrame, shape (M, ...), optional
-            New models' covariates: their pass@k at the scaling law's ability ``x' beta`` (interval
-            from the confidence interval of ``x' beta``). By default the fitted models, at their
-            estimated abilities (interval from each ability's standard error).
+        models : DataFrame, dict or Series, optional
+            New models' covariates, M rows (see :meth:`predict`): their pass@k at the scaling
+            law's ability ``x' beta`` (interval from the confidence interval of ``x' beta``). By
+            default the fitted models, at their estimated abilities (interval from each ability's
+            standard error).
         benchmark : str, optional
             Average over this benchmark's questions only (default: all questions).
         alpha : float
@@ -772,21 +921,28 @@ class IRSLResults(WaldInference):
         Raises
         ------
         ValueError
-            If ``alpha`` is not in (0, 1).
+            If ``alpha`` is not in (0, 1); if a budget is ``>= 2**63`` (the ``k`` column is
+            int64).
         """
         alpha = check_alpha(alpha)
+        try:
+            k_arr = np.asarray(ks, dtype=float)
+        except (TypeError, ValueError):
+            k_arr = None  # not numbers: the bank's own check says so
+        if k_arr is not None:
+            # whole-number budgets are reported as int64, which 1e19 would silently wrap to -2**63
+            _check_budgets_int64(k_arr, "ks")
         bank = self.item_bank()
         if models is None:
             theta = self.abilities["theta"]
             se = self.abilities["se"].to_numpy()
         else:
+            # the tidy ``model`` column names models: the models' column named like the fit's
+            # model column when they have one, else their index (predict keeps the index)
+            models = new_models_frame(models)
             pred = self.predict(models, what="ability", alpha=alpha)
-            theta, se = pred["mean"], pred["mean_se"].to_numpy()
-            # a models table usually carries its labels in a column (the one fit() read them
-            # from), not in the index: without this the rows would be labelled 0, 1, 2, ...
-            model_col = self.abilities.index.name or "model"
-            if model_col in models.columns:
-                theta = pd.Series(theta.to_numpy(), index=pd.Index(models[model_col].to_numpy(), name=model_col))
+            index = forecast_index(models, self.abilities.index.name or "model")
+            theta, se = pd.Series(pred["mean"].to_numpy(), index=index), pred["mean_se"].to_numpy()
         out = bank.forecast_pass_at_k(theta, ks, benchmark=benchmark, se=se, alpha=alpha, plugin=plugin)
         # budgets are counts of samples: report them as integers when they are whole numbers
         k = out["k"].to_numpy()

@@ -256,7 +256,11 @@ class Simulation:
         means = wide.groupby(by_cols, observed=True, sort=True).mean()
         tidy = means.stack().rename("pass_at_k").reset_index()
         pos_col = tidy.columns[len(by_cols)]
-        tidy[pos_col] = ks_arr[tidy[pos_col].to_numpy(dtype=np.int64)]
+        k_values = ks_arr[tidy[pos_col].to_numpy(dtype=np.int64)]
+        if np.all(ks_arr == np.round(ks_arr)) and np.all(ks_arr < 2.0**63):
+            # budgets are counts of samples: integers, as in every other pass@k table
+            k_values = k_values.astype(np.int64)
+        tidy[pos_col] = k_values
         return tidy.rename(columns={pos_col: "k"})
 
 

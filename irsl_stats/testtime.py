@@ -267,8 +267,9 @@ def forecast_from_counts(
     Returns
     -------
     DataFrame, shape (n_models * len(forecasts) * K, 6)
-        Tidy: ``model``, ``forecast``, ``k``, ``pass_at_k``, ``theta``, ``se`` (the scored ability
-        and its standard error; NaN for ``empirical``).
+        Tidy: ``model``, ``forecast``, ``k`` (int64 when every budget is a whole number, else
+        float), ``pass_at_k``, ``theta``, ``se`` (the scored ability and its standard error; NaN
+        for ``empirical``).
 
     Raises
     ------
@@ -297,6 +298,10 @@ def forecast_from_counts(
     unknown = pd.unique(counts.loc[~counts[question].isin(bank.questions), question])
     if len(unknown):
         raise ValueError(_unknown_message(list(unknown)))
+    # budgets are counts of samples: whole numbers are reported as int64, as in observed_pass_at_k
+    # and ItemBank.forecast_pass_at_k (a float k column would not merge with their integer ones)
+    whole = np.all(ks_arr == np.round(ks_arr)) and np.all(ks_arr < 2.0**63)
+    k_col = ks_arr.astype(np.int64) if whole else ks_arr
     frames = []
     need_score = any(f != "empirical" for f in forecasts)
     est = None
@@ -324,7 +329,7 @@ def forecast_from_counts(
                     plugin=(kind == "plugin"), integrate=(kind == "beta_posterior"), n_quad=n_quad,
                 )
                 curve = out["pass_at_k"].to_numpy()
-            frames.append(pd.DataFrame({"model": label, "forecast": kind, "k": ks_arr, "pass_at_k": curve,
+            frames.append(pd.DataFrame({"model": label, "forecast": kind, "k": k_col, "pass_at_k": curve,
                                         "theta": theta, "se": se}))
     return pd.concat(frames, ignore_index=True)
 
@@ -347,7 +352,7 @@ def _scoring_bank(bank: ItemBank, likelihood: str) -> ItemBank:
         else bank.items
     return ItemBank(items, family=likelihood, irt=bank.irt, identification=bank.identification,
                     precision=bank.precision if likelihood != "binomial" else "",
-                    population=bank.population, prior=bank.prior)
+                    population=bank.population, prior=bank.prior, squeeze_n=bank.squeeze_n)
 
 
 def _conditional(bank: ItemBank, questions, c: np.ndarray, n: np.ndarray, theta: float,

@@ -60,12 +60,31 @@ def test_se_series_missing_theta_labels_is_an_error(bank, method):
 
 # ----------------------------------------------------------------- 2. interval inputs
 @pytest.mark.parametrize("method", ["expected_score", "forecast_pass_at_k"])
-@pytest.mark.parametrize("se", [-0.5, np.nan, np.inf, [0.1, np.nan]])
+@pytest.mark.parametrize("se", [-0.5, np.inf, [0.1, -np.inf]])
 def test_se_must_be_finite_and_nonnegative(bank, method, se):
     call = getattr(bank, method)
     args = ([0.0, 1.0],) if method == "expected_score" else ([0.0, 1.0], [1, 2])
     with pytest.raises(ValueError, match=r"`se` must be finite and >= 0"):
         call(*args, se=se)
+
+
+@pytest.mark.parametrize("method", ["expected_score", "forecast_pass_at_k"])
+def test_nan_se_gives_nan_bounds_for_that_model_only(bank, method):
+    # a NaN se means "not available" (a joint ML fit with singular ability information): the
+    # point forecast stays, that model's bounds are NaN, the others' are those of a finite se
+    call = getattr(bank, method)
+    args = ([0.0, 1.0],) if method == "expected_score" else ([0.0, 1.0], [1, 2])
+    with pytest.warns(irsl.IRSLWarning, match=r"1 model\(s\) have no standard error.*\b1\b"):
+        got = call(*args, se=[0.1, np.nan])
+    ref = call(*args, se=[0.1, 0.2])
+    if method == "expected_score":
+        np.testing.assert_array_equal(got["score"], ref["score"])
+        assert np.isnan(got["lower"].iloc[1]) and np.isnan(got["upper"].iloc[1])
+        assert got.iloc[0].equals(ref.iloc[0])
+    else:
+        first, second = got["model"] == 0, got["model"] == 1
+        assert got.loc[second, ["lower", "upper"]].isna().all().all()
+        pd.testing.assert_frame_equal(got[first], ref[first])
 
 
 @pytest.mark.parametrize("method", ["expected_score", "forecast_pass_at_k"])

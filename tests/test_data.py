@@ -380,7 +380,7 @@ def test_beta_from_counts_squeeze_uses_trials(counts_df):
     with pytest.raises(ValueError) as exc:
         ResponseData.from_long(counts_df, successes="k", trials="n", family="beta")
     msg = str(exc.value)
-    assert "column 'k': 3 of 5 rows are exactly 0 or 1" in msg and "beta_binomial" in msg
+    assert "columns 'k' and 'n': 3 of 5 rows have a rate k/n exactly 0 or 1" in msg and "beta_binomial" in msg
     d = ResponseData.from_long(counts_df, successes="k", trials="n", family="beta", boundary="squeeze")
     k = np.array([0, 5, 3, 10, 7.0])
     n = np.array([10, 5, 10, 10, 8.0])
