@@ -125,15 +125,22 @@ class MultidimResults(WaldInference):
         ab.update({f"se_{nm}": np.sqrt(np.maximum(est.theta_cov[:, k, k], 0)) for k, nm in enumerate(names)})
         self.abilities = pd.DataFrame(ab, index=rd.model_labels)
         self.abilities["n"] = np.bincount(rd.model[rd.carries_weight], minlength=rd.n_models).astype(np.int64)
-        negative = (((est.A < 0) & pattern.free).any(axis=1) if (pattern.kind == "per_benchmark" and irt == "2pl")
-                    else np.zeros(len(est.A), dtype=bool))
+        negative = np.zeros(len(est.A), dtype=bool)
+        if pattern.kind == "per_benchmark" and irt == "2pl":
+            # as the one-dimensional fit: only loadings more than two standard errors below 0 (or,
+            # where the SE is undefined, beyond 1e-8): a loading that does not discriminate is
+            # scattered around 0 and says nothing about the answer key
+            A = est.A
+            se = np.sqrt(np.maximum(np.einsum("nkk->nk", est.item_cov)[:, : self.dims], 0.0))
+            below = np.where(np.isfinite(se), A + 2.0 * se < 0, A < -1e-8)
+            negative = (below & pattern.free).any(axis=1)
         if negative.any():
             # name them, as the one-dimensional fit does: the count alone left the user to search
             shown = list(rd.item_labels[negative][:5])
             self.warnings.append(
-                f"{int(negative.sum())} question(s) have a negative loading on their benchmark's ability "
-                f"(e.g. {shown}): a higher ability on that benchmark predicts a lower score on them "
-                "— check their answer keys")
+                f"{int(negative.sum())} question(s) have a negative loading more than two standard errors "
+                f"below 0 on their benchmark's ability (e.g. {shown}): a higher ability on that benchmark "
+                "predicts a lower score on them — check their answer keys")
         for msg in self.warnings:
             warnings.warn(msg, IRSLWarning, stacklevel=3)
 

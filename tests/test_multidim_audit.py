@@ -397,3 +397,17 @@ def test_forecast_target_checks(small):
         res.item_bank().forecast(None, using)
     with pytest.raises(ValueError, match="target: a benchmark label"):
         res.forecast(None)
+
+
+def test_a_chance_negative_loading_does_not_blame_the_answer_key():
+    # a question answered at random: its loading is scattered around 0 (here -0.44, se 0.28); only
+    # loadings more than two standard errors below 0 point at a reversed answer key
+    sim = irsl.simulate.correlated_benchmarks(n_models=80, questions=[10, 10], corr=[[1, .5], [.5, 1]],
+                                              benchmarks=["A", "B"], family="bernoulli", seed=3)
+    data = sim.responses.copy()
+    noise = data["question"] == "B/q0012"
+    data.loc[noise, "y"] = (np.random.default_rng(0).random(noise.sum()) < 0.5).astype(float)
+    res, issued = _issued(_per_benchmark, data, family="bernoulli")
+    a, se = res.items.loc["B/q0012", ["a_B", "a_B_se"]]
+    assert a < 0 and a + 2 * se > 0
+    assert not any("negative loading" in m for m in issued + res.warnings)
