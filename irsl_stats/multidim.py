@@ -132,6 +132,9 @@ class MultiEstimates:
     then log SDs, then Fisher-z correlations of Sigma), given the questions, mapped through the
     identification (a parameter the identification determines, such as the intercepts that make
     the mean ability 0, gets the variance implied by the others; a constant one about 0).
+    forecast_cov: the same covariance before that mapping, on the fixed map from the questions'
+    scale (what a forecast of a new model against the calibrated questions needs: the
+    identification pins the fitted population's mean, not where it sits against the questions).
     """
 
     theta: np.ndarray
@@ -156,6 +159,7 @@ class MultiEstimates:
     n_quad: int
     warnings: List[str] = field(default_factory=list)
     history: list = field(default_factory=list)
+    forecast_cov: Optional[np.ndarray] = None
 
 
 class MultiPosterior:
@@ -829,6 +833,7 @@ def fit_multidim(
     # parameters are on the identified scale, where e.g. an intercept is fixed by the slopes:
     # without this the intercepts of a latent regression had the SE of a free mean (0.286 where
     # the one-dimensional fit, which maps its covariance through its identification, has 0.246)
+    forecast_cov = latent_cov.copy()
     jac = _identification_jacobian(p0, x, pattern.kind, irt, dims, rescale=not sigma_fixed)
     latent_cov = jac @ latent_cov @ jac.T
     latent_cov = 0.5 * (latent_cov + latent_cov.T)
@@ -850,7 +855,7 @@ def fit_multidim(
         latent_names=latent_names(list(design.column_names), pattern.names), latent_cov=latent_cov,
         llf=llf, n_params=n_free_items + n_latent - n_constraints, converged=converged, n_iter=it,
         n_passes=n_passes, seconds=time.perf_counter() - t0, n_quad=n_quad, warnings=warnings_,
-        history=history,
+        history=history, forecast_cov=forecast_cov,
     )
 
 

@@ -328,6 +328,25 @@ class MultidimResults(WaldInference):
         """Name of the fit's model column (``fit(..., model=)``)."""
         return (getattr(self._rd, "columns", None) or {}).get("model") or "model"
 
+    def forecast_cov_params(self) -> pd.DataFrame:
+        """Covariance of ``vec(B)`` given the questions, used by :meth:`predict`.
+
+        The latent-regression coefficients of every dimension with the calibrated questions held
+        at their estimates (see the Notes of :meth:`predict`); it differs from the coefficient
+        block of :meth:`cov_params`, which is relative to the fitted models' own population.
+
+        Returns
+        -------
+        DataFrame, shape (P * D, P * D)
+            Labelled like the coefficients in :attr:`params` (``vec(B)`` by dimension).
+        """
+        n = self.design.matrix.shape[1] * self.dims
+        names = list(self._params.index[:n])
+        cov = self._est.forecast_cov
+        if cov is None:  # estimates from before the field existed: the population-relative block
+            cov = np.nan_to_num(self._cov.to_numpy(), nan=0.0)
+        return pd.DataFrame(cov[:n, :n], index=names, columns=names)
+
     def predict(self, new_models: Optional[Union[pd.DataFrame, pd.Series, dict]] = None, what: str = "ability",
                 benchmark=None, alpha: float = 0.05) -> pd.DataFrame:
         """Forecast the D abilities, or a benchmark's score, of (new) models from the latent regression.
@@ -385,12 +404,13 @@ class MultidimResults(WaldInference):
         maps the ability interval through the score, which is increasing in the ability when
         the benchmark's loadings are positive (a warning says when some are not).
 
-        ``mean_se`` comes from :meth:`cov_params`, the covariance of ``B`` relative to the
-        identified population (whose mean and, for 2PL, variance the identification pins), not
-        relative to the questions as :meth:`IRSLResults.predict` computes it: it leaves out the
-        uncertainty of where the fitted population sits against the questions, so these
-        intervals are narrower than the one-dimensional fit's (``mean_se`` 0.035 against 0.126
-        for a model 1.4 SD below the mean of a simulated 40-model fit, 2PL, two benchmarks).
+        ``mean_se`` is ``sqrt(x' C_k x)`` with ``C_k`` dimension *k*'s block of
+        :meth:`forecast_cov_params`: the covariance of ``B`` with the calibrated questions held
+        at their estimates, as :meth:`IRSLResults.predict` computes it, not the coefficient block
+        of :meth:`cov_params`, which is relative to the identified population (whose mean the
+        identification pins) and would leave out where that population sits against the
+        questions (``mean_se`` 0.035 instead of 0.125 for a model 1.4 SD below the mean of a
+        simulated 40-model fit; the one-dimensional fit of either benchmark gives 0.126).
 
         Examples
         --------
@@ -416,9 +436,7 @@ class MultidimResults(WaldInference):
         est = self._est
         p = x.shape[1]
         mean = x @ est.B  # (K, D)
-        # covariance of vec(B) (by column); NaN marks coefficients the identification fixes,
-        # which have no sampling variance on the identified scale
-        cov_b = np.nan_to_num(self._cov.to_numpy()[: p * self.dims, : p * self.dims], nan=0.0)
+        cov_b = self.forecast_cov_params().to_numpy()
         var = np.column_stack([np.einsum("ij,jk,ik->i", x, cov_b[k * p:(k + 1) * p, k * p:(k + 1) * p], x)
                                for k in range(self.dims)])
         out = ability_forecast_frame(mean.ravel(), var.ravel(), np.tile(np.diag(est.Sigma), len(mean)), alpha,

@@ -225,3 +225,19 @@ def test_forecast_from_counts_reports_integer_budgets_as_int64():
     assert tt.observed_pass_at_k(held, [1, 10])["k"].dtype == np.int64
     frac = tt.forecast_from_counts(bank, few, [1.5, 10], forecasts=("empirical",))
     assert frac["k"].dtype == np.float64  # fractional budgets stay as given
+
+
+def test_multidim_predict_mean_se_is_relative_to_the_questions(sim, md):
+    # was: from cov_params() (relative to the identified population): 0.035 where the
+    # one-dimensional fit of the same benchmark gives 0.126
+    M = sim.models.tail(3)
+    R0 = sim.responses[sim.responses["benchmark"] == "bench0"]
+    one = _quiet_fit("ability ~ log(compute)", data=R0, models=sim.models)
+    p = md.predict(M)
+    p0 = p[p["dimension"] == "bench0"]
+    np.testing.assert_allclose(p0["mean_se"], one.predict(M)["mean_se"], rtol=0.05)
+    x = md.design.transform(M)
+    P = x.shape[1]
+    C = md.forecast_cov_params().to_numpy()[:P, :P]
+    np.testing.assert_allclose(p0["mean_se"], np.sqrt(np.einsum("ij,jk,ik->i", x, C, x)), rtol=1e-12)
+    assert list(md.forecast_cov_params().index[:P]) == list(md.params.index[:P])
