@@ -152,11 +152,13 @@ def new_models_frame(new_models: Union[pd.DataFrame, pd.Series, dict]) -> pd.Dat
 
 
 def forecast_index(new_models: pd.DataFrame, model_col: Optional[str]) -> pd.Index:
-    """Row labels of forecasts for ``new_models``: its model column when it has one, else its index.
+    """Labels of new models in a tidy forecast: their model column if they have one, else their index.
 
     A models table usually carries its labels in the column the fit read them from (``fit(...,
-    model="model")``), not in its index: forecasts are labelled by that column, as the fit's own
-    models are, so that ``predict()`` and ``predict(models)`` agree.
+    model="model")``), not in its index: the ``model`` column of
+    :meth:`IRSLResults.forecast_pass_at_k` names them by that column, as the fit's own models are
+    named. (:meth:`IRSLResults.predict` returns a frame indexed like ``new_models`` instead, as
+    statsmodels does.)
 
     Parameters
     ----------
