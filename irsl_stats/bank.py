@@ -410,11 +410,13 @@ def _theta_se(theta, se, allow_nan_se: bool = False):
             raise ValueError(f"`se` has no standard error for the `theta` labels {missing[:5]}{more}; "
                              f"se is aligned to theta by index label")
         se = se.reindex(theta.index)
-    try:
-        s = np.broadcast_to(np.asarray(se, float), th.shape)
-    except ValueError:
+    s = np.asarray(se, float)
+    # a scalar applies to every model; anything else pairs with theta one to one (a length-1
+    # array broadcast over several abilities would pair one model's se with all of them)
+    if s.ndim and s.shape != th.shape:
         raise ValueError(f"`se` must be a scalar or have the shape of `theta` {th.shape}; "
-                         f"got shape {np.shape(se)}") from None
+                         f"got shape {np.shape(se)}")
+    s = np.broadcast_to(s, th.shape)
     bad = np.flatnonzero((np.isinf(s) if allow_nan_se else ~np.isfinite(s)) | (s < 0))
     if bad.size:
         where = (list(theta.index[bad][:5]) if isinstance(theta, pd.Series) else bad[:5].tolist())

@@ -58,6 +58,18 @@ def test_se_series_missing_theta_labels_is_an_error(bank, method):
         call(*args, se=se)
 
 
+@pytest.mark.parametrize("method", ["expected_score", "forecast_pass_at_k"])
+def test_se_of_length_one_is_not_broadcast_over_several_abilities(bank, method):
+    # a length-1 array is neither a scalar nor one se per model: pairing it with every model
+    # by broadcasting hid a wrong-length argument
+    call = getattr(bank, method)
+    args = ([0.0, 1.0],) if method == "expected_score" else ([0.0, 1.0], [1, 2])
+    with pytest.raises(ValueError, match=r"`se` must be a scalar or have the shape of `theta` \(2,\); got shape \(1,\)"):
+        call(*args, se=np.array([0.1]))
+    one = ([0.5],) if method == "expected_score" else ([0.5], [1, 2])
+    assert len(call(*one, se=np.array([0.1]))) == (1 if method == "expected_score" else 2)
+
+
 # ----------------------------------------------------------------- 2. interval inputs
 @pytest.mark.parametrize("method", ["expected_score", "forecast_pass_at_k"])
 @pytest.mark.parametrize("se", [-0.5, np.inf, [0.1, -np.inf]])
