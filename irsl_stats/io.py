@@ -155,7 +155,26 @@ def _logliks(rec: Dict[str, Any]) -> Optional[Tuple[np.ndarray, List[Optional[bo
         if all(p is not None for p in parsed):
             lls = np.array([p[0] for p in parsed], dtype=np.float64)  # type: ignore[index]
             return lls, [p[1] for p in parsed]  # type: ignore[index]
+        if key == "filtered_resps":
+            # filtered_resps holds something else (a generation record's text): resps then holds the
+            # raw generations, which can look like [loglik, is_greedy] pairs (e.g. [["12", "True"]])
+            return None
     return None
+
+
+# fields of a harness record that are not per-question metrics
+_RECORD_FIELDS = frozenset({
+    "doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics", "task",
+    "doc_hash", "prompt_hash", "target_hash",
+})
+
+
+def _metric_fields(rec: Dict[str, Any]) -> List[str]:
+    """The record's metric names: its ``metrics`` list (recent harness versions), else its other fields."""
+    listed = rec.get("metrics")
+    if isinstance(listed, list) and all(isinstance(m, str) for m in listed):
+        return list(listed)
+    return [str(k) for k in rec if k not in _RECORD_FIELDS]
 
 
 def _continuations(rec: Dict[str, Any], n: int) -> Optional[List[str]]:
@@ -228,14 +247,26 @@ def _parse_record(
             if name in rec:
                 v = _zero_one(rec[name], name)
                 return float(v), v, 0
+        fields = _metric_fields(rec)
+        wanted = (f"the metric={metric!r} field" if metric is not None else
+                  f"a supported 0/1 metric (supported: {', '.join(repr(m) for m in names)})")
         raise _RecordError(
             "record has neither per-choice log-likelihoods ('filtered_resps'/'resps' as [loglik, is_greedy] "
-            f"per choice) nor a 0/1 metric ({', '.join(repr(m) for m in names)})"
+            f"per choice) nor {wanted}; the record's metric fields: {fields!r}; pass metric= to name "
+            f"its 0/1 metric"
         )
     lls, greedy = found
     n = len(lls)
     if np.isnan(lls).any() or np.isposinf(lls).any():
         raise _RecordError(f"log-likelihoods must be finite or -inf, got {lls.tolist()}")
+    if n == 1 and lls[0] > 0:
+        # y = exp(loglik) is the probability of the target continuation: a positive log-likelihood
+        # (P > 1) is not a log-probability (a softmax over several choices is shift-invariant, so
+        # multiple-choice scores are not checked)
+        raise _RecordError(
+            f"single-choice log-likelihood {float(lls[0])!r} is > 0: a log-probability is <= 0 "
+            f"(its exp, the target's probability, would be > 1)"
+        )
     if not np.isfinite(lls).any():
         raise _RecordError("all log-likelihoods are -inf")
     scores = lls
@@ -365,9 +396,10 @@ def read_lm_eval_samples(
     FileNotFoundError
         A path does not exist.
     ValueError
-        Malformed JSON or a record missing a required field (``doc_id``; ``target`` for
-        multiple-choice records; a 0/1 metric for generation records) -- the message names the file
-        and the line number; several filters in a file without ``filter=``; a (model, question)
+        Malformed JSON, a record missing a required field (``doc_id``; ``target`` for
+        multiple-choice records; a 0/1 metric for generation records, whose ``filtered_resps`` hold
+        text), or a single-choice log-likelihood above 0 -- the message names the file and the line
+        number; several filters in a file without ``filter=``; a (model, question)
         pair read twice (e.g. two runs of a task in one directory) -- the message names the pairs
         and the files.
 
@@ -664,7 +696,8 @@ def read_counts(
     MissingColumnError
         (a KeyError and a ValueError) a named column is absent; lists the available ones.
     ValueError
-        Missing labels, non-integer or missing counts, ``k < 0``, ``k > n``, ``n < 1``, a
+        Two of model=, question=, successes=, trials=, benchmark= naming the same column;
+        missing labels, non-integer or missing counts, ``k < 0``, ``k > n``, ``n < 1``, a
         duplicated (model, question) pair (with ``benchmark=``: (model, benchmark, question)), or
         an input column that clashes with a standard name; the message names the file, the
         column and shows up to 5 offending rows: for a DataFrame (or a parquet file) with their
@@ -702,6 +735,15 @@ def read_counts(
     roles = {"model": model, "question": question, "successes": successes, "trials": trials}
     if benchmark is not None:
         roles["benchmark"] = benchmark
+    # one column in two roles (e.g. successes= and trials= both "n") would silently give k == n
+    by_column: Dict[Hashable, List[str]] = {}
+    for role, name in roles.items():
+        by_column.setdefault(name, []).append(role)
+    shared = {name: rs for name, rs in by_column.items() if len(rs) > 1}
+    if shared:
+        which = "; ".join(f"{name!r} is given as " + " and ".join(f"{r}=" for r in rs)
+                          for name, rs in shared.items())
+        raise ValueError(f"{source}: each role needs its own column, but {which}")
     missing = [f"{role}={name!r}" for role, name in roles.items() if name not in frame.columns]
     if missing:
         raise MissingColumnError(

@@ -194,7 +194,8 @@ def plot_scaling(
     ------
     ValueError
         If ``x`` or ``by`` is not a covariate of the fit, ``x`` is not numeric (or not positive
-        with ``logx``), ``what``/``band`` is unknown, or ``levels`` names unknown groups.
+        with ``logx``), ``what``/``band`` is unknown, or ``levels`` is empty or names unknown
+        groups.
 
     Examples
     --------
@@ -258,6 +259,8 @@ def plot_scaling(
         unknown = [v for v in chosen if v not in present]
         if unknown:
             raise ValueError(f"levels {unknown} are not values of {by!r}; known: {present[:20]}")
+        if not chosen:  # would draw a blank figure (and warn "No artists with labels")
+            raise ValueError(f"levels= is empty: nothing to draw; known levels of {by!r}: {present[:20]}")
         groups = [(v, np.flatnonzero((keys == v).to_numpy())) for v in chosen]
 
     fig, ax = _new_axes(ax)
@@ -478,7 +481,7 @@ def plot_pass_at_k(
         If a required column is missing, ``models`` names unknown models, ``k`` or
         ``pass_at_k`` is not numeric, ``k`` is not positive with ``logx`` or ``pass_at_k`` not
         positive with ``logy`` (matplotlib would silently drop those points; the message names
-        the rows).
+        the rows), or no row (of the chosen models) has finite ``k`` and ``pass_at_k``.
     TypeError
         If ``ax`` is not a matplotlib Axes.
 
@@ -523,6 +526,14 @@ def plot_pass_at_k(
                 bad = (v <= 0).to_numpy()
                 raise ValueError(f"{name}[{col!r}] must be positive for log{'x' if col == 'k' else 'y'}=True; "
                                  f"rows {_fmt_labels(frame.index[bad], limit=5)} have {v[bad].tolist()[:5]}")
+    # an empty (or all-NaN) forecast would draw a blank figure (and warn "No artists with labels")
+    drawn = forecast if not has_model else forecast[forecast["model"].isin(chosen)]
+    finite = (np.isfinite(pd.to_numeric(drawn["k"], errors="coerce").to_numpy(float))
+              & np.isfinite(pd.to_numeric(drawn["pass_at_k"], errors="coerce").to_numpy(float)))
+    if not finite.any():
+        raise ValueError(f"no rows with finite 'k' and 'pass_at_k' in forecast"
+                         f"{' for models ' + repr(chosen[:20]) if has_model and models is not None else ''} "
+                         f"({len(drawn)} rows): nothing to draw")
     band = "lower" in forecast.columns and "upper" in forecast.columns
 
     fig, ax = _new_axes(ax)
@@ -600,8 +611,9 @@ def plot_power_law(
     Raises
     ------
     ValueError
-        If a column is missing, ``models`` names unknown models, or a row of ``fits`` lacks a
-        finite slope and intercept or ``0 < k_min <= k_max`` (naming the rows).
+        If a column is missing, ``models`` names unknown models, a row of ``fits`` lacks a
+        finite slope and intercept or ``0 < k_min <= k_max`` (naming the rows), or no row of
+        ``curves`` (of the chosen models) has a finite ``k > 0`` and ``0 < value < 1``.
 
     Examples
     --------
@@ -650,6 +662,12 @@ def plot_power_law(
         ok = (v > 0) & (v < 1) & (kk > 0)
         order = np.argsort(kk[ok], kind="stable")
         return kk[ok][order], -np.log(v[ok][order])
+
+    # an empty (or all-NaN) curves frame would draw a blank figure (and warn "No artists with labels")
+    if not any(rows(curves, m)[0].size for m in chosen):
+        raise ValueError(f"no rows with finite {k!r} > 0 and 0 < {value!r} < 1 in curves"
+                         f"{' for models ' + repr(chosen[:20]) if grouped and models is not None else ''} "
+                         f"({len(curves)} rows): nothing to draw on the log-log axes")
 
     fig, ax = _new_axes(ax)
     colors = _colors(1) if not grouped else _level_colors(present, chosen)
