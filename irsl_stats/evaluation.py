@@ -71,6 +71,7 @@ from .data import ResponseData, _fmt_labels
 from .metrics import decision_accuracy
 from .results import IRSLWarning
 from .scoring import METHODS as SCORE_METHODS
+from .testtime import _as_int_list
 
 __all__ = [
     "efficient_eval",
@@ -516,10 +517,10 @@ def efficient_eval(
     ks : sequence of int
         Questions per benchmark (distinct positive integers).
     strategies : {"random", "stratified", "information"} or sequence of them
-        Selection strategies (:meth:`ItemBank.select`; ``"information"`` targets the
+        Selection strategies, distinct (:meth:`ItemBank.select`; ``"information"`` targets the
         calibration population's mean ability).
     ratios : sequence of float, optional
-        Compute cutoffs for the forecast (positive and finite): models with
+        Compute cutoffs for the forecast (distinct, positive and finite): models with
         ``flops <= ratio * target_flops``. Default: the final checkpoint of each smaller size,
         from the ``min_sizes``-th smallest on.
     min_sizes : int
@@ -575,7 +576,8 @@ def efficient_eval(
     Raises
     ------
     ValueError
-        For invalid options (all checked before the calibration); duplicated model labels in
+        For invalid options (all checked before the calibration; repeated ``ks``, ``strategies``
+        or ``ratios`` included); duplicated model labels in
         ``models`` or response models absent from it (naming them); models without a recipe, or
         held-out models without positive finite ``flops``/``params`` (naming them); invalid
         responses (NaN, outside ``[0, 1]``, 0 or 1 under ``boundary="error"``, duplicated
@@ -597,6 +599,12 @@ def efficient_eval(
     for s in strategies:
         if s not in STRATEGIES:
             raise ValueError(f"unknown strategy {s!r}; choose from {STRATEGIES}")
+    # a repeated strategy repeats identical selections and result rows (summarize would count
+    # them as two draws: a mean over copies and a spread that is not one)
+    dup = sorted({s for s in strategies if strategies.count(s) > 1})
+    if dup:
+        raise ValueError(f"strategies has duplicates {dup}: each would repeat identical result rows; "
+                         f"pass distinct strategies")
     if score_method not in SCORE_METHODS:
         raise ValueError(f"score_method must be one of {SCORE_METHODS}; got {score_method!r}")
     if bank is None and calibration_method not in ("jml", "mml"):
@@ -609,6 +617,10 @@ def efficient_eval(
         ratios = np.atleast_1d(np.asarray(ratios, float))
         if ratios.ndim != 1 or ratios.size == 0 or not (np.isfinite(ratios) & (ratios > 0)).all():
             raise ValueError(f"ratios must be a non-empty sequence of positive, finite numbers; got {ratios.tolist()}")
+        dup = sorted({float(r) for r in ratios if np.sum(ratios == r) > 1})
+        if dup:
+            raise ValueError(f"ratios has duplicates {dup}: each would repeat identical forecast rows; "
+                             f"pass distinct ratios")
     mt = models.reset_index(drop=model in models.columns)
     if model not in mt.columns:
         raise ValueError(f"models needs a {model!r} column (or index)")
@@ -996,7 +1008,7 @@ def subset_study(
     Parameters
     ----------
     seeds : sequence of int
-        Non-empty.
+        Non-empty, distinct.
     n_calibration : int
         Calibration recipes per seed (at least 1, leaving at least two recipes held out).
     simulation : dict, optional
@@ -1016,8 +1028,8 @@ def subset_study(
     Raises
     ------
     ValueError
-        If ``seeds`` is empty or not integers, ``n_calibration`` is not a positive integer
-        leaving two recipes held out, ``truth`` is invalid or ``options`` holds an argument the
+        If ``seeds`` is empty, not integers or repeats a value, ``n_calibration`` is not a
+        positive integer leaving two recipes held out, ``truth`` is invalid or ``options`` holds an argument the
         study sets itself; and as :func:`efficient_eval`.
 
     Returns
@@ -1039,6 +1051,8 @@ def subset_study(
     seeds = list(np.atleast_1d(seeds)) if not isinstance(seeds, (str, bytes)) else [seeds]
     if not seeds or not all(is_integer(s) for s in seeds):
         raise ValueError(f"seeds must be a non-empty sequence of integers; got {seeds!r}")
+    # a repeated seed repeats the whole simulation and study: duplicated rows, mae_sd shrunk
+    seeds = _as_int_list(seeds, "seeds")
     if not is_integer(n_calibration, 1):
         raise ValueError(f"n_calibration must be a positive integer (calibration recipes per seed); got {n_calibration!r}")
     # subset_study sets these per seed itself

@@ -33,7 +33,7 @@ Tables use categorical ``model``, ``question`` and ``benchmark`` columns (ordere
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -128,11 +128,24 @@ class Simulation:
         generating coefficients (``truth["beta_uncentered"]``, ``truth["sigma"]``) to that scale,
         so estimates and intervals can be compared with the truth.
 
+        Parameters
+        ----------
+        irt : {"1pl", "2pl"}, default "2pl"
+            Model of the fit: only 2PL rescales to ``var(x' beta) + sigma^2 = 1``.
+
         Returns
         -------
         pandas.Series
             ``Intercept``, ``log(compute)``, ``family[T.<level>]`` ..., ``sigma``.
+
+        Raises
+        ------
+        ValueError
+            If ``irt`` is not ``"1pl"`` or ``"2pl"``, or the simulation is not from :func:`irt`.
         """
+        # any other string silently gave the 1PL truth (e.g. "2PL" or a typo)
+        if irt not in ("1pl", "2pl"):
+            raise ValueError(f"`irt` must be '1pl' or '2pl', got {irt!r}")
         beta = self.truth.get("beta_uncentered")
         if beta is None:
             raise ValueError("population_scale_truth needs a simulation from irt()")
@@ -159,14 +172,23 @@ class Simulation:
         Parameters
         ----------
         block : int, default 1024
-            Models processed at a time (bounds memory).
+            Models processed at a time (bounds memory); an integer ``>= 1``.
 
         Returns
         -------
         pandas.DataFrame, shape (n_models, n_benchmarks + 1)
             Indexed by model; one column per benchmark and ``"all"`` (mean over every
             question).
+
+        Raises
+        ------
+        ValueError
+            If ``block`` is not an integer ``>= 1``.
         """
+        # a negative block made the loop below empty and returned np.empty's garbage
+        if isinstance(block, (bool, np.bool_)) or not isinstance(block, (int, np.integer)) or block < 1:
+            raise ValueError(f"`block` must be an integer >= 1, got {block!r}")
+        block = int(block)
         theta = self.models["theta"].to_numpy(float)
         a = self.items["a"].to_numpy(float)
         d = self.items["d"].to_numpy(float)
@@ -930,7 +952,8 @@ def pretraining(
     n_recipes : int, default 25
         Number of data recipes (``recipe_00``, ...).
     sizes : sequence of float, default :data:`DATADECIDE_SIZES`
-        Model sizes in parameters (the 14 DataDecide sizes, 4M ... 1B).
+        Distinct model sizes in parameters (the 14 DataDecide sizes, 4M ... 1B); their labels
+        (``"4M"``, ``"1B"``, ...) must differ too.
     n_checkpoints : int, default 2
         Evenly spaced checkpoints per run; the last is the final one (``is_final``).
     benchmarks : str or sequence of str, default :data:`OLMES_BENCHMARKS`
@@ -977,6 +1000,16 @@ def pretraining(
     sizes_arr = np.asarray(sizes, dtype=float)
     if sizes_arr.ndim != 1 or sizes_arr.size < 1 or not np.all(np.isfinite(sizes_arr)) or np.any(sizes_arr <= 0):
         raise ValueError("`sizes` must be a non-empty sequence of positive parameter counts")
+    # a repeated size would repeat its models and labels (pandas then fails on the categories)
+    dup_sizes = sorted({float(v) for v in sizes_arr if np.sum(sizes_arr == v) > 1})
+    if dup_sizes:
+        raise ValueError(f"`sizes` must be distinct; repeated: {dup_sizes}")
+    size_labels = [_size_label(p) for p in sizes_arr]
+    dup_labels = sorted({lab for lab in size_labels if size_labels.count(lab) > 1})
+    if dup_labels:
+        same = {lab: [float(p) for p, q in zip(sizes_arr, size_labels) if q == lab] for lab in dup_labels}
+        raise ValueError(f"`sizes` must give distinct size labels (6 significant digits in M or B); "
+                         f"these sizes share a label: {same}")
     _check_missing(missing)
     bench_names = _benchmark_names(benchmarks, allow_count=False)
     entropy = _entropy(seed)
@@ -1004,7 +1037,6 @@ def pretraining(
     center = 0.5 * (log_f.min() + log_f.max())
     u = rng.normal(size=r_idx.size)
     theta = recipe_eff[r_idx] + slope * (log_f - center) + noise_sd * u
-    size_labels = [_size_label(p) for p in sizes_arr]
     models = pd.DataFrame(
         {
             "model": [
@@ -1096,9 +1128,11 @@ def test_time(
     beta, sigma, compute_range, irt, precision, a_sdlog, d_sd
         As in :func:`irt` (no model families).
     benchmark_offsets : dict, optional
-        Added to ``d`` per benchmark. Default: aime24 -3.5, aime25 -4.0, mmlu_pro +0.5,
-        global_mmlu_lite +1.5 (0 for other names); with the defaults about 55-70% of AIME
-        cells have 0 successes out of 2,560.
+        Added to ``d`` per benchmark. Default offsets: aime24 -3.5, aime25 -4.0, mmlu_pro +0.5,
+        global_mmlu_lite +1.5 (0 for other names); with them about 55-70% of AIME cells have
+        0 successes out of 2,560. A given dict overrides the default of each benchmark it
+        names, and the other benchmarks keep theirs (``{"aime24": 0.0}`` changes aime24 only);
+        its keys must be names in ``benchmarks`` and its values finite numbers.
     difficulty_shift : float, default 0.0
         Added to every ``d``; negative values make questions harder. With
         ``difficulty_shift=-3`` most cells have 0 successes out of hundreds, as in real
@@ -1112,6 +1146,12 @@ def test_time(
     Simulation
         ``responses``: ``model``, ``question``, ``benchmark``, ``successes``, ``trials``,
         ``p``; ``models``: ``model``, ``compute``, ``theta``; ``family="beta_binomial"``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, as :func:`irt`; ``benchmark_offsets`` not a dict, with keys that
+        are not in ``benchmarks`` (listing them and the benchmarks) or with non-finite values.
 
     Examples
     --------
@@ -1144,7 +1184,19 @@ def test_time(
     models = pd.DataFrame(
         {"model": [f"lm{i:0{width_m}d}" for i in range(n_models)], "compute": np.exp(log_c), "theta": theta}
     )
-    offs_map = dict(_TEST_TIME_OFFSETS) if benchmark_offsets is None else dict(benchmark_offsets)
+    offs_map = dict(_TEST_TIME_OFFSETS)
+    if benchmark_offsets is not None:
+        if not isinstance(benchmark_offsets, Mapping):
+            raise ValueError(f"`benchmark_offsets` must be a dict of benchmark name to offset, "
+                             f"got {benchmark_offsets!r}")
+        # a misspelt key (e.g. "AIME24") was silently ignored and left the benchmark's default
+        unknown = [k for k in benchmark_offsets if k not in bench_names]
+        if unknown:
+            raise ValueError(f"`benchmark_offsets` has keys that are not benchmarks of this simulation: "
+                             f"{unknown}; the benchmarks are {bench_names}")
+        # a given dict overrides the defaults of the benchmarks it names; the others keep theirs
+        offs_map.update({k: _check_real(v, f"benchmark_offsets[{k!r}]")
+                         for k, v in benchmark_offsets.items()})
     offsets = np.array([offs_map.get(b, 0.0) for b in bench_names], dtype=float)
     bench_codes = _split_questions(_even_split(n_questions, len(bench_names)))
     items, a, d, phi = _items(
