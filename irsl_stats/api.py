@@ -431,6 +431,14 @@ def fit(
         Column names. Count families take ``successes=`` and ``trials=`` (then ``response=``
         must not be given). With a ResponseData these are fixed when it is built: a different
         value here is an error. Weights must leave every model and question a positive total.
+        A weight is a frequency weight on one response: that row's log-likelihood is multiplied
+        by it (weight 2 counts the response twice, 0 leaves it out), as given -- they are not
+        normalised, so scaling all weights by c multiplies the responses' part of ``llf`` by c
+        and in general changes the estimates (under MML the responses then outweigh the
+        per-model ability distribution, which is not weighted). ``nobs`` counts the rows with a
+        positive weight (once each, whatever the weight); ``bic`` uses ``log`` of the number of
+        models, not of the weights. The summary says when a fit is weighted (the column, and
+        the range and sum of the weights).
     family : {"beta", "bernoulli", "binomial", "beta_binomial"}
     irt : {"2pl", "1pl"}
     precision : {"item", "common"} or "~ <formula>" or float

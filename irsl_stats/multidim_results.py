@@ -15,6 +15,11 @@ from .results import IRSLWarning, WaldInference, ability_forecast_frame, check_a
 
 __all__ = ["MultidimResults"]
 
+#: a parameter the identification holds is one of its constants (all 0: means, log SDs of unit
+#: variances, Fisher-z of zero correlations) when its estimate is within rounding of 0; the
+#: identified estimates carry ~1e-16 .. 1e-22 of rounding
+_CONSTANT_ATOL = 1e-8
+
 IDENTIFICATION = {
     "per_benchmark": "one ability per benchmark (question j loads only on its benchmark's dimension); "
                      "every dimension has mean 0 and variance 1 over the fitted population; their "
@@ -45,9 +50,12 @@ class MultidimResults(WaldInference):
     params : Series
         Latent regression ``B`` (``"<dim>: <covariate>"``), log SDs and Fisher-z correlations of
         the residual ability covariance ``Sigma``. Parameters the identification sets to a
-        constant (means 0 and variances 1 without covariates; an exploratory ``Sigma``) have NaN
-        standard errors; those it determines from the others (with covariates, the intercepts
-        and the 2PL per-benchmark log SDs) have the standard error it implies (delta method).
+        constant (:attr:`fixed_params`: means 0 and variances 1 without covariates; an
+        exploratory ``Sigma = I``) are reported at that constant with standard error 0 and NaN
+        ``tvalues`` / ``pvalues``; those it determines from the others (with covariates, the
+        intercepts and the 2PL per-benchmark log SDs) have the standard error it implies (delta
+        method), except an exploratory ``Sigma = I - cov(XB)`` (with covariates, without a
+        discrimination prior), whose standard errors are NaN.
     items : DataFrame, one row per question
         ``a_<dim>`` loadings, ``d``, ``phi`` and their standard errors (given the other questions),
         ``benchmark``, and ``n``: the question's responses with a positive weight (rows weighted
@@ -113,11 +121,22 @@ class MultidimResults(WaldInference):
         self.warnings: List[str] = list(est.warnings)
         names = pattern.names
         self.dim_names = list(names)
-        self._params = pd.Series(est.latent_params, index=est.latent_names, name="coef")
+        held = self._held_by_identification()
+        value = np.asarray(est.latent_params, float).copy()
+        # every constant of the identification is 0 (means 0, log SDs 0 for variances 1, Fisher-z
+        # 0 for correlations 0); the estimate carries rounding (e.g. -6.6e-24), which would look
+        # like an estimate: report the constant itself, with standard error 0 (as IRSLResults)
+        self._constant = held & (np.abs(value) <= _CONSTANT_ATOL)
+        value[self._constant] = 0.0
+        self._params = pd.Series(value, index=est.latent_names, name="coef")
         cov = est.latent_cov.copy()
-        fixed = self._fixed_by_identification()
-        cov[fixed, :] = np.nan
-        cov[:, fixed] = np.nan
+        cov[self._constant, :] = 0.0
+        cov[:, self._constant] = 0.0
+        # held but not constant (an exploratory Sigma = I - cov(XB), set by the coefficients): no
+        # standard error is reported for it, as before; the summary names these parameters
+        determined = held & ~self._constant
+        cov[determined, :] = np.nan
+        cov[:, determined] = np.nan
         self._cov = pd.DataFrame(cov, index=est.latent_names, columns=est.latent_names)
         self.Sigma = pd.DataFrame(est.Sigma, index=names, columns=names)
         self.items = self._item_table()
@@ -145,8 +164,12 @@ class MultidimResults(WaldInference):
             warnings.warn(msg, IRSLWarning, stacklevel=3)
 
     # ------------------------------------------------------------------ tables
-    def _fixed_by_identification(self) -> np.ndarray:
-        """Latent parameters the identification fixes (no standard error)."""
+    def _held_by_identification(self) -> np.ndarray:
+        """Latent parameters the identification holds (boolean, length K).
+
+        Its constants (see :meth:`_fixed_by_identification`) and, for an exploratory fit with
+        covariates and no discrimination prior, ``Sigma = I - cov(XB)``, set by the coefficients.
+        """
         names = self._est.latent_names
         p, dims = self.design.matrix.shape[1], self.dims
         fixed = np.zeros(len(names), dtype=bool)
@@ -166,6 +189,26 @@ class MultidimResults(WaldInference):
         elif p == 1:
             fixed[:dims] = True
         return fixed
+
+    def _fixed_by_identification(self) -> np.ndarray:
+        """Latent parameters the identification fixes at a constant (boolean, length K).
+
+        Means 0 without covariates, variances 1 (2PL per-benchmark without covariates) and an
+        exploratory ``Sigma = I`` (without covariates, or held at ``I`` by the discrimination
+        prior). They are reported at their value exactly, with standard error 0 and no z or
+        p-value, as :meth:`IRSLResults.fixed_params <irsl_stats.results.IRSLResults.fixed_params>`.
+        """
+        return self._constant.copy()
+
+    @property
+    def fixed_params(self) -> List[str]:
+        """Names of the parameters the identification fixes (reported without z or p-value)."""
+        return [n for n, f in zip(self._params.index, self._constant) if f]
+
+    def _determined_params(self) -> List[str]:
+        """Names of the held parameters that are not constants (reported without a standard error)."""
+        held = self._held_by_identification()
+        return [n for n, h, c in zip(self._params.index, held, self._constant) if h and not c]
 
     def _item_table(self) -> pd.DataFrame:
         est, rd = self._est, self._rd
@@ -201,7 +244,10 @@ class MultidimResults(WaldInference):
         Returns
         -------
         DataFrame, shape (K, K)
-            NaN rows and columns for parameters the identification fixes.
+            Zero rows and columns for the parameters the identification fixes at a constant
+            (:attr:`fixed_params`); NaN rows and columns for an exploratory ``Sigma`` that the
+            identification sets from the coefficients (with covariates, without a discrimination
+            prior); NaN throughout when the information is singular.
         """
         return self._cov
 
@@ -549,7 +595,7 @@ class MultidimResults(WaldInference):
         from statsmodels.iolib.summary import Summary
         from statsmodels.iolib.table import SimpleTable
 
-        from .summary import add_notes
+        from .summary import _params_table, add_notes, weights_note
 
         smry = Summary()
         left = [("Family:", [self.family]), ("IRT model:", [self.irt.upper()]),
@@ -562,7 +608,8 @@ class MultidimResults(WaldInference):
                  ("Parameters:", [str(self.n_params)])]
         smry.add_table_2cols(self, gleft=left, gright=right, yname="ability", xname=list(self.params.index),
                              title=f"Multidimensional Item Response Scaling Law: {self.design.formula}")
-        smry.add_table_params(self, yname="ability", xname=list(self.params.index), alpha=alpha, use_t=False)
+        # statsmodels' table with the constants of the identification marked "(fixed)"
+        smry.tables.append(_params_table(self, check_alpha(alpha)))
         has_covariates = self.design.matrix.shape[1] > 1
         if self._rd.item_benchmark is not None and len(self.item_bank().benchmarks) > 1:
             # with covariates the total and the residual correlation differ: show both, labelled
@@ -588,8 +635,19 @@ class MultidimResults(WaldInference):
                  "Standard errors: latent parameters from the observed information of the marginal "
                  "likelihood given the questions, mapped through the identification; question "
                  "parameters given the other questions (Louis' correction)" + (" and the rotation" if self.pattern.kind == "exploratory" else "") + "."]
+        fixed = self.fixed_params
+        if fixed:
+            notes.append("Fixed by the identification (constants, not estimates; no standard error, z or "
+                         f"p-value): {', '.join(fixed)}.")
+        determined = self._determined_params()
+        if determined:
+            notes.append("Set by the identification from the coefficients (Sigma = I - cov(XB); no "
+                         f"standard error, z or p-value reported): {', '.join(determined)}.")
         if self.discrimination_prior:
             notes.append(f"Discrimination prior: {self.discrimination_prior}.")
+        weighted = weights_note(self._rd)
+        if weighted:
+            notes.append(weighted)
         add_notes(smry, notes, self.warnings)
         return smry
 

@@ -1,6 +1,8 @@
 """The statsmodels-style summary of an :class:`~irsl_stats.results.IRSLResults`.
 
-Reporting only reads results; estimators never import this module.
+Its parameter table, notes and weights note are shared with
+:meth:`~irsl_stats.multidim_results.MultidimResults.summary`. Reporting only reads results;
+estimators never import this module.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from statsmodels.iolib.tableformatting import fmt_params
 
 from .results import check_alpha
 
-__all__ = ["build_summary", "add_notes"]
+__all__ = ["build_summary", "add_notes", "weights_note"]
 
 
 def _fmt(v) -> str:
@@ -128,6 +130,9 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         "theta_i = x_i'beta + sigma u_i.",
         f"Precision: {res.precision_desc}.",
     ]
+    weighted = weights_note(getattr(res, "_response_data", None))
+    if weighted:
+        notes.append(weighted)
     if fi.n_weight_zero:
         # "No. responses" and the tables' n count the rows that entered the likelihood only
         notes.append(
@@ -143,6 +148,33 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         notes.append(f"{k}: {v}")
     add_notes(smry, notes, res.warnings)
     return smry
+
+
+def weights_note(rd) -> str:
+    """The summary's note on a weighted fit ("" when the fit is unweighted or ``rd`` is None).
+
+    A weighted fit has other estimates than the unweighted one on the same rows, so the summary
+    says so: the column, and the range and sum of the weights (as given: not normalised).
+
+    Parameters
+    ----------
+    rd : ResponseData or None
+        The fitted responses.
+
+    Returns
+    -------
+    str
+    """
+    w = None if rd is None else getattr(rd, "weights", None)
+    if w is None:
+        return ""
+    w = np.asarray(w, float)
+    col = (getattr(rd, "columns", None) or {}).get("weights")
+    name = f" by column {col!r}" if col is not None else ""
+    return (
+        f"Weighted fit{name}: each response's log-likelihood is multiplied by its weight (weights "
+        f"in [{w.min():.4g}, {w.max():.4g}], sum {w.sum():.6g} over {w.size:,} rows; not normalised)."
+    )
 
 
 def add_notes(smry: Summary, notes: list, warnings_list: list) -> None:
