@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy as np
 
-__all__ = ["is_integer", "is_positive_finite", "is_clip_eps"]
+__all__ = ["is_integer", "is_positive_finite", "is_clip_eps", "repeated_values"]
 
 _REAL = (int, float, np.integer, np.floating)
 
@@ -33,3 +33,18 @@ def is_clip_eps(value) -> bool:
     inside (0, 1), so that logits of clipped values are finite."""
     return (not isinstance(value, (bool, np.bool_)) and isinstance(value, _REAL)
             and 0.0 < float(value) < 0.5)
+
+
+def repeated_values(values) -> list:
+    """The values that occur more than once in ``values``, each once: sorted when they compare,
+    else in the order of their first repeat (a repeated seed, budget or strategy would repeat
+    identical rows that a summary then counts as separate draws)."""
+    seen, dup = set(), []
+    for v in values:
+        if v in seen and v not in dup:
+            dup.append(v)
+        seen.add(v)
+    try:
+        return sorted(dup)
+    except TypeError:
+        return dup

@@ -1375,7 +1375,7 @@ class ItemBank:
             ``alpha`` is not in (0, 1); if ``n_quad`` is not an integer >= 1.
         """
         from .mml import gauss_hermite
-        from .passk import _check_budgets_int64, beta_pass_at_k_grid
+        from .passk import _budget_column, _check_budgets_int64, beta_pass_at_k_grid
 
         labels = theta.index if isinstance(theta, pd.Series) else pd.RangeIndex(np.size(theta))
         th, s = _theta_se(theta, se, allow_nan_se=True)
@@ -1413,7 +1413,7 @@ class ItemBank:
                 lower[i], upper[i] = np.minimum(lo, hi), np.maximum(lo, hi)
         # budgets are counts of samples: whole numbers come back as integers, as in
         # IRSLResults.forecast_pass_at_k (a float k column would not merge with integer budgets)
-        k_out = ks.astype(np.int64) if np.all(np.isfinite(ks) & (ks == np.round(ks))) else ks
+        k_out = _budget_column(ks)
         frame = {"model": np.tile(np.asarray(labels), len(ks)), "k": np.repeat(k_out, len(th)),
                  "pass_at_k": point.T.ravel()}
         if no_se is not None:

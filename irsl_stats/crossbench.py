@@ -289,7 +289,8 @@ class MultidimBank:
 
     # ------------------------------------------------------------------ scoring
     def _posterior(self, responses, *, model, question, response, successes, trials, boundary, n_quad, n_threads):
-        from .bank import _drop_unused_categories, bank_kernel_data
+        from .bank import bank_kernel_data
+        from .data import _drop_unused_categories
 
         # n_quad=2.5 was truncated to 2 and n_quad=True (or 1) put one node at the posterior mode,
         # which has no spread: every SD, se and interval came out 0 without a word

@@ -346,7 +346,7 @@ def transfer_study(
     >>> mae_table(table, ["irsl", "on_source", "on_compute"])            # doctest: +SKIP
     """
     from .api import fit
-    from .bank import _drop_unused_categories
+    from .data import _drop_unused_categories
 
     if benchmark not in responses.columns:
         raise ValueError(f"responses has no benchmark column {benchmark!r}; columns: "

@@ -65,9 +65,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from ._checks import is_clip_eps, is_integer
-from .bank import ItemBank, _drop_unused_categories
-from .data import ResponseData, _fmt_labels
+from ._checks import is_clip_eps, is_integer, repeated_values
+from .bank import ItemBank
+from .data import ResponseData, _drop_unused_categories, _fmt_labels
 from .metrics import decision_accuracy
 from .results import IRSLWarning
 from .scoring import METHODS as SCORE_METHODS
@@ -293,7 +293,7 @@ def _check_ks(ks) -> list:
         out.append(int(k))
     if not out:
         raise ValueError("ks is empty: give at least one number of questions per benchmark")
-    if len(set(out)) < len(out):
+    if repeated_values(out):
         # a repeated k repeats its result rows (and the k index of question_reduction)
         raise ValueError(f"ks must not repeat a value; got {list(ks)!r}")
     return out
@@ -601,7 +601,7 @@ def efficient_eval(
             raise ValueError(f"unknown strategy {s!r}; choose from {STRATEGIES}")
     # a repeated strategy repeats identical selections and result rows (summarize would count
     # them as two draws: a mean over copies and a spread that is not one)
-    dup = sorted({s for s in strategies if strategies.count(s) > 1})
+    dup = repeated_values(strategies)
     if dup:
         raise ValueError(f"strategies has duplicates {dup}: each would repeat identical result rows; "
                          f"pass distinct strategies")
@@ -617,7 +617,7 @@ def efficient_eval(
         ratios = np.atleast_1d(np.asarray(ratios, float))
         if ratios.ndim != 1 or ratios.size == 0 or not (np.isfinite(ratios) & (ratios > 0)).all():
             raise ValueError(f"ratios must be a non-empty sequence of positive, finite numbers; got {ratios.tolist()}")
-        dup = sorted({float(r) for r in ratios if np.sum(ratios == r) > 1})
+        dup = repeated_values(ratios.tolist())
         if dup:
             raise ValueError(f"ratios has duplicates {dup}: each would repeat identical forecast rows; "
                              f"pass distinct ratios")

@@ -178,6 +178,15 @@ def _check_budgets_int64(ks: np.ndarray, name: str = "ks") -> None:
                          f"got {k[big][:5].tolist()} at positions {_positions(big)}")
 
 
+def _budget_column(ks: np.ndarray) -> np.ndarray:
+    """Budgets as a table's ``k`` column: int64 when every one is a whole number below 2**63
+    (budgets are counts of samples, and a float ``k`` would not merge with integer budgets of the
+    other pass@k tables), else the floats as given."""
+    k = np.asarray(ks, dtype=float)
+    whole = np.all(np.isfinite(k) & (k == np.round(k)) & (np.abs(k) < _K_LIMIT))
+    return k.astype(np.int64) if whole else k
+
+
 def _positions(mask: np.ndarray, limit: int = 5) -> str:
     """The first ``limit`` positions (flat indices, or index tuples for ndim > 1) where ``mask`` holds."""
     where = np.argwhere(np.atleast_1d(mask))

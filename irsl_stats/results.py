@@ -945,12 +945,8 @@ class IRSLResults(WaldInference):
             pred = self.predict(models, what="ability", alpha=alpha)
             index = forecast_index(models, self.abilities.index.name or "model")
             theta, se = pd.Series(pred["mean"].to_numpy(), index=index), pred["mean_se"].to_numpy()
-        out = bank.forecast_pass_at_k(theta, ks, benchmark=benchmark, se=se, alpha=alpha, plugin=plugin)
-        # budgets are counts of samples: report them as integers when they are whole numbers
-        k = out["k"].to_numpy()
-        if np.all(np.isfinite(k)) and np.all(k == np.round(k)):
-            out["k"] = k.astype(np.int64)
-        return out
+        # the bank reports whole-number budgets as integers
+        return bank.forecast_pass_at_k(theta, ks, benchmark=benchmark, se=se, alpha=alpha, plugin=plugin)
 
     # ------------------------------------------------------------------ tests
     def wald_test(self, constraints, use_f: bool = False):

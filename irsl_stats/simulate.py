@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .passk import beta_pass_at_k, plugin_pass_at_k
+from ._checks import repeated_values
+from .passk import _budget_column, beta_pass_at_k, plugin_pass_at_k
 
 __all__ = [
     "Simulation",
@@ -278,11 +279,7 @@ class Simulation:
         means = wide.groupby(by_cols, observed=True, sort=True).mean()
         tidy = means.stack().rename("pass_at_k").reset_index()
         pos_col = tidy.columns[len(by_cols)]
-        k_values = ks_arr[tidy[pos_col].to_numpy(dtype=np.int64)]
-        if np.all(ks_arr == np.round(ks_arr)) and np.all(ks_arr < 2.0**63):
-            # budgets are counts of samples: integers, as in every other pass@k table
-            k_values = k_values.astype(np.int64)
-        tidy[pos_col] = k_values
+        tidy[pos_col] = _budget_column(ks_arr)[tidy[pos_col].to_numpy(dtype=np.int64)]
         return tidy.rename(columns={pos_col: "k"})
 
 
@@ -1001,11 +998,11 @@ def pretraining(
     if sizes_arr.ndim != 1 or sizes_arr.size < 1 or not np.all(np.isfinite(sizes_arr)) or np.any(sizes_arr <= 0):
         raise ValueError("`sizes` must be a non-empty sequence of positive parameter counts")
     # a repeated size would repeat its models and labels (pandas then fails on the categories)
-    dup_sizes = sorted({float(v) for v in sizes_arr if np.sum(sizes_arr == v) > 1})
+    dup_sizes = repeated_values(sizes_arr.tolist())
     if dup_sizes:
         raise ValueError(f"`sizes` must be distinct; repeated: {dup_sizes}")
     size_labels = [_size_label(p) for p in sizes_arr]
-    dup_labels = sorted({lab for lab in size_labels if size_labels.count(lab) > 1})
+    dup_labels = repeated_values(size_labels)
     if dup_labels:
         same = {lab: [float(p) for p, q in zip(sizes_arr, size_labels) if q == lab] for lab in dup_labels}
         raise ValueError(f"`sizes` must give distinct size labels (6 significant digits in M or B); "

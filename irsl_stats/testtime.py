@@ -43,10 +43,11 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .bank import ItemBank, _drop_unused_categories, _unknown_message, calibrate
-from .data import ResponseData
+from ._checks import repeated_values
+from .bank import ItemBank, _unknown_message, calibrate
+from .data import ResponseData, _drop_unused_categories
 from .families import get_family
-from .passk import beta_pass_at_k_grid, pass_at_k_grid
+from .passk import _budget_column, beta_pass_at_k_grid, pass_at_k_grid
 from .results import IRSLWarning
 from .simulate import subsample_counts
 
@@ -137,7 +138,7 @@ def _as_int_list(values, name: str, minimum: Optional[int] = None) -> list:
         if minimum is not None and iv < minimum:
             raise ValueError(f"`{name}` must hold integers >= {minimum}; got {v!r}")
         out.append(iv)
-    dup = sorted({v for v in out if out.count(v) > 1})
+    dup = repeated_values(out)
     if dup:
         raise ValueError(f"`{name}` has duplicates {dup}: each would repeat identical draws and be "
                          f"counted twice; pass distinct values")
@@ -300,8 +301,7 @@ def forecast_from_counts(
         raise ValueError(_unknown_message(list(unknown)))
     # budgets are counts of samples: whole numbers are reported as int64, as in observed_pass_at_k
     # and ItemBank.forecast_pass_at_k (a float k column would not merge with their integer ones)
-    whole = np.all(ks_arr == np.round(ks_arr)) and np.all(ks_arr < 2.0**63)
-    k_col = ks_arr.astype(np.int64) if whole else ks_arr
+    k_col = _budget_column(ks_arr)
     frames = []
     need_score = any(f != "empirical" for f in forecasts)
     est = None
@@ -545,10 +545,10 @@ def leave_one_model_out(
     # an empty selection would return an empty study, and a repeated value would repeat
     # identical rows that weigh twice in the summary's means
     for arg, values in (("models", held_models), ("families", families), ("irts", irts)):
-        ser = pd.Series(list(values), dtype=object)
-        if ser.empty:
+        values = list(values)
+        if not values:
             raise ValueError(f"`{arg}` must not be empty")
-        dup = list(pd.unique(ser[ser.duplicated()]))
+        dup = repeated_values(values)
         if dup:
             raise ValueError(f"`{arg}` has duplicates {dup[:5]}: each would repeat the same study rows and "
                              f"be counted twice; pass distinct values")
