@@ -314,17 +314,16 @@ def _check_tol_and_n_quad(tol, n_quad) -> None:
 
 
 def _check_formula_and_models(formula, models) -> None:
-    """TypeError/ValueError for a ``formula`` that is not a string or a ``models`` that is not a
-    DataFrame with unique column names (they failed deep inside with an AttributeError)."""
+    """TypeError for a ``formula`` that is not a string or a ``models`` that is not a DataFrame.
+
+    Both failed deep inside with an AttributeError. Repeated column names are checked where the
+    columns are read (:func:`formula._check_table`), so an unused repeated column is harmless.
+    """
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string 'ability ~ <model covariates>' (e.g. "
                         f"'ability ~ log(compute)', or 'ability ~ 1' for none); got {type(formula).__name__}")
     if models is None or isinstance(models, pd.DataFrame):
-        if models is not None and models.columns.has_duplicates:
-            dups = list(models.columns[models.columns.duplicated()].unique())
-            raise ValueError(f"models: the table has duplicated column names {dups}; names must be "
-                             f"unique (rename or drop the repeated columns)")
-        return
+        return  # a repeated column name is an error only where it is read (formula._check_table)
     if isinstance(models, pd.Series):
         hint = (" (e.g. models.rename('<covariate>').rename_axis('model').reset_index() for a "
                 "Series indexed by model)")

@@ -522,7 +522,8 @@ def efficient_eval(
     ratios : sequence of float, optional
         Compute cutoffs for the forecast (distinct, positive and finite): models with
         ``flops <= ratio * target_flops``. Default: the final checkpoint of each smaller size,
-        from the ``min_sizes``-th smallest on.
+        from the ``min_sizes``-th smallest on. Cutoffs that admit the same models are forecast
+        once (the rows report the realized ratio, which they share).
     min_sizes : int
         With the default ``ratios``: the fewest distinct sizes a scaling law is fitted on (an
         integer >= 2; an error if the held-out recipes have fewer sizes below the target).
@@ -763,6 +764,8 @@ def efficient_eval(
             raise ValueError(f"ratio {r:g}: {len(short)} held-out recipe(s) have fewer than two model sizes "
                              f"(distinct FLOPs) below the cutoff: {_fmt_labels(short, limit=5)}; "
                              "raise the ratio or drop those recipes")
+        if any(np.array_equal(used, earlier) for earlier, _ in cutoffs):
+            continue  # same models as a smaller ratio: its rows would repeat, and pool twice in summarize
         largest_used = pd.Series(held_flops[used]).groupby(ur).max().reindex(recipes).to_numpy()
         cutoffs.append((used, float(np.median(largest_used / target_flops.to_numpy()))))
     # position of each held-out response's question in the bank (to subset by selection)

@@ -317,7 +317,7 @@ def test_fit_entry_errors_name_the_argument(sim):
     with pytest.raises(TypeError, match="formula must be a string.*got NoneType"):
         irsl.fit(None, data=R, models=M)
     dup = pd.concat([M, M[["compute"]]], axis=1)
-    with pytest.raises(ValueError, match=r"models: the table has duplicated column names \['compute'\]"):
+    with pytest.raises(ValueError, match=r"models has repeated column name\(s\) \['compute'\]"):
         irsl.fit(FORMULA, data=R, models=dup)
     with pytest.raises(TypeError, match="data must be a pandas DataFrame"):
         irsl.calibrate(None)

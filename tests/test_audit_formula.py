@@ -151,8 +151,7 @@ def test_fit_with_models_series_is_a_type_error(sim):
 
 
 def test_repeated_covariate_column_is_named(sim):
-    # fit() rejects any repeated name up front; the formula layer is also reached from the item
-    # bank and names the repeated columns it would read
+    # the formula layer (reached from fit and from the item bank) names the repeated columns it reads
     models = pd.concat([sim.models, sim.models[["compute"]]], axis=1)
     labels = pd.Index(sim.models["model"])
     with pytest.raises(ValueError, match=r"models has repeated column name\(s\) \['compute'\]"):
@@ -199,3 +198,17 @@ def test_transform_with_repeated_covariate_column(sim):
     new = pd.concat([sim.models.iloc[:2], sim.models.iloc[:2][["compute"]]], axis=1)
     with pytest.raises(ValueError, match=r"new_models has repeated column name\(s\) \['compute'\]"):
         design.transform(new)
+
+
+@pytest.mark.parametrize("method", ["jml", "mml"])
+def test_fit_ignores_a_repeated_column_it_does_not_read(sim, method):
+    # fit() refused any repeated name in models, the item bank only the ones it reads; a repeated
+    # unrelated column (e.g. two "notes" after a merge) no longer stops a fit, and changes nothing
+    models = sim.models.assign(note="x")
+    repeated = pd.concat([models, models[["note"]]], axis=1)
+    kw = dict(data=sim.responses, method=method, n_threads=1)
+    plain = irsl.fit("ability ~ log(compute)", models=models, **kw)
+    fitted = irsl.fit("ability ~ log(compute)", models=repeated, **kw)
+    pd.testing.assert_series_equal(fitted.params, plain.params)
+    pd.testing.assert_series_equal(fitted.bse, plain.bse)
+    pd.testing.assert_frame_equal(fitted.predict(repeated.iloc[:3]), plain.predict(models.iloc[:3]))

@@ -389,3 +389,15 @@ def test_zero_weights_leave_a_law_unidentified_instead_of_failing_the_fit():
         on = groups == g
         slope, icpt = np.polyfit(x[on], y[on], 1, w=np.sqrt(w[on]))
         assert got[g] == pytest.approx(icpt + 5 * slope, rel=1e-10)
+
+
+def test_ratios_that_admit_the_same_models_are_forecast_once(sp, known):
+    # two cutoffs with no model between them gave identical rows, which summarize then pooled
+    # as if they were two seeds (a smaller mae_sd); they are forecast once now
+    once = ev.efficient_eval(sp.responses, sp.models, _cal(sp), bank=known, ratios=[0.05], law="pooled", **RUN)
+    twice = ev.efficient_eval(sp.responses, sp.models, _cal(sp), bank=known, ratios=[0.05, 0.05 * (1 + 1e-7)],
+                              law="pooled", **RUN)
+    fc_once = once.query("estimand == 'forecast'").reset_index(drop=True)
+    fc_twice = twice.query("estimand == 'forecast'").reset_index(drop=True)
+    assert len(fc_once) > 0
+    pd.testing.assert_frame_equal(fc_once, fc_twice)
