@@ -53,9 +53,8 @@ class MultidimResults(WaldInference):
         constant (:attr:`fixed_params`: means 0 and variances 1 without covariates; an
         exploratory ``Sigma = I``) are reported at that constant with standard error 0 and NaN
         ``tvalues`` / ``pvalues``; those it determines from the others (with covariates, the
-        intercepts and the 2PL per-benchmark log SDs) have the standard error it implies (delta
-        method), except an exploratory ``Sigma = I - cov(XB)`` (with covariates, without a
-        discrimination prior), whose standard errors are NaN.
+        intercepts, the 2PL per-benchmark log SDs and an exploratory ``Sigma = I - cov(XB)``
+        without a discrimination prior) have the standard error it implies (delta method).
     items : DataFrame, one row per question
         ``a_<dim>`` loadings, ``d``, ``phi`` and their standard errors (given the other questions),
         ``benchmark``, and ``n``: the question's responses with a positive weight (rows weighted
@@ -132,11 +131,10 @@ class MultidimResults(WaldInference):
         cov = est.latent_cov.copy()
         cov[self._constant, :] = 0.0
         cov[:, self._constant] = 0.0
-        # held but not constant (an exploratory Sigma = I - cov(XB), set by the coefficients): no
-        # standard error is reported for it, as before; the summary names these parameters
-        determined = held & ~self._constant
-        cov[determined, :] = np.nan
-        cov[:, determined] = np.nan
+        # held but not constant (an exploratory Sigma = I - cov(XB), set by the coefficients):
+        # latent_cov is mapped through the identification, so these rows carry the standard
+        # error the coefficients' uncertainty implies (for D = 1 the one-dimensional fit's SE of
+        # log sigma); the summary names them
         self._cov = pd.DataFrame(cov, index=est.latent_names, columns=est.latent_names)
         self.Sigma = pd.DataFrame(est.Sigma, index=names, columns=names)
         self.items = self._item_table()
@@ -206,7 +204,7 @@ class MultidimResults(WaldInference):
         return [n for n, f in zip(self._params.index, self._constant) if f]
 
     def _determined_params(self) -> List[str]:
-        """Names of the held parameters that are not constants (reported without a standard error)."""
+        """Names of the held parameters that are not constants (an exploratory ``Sigma = I - cov(XB)``)."""
         held = self._held_by_identification()
         return [n for n, h, c in zip(self._params.index, held, self._constant) if h and not c]
 
@@ -245,9 +243,9 @@ class MultidimResults(WaldInference):
         -------
         DataFrame, shape (K, K)
             Zero rows and columns for the parameters the identification fixes at a constant
-            (:attr:`fixed_params`); NaN rows and columns for an exploratory ``Sigma`` that the
-            identification sets from the coefficients (with covariates, without a discrimination
-            prior); NaN throughout when the information is singular.
+            (:attr:`fixed_params`); parameters the identification sets from the others (e.g. an
+            exploratory ``Sigma = I - cov(XB)``) have the covariance it implies (delta method);
+            NaN throughout when the information is singular.
         """
         return self._cov
 
@@ -641,8 +639,8 @@ class MultidimResults(WaldInference):
                          f"p-value): {', '.join(fixed)}.")
         determined = self._determined_params()
         if determined:
-            notes.append("Set by the identification from the coefficients (Sigma = I - cov(XB); no "
-                         f"standard error, z or p-value reported): {', '.join(determined)}.")
+            notes.append("Set by the identification from the coefficients (Sigma = I - cov(XB)); their "
+                         f"standard errors are those of the coefficients (delta method): {', '.join(determined)}.")
         if self.discrimination_prior:
             notes.append(f"Discrimination prior: {self.discrimination_prior}.")
         weighted = weights_note(self._rd)
