@@ -211,7 +211,10 @@ def fit_latent_regression(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: boo
     if m <= p:
         reml = False  # no residual degrees of freedom: sigma goes to its boundary (reported)
     beta_ols = scaled_lstsq(x, t)
-    resid_var = float(np.mean((t - x @ beta_ols) ** 2)) if m > p else 1.0
+    # the REML optimum is near RSS / (M - P), which exceeds the mean squared residual M / (M - P)
+    # times: with few residual degrees of freedom (24 models, 22 coefficients) a bound at ten
+    # mean squared residuals held sigma below its optimum, silently shrinking every SE
+    resid_var = float(np.sum((t - x @ beta_ols) ** 2)) / (m - p) if m > p else 1.0
 
     def negobj(log_s2):
         s2 = np.exp(log_s2)
