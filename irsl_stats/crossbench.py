@@ -297,8 +297,7 @@ class MultidimBank:
         if n_quad is not None and not is_integer(n_quad, 2):
             raise ValueError(f"n_quad must be an integer >= 2 (nodes per dimension of the posterior "
                              f"quadrature; one node has no spread) or None for the default; got {n_quad!r}")
-        if successes is not None or trials is not None:
-            response = None
+        response = _response_columns(self.family, response, successes, trials)
         responses = _drop_unused_categories(responses, (model, question))
         rd = ResponseData.from_long(
             responses, model=model, question=question, response=response, successes=successes,
@@ -427,9 +426,11 @@ class MultidimBank:
             ``"confidence"``: for the expected score ``mean_j mu_j(theta)`` (the ability's
             uncertainty only). ``"prediction"``: for the score a model would actually obtain —
             each draw of the ability also draws every target question's success probability
-            ``p_j ~ Beta(mu_j phi_j, (1 - mu_j) phi_j)`` (beta, beta-binomial; Bernoulli answers
-            for bernoulli), as an observed benchmark score or pass rate varies. ``median`` then is
-            the predictive median. Use it to compare with observed scores.
+            ``p_j ~ Beta(mu_j phi_j, (1 - mu_j) phi_j)`` (beta, beta-binomial), as an observed
+            benchmark score or pass rate varies; for bernoulli it draws one 0/1 answer per
+            question, and with ``ks`` one set of k answers per question (passed with probability
+            ``1 - (1 - mu_j)^k``). ``median`` then is the predictive median. Use it to compare
+            with observed scores.
         n_draws, seed : draws (an integer >= 10) of the ability from the normal approximation of
             its posterior, for the interval (seeded: the result is reproducible).
 
@@ -535,11 +536,21 @@ class MultidimBank:
         mu = special.expit(thetas @ a_t.T + d_t)  # (S, Nt)
         if rng is not None:
             fam = get_family(self.family)
+            if self.family == "bernoulli":
+                # an observed bernoulli score is a 0/1 answer per question, and an observed pass@k
+                # one set of k answers per question: passed with probability 1 - (1 - mu)^k.
+                # (Drawing the 0/1 answer first and then taking 1 - (1 - answer)^k gave the
+                # answer itself, the pass@1 interval for every k.) One uniform per question for
+                # every k: the attempt sets are nested, so a draw's pass@k cannot fall as k grows
+                u = rng.random(mu.shape)
+                if ks is None:
+                    return (u < mu).mean(axis=1)
+                with np.errstate(divide="ignore"):  # mu = 1: log1p(-1) = -inf, pass@k = 1 exactly
+                    return np.column_stack([(u < -np.expm1(int(k) * np.log1p(-mu))).mean(axis=1)
+                                            for k in ks])
             if fam.has_precision:
                 phi = np.exp(lp_t)
                 p = rng.beta(np.maximum(mu * phi, 1e-300), np.maximum((1 - mu) * phi, 1e-300))
-            elif self.family == "bernoulli":
-                p = (rng.random(mu.shape) < mu).astype(float)
             else:  # binomial without a known number of trials: the probability itself
                 p = mu
             if ks is None:
@@ -589,7 +600,19 @@ def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs
     cols = rd.columns
     opts = dict(kwargs)
     if using is not None:
-        for key in ("model", "question", "response", "successes", "trials"):
+        keys = ["model", "question"]
+        # the fit's response columns are defaults for the user's, not additions to them: a fit's
+        # successes / trials filled in next to the user's response= took precedence over it (the
+        # forecast silently used the counts, or asked for count columns the user never named)
+        user_response = opts.get("response") is not None
+        user_counts = opts.get("successes") is not None or opts.get("trials") is not None
+        if user_response and user_counts:
+            raise ValueError(_both_message(opts["response"], opts.get("successes"), opts.get("trials")))
+        if not user_counts:
+            keys.append("response")
+        if not user_response:
+            keys += ["successes", "trials"]
+        for key in keys:
             if key not in opts and cols.get(key) is not None:
                 opts[key] = cols[key]
         return bank.forecast(target, using, **opts)
@@ -628,6 +651,33 @@ def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs
     using = pd.DataFrame(frame)
     _warn_no_using(rd, using, model_col, target)
     return bank.forecast(target, using, **opts)
+
+
+def _both_message(response, successes, trials) -> str:
+    """The error for a response column named together with count columns."""
+    return (f"give either response= or successes= and trials=, not both; got response={response!r}, "
+            f"successes={successes!r}, trials={trials!r}")
+
+
+def _response_columns(family: str, response, successes, trials) -> Optional[str]:
+    """The ``response=`` to read: None with counts.
+
+    Raises, naming what the caller passed, for counts without both columns, a response column
+    next to counts, or a response column for a count family.
+    """
+    if successes is None and trials is None:
+        if response is not None and get_family(family).uses_counts:
+            raise ValueError(f"family {family!r} models counts: pass successes= and trials= (column names) "
+                             f"instead of response={response!r}")
+        return response
+    if successes is None or trials is None:
+        raise ValueError(f"counts need both successes= and trials= (column names); got "
+                         f"successes={successes!r}, trials={trials!r}")
+    # "y" is score's and forecast's default, so it is no choice of the caller's: counts win over it
+    # (any other name was silently dropped for the counts)
+    if response is not None and response != "y":
+        raise ValueError(_both_message(response, successes, trials))
+    return None
 
 
 def _check_target(target) -> None:
