@@ -24,6 +24,7 @@ matrix rows and columns.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any, Dict, Hashable, Iterable, Optional, Sequence, Tuple, Union
 
@@ -73,7 +74,8 @@ def wide_matrix_values(wide: pd.DataFrame) -> Tuple[pd.Index, pd.Index, np.ndarr
     ------
     ValueError
         For an empty matrix, missing or duplicated labels, columns that are not numbers (named;
-        object columns holding numbers are accepted), or a model or question with no response.
+        object columns holding numbers are accepted; dates, time spans and complex numbers are
+        not numbers here), or a model or question with no response.
     """
     if wide.shape[0] == 0 or wide.shape[1] == 0:
         raise ValueError(f"empty input: the matrix has shape {wide.shape}")
@@ -86,20 +88,78 @@ def wide_matrix_values(wide: pd.DataFrame) -> Tuple[pd.Index, pd.Index, np.ndarr
                 f"matrix {what} has duplicated labels, which would duplicate (model, question) "
                 f"pairs: {_fmt_labels(labels[labels.duplicated()].unique())}"
             )
+    # the float cast below turns dates and time spans into counts of their time unit and complex
+    # numbers into their real part, silently; only non-numeric dtypes are looked at (cheap per column)
+    dtypes = list(wide.dtypes)
+    suspects = [j for j, dt in enumerate(dtypes) if getattr(dt, "kind", "O") not in "biuf"]
+    objects = [j for j in suspects if dtypes[j] == object]
+    # the values of the object columns in one block: a column at a time (iloc) is ~100x slower
+    block = wide.iloc[:, objects].to_numpy(dtype=object) if objects else None
+    values_of = {j: block[:, k] for k, j in enumerate(objects)} if block is not None else {}
+    odd = [(cols[j], what) for j in suspects for what in [_not_a_number(dtypes[j], values_of.get(j))]
+           if what is not None]
+    if odd:
+        shown = ", ".join(f"{name!r} ({what})" for name, what in odd[:10])
+        more = f", ... ({len(odd)} in total)" if len(odd) > 10 else ""
+        raise ValueError(
+            f"matrix values must be numeric; question column(s) hold dates, time spans or complex "
+            f"numbers, which would be read as counts of a time unit or as real parts: {shown}{more}; "
+            f"convert them to the responses first"
+        )
     try:
         values = wide.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
-        bad_cols = []
+        # column by column: an object column can convert alone but not within the whole frame
+        # (e.g. numbers with a NaT), and the error must name the columns that do not convert
+        parts, bad_cols = [], []
         for j, name in enumerate(cols):
             try:
-                wide.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan)
+                parts.append(wide.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan))
             except (TypeError, ValueError):
                 bad_cols.append(name)
-        raise ValueError(
-            f"matrix values must be numeric; question column(s) not numeric: {_fmt_labels(bad_cols)}"
-        ) from None
+        if bad_cols:
+            raise ValueError(
+                f"matrix values must be numeric; question column(s) not numeric: {_fmt_labels(bad_cols)}"
+            ) from None
+        values = np.column_stack(parts)
     reject_empty_rows_and_columns(~np.isnan(values), idx, cols)
     return idx, cols, values
+
+
+# values that numpy casts to float without complaint although they are not numbers: datetimes
+# (to counts since the epoch), time spans (to counts of their unit), complex (to the real part)
+_NOT_NUMBER_KINDS = {"M": "dates", "m": "time spans", "c": "complex numbers"}
+_NOT_NUMBER_INFERRED = {"datetime64": "M", "datetime": "M", "date": "M", "time": "M",
+                        "timedelta64": "m", "timedelta": "m", "complex": "c"}
+_NOT_NUMBER_TYPES = ((datetime.date, datetime.time, np.datetime64), "M"), \
+    ((datetime.timedelta, np.timedelta64), "m"), ((complex, np.complexfloating), "c")
+
+
+def _not_a_number(dtype: Any, values: Any) -> Optional[str]:
+    """What a matrix column holds when it is dates, time spans or complex numbers (else None).
+
+    Looks at the dtype (of the categories, for a Categorical) and, for ``object`` columns (or
+    categories), at the values: ``values`` are those of the column when its dtype is ``object``.
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        values = dtype.categories
+        dtype = values.dtype
+    kind = getattr(dtype, "kind", "O")
+    if kind in _NOT_NUMBER_KINDS:
+        return f"{_NOT_NUMBER_KINDS[kind]}, dtype {dtype}"
+    if dtype != object:
+        return None
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred in _NOT_NUMBER_INFERRED:
+        return f"{_NOT_NUMBER_KINDS[_NOT_NUMBER_INFERRED[inferred]]}, dtype object"
+    if inferred.startswith("mixed"):  # e.g. numbers and a few dates: look at each value
+        for x in np.asarray(values, dtype=object):
+            if x is pd.NaT:  # pandas' missing date: read as NaN (np.datetime64("NaT") is not)
+                continue
+            for types, k in _NOT_NUMBER_TYPES:
+                if isinstance(x, types):
+                    return f"{_NOT_NUMBER_KINDS[k]} among the values, e.g. {x!r}"
+    return None
 
 
 def benchmark_per_question(benchmark, cols: pd.Index) -> np.ndarray:
@@ -788,6 +848,8 @@ class ResponseData:
         boundary: str = "error",
         benchmark: Optional[Union[Mapping, pd.Series]] = None,
         eps: float = 1e-6,
+        *,
+        response: str = "y",
     ) -> "ResponseData":
         """Build from a wide models x questions matrix; NaN means "not asked".
 
@@ -804,13 +866,22 @@ class ResponseData:
             Benchmark of each question (question label -> benchmark name); every question needs one.
         eps : float
             Clipping margin for ``boundary="clip"``.
+        response : str
+            Name recorded for the response column: the column of ``to_long()``, and the column
+            that a fit on this data looks for in the ``using=`` table of a forecast. The default
+            ``"y"`` is the name :func:`irsl_stats.io.to_long` writes and the default
+            ``response=`` of :func:`irsl_stats.fit` and :meth:`from_long`, so a fit on
+            ``from_matrix(wide)`` forecasts from ``to_long(wide)`` as it is. (It was
+            ``"response"`` before: pass ``response="response"`` to keep that name.)
 
         Returns
         -------
         ResponseData
             ``row_index`` is a MultiIndex of (model, question); ``to_long()`` has the columns
             ``wide.index.name`` (or ``"model"``), ``wide.columns.name`` (or ``"question"``) and
-            ``"response"``.
+            ``response``. :func:`irsl_stats.io.to_long` names the first two ``"model"`` and
+            ``"question"`` whatever the matrix calls them: for a matrix with other axis names,
+            pass them to it (``to_long(wide, model=wide.index.name, ...)``).
         """
         fam = get_family(family)
         if fam.uses_counts:
@@ -825,14 +896,17 @@ class ResponseData:
         _check_boundary_args(boundary, eps)
         m_name = wide.index.name if wide.index.name is not None else "model"
         q_name = wide.columns.name if wide.columns.name is not None else "question"
-        if m_name == q_name or "response" in (m_name, q_name):
+        if m_name == q_name or response in (m_name, q_name):
             m_name, q_name = "model", "question"
+        if response in (m_name, q_name):
+            raise ValueError(f"response={response!r} is also the name of the model or question column "
+                             f"({m_name!r}, {q_name!r}); choose another name")
         idx, cols, values = wide_matrix_values(wide)
         inf = np.isinf(values)
         if inf.any():
             r, c = np.nonzero(inf)
             cells = pd.DataFrame({m_name: idx.take(r[:_MAX_SHOW]), q_name: cols.take(c[:_MAX_SHOW]),
-                                  "response": values[r[:_MAX_SHOW], c[:_MAX_SHOW]]})
+                                  response: values[r[:_MAX_SHOW], c[:_MAX_SHOW]]})
             raise ValueError(
                 f"matrix: {len(r)} cells are infinite (NaN means 'not asked'; inf is invalid); "
                 f"showing {min(len(r), _MAX_SHOW)}:\n{cells.to_string(index=False)}"
@@ -842,17 +916,20 @@ class ResponseData:
             {
                 m_name: pd.Categorical.from_codes(r, categories=idx),
                 q_name: pd.Categorical.from_codes(c, categories=cols),
-                "response": values[r, c],
+                response: values[r, c],
             },
             index=pd.MultiIndex.from_arrays([idx.take(r), cols.take(c)]),  # unnamed: no level/column clash
         )
         b_col: Optional[str] = None
         if benchmark is not None:
             bmap = benchmark if isinstance(benchmark, pd.Series) else pd.Series(dict(benchmark))
-            b_col = bmap.name if bmap.name is not None and bmap.name not in (m_name, q_name, "response") \
+            b_col = bmap.name if bmap.name is not None and bmap.name not in (m_name, q_name, response) \
                 else "benchmark"
+            if b_col == response:
+                raise ValueError(f"response={response!r} is also the name of the benchmark column; "
+                                 f"choose another name")
             long[b_col] = benchmark_per_question(bmap, cols)[c]
-        return cls.from_long(long, model=m_name, question=q_name, response="response", benchmark=b_col,
+        return cls.from_long(long, model=m_name, question=q_name, response=response, benchmark=b_col,
                              family=fam, boundary=boundary, eps=eps)
 
     # ----------------------------------------------------------------------------------------------

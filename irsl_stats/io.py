@@ -849,7 +849,13 @@ def to_long(
     wide : pandas.DataFrame, shape (n_models, n_items)
         Index = model labels, columns = question labels, values = responses.
     model, question, response : str
-        Names of the output columns.
+        Names of the output columns: the default column names of :func:`irsl_stats.fit`. The
+        names of the matrix's index and columns are not used. :meth:`ResponseData.from_matrix
+        <irsl_stats.ResponseData.from_matrix>` records the same response name (``"y"``) and names
+        its model and question columns after the index and columns (``"model"`` and
+        ``"question"`` when unnamed), so a fit on ``from_matrix(wide)`` forecasts from
+        ``to_long(wide)``; for a matrix whose index or columns have other names pass them here
+        (``model=wide.index.name``, ``question=wide.columns.name``).
     benchmark : mapping or pandas.Series, optional
         Benchmark of each question (question label -> name); every question needs one. Adds a
         ``"benchmark"`` column.
@@ -866,8 +872,9 @@ def to_long(
     ValueError
         As :meth:`ResponseData.from_matrix`: an empty matrix, duplicated or missing row/column
         labels, columns whose values are not numbers (columns of dtype ``object`` holding numbers
-        are accepted), a benchmark mapping that lists a question twice or misses one, or a
-        model (row) or question (column) with no responses (all NaN), which would be lost.
+        are accepted; dates, time spans and complex numbers are not, whatever the dtype), a
+        benchmark mapping that lists a question twice or misses one, or a model (row) or
+        question (column) with no responses (all NaN), which would be lost.
 
     Examples
     --------
@@ -897,8 +904,10 @@ def from_matrix(wide: pd.DataFrame, **kwargs: Any) -> ResponseData:
     """Build :class:`~irsl_stats.ResponseData` from a models x questions matrix (NaN = not asked).
 
     A thin wrapper of :meth:`ResponseData.from_matrix`; see there for the keyword arguments
-    (``family``, ``boundary``, ``benchmark``, ``eps``). Use :func:`to_long` to get the long
-    DataFrame instead (e.g. to join model covariates before :func:`irsl_stats.fit`).
+    (``family``, ``boundary``, ``benchmark``, ``eps``, ``response``). Use :func:`to_long` to get
+    the long DataFrame instead (e.g. to join model covariates before :func:`irsl_stats.fit`, or
+    as the ``using=`` table of a forecast from a fit on this data: both name the response
+    ``"y"``).
 
     Parameters
     ----------

@@ -546,7 +546,7 @@ def test_from_matrix_drops_not_asked(wide):
     np.testing.assert_array_equal(d.model_ptr, [0, 2, 4, 6])
     assert list(d.row_index) == [("zeta", "q9"), ("zeta", "q5"), ("alpha", "q1"), ("alpha", "q5"),
                                  ("mid", "q9"), ("mid", "q1")]
-    back = d.to_long().pivot(index="lm", columns="item", values="response")
+    back = d.to_long().pivot(index="lm", columns="item", values="y")
     pd.testing.assert_frame_equal(back.loc[wide.index, wide.columns], wide, check_names=False)
 
 
