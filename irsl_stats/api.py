@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
@@ -546,7 +547,7 @@ def fit(
     >>> res.params.index[:2].tolist()
     ['Intercept', 'log(compute)']
     """
-    call = dict(locals())  # the arguments, so compare_lr_test can refit by maximum likelihood
+    call = dict(locals())  # the options, which compare_lr_test checks agree between fits
     _check_formula_and_models(formula, models)
     _check_choice("irt", irt, ("1pl", "2pl"))
     _check_choice("method", method, ("jml", "mml"))
@@ -605,12 +606,11 @@ def fit(
 
         group_labels = model_covariates(raw, models, model, rd.model_labels, [groups],
                                         role="groups")[groups].to_numpy()
-    kd = kernel_data(rd)
     if multidim:
         from .multidim_fit import fit_multidimensional
 
         return fit_multidimensional(
-            kd, rd, design, prec, family=rd.family.name, irt=irt, ability=ability, dims=dims,
+            kernel_data(rd), rd, design, prec, family=rd.family.name, irt=irt, ability=ability, dims=dims,
             max_dims=max_dims, criterion=dims_criterion, n_quad=n_quad,
             max_iter=5000 if max_iter is None else max_iter, tol=tol, verbose=verbose, n_threads=n_threads,
             a_prior=a_prior, reml=bool(reml),
@@ -619,27 +619,122 @@ def fit(
     # and an explicit n_quad=7 as the same option
     n_quad = DEFAULT_N_QUAD if n_quad is None else n_quad
     call["n_quad"] = n_quad
+    # the options only: a refit reads the fit's own responses and design (see _refit), never the
+    # caller's tables, which may have changed since (and would be kept alive by the result)
+    del call["data"], call["models"]
     pre_warnings = single_trial_warnings + (_jml_degeneracy_warning(rd, prec) if method == "jml" else [])
-    max_iter = 500 if max_iter is None else max_iter
+    inputs = _FitInputs(
+        precision=prec, identification=ident,
+        # a copy: the cluster labels of a few models, which may be a view of the caller's table
+        group_labels=None if group_labels is None else np.array(group_labels, copy=True),
+        a_prior=a_prior, full_cov=full_cov, max_iter=500 if max_iter is None else max_iter,
+        pre_warnings=tuple(pre_warnings), design_matrix=design.matrix.copy(),
+        arrays=_response_arrays(rd),
+        # a ResponseData the caller passed is the caller's object: a change of its values in place
+        # would not show in its arrays' identity (one built here from a DataFrame is the fit's own)
+        fingerprint=_fingerprint(rd) if isinstance(data, ResponseData) else None,
+    )
+    res = _fit_one_ability(rd, design, inputs, irt=irt, method=method, cov_type=cov_type, reml=bool(reml),
+                           n_quad=n_quad, tol=tol, verbose=verbose, n_threads=n_threads)
+    res._fit_call = call
+    return res
 
+
+@dataclass(frozen=True)
+class _FitInputs:
+    """What a one-ability fit was estimated from besides its responses and design (see :func:`_refit`).
+
+    The responses (``IRSLResults._response_data``) and the latent design (``IRSLResults.design``)
+    are kept by the results; ``arrays``, ``fingerprint`` and ``design_matrix`` record them as fitted
+    so that a refit can tell when they were changed afterwards.
+    """
+
+    precision: PrecisionModel
+    identification: Identification
+    group_labels: Optional[np.ndarray]
+    a_prior: DiscriminationPrior
+    full_cov: Union[str, bool]
+    max_iter: int
+    pre_warnings: tuple
+    design_matrix: np.ndarray
+    arrays: tuple
+    fingerprint: Optional[tuple]
+
+
+def _response_arrays(rd: ResponseData) -> tuple:
+    """The arrays of ``rd`` the likelihood reads (compared by identity: no pass over the data)."""
+    return (rd.model, rd.item, rd.y, rd.trials, rd.weights, rd.model_labels, rd.item_labels)
+
+
+def _fingerprint(rd: ResponseData) -> tuple:
+    """Sums of the responses, trials and weights: one pass over each, no copy."""
+    return tuple(None if a is None else float(np.sum(a)) for a in (rd.y, rd.trials, rd.weights))
+
+
+def _fit_one_ability(
+    rd: ResponseData, design, inputs: _FitInputs, *, irt: str, method: str, cov_type: str, reml: bool,
+    n_quad: int, tol: float, verbose: bool, n_threads: Optional[int],
+) -> IRSLResults:
+    """Estimate a one-ability fit from validated responses, design and options; wrap the estimates."""
+    kd = kernel_data(rd)
     if method == "jml":
         from .estimate import estimate_jml
 
-        est = estimate_jml(kd, design, prec, irt, JMLOptions(max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads), full_cov,
-                           a_prior=a_prior, reml=bool(reml))
+        opts = JMLOptions(max_iter=inputs.max_iter, tol=tol, verbose=verbose, n_threads=n_threads)
+        est = estimate_jml(kd, design, inputs.precision, irt, opts, inputs.full_cov,
+                           a_prior=inputs.a_prior, reml=reml)
     else:
         from .estimate import estimate_mml
 
-        est = estimate_mml(kd, design, prec, irt, n_quad=n_quad, max_iter=max_iter, tol=tol, verbose=verbose, n_threads=n_threads,
-                           a_prior=a_prior, reml=bool(reml))
+        est = estimate_mml(kd, design, inputs.precision, irt, n_quad=n_quad, max_iter=inputs.max_iter, tol=tol,
+                           verbose=verbose, n_threads=n_threads, a_prior=inputs.a_prior, reml=reml)
 
     from .estimate import assemble_results
 
-    est.warnings[:0] = pre_warnings
+    est.warnings[:0] = list(inputs.pre_warnings)
     res = assemble_results(
-        est, rd=rd, design=design, ident=ident, precision=prec, irt=irt, method=method,
-        cov_type=cov_type, group_labels=group_labels, n_quad=n_quad if method == "mml" else None,
-        a_prior=a_prior,
+        est, rd=rd, design=design, ident=inputs.identification, precision=inputs.precision, irt=irt,
+        method=method, cov_type=cov_type, group_labels=inputs.group_labels,
+        n_quad=n_quad if method == "mml" else None, a_prior=inputs.a_prior,
     )
-    res._fit_call = call
+    res._fit_inputs = inputs
     return res
+
+
+#: the options of :func:`fit` that :func:`_fit_one_ability` takes from the recorded call
+_ESTIMATION_OPTIONS = ("irt", "method", "cov_type", "n_quad", "tol", "verbose", "n_threads")
+
+
+def _refit(res: IRSLResults, *, reml: bool) -> IRSLResults:
+    """Refit a one-ability fit with another ``reml`` from the responses and design it was fitted on.
+
+    As lme4 refits from its stored model frame: the tables given to :func:`fit` are not read
+    again, so a change made to them after fitting (a recoded covariate, clipped responses) cannot
+    enter the refit.
+
+    Raises
+    ------
+    ValueError
+        If ``res`` is not a one-ability result of :func:`fit`, or its responses or design were
+        changed in place after fitting (then the refit would not be of the data the fit was of).
+    """
+    call, inputs = getattr(res, "_fit_call", None), getattr(res, "_fit_inputs", None)
+    rd = getattr(res, "_response_data", None)
+    if call is None or inputs is None or rd is None:
+        raise ValueError("only results of irsl.fit can be refitted (they carry their responses and options)")
+    changed = []
+    if any(a is not b for a, b in zip(_response_arrays(rd), inputs.arrays)):
+        changed.append("its ResponseData's arrays or labels were replaced")
+    elif inputs.fingerprint is not None and _fingerprint(rd) != inputs.fingerprint:
+        changed.append("the responses, trials or weights of its ResponseData were changed in place")
+    if not np.array_equal(res.design.matrix, inputs.design_matrix):
+        changed.append("its design matrix (.design.matrix) was changed")
+    if changed:
+        raise ValueError(
+            f"cannot refit {res.design.formula!r} with reml={reml}: since it was fitted, "
+            f"{'; '.join(changed)}, so a refit would not be of the data of the fit. Fit again "
+            f"(with reml={reml}) from the data as they are now"
+        )
+    out = _fit_one_ability(rd, res.design, inputs, reml=reml, **{k: call[k] for k in _ESTIMATION_OPTIONS})
+    out._fit_call = {**call, "reml": reml}
+    return out

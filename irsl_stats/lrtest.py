@@ -136,14 +136,17 @@ def _nesting(full, restricted, hint: str = _PAIR_HINT) -> int:
 
 
 def _maximum_likelihood(res):
-    """The fit itself if sigma is already ML, else its refit with ``reml=False``."""
+    """The fit itself if sigma is already ML, else its refit with ``reml=False``.
+
+    The refit is of the responses and design the fit was made on (as lme4's ``anova`` refits from
+    its stored model frame), not of the tables passed to :func:`irsl_stats.fit`: those may have
+    been changed since, which entered the test silently while the fits did not see it.
+    """
     if not res.fit_info.sigma_reml:
         return res
-    from .api import fit
+    from .api import _refit
 
-    call = dict(res._fit_call)
-    call["reml"] = False
-    return fit(**call)
+    return _refit(res, reml=False)
 
 
 def _loglik(res) -> float:
@@ -161,8 +164,9 @@ def compare_lr_test(full, restricted, small_sample: bool = True) -> LRTestResult
         Fits of :func:`irsl_stats.fit` to the same responses with the same options except the
         formula; the restricted formula's columns must be combinations of the full one's (e.g.
         ``ability ~ log(compute)`` within ``ability ~ log(compute) + family``). Fits with the
-        REML-type ``sigma`` (the default) are refitted with ``reml=False`` from the arguments they
-        were fitted with.
+        REML-type ``sigma`` (the default) are refitted with ``reml=False`` on the responses and
+        covariates they were fitted on (a later change to the tables given to ``fit`` does not
+        enter the test).
     small_sample : bool
         Refer the statistic to the F distribution with ``M - P`` denominator degrees of freedom
         (default) rather than to chi-squared. The scaling law is a regression over the M models,
