@@ -20,11 +20,20 @@ unrelated to ability (``+ z``, z standard normal), fits with ``reml=False``: the
 below 0.05 and 0.10 with the F reference (default) and the chi-squared one, and a
 Kolmogorov-Smirnov test of their uniformity.
 
+With ``--what sigma``: coverage of the 95% interval of ``sigma`` of a 2PL fit under
+``identification="population"``, where ``sigma = sqrt(1 - var(x' beta))`` is set by the slope:
+Bernoulli responses, ``ability ~ log(compute)``, a weak law by default (``--slope 0.03``,
+``sigma = 0.5``: the law explains ~1% of the variance of ability), against the true ``sigma`` on
+the population scale of the same models. Prints the coverage of ``conf_int`` (the image of the
+slope's confidence ellipsoid) next to that of the log-scale delta-method interval
+``exp(log(sigma) -+ z se / sigma)`` it replaced, and the coverage of the slope's own interval.
+
 Usage::
 
     python benchmarks/coverage.py --reps 200 --models 150 --questions 150
     python benchmarks/coverage.py --what score --reps 200 --models 40 --questions 60
     python benchmarks/coverage.py --what lr --reps 200 --models 30 --questions 40 --irt 1pl
+    python benchmarks/coverage.py --what sigma --reps 200 --models 100 --questions 60
 """
 
 from __future__ import annotations
@@ -108,6 +117,29 @@ def lr_replicate(seed: int, n_models: int, n_questions: int, methods, irt: str =
     return out
 
 
+def sigma_replicate(seed: int, n_models: int, n_questions: int, methods, slope: float, n_threads=1):
+    """Per method: (conf_int covers sigma, the log-scale delta interval covers it, the slope's
+    interval covers its truth) for a weak law on Bernoulli responses."""
+    sim = irsl.simulate.irt(n_models=n_models, n_questions=n_questions, family="bernoulli",
+                            family_effects=(0.0,), beta=(0.0, slope), sigma=0.5, seed=seed)
+    truth = sim.population_scale_truth()
+    z = stats.norm.ppf(0.975)
+    out = {}
+    for m in methods:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", irsl.IRSLWarning)
+            res = irsl.fit("ability ~ log(compute)", data=sim.responses, models=sim.models, family="bernoulli",
+                           method=m, n_threads=n_threads)
+        ci = res.conf_int(0.05)
+        lo, hi = ci.loc["sigma"]
+        sigma, se = res.params["sigma"], res.bse["sigma"]
+        delta = (sigma * np.exp(-z * se / sigma), sigma * np.exp(z * se / sigma))
+        s_lo, s_hi = ci.loc["log(compute)"]
+        out[m] = (bool(lo <= truth["sigma"] <= hi), bool(delta[0] <= truth["sigma"] <= delta[1]),
+                  bool(s_lo <= truth["log(compute)"] <= s_hi))
+    return out
+
+
 def collect(one_replicate, reps: int, seed0: int, methods, every: int = 20, label: str = "coverage", **kwargs):
     """Run ``one_replicate(seed, methods, **kwargs)`` for ``reps`` seeds; per method, the list of
     its per-replicate tuples transposed into one list per field, with progress lines."""
@@ -146,13 +178,33 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=150)
     ap.add_argument("--methods", default="jml,mml")
     ap.add_argument("--phi", type=float, default=15.0, help="median question precision")
-    ap.add_argument("--slope", type=float, default=0.35, help="true slope per unit log compute")
-    ap.add_argument("--what", default="slope", choices=("slope", "score", "lr"),
+    ap.add_argument("--slope", type=float, default=None,
+                    help="true slope per unit log compute (default 0.35; 0.03 with --what sigma)")
+    ap.add_argument("--what", default="slope", choices=("slope", "score", "lr", "sigma"),
                     help="slope: the log(compute) coefficient; score: predict(what='score') forecasts; "
-                         "lr: size of the likelihood-ratio test")
+                         "lr: size of the likelihood-ratio test; sigma: sigma's interval for a weak law")
     ap.add_argument("--irt", default="2pl", choices=("1pl", "2pl"), help="IRT model of the fits (--what lr)")
     args = ap.parse_args()
     methods = args.methods.split(",")
+    if args.slope is None:
+        args.slope = 0.03 if args.what == "sigma" else 0.35
+    if args.what == "sigma":
+        print(f"coverage of the 95% interval of sigma (2PL, identification='population', slope {args.slope}, "
+              f"sigma 0.5): {args.reps} replicates of {args.models} models x {args.questions} questions "
+              "(Bernoulli)")
+        fields = collect(sigma_replicate, args.reps, 300, methods, label="sigma coverage", n_models=args.models,
+                         n_questions=args.questions, slope=args.slope)
+        ok = True
+        se = np.sqrt(0.95 * 0.05 / args.reps)
+        for m, (hits, delta_hits, slope_hits) in fields.items():
+            cov = float(np.mean(hits))
+            passed = cov >= 0.95 - 2 * se
+            ok &= passed
+            print(f"{m.upper()}: sigma coverage {cov:.3f} (binomial SE {se:.3f}); log-scale delta-method "
+                  f"interval {np.mean(delta_hits):.3f}; slope interval {np.mean(slope_hits):.3f}  -> "
+                  f"{'PASS' if passed else 'FAIL'} (target >= 0.95 - 2 binomial SE)")
+        print("ALL PASS" if ok else "SOME FAIL")
+        return
     if args.what == "lr":
         print(f"size of the likelihood-ratio test of a null covariate: {args.reps} replicates of "
               f"{args.models} models x {args.questions} questions ({args.irt.upper()} fits of 2PL beta data)")

@@ -54,7 +54,10 @@ class MultidimResults(WaldInference):
         exploratory ``Sigma = I``) are reported at that constant with standard error 0 and NaN
         ``tvalues`` / ``pvalues``; those it determines from the others (with covariates, the
         intercepts, the 2PL per-benchmark log SDs and an exploratory ``Sigma = I - cov(XB)``
-        without a discrimination prior) have the standard error it implies (delta method).
+        without a discrimination prior) have the standard error it implies (delta method); the
+        ``conf_int`` of the log SDs and correlations among them is the image of the coefficients'
+        Wald ellipsoid instead of ``params -+ q bse`` (see :meth:`WaldInference.conf_int
+        <irsl_stats.results.WaldInference.conf_int>`).
     items : DataFrame, one row per question
         ``a_<dim>`` loadings, ``d``, ``phi`` and their standard errors (given the other questions),
         ``benchmark``, and ``n``: the question's responses with a positive weight (rows weighted
@@ -207,6 +210,98 @@ class MultidimResults(WaldInference):
         """Names of the held parameters that are not constants (an exploratory ``Sigma = I - cov(XB)``)."""
         held = self._held_by_identification()
         return [n for n, h, c in zip(self._params.index, held, self._constant) if h and not c]
+
+    def _slope_derived(self) -> dict:
+        """Parameters the identification sets from the slopes, with the dimensions they depend on.
+
+        With covariates, the per-benchmark 2PL residual SDs (each dimension has ``var(x' B_k) +
+        Sigma_kk = 1``) and an exploratory ``Sigma = I - cov(XB)`` (:meth:`_determined_params`):
+        ``log sd(k)`` depends on ``B_k``, ``atanh corr(k, l)`` on ``B_k`` and ``B_l``. The
+        identity is checked on the estimates (to 1e-6), so a parameter not of this form is left out.
+
+        Returns
+        -------
+        dict of str to tuple of int
+            Parameter name -> the indices of the dimensions whose coefficients determine it.
+        """
+        x = np.asarray(self.design.matrix, float)
+        if x.shape[1] < 2 or x.shape[0] < 2 or np.all(np.ptp(x, axis=0) == 0):
+            return {}
+        B, S = _latent_from_vector(self._params.to_numpy(dtype=float), x.shape[1], self.dims)
+        implied = np.eye(self.dims) - np.atleast_2d(np.cov(x @ B, rowvar=False, bias=True))
+        out = {}
+        if self.pattern.kind == "per_benchmark" and self.irt == "2pl":
+            for k, nm in enumerate(self.dim_names):
+                if abs(S[k, k] - implied[k, k]) < 1e-6:
+                    out[f"log sd({nm})"] = (k,)
+        elif self.pattern.kind == "exploratory":
+            determined = set(self._determined_params())
+            for k, nm in enumerate(self.dim_names):
+                name = f"log sd({nm})"
+                if name in determined and abs(S[k, k] - implied[k, k]) < 1e-6:
+                    out[name] = (k,)
+            for k, l in zip(*np.triu_indices(self.dims, 1)):
+                name = f"atanh corr({self.dim_names[k]}, {self.dim_names[l]})"
+                if name in determined and abs(S[k, l] - implied[k, l]) < 1e-6:
+                    out[name] = (int(k), int(l))
+        return out
+
+    def _derived_intervals(self, q: float) -> dict:
+        """Intervals of the parameters set from the slopes: the image of their Wald ellipsoid.
+
+        ``log sd(k) = 0.5 log(1 - B_k' S B_k)`` (``S`` the population covariance of the design
+        columns over the fitted models) is a function of one quadratic form, whose range over
+        the ellipsoid of ``B_k`` (covariance block of :meth:`cov_params`) is found exactly
+        (:func:`irsl_stats.derived_interval.quadratic_form_range`); the lower bound is ``-inf``
+        when the ellipsoid reaches ``B_k' S B_k >= 1``. An exploratory ``atanh corr(k, l)`` is
+        optimised numerically over the joint ellipsoid of ``B_k`` and ``B_l``
+        (:func:`irsl_stats.derived_interval.image_range`), the correlation clipped to [-1, 1].
+
+        Parameters
+        ----------
+        q : float
+            Radius of the ellipsoid in standard errors (the ``1 - alpha/2`` normal quantile).
+
+        Returns
+        -------
+        dict of str to (float, float)
+            Lower and upper bound by parameter name.
+        """
+        derived = self._slope_derived()
+        if not derived:
+            return {}
+        from .derived_interval import image_range, quadratic_form_range
+
+        x = np.asarray(self.design.matrix, float)
+        p = x.shape[1]
+        s = np.atleast_2d(np.cov(x, rowvar=False, bias=True))
+        value = self._params.to_numpy(dtype=float)
+        cov = self._cov.to_numpy(dtype=float)
+        out = {}
+        for name, dims in derived.items():
+            idx = np.concatenate([np.arange(k * p, (k + 1) * p) for k in dims])
+            b_hat, c = value[idx], cov[np.ix_(idx, idx)]
+            if len(dims) == 1:
+                q_min, q_max = quadratic_form_range(b_hat, c, s, q)
+                if np.isnan(q_min):
+                    out[name] = (np.nan, np.nan)
+                    continue
+                with np.errstate(divide="ignore"):
+                    lo = 0.5 * np.log(max(1.0 - q_max, 0.0))
+                    hi = 0.5 * np.log(max(1.0 - q_min, 0.0))
+                out[name] = (float(lo), float(hi))
+            else:
+                def corr(b):
+                    bk, bl = b[:p], b[p:]
+                    skk, sll = 1.0 - bk @ s @ bk, 1.0 - bl @ s @ bl
+                    if skk <= 0 or sll <= 0:
+                        return np.nan  # outside the parameter space (a variance <= 0)
+                    return float(np.clip(-(bk @ s @ bl) / np.sqrt(skk * sll), -1.0, 1.0))
+
+                r_min, r_max = image_range(corr, b_hat, c, q)
+                with np.errstate(divide="ignore"):
+                    out[name] = (float(np.arctanh(r_min)), float(np.arctanh(r_max)))
+        return out
 
     def _item_table(self) -> pd.DataFrame:
         est, rd = self._est, self._rd
@@ -641,6 +736,12 @@ class MultidimResults(WaldInference):
         if determined:
             notes.append("Set by the identification from the coefficients (Sigma = I - cov(XB)); their "
                          f"standard errors are those of the coefficients (delta method): {', '.join(determined)}.")
+        derived = list(self._slope_derived())
+        if derived:
+            notes.append("Intervals of the parameters the identification sets from the coefficients "
+                         f"({', '.join(derived)}): their range over the coefficients' Wald confidence "
+                         "ellipsoid, not coef -+ z se (the delta-method standard error vanishes with "
+                         "the coefficients).")
         if self.discrimination_prior:
             notes.append(f"Discrimination prior: {self.discrimination_prior}.")
         weighted = weights_note(self._rd)

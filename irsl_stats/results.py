@@ -253,6 +253,22 @@ class WaldInference:
         """Names of positive parameters whose interval is built on the log scale; none by default."""
         return []
 
+    def _derived_intervals(self, q: float) -> Dict[str, tuple]:
+        """Intervals of the parameters the identification derives from the slopes; none by default.
+
+        Parameters
+        ----------
+        q : float
+            The ``1 - alpha/2`` normal quantile: the radius, in standard errors, of the slopes'
+            Wald ellipsoid whose image the interval is (see :mod:`irsl_stats.derived_interval`).
+
+        Returns
+        -------
+        dict of str to (float, float)
+            Lower and upper bound by parameter name.
+        """
+        return {}
+
     @property
     def tvalues(self) -> pd.Series:
         """Wald z statistics ``params / bse`` (Series, length K).
@@ -281,6 +297,19 @@ class WaldInference:
         scale by the delta method, ``exp(log(sigma) -+ q bse / sigma)``: it stays positive and is
         asymmetric, as the sampling distribution of a spread near zero is.
 
+        Parameters that the identification derives from the slopes (``sigma = sqrt(1 - var(x'
+        beta))`` of a 2PL fit with covariates under ``identification="population"``; the
+        per-benchmark ``log sd`` of a multidimensional 2PL fit with covariates; an exploratory
+        ``Sigma = I - cov(XB)``) get the image of the slopes' Wald ellipsoid of radius ``q``
+        instead: ``[min g, max g]`` of the parameter ``g(slopes)`` over it (see
+        :mod:`irsl_stats.derived_interval`). Their ``bse`` stays the delta-method standard error,
+        but the interval is not ``params -+ q bse``: that error is proportional to the slopes and
+        vanishes as they near 0, where ``params -+ q bse`` collapsed onto the estimate (and could
+        exceed ``sigma = 1``) and 95% intervals of ``sigma`` covered 79-82% for a weak law. The
+        image agrees with the delta-method interval to first order when the slopes are many
+        standard errors from 0, and contains ``sigma = 1`` (``log sd = 0``) when the ellipsoid
+        contains slope 0.
+
         Parameters
         ----------
         alpha : float
@@ -308,6 +337,8 @@ class WaldInference:
             elif np.isfinite(s):
                 # an estimate on the boundary 0: no log scale; the Wald interval truncated at 0
                 out.loc[name] = [0.0, value + q * s]
+        for name, bounds in self._derived_intervals(q).items():
+            out.loc[name] = list(bounds)
         return out
 
     @property
@@ -483,6 +514,59 @@ class IRSLResults(WaldInference):
     def _log_scale_params(self) -> List[str]:
         # sigma is a spread: its Wald interval sigma -+ q se crosses zero when sigma is small
         return ["sigma"] if "sigma" in self._params.index else []
+
+    def _sigma_from_slopes(self) -> bool:
+        """Whether the identification sets ``sigma`` from the slopes, ``sigma^2 = 1 - var(x' beta)``.
+
+        So it is under ``identification="population"`` for a 2PL fit with covariates (1PL: the
+        scale is fixed by the loadings and ``sigma`` is free; ``"regression"`` or no covariates:
+        ``sigma`` is the constant 1). The identity is checked on the estimates, so that a fit
+        whose reported ``sigma`` is not of this form keeps its log-scale interval.
+        """
+        fi = self.fit_info
+        if not (fi.identification == "population" and fi.irt == "2pl" and "sigma" in self._params.index):
+            return False
+        cols = list(self.design.column_names)
+        x = np.asarray(self.design.matrix, float)
+        if x.shape[0] < 2 or np.all(np.ptp(x, axis=0) == 0):
+            return False  # no covariates: sigma = 1 exactly (fixed)
+        if "sigma" in self.fixed_params:
+            return False
+        fitted = x @ self._params[cols].to_numpy(dtype=float)
+        return bool(abs(np.var(fitted) + float(self._params["sigma"]) ** 2 - 1.0) < 1e-6)
+
+    def _derived_intervals(self, q: float) -> Dict[str, tuple]:
+        """``sigma``'s interval as the image of the slopes' Wald ellipsoid, when they determine it.
+
+        Under ``identification="population"`` a 2PL fit with covariates has ``sigma = sqrt(1 -
+        beta' S beta)``, ``S`` the population covariance of the design columns over the
+        calibration models: the interval is ``sqrt(1 - Q)`` over the range ``[Q_min, Q_max]`` of
+        ``beta' S beta`` on the ellipsoid ``(b - b_hat)' C^+ (b - b_hat) <= q^2`` (``C`` the
+        coefficients' block of :meth:`cov_params`), found exactly by
+        :func:`irsl_stats.derived_interval.quadratic_form_range`; clipped to ``[0, 1]``.
+
+        Parameters
+        ----------
+        q : float
+            Radius of the ellipsoid in standard errors (the ``1 - alpha/2`` normal quantile).
+
+        Returns
+        -------
+        dict of str to (float, float)
+            ``{"sigma": (lower, upper)}``, or empty when ``sigma`` is not set by the slopes.
+        """
+        if not self._sigma_from_slopes():
+            return {}
+        from .derived_interval import quadratic_form_range
+
+        cols = list(self.design.column_names)
+        x = np.asarray(self.design.matrix, float)
+        s = np.atleast_2d(np.cov(x, rowvar=False, bias=True))
+        q_min, q_max = quadratic_form_range(self._params[cols].to_numpy(dtype=float),
+                                            self._cov.loc[cols, cols].to_numpy(dtype=float), s, q)
+        if np.isnan(q_min):
+            return {"sigma": (np.nan, np.nan)}
+        return {"sigma": (float(np.sqrt(max(1.0 - q_max, 0.0))), float(np.sqrt(max(1.0 - q_min, 0.0))))}
 
     def _fixed_by_identification(self) -> np.ndarray:
         """Which of ``params`` the identification fixes (boolean, length K).
@@ -925,6 +1009,12 @@ class IRSLResults(WaldInference):
         ValueError
             If ``alpha`` is not in (0, 1); if a budget is ``>= 2**63`` (the ``k`` column is
             int64).
+
+        Notes
+        -----
+        The intervals take the questions as known; with few models in the fit they are too
+        narrow (see :meth:`ItemBank.forecast_pass_at_k
+        <irsl_stats.ItemBank.forecast_pass_at_k>`, which computes them).
         """
         alpha = check_alpha(alpha)
         try:
@@ -1102,8 +1192,9 @@ class IRSLResults(WaldInference):
         quartiles, identification and warnings.
 
         Parameters that the identification fixes are marked ``(fixed)`` (no standard error, z or
-        p-value) and listed in a note; the interval of ``sigma`` is built on the log scale (see
-        :meth:`conf_int`).
+        p-value) and listed in a note; the interval of ``sigma`` is built on the log scale, or,
+        when the identification sets it from the slopes, is the image of their confidence
+        ellipsoid (see :meth:`conf_int`; a note says which).
 
         Parameters
         ----------

@@ -124,7 +124,12 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
             f"p-value): {', '.join(fixed)}."
         )
     if "sigma" in res.params.index and "sigma" not in fixed:
-        notes.append("The interval of sigma is exp(log(sigma) -+ z se/sigma) (log scale, delta method).")
+        if res._sigma_from_slopes():
+            notes.append("The interval of sigma is the range of sigma = sqrt(1 - var(x'beta)) (set by the "
+                         "identification from the slopes) over the slopes' Wald confidence ellipsoid, not "
+                         "sigma -+ z se: its delta-method standard error vanishes with the slopes.")
+        else:
+            notes.append("The interval of sigma is exp(log(sigma) -+ z se/sigma) (log scale, delta method).")
     notes += [
         "Model: eta_ij = a_j theta_i + d_j, mu = logistic(eta), b_j = -d_j/a_j; "
         "theta_i = x_i'beta + sigma u_i.",
