@@ -24,21 +24,51 @@ from typing import Callable, Tuple
 import numpy as np
 from scipy import optimize
 
-__all__ = ["ellipsoid_basis", "trust_region_min", "quadratic_form_range", "image_range"]
+__all__ = ["scaled_eigen", "ellipsoid_basis", "trust_region_min", "quadratic_form_range", "image_range"]
 
-#: relative eigenvalue (on the correlation scale) below which a direction of the slopes'
-#: covariance counts as absent: the identification's exact zeros come out at ~1e-14
+#: relative eigenvalue (on the correlation scale) below which a direction of a covariance counts
+#: as absent: the identification's exact zeros come out at ~1e-14, and estimate.py already warns
+#: about a condition number above 1e12, so a genuine direction this small is never trustworthy
 _RANK_RTOL = 1e-10
+
+
+def scaled_eigen(cov: np.ndarray):
+    """Eigen-decomposition of a covariance on the correlation scale, with its numerical rank.
+
+    The rank is judged on the correlation scale, so that coefficients of covariates in very
+    different units (raw FLOPs) are treated alike; directions of zero variance (coefficients
+    fixed by the identification, an intercept that is a function of the slopes) drop out.
+
+    Parameters
+    ----------
+    cov : ndarray, shape (n, n)
+        A covariance; must be finite.
+
+    Returns
+    -------
+    sd : ndarray, shape (n,)
+        Standard deviations (0 where the variance is not positive).
+    vals, vecs : ndarray, shapes (n,) and (n, n)
+        Eigenvalues and eigenvectors of the correlation matrix (zero rows and columns where
+        ``sd`` is 0).
+    keep : ndarray of bool, shape (n,)
+        The eigenvalues above ``1e-10`` times the largest: the numerical range.
+    """
+    cov = np.asarray(cov, float)
+    sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    live = sd > 0
+    scaled = np.zeros_like(cov)
+    scaled[np.ix_(live, live)] = cov[np.ix_(live, live)] / np.outer(sd[live], sd[live])
+    vals, vecs = np.linalg.eigh(scaled)
+    keep = vals > _RANK_RTOL * max(vals.max(initial=0.0), 0.0)
+    return sd, vals, vecs, keep
 
 
 def ellipsoid_basis(cov: np.ndarray) -> np.ndarray:
     """A factor ``L`` (n, r) of the covariance ``C = L L'`` over its numerical range.
 
     The ellipsoid ``{b_hat + L z : |z| <= q}`` is the Wald region ``(b - b_hat)' C^+ (b - b_hat)
-    <= q^2`` within the range of ``C``. The rank is judged on the correlation scale, so that
-    coefficients of covariates in very different units (raw FLOPs) are treated alike; directions
-    of zero variance (coefficients fixed by the identification, an intercept that is a function
-    of the slopes) drop out.
+    <= q^2`` within the range of ``C`` (rank as :func:`scaled_eigen`).
 
     Parameters
     ----------
@@ -50,13 +80,7 @@ def ellipsoid_basis(cov: np.ndarray) -> np.ndarray:
     ndarray, shape (n, r)
         ``r`` the numerical rank of ``cov`` (0 columns when it is zero).
     """
-    cov = np.asarray(cov, float)
-    sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    live = sd > 0
-    scaled = np.zeros_like(cov)
-    scaled[np.ix_(live, live)] = cov[np.ix_(live, live)] / np.outer(sd[live], sd[live])
-    vals, vecs = np.linalg.eigh(scaled)
-    keep = vals > _RANK_RTOL * max(vals.max(initial=0.0), 0.0)
+    sd, vals, vecs, keep = scaled_eigen(cov)
     return sd[:, None] * vecs[:, keep] * np.sqrt(vals[keep])
 
 

@@ -16,16 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from .derived_interval import scaled_eigen
 from .formula import LatentDesign
 from .passk import _check_budgets_int64
 
 __all__ = ["IRSLResults", "IRSLWarning", "FitInfo"]
-
-#: relative tolerance below which an eigenvalue of the (correlation-scaled) covariance of Wald
-#: restrictions counts as zero. The exact zeros the identification creates come out of the
-#: central-difference Jacobian at ~1e-14; estimate.py already warns about a covariance with a
-#: condition number above 1e12, so a genuine direction this small is never trustworthy anyway.
-_RANK_RTOL = 1e-10
 
 #: a parameter whose standard error is below this multiple of its natural unit (see
 #: IRSLResults._fixed_by_identification) is a constant of the identification, not an estimate:
@@ -1111,12 +1106,8 @@ class IRSLResults(WaldInference):
             )
         # the rank is judged on the correlation scale, so that constraints on parameters of very
         # different magnitudes (e.g. a coefficient of raw FLOPs) do not look rank-deficient
-        sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+        sd, vals, vecs, keep = scaled_eigen(cov)
         live = sd > 0
-        scaled = np.zeros_like(cov)
-        scaled[np.ix_(live, live)] = cov[np.ix_(live, live)] / np.outer(sd[live], sd[live])
-        vals, vecs = np.linalg.eigh(scaled)
-        keep = vals > _RANK_RTOL * max(vals.max(initial=0.0), 0.0)
         df = int(keep.sum())
         n_constraints = r.shape[0]
         if df == 0:
