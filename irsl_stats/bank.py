@@ -769,8 +769,9 @@ class ItemBank:
         res : IRSLResults
         trials : float or Series indexed by question, optional
             Typical number of trials per question (count families), used by
-            :meth:`information`; :func:`calibrate` fills it from the data. Whole numbers >= 1
-            (NaN: unknown); a Series must have every question of the fit.
+            :meth:`information`. Whole numbers >= 1 (NaN: unknown); a Series must have every
+            question of the fit. Default: each question's median in the fit's data
+            (:meth:`ResponseData.median_trials <irsl_stats.ResponseData.median_trials>`).
 
         Returns
         -------
@@ -787,6 +788,9 @@ class ItemBank:
             items["a_se"] = 0.0
         if get_family(fi.family).has_precision:
             items["log_phi"] = np.log(items["phi"].to_numpy(float))
+        rd = getattr(res, "_response_data", None)
+        if trials is None and rd is not None and get_family(fi.family).uses_counts:
+            trials = rd.median_trials()
         if trials is not None:
             if isinstance(trials, pd.Series):
                 # labels the Series lacks would silently become NaN (information at 1 trial)
@@ -808,7 +812,7 @@ class ItemBank:
             cov=np.asarray(lr["cov"], float).copy(), covariates=lr["covariates"].copy(), design=design,
         )
         # the fit's data squeezed (or would have squeezed) with this n: scoring must do the same
-        squeeze_n = getattr(getattr(res, "_response_data", None), "squeeze_n", None)
+        squeeze_n = getattr(rd, "squeeze_n", None)
         return cls(items, family=fi.family, irt=fi.irt, identification=fi.identification,
                    precision=fi.precision, population=population, prior=prior, squeeze_n=squeeze_n)
 
@@ -2098,18 +2102,4 @@ def calibrate(
     )
     if not isinstance(res, IRSLResults):  # dims != 1 or ability="per_benchmark"
         return res.item_bank()
-    tr = None
-    if isinstance(responses, ResponseData):
-        # a ResponseData carries its trials as arrays (the column names do not apply): the
-        # per-question median of those, as the DataFrame path stores
-        if get_family(family).uses_counts and responses.trials is not None:
-            tr = (pd.Series(np.asarray(responses.trials, float))
-                  .groupby(np.asarray(responses.item)).median())
-            tr.index = responses.item_labels[tr.index.to_numpy()]
-    elif trials is not None and get_family(family).uses_counts:
-        tr = responses.groupby(question, observed=True)[trials].median().astype(float)
-    if tr is not None:
-        # the median of an even number of counts can fall between two (10 and 11 -> 10.5); the
-        # beta-binomial information sums over k = 0..n and needs a whole n: round half up
-        tr = np.floor(tr + 0.5)
-    return ItemBank.from_results(res, trials=tr)
+    return ItemBank.from_results(res)  # count families: each question's median trials in the data

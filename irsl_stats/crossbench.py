@@ -69,6 +69,11 @@ class MultidimBank:
         of rows of the calibration table, as :attr:`ItemBank.squeeze_n
         <irsl_stats.bank.ItemBank.squeeze_n>`); :meth:`score` and :meth:`forecast` squeeze new
         responses with it. None when unknown (a bank built by hand or read from an older file).
+    trials : ndarray of shape (N,) or None
+        Number of trials of each question (count families; NaN: unknown), as the ``trials``
+        column of an :class:`~irsl_stats.bank.ItemBank`: the default number of trials of the
+        observed pass rate that a ``"prediction"`` interval of :meth:`forecast` is for. None when
+        unknown.
 
     Examples
     --------
@@ -91,11 +96,18 @@ class MultidimBank:
     population_cov: np.ndarray
     identification: str = ""
     squeeze_n: Optional[float] = None
+    trials: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         from .data import _check_squeeze_n
 
         self.squeeze_n = _check_squeeze_n(self.squeeze_n, "None when unknown (the calibration's n)")
+        if self.trials is not None:
+            t = np.asarray(self.trials, dtype=float).reshape(-1)
+            if len(t) != len(self.questions):
+                raise ValueError(f"trials: one value per question ({len(self.questions)}); got {len(t)}")
+            _check_whole_trials(t, self.questions, "trials", allow_nan=True)
+            self.trials = t
 
     @property
     def dims(self) -> int:
@@ -132,6 +144,7 @@ class MultidimBank:
             item_benchmark=bench, dim_names=["ability"], population_mean=np.array([mean]),
             population_cov=np.array([[sd**2]]), identification=str(getattr(bank, "identification", "")),
             squeeze_n=getattr(bank, "squeeze_n", None),
+            trials=it["trials"].to_numpy(float).copy() if "trials" in it.columns else None,
         )
 
     # ------------------------------------------------------------------ files
@@ -155,6 +168,8 @@ class MultidimBank:
             "population_cov": _enc_floats(self.population_cov), "identification": self.identification,
             "squeeze_n": None if self.squeeze_n is None else _enc_float(self.squeeze_n),
         }
+        if self.trials is not None:  # only when known: files without it read as before
+            payload["trials"] = _enc_floats(self.trials)
         return _seal(payload, MULTIDIM_SCHEMA, MULTIDIM_FORMAT_VERSION)
 
     def save(self, path) -> None:
@@ -202,6 +217,7 @@ class MultidimBank:
                 population_cov=_dec_floats(p["population_cov"], 2), identification=str(p["identification"]),
                 # files written before squeeze_n was recorded lack it: unknown (scoring falls back)
                 squeeze_n=None if p.get("squeeze_n") is None else _dec_float(p["squeeze_n"]),
+                trials=None if p.get("trials") is None else _dec_floats(p["trials"]),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ItemBankFormatError(f"{source} has a malformed payload: {type(e).__name__}: {e}") from e
@@ -393,6 +409,7 @@ class MultidimBank:
         seed: int = 0,
         n_quad: Optional[int] = None,
         n_threads: Optional[int] = None,
+        target_trials=None,
     ) -> pd.DataFrame:
         """Forecast the score on ``target`` from responses on other benchmarks.
 
@@ -429,8 +446,20 @@ class MultidimBank:
             ``p_j ~ Beta(mu_j phi_j, (1 - mu_j) phi_j)`` (beta, beta-binomial), as an observed
             benchmark score or pass rate varies; for bernoulli it draws one 0/1 answer per
             question, and with ``ks`` one set of k answers per question (passed with probability
-            ``1 - (1 - mu_j)^k``). ``median`` then is the predictive median. Use it to compare
-            with observed scores.
+            ``1 - (1 - mu_j)^k``). For binomial and beta-binomial it draws the successes
+            ``c_j ~ Binomial(n_j, p_j)`` out of the ``n_j`` trials of ``target_trials`` (``p_j =
+            mu_j`` for binomial) and takes the observed pass rate ``mean_j c_j / n_j``, or with
+            ``ks`` the unbiased pass@k estimate :func:`~irsl_stats.pass_at_k` ``(n_j, c_j, k)``
+            (for ``k > n_j`` no such estimate exists: that question then contributes
+            ``1 - (1 - p_j)^k``, the spread of ``p_j`` only). ``median`` then is the predictive
+            median. Use it to compare with observed scores.
+        target_trials : int, array_like or Series, optional
+            Trials ``n_j`` per target question of the observed pass rate that a count family's
+            (binomial, beta-binomial) ``"prediction"`` interval is for: one whole number >= 1 for
+            every question, an array with one per target question (in the order of
+            ``target_questions`` if given, else of the bank), or a Series indexed by question.
+            Default: the bank's :attr:`trials`. Not used by ``"confidence"`` (the expected score
+            does not depend on the trials) nor by the other families.
         n_draws, seed : draws (an integer >= 10) of the ability from the normal approximation of
             its posterior, for the interval (seeded: the result is reproducible).
 
@@ -449,7 +478,11 @@ class MultidimBank:
             For an unknown benchmark (listing the known ones), ``target=None``, ``target`` /
             ``target_questions`` that select no question, target questions not in the bank or not in ``target``,
             ``ks`` that are not integers >= 1 (or are >= 2**63), or an invalid ``alpha``,
-            ``interval``, ``n_draws`` or ``n_quad``.
+            ``interval``, ``n_draws`` or ``n_quad``; for a count family's ``"prediction"``
+            interval without trials (no ``target_trials`` and none in the bank, naming the
+            questions) or with ``target_trials`` that are not whole numbers >= 1 (naming the
+            questions); for ``target_trials`` given with ``"confidence"`` or a family without
+            trials.
 
         Examples
         --------
@@ -496,6 +529,7 @@ class MultidimBank:
             # "`k` must be finite and > 0"
             _check_budgets_int64(k_flt, "ks")
             k_list = k_flt.astype(np.int64)
+        n_t = self._target_trials(target_trials, mask, target_questions, interval)
         rd, nodes, post = self._posterior(
             using, model=model, question=question, response=response, successes=successes,
             trials=trials, boundary=boundary, n_quad=n_quad, n_threads=n_threads)
@@ -511,7 +545,7 @@ class MultidimBank:
             draws = mean[i] + eps @ root.T
             s_nodes = self._score_at(nodes[i], a_t, d_t, lp_t, k_list)  # (Q,) or (Q, K)
             s_draws = self._score_at(draws, a_t, d_t, lp_t, k_list,
-                                     rng=rng if interval == "prediction" else None)
+                                     rng=rng if interval == "prediction" else None, n_t=n_t)
             point = post[i] @ s_nodes
             sd = np.sqrt(np.maximum(post[i] @ s_nodes**2 - point**2, 0.0))
             lower, median, upper = np.quantile(s_draws, [lo_q, 0.5, hi_q], axis=0)
@@ -529,10 +563,74 @@ class MultidimBank:
                                 "lower": r[3], "upper": r[4]}) for r in rows]
         return pd.concat(frames, ignore_index=True)
 
-    def _score_at(self, thetas, a_t, d_t, lp_t, ks, rng=None) -> np.ndarray:
+    def _target_trials(self, target_trials, mask: np.ndarray, target_questions, interval: str):
+        """Trials (Nt,) of the target questions, in bank order, for the prediction draws.
+
+        None when the draws need none (a confidence interval, a family without trials).
+        """
+        counts = get_family(self.family).uses_counts
+        if target_trials is not None and (not counts or interval != "prediction"):
+            why = (f"family {self.family!r} has no trials" if not counts else
+                   'the "confidence" interval is for the expected score, which does not depend on trials')
+            raise ValueError(f"target_trials is used only by the \"prediction\" interval of the count families "
+                             f"(binomial, beta_binomial): {why}; drop target_trials")
+        if not counts or interval != "prediction":
+            return None
+        labels = self.questions[mask]
+        if target_trials is None:
+            if self.trials is None:
+                raise ValueError(
+                    f"a {self.family} \"prediction\" interval is for an observed pass rate of successes "
+                    "out of trials, and the bank records no trials: pass target_trials= (the trials per "
+                    "target question of the pass rate to compare with), or use interval=\"confidence\"")
+            t = self.trials[mask]
+            unknown = ~np.isfinite(t)
+            if unknown.any():
+                from .bank import _fmt_labels
+
+                raise ValueError(f"the bank's trials are unknown (NaN) for the target question(s) "
+                                 f"{_fmt_labels(labels[unknown])}: pass target_trials=")
+            return t
+        if isinstance(target_trials, pd.Series):
+            if target_trials.index.has_duplicates:
+                from .bank import _fmt_labels
+
+                dup = target_trials.index[target_trials.index.duplicated()].unique()
+                raise ValueError(f"target_trials: duplicated question label(s) {_fmt_labels(dup)}")
+            pos = target_trials.index.get_indexer(labels)
+            if (pos < 0).any():
+                from .bank import _fmt_labels
+
+                raise ValueError(f"target_trials has no value for the target question(s) "
+                                 f"{_fmt_labels(labels[pos < 0])}; a Series is aligned by question label")
+            t = pd.to_numeric(target_trials, errors="coerce").to_numpy(float)[pos]
+        else:
+            arr = np.asarray(target_trials)
+            if arr.dtype.kind not in "biuf" or arr.dtype == bool or arr.ndim > 1:
+                raise ValueError(f"target_trials: a whole number >= 1, an array of them or a Series "
+                                 f"indexed by question; got {target_trials!r}")
+            arr = arr.astype(float)
+            if arr.ndim == 0:
+                t = np.full(int(mask.sum()), float(arr))
+            else:
+                # in the order the caller listed the questions: target_questions, else the bank's
+                order = (pd.Index(target_questions) if target_questions is not None else labels)
+                if len(arr) != len(order):
+                    raise ValueError(f"target_trials: one value per target question ({len(order)}, in the "
+                                     f"order of {'target_questions' if target_questions is not None else 'the bank'}); "
+                                     f"got {len(arr)}")
+                if order.has_duplicates:
+                    raise ValueError("target_trials as an array needs target_questions without duplicates; "
+                                     "pass a Series indexed by question")
+                t = arr[order.get_indexer(labels)]
+        _check_whole_trials(t, labels, "target_trials", allow_nan=False)
+        return t
+
+    def _score_at(self, thetas, a_t, d_t, lp_t, ks, rng=None, n_t=None) -> np.ndarray:
         """Target score at ability points ``thetas`` (S, D): (S,) mean pass rate, or (S, K)
         mean pass@k. With ``rng``: a draw of the observed score (each question's success
-        probability drawn around its mean) instead of its expectation."""
+        probability drawn around its mean, and for the count families its successes out of the
+        trials ``n_t`` (Nt,)) instead of its expectation."""
         mu = special.expit(thetas @ a_t.T + d_t)  # (S, Nt)
         if rng is not None:
             fam = get_family(self.family)
@@ -551,8 +649,31 @@ class MultidimBank:
             if fam.has_precision:
                 phi = np.exp(lp_t)
                 p = rng.beta(np.maximum(mu * phi, 1e-300), np.maximum((1 - mu) * phi, 1e-300))
-            else:  # binomial without a known number of trials: the probability itself
+            else:  # binomial: every question's success probability is mu itself
                 p = mu
+            if fam.uses_counts:
+                # an observed pass rate is c successes out of n trials: without drawing c the
+                # binomial interval was the confidence interval, and both count intervals missed
+                # observed rates far more often than alpha. One c per question for every k: the
+                # unbiased pass@k of the same c cannot fall as k grows
+                if n_t is None:
+                    raise ValueError("internal: count-family draws need the trials of the target questions")
+                n_i = np.broadcast_to(n_t.astype(np.int64), p.shape)
+                c = rng.binomial(n_i, np.clip(p, 0.0, 1.0))
+                if ks is None:
+                    return (c / n_i).mean(axis=1)
+                from .passk import pass_at_k
+
+                cols = []
+                for k in ks:
+                    with np.errstate(divide="ignore"):  # p = 1: log1p(-1) = -inf, pass@k = 1 exactly
+                        # k > n: no observed estimate exists, the question keeps p's spread only
+                        pk = -np.expm1(int(k) * np.log1p(-np.minimum(p, 1.0)))
+                    ok = n_i >= int(k)
+                    if ok.any():
+                        pk[ok] = pass_at_k(n_i[ok], c[ok], int(k))
+                    cols.append(pk.mean(axis=1))
+                return np.column_stack(cols)
             if ks is None:
                 return p.mean(axis=1)
             with np.errstate(divide="ignore"):  # p = 1: log1p(-1) = -inf, pass@k = 1 exactly
@@ -583,6 +704,11 @@ def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs
     adjusted values, and ``boundary=`` and column names in ``kwargs`` do not apply). Rows the
     fit weighted 0 are left out; other observation weights are not applied (every response
     counts once).
+
+    For the count families the bank's trials (the default of ``target_trials``, the trials of
+    the observed pass rate a ``"prediction"`` interval is for) are each question's median number
+    of trials in the fit's data (:meth:`ResponseData.median_trials`, recorded by the fit's
+    ``item_bank()``).
 
     Parameters
     ----------
@@ -651,6 +777,18 @@ def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs
     using = pd.DataFrame(frame)
     _warn_no_using(rd, using, model_col, target)
     return bank.forecast(target, using, **opts)
+
+
+def _check_whole_trials(t: np.ndarray, labels: pd.Index, what: str, allow_nan: bool) -> None:
+    """Raise, naming the questions, unless every trial count is a whole number >= 1 (or NaN,
+    unknown, when ``allow_nan``)."""
+    ok = np.isfinite(t) & (t >= 1) & (t == np.floor(t)) & (t < 2.0**62)
+    if allow_nan:
+        ok |= np.isnan(t)
+    if not ok.all():
+        bad = list(zip(labels[~ok][:5], t[~ok][:5]))
+        raise ValueError(f"{what}: trials must be whole numbers >= 1{' (NaN: unknown)' if allow_nan else ''}; "
+                         f"{int((~ok).sum())} question(s) are not, e.g. (question, trials) {bad}")
 
 
 def _both_message(response, successes, trials) -> str:

@@ -323,7 +323,8 @@ def transfer_study(
         One row per test model: ``fold, truth`` (its observed target mean over the questions it
         answered that some training model also answered, i.e. the calibrated ones), ``irsl`` (the
         forecast over the same questions), ``irsl_lower``,
-        ``irsl_upper`` (95% prediction interval), ``irsl_mean`` (posterior mean of the expected
+        ``irsl_upper`` (95% prediction interval of the observed mean; for the count families of
+        the model's own trials on each question), ``irsl_mean`` (posterior mean of the expected
         score), ``on_source`` and (with ``compute``) ``on_compute``. ``irsl`` is the median of
         the predictive distribution: the point forecast that minimises the expected absolute
         error (the distribution of a mean pass rate near 0 is strongly right-skewed, and its mean
@@ -347,6 +348,7 @@ def transfer_study(
     """
     from .api import fit
     from .data import _drop_unused_categories
+    from .families import get_family
 
     if benchmark not in responses.columns:
         raise ValueError(f"responses has no benchmark column {benchmark!r}; columns: "
@@ -395,6 +397,8 @@ def transfer_study(
                       family=family, irt=irt, ability=ability, **cols, **fit_kwargs)
         if verbose:
             print(f"fold {f + 1}/{folds}: converged {res.converged}", flush=True)
+        # after the fit, which validated ``family``
+        counts = successes is not None and get_family(family).uses_counts
         slope = np.polyfit(_logit(mean.loc[train, source], eps), _logit(mean.loc[train, target], eps), 1)
         if compute is not None:
             lc = np.log(compute.astype(float))
@@ -411,7 +415,13 @@ def transfer_study(
                 raise ValueError(f"test model {m!r} (fold {f}) answered no {'target' if qs.empty else 'source'} "
                                  f"question that a training model answered, so it cannot be forecast; "
                                  f"drop it or the questions only it answered")
-            fc = res.forecast(target, using=src, target_questions=qs.to_numpy(), interval="prediction")
+            extra = {}
+            if counts:
+                # the interval is for this model's observed pass rate: its own trials per question
+                # (a question it answered in several rows: their trials add up)
+                extra["target_trials"] = rows.loc[is_t, trials].groupby(qs.to_numpy()).sum()
+            fc = res.forecast(target, using=src, target_questions=qs.to_numpy(), interval="prediction",
+                              **extra)
             # the truth is the observed mean over the questions the forecast covers (a question
             # only test models answered is in ``mean`` but not in the forecast)
             truth = float(rows_rate[is_t].mean())

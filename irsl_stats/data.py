@@ -944,6 +944,27 @@ class ResponseData:
         """Rows with a positive weight, the ones in the likelihood (bool, shape (nobs,))."""
         return np.ones(self.nobs, bool) if self.weights is None else np.asarray(self.weights) > 0
 
+    def median_trials(self) -> Optional[pd.Series]:
+        """Each question's median number of trials over its weighted rows, a whole number.
+
+        What a bank records as a question's typical trials (the information of a count family
+        and the trials of an observed pass rate need one ``n``). The median of an even number of
+        counts can fall between two (10 and 11 -> 10.5): it is rounded half up.
+
+        Returns
+        -------
+        Series or None
+            Indexed by ``item_labels``, floats (NaN for a question without weighted rows); None
+            when the responses have no trials.
+        """
+        if self.trials is None:
+            return None
+        used = self.carries_weight
+        med = pd.Series(np.asarray(self.trials, float)[used]).groupby(np.asarray(self.item)[used]).median()
+        out = np.full(self.n_items, np.nan)
+        out[med.index.to_numpy(int)] = np.floor(med.to_numpy() + 0.5)
+        return pd.Series(out, index=self.item_labels, name="trials")
+
     @property
     def density(self) -> float:
         """Share of the models x questions cells that are observed."""

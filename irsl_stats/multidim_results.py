@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from .crossbench import MultidimBank, forecast_for_fit
+from .families import get_family
 from .multidim import MultiEstimates, _latent_from_vector
 from .results import IRSLWarning, WaldInference, ability_forecast_frame, check_alpha, new_models_frame
 
@@ -635,12 +636,15 @@ class MultidimResults(WaldInference):
         mean = fitted.mean(axis=0)
         cov = np.cov(fitted, rowvar=False, bias=True).reshape(self.dims, self.dims) + est.Sigma
         bench = self._rd.item_benchmark
+        trials = self._rd.median_trials() if get_family(self.family).uses_counts else None
         return MultidimBank(
             A=est.A.copy(), d=est.d.copy(), log_phi=est.log_phi.copy(), family=self.family,
             questions=self._rd.item_labels, item_benchmark=bench, dim_names=list(self.dim_names),
             population_mean=mean, population_cov=cov, identification=self.identification,
             # the n of the fit's squeeze: scoring must squeeze new responses the same way
             squeeze_n=getattr(self._rd, "squeeze_n", None),
+            # count families: the trials of an observed pass rate (prediction intervals)
+            trials=None if trials is None else trials.to_numpy(),
         )
 
     def forecast(self, target, using: Optional[pd.DataFrame] = None, **kwargs) -> pd.DataFrame:
