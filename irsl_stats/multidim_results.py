@@ -664,7 +664,8 @@ class MultidimResults(WaldInference):
         Returns
         -------
         DataFrame
-            One row per model: ``score, se, lower, upper, n_using`` (or tidy pass@k with ``ks``).
+            One row per model: ``score, se, median, lower, upper, n_using`` (or tidy pass@k with
+            ``ks``; see :meth:`MultidimBank.forecast <irsl_stats.MultidimBank.forecast>`).
 
         Examples
         --------

@@ -469,6 +469,16 @@ class IRSLResults(WaldInference):
         self.history = history or []
         self._joint_cov = joint_cov
         self._response_data = None
+        # a constant of the identification has a zero covariance row up to the rounding of the
+        # identification's Jacobian (e.g. 2.9e-17): make it exact, so that bse is 0 as documented
+        # and wald_test refuses to test it (on the correlation scale the rounding looked like a
+        # live direction: statistic 3e32, p = 0 for "Intercept = 0.5" under ability ~ 1)
+        fixed = self._fixed_by_identification()
+        if fixed.any():
+            cov_values = self._cov.to_numpy(dtype=float, copy=True)
+            cov_values[fixed, :] = 0.0
+            cov_values[:, fixed] = 0.0
+            self._cov = pd.DataFrame(cov_values, index=self._cov.index, columns=self._cov.columns)
         for msg in self.warnings:
             warnings.warn(msg, IRSLWarning, stacklevel=3)
 
@@ -912,12 +922,13 @@ class IRSLResults(WaldInference):
             boundary policy, so ``boundary=`` does not apply; rows of weight 0 left out).
         **kwargs
             Passed to :meth:`irsl_stats.crossbench.MultidimBank.forecast` (``ks``, ``alpha``,
-            ``target_questions``, column names).
+            ``interval``, ``target_questions``, ``target_trials``, column names).
 
         Returns
         -------
         DataFrame
-            One row per model: ``score, se, lower, upper, n_using`` (tidy pass@k with ``ks``).
+            One row per model: ``score, se, median, lower, upper, n_using`` (tidy pass@k with
+            ``ks``; see :meth:`MultidimBank.forecast <irsl_stats.MultidimBank.forecast>`).
 
         Examples
         --------

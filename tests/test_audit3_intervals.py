@@ -280,3 +280,20 @@ def test_exploratory_sigma_intervals(per_benchmark):
         value, se = small.params[name], small.bse[name]
         assert ci_small.loc[name, 0] - value == pytest.approx(-Z * se, rel=2e-2)
         assert ci_small.loc[name, 1] - value == pytest.approx(Z * se, rel=2e-2)
+
+
+@pytest.mark.parametrize("method", ["mml", "jml"])
+@pytest.mark.parametrize("seed", range(6))
+def test_a_constant_of_the_identification_has_zero_variance_and_no_wald_test(method, seed):
+    # under ability ~ 1 the intercept is 0 by convention; its covariance row was rounding
+    # (bse 2.9e-17), which the correlation-scale rank of wald_test took for a live direction:
+    # "Intercept = 0.5" gave a statistic of 1e32-1e78 and p = 0 in 4 of these 12 fits
+    sim = irsl.simulate.irt(n_models=50, n_questions=30, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", irsl.IRSLWarning)
+        res = irsl.fit("ability ~ 1", sim.responses, method=method, n_threads=1)
+    assert res.fixed_params == ["Intercept", "sigma"]
+    assert (res.bse[["Intercept", "sigma"]] == 0.0).all()
+    assert (res.cov_params().loc[["Intercept", "sigma"]].to_numpy() == 0.0).all()
+    with pytest.raises(ValueError, match="constraints have zero variance"):
+        res.wald_test("Intercept = 0.5")
