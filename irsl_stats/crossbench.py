@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import special
 
 from ._checks import is_integer
-from .data import ResponseData
+from .data import ResponseData, _fmt_labels
 from .families import get_family
 from .multidim import MultiItems, MultiPosterior, default_n_quad, posterior_moments
 from .passk import _check_budgets_int64
@@ -586,21 +586,15 @@ class MultidimBank:
             t = self.trials[mask]
             unknown = ~np.isfinite(t)
             if unknown.any():
-                from .bank import _fmt_labels
-
                 raise ValueError(f"the bank's trials are unknown (NaN) for the target question(s) "
                                  f"{_fmt_labels(labels[unknown])}: pass target_trials=")
             return t
         if isinstance(target_trials, pd.Series):
             if target_trials.index.has_duplicates:
-                from .bank import _fmt_labels
-
                 dup = target_trials.index[target_trials.index.duplicated()].unique()
                 raise ValueError(f"target_trials: duplicated question label(s) {_fmt_labels(dup)}")
             pos = target_trials.index.get_indexer(labels)
             if (pos < 0).any():
-                from .bank import _fmt_labels
-
                 raise ValueError(f"target_trials has no value for the target question(s) "
                                  f"{_fmt_labels(labels[pos < 0])}; a Series is aligned by question label")
             t = pd.to_numeric(target_trials, errors="coerce").to_numpy(float)[pos]
