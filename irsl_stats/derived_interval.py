@@ -64,6 +64,11 @@ def scaled_eigen(cov: np.ndarray):
     return sd, vals, vecs, keep
 
 
+def _all_finite(*arrays: np.ndarray) -> bool:
+    """Whether every value of every array is finite (a NaN covariance gives a NaN interval)."""
+    return all(bool(np.all(np.isfinite(a))) for a in arrays)
+
+
 def ellipsoid_basis(cov: np.ndarray) -> np.ndarray:
     """A factor ``L`` (n, r) of the covariance ``C = L L'`` over its numerical range.
 
@@ -190,9 +195,8 @@ def quadratic_form_range(b_hat: np.ndarray, cov: np.ndarray, s: np.ndarray, q: f
     (float, float)
         ``(min, max)``; NaN when ``cov`` or ``b_hat`` is not finite.
     """
-    b_hat = np.asarray(b_hat, float)
-    cov = np.asarray(cov, float)
-    if not (np.all(np.isfinite(cov)) and np.all(np.isfinite(b_hat))):
+    b_hat, cov = np.asarray(b_hat, float), np.asarray(cov, float)
+    if not _all_finite(b_hat, cov):
         return np.nan, np.nan
     s = 0.5 * (np.asarray(s, float) + np.asarray(s, float).T)
     basis = ellipsoid_basis(cov)
@@ -232,9 +236,8 @@ def image_range(func: Callable[[np.ndarray], float], b_hat: np.ndarray, cov: np.
     (float, float)
         ``(min, max)``; NaN when ``cov`` or ``b_hat`` is not finite.
     """
-    b_hat = np.asarray(b_hat, float)
-    cov = np.asarray(cov, float)
-    if not (np.all(np.isfinite(cov)) and np.all(np.isfinite(b_hat))):
+    b_hat, cov = np.asarray(b_hat, float), np.asarray(cov, float)
+    if not _all_finite(b_hat, cov):
         return np.nan, np.nan
     basis = ellipsoid_basis(cov)
     r = basis.shape[1]
