@@ -24,7 +24,8 @@ from typing import Callable, Tuple
 import numpy as np
 from scipy import optimize
 
-__all__ = ["scaled_eigen", "ellipsoid_basis", "trust_region_min", "quadratic_form_range", "image_range"]
+__all__ = ["scaled_eigen", "ellipsoid_basis", "trust_region_min", "quadratic_form_range", "residual_variance_range",
+           "image_range"]
 
 #: relative eigenvalue (on the correlation scale) below which a direction of a covariance counts
 #: as absent: the identification's exact zeros come out at ~1e-14, and estimate.py already warns
@@ -206,6 +207,38 @@ def quadratic_form_range(b_hat: np.ndarray, cov: np.ndarray, s: np.ndarray, q: f
     low, _ = trust_region_min(a, g, q)
     high, _ = trust_region_min(-a, -g, q)
     return max(c0 + low, 0.0), max(c0 - high, 0.0)
+
+
+def residual_variance_range(b_hat: np.ndarray, cov: np.ndarray, x: np.ndarray, q: float) -> Tuple[float, float]:
+    """Range of a residual variance ``1 - var_i(x_i' b)`` over the Wald ellipsoid of ``b``.
+
+    The identity the population identification imposes (``var(x' b) + sd^2 = 1`` over the
+    models): ``sigma`` of a one-dimensional 2PL fit is its square root, a per-benchmark or
+    exploratory ``log sd`` half its log. The variance is ``1 - b' S b`` with ``S`` the population
+    covariance of the design's columns, so its range comes from :func:`quadratic_form_range`;
+    it is clipped at 0.
+
+    Parameters
+    ----------
+    b_hat : ndarray, shape (P,)
+        Coefficients of the design's columns.
+    cov : ndarray, shape (P, P)
+        Their covariance.
+    x : ndarray, shape (M, P)
+        The design matrix over the models.
+    q : float
+        Radius of the ellipsoid in standard errors.
+
+    Returns
+    -------
+    (float, float)
+        ``(min, max)`` of the residual variance; NaN when ``cov`` or ``b_hat`` is not finite.
+    """
+    s = np.atleast_2d(np.cov(np.asarray(x, float), rowvar=False, bias=True))
+    q_min, q_max = quadratic_form_range(b_hat, cov, s, q)
+    if np.isnan(q_min):
+        return np.nan, np.nan
+    return max(1.0 - q_max, 0.0), max(1.0 - q_min, 0.0)
 
 
 def image_range(func: Callable[[np.ndarray], float], b_hat: np.ndarray, cov: np.ndarray, q: float,

@@ -253,7 +253,7 @@ class MultidimResults(WaldInference):
         ``log sd(k) = 0.5 log(1 - B_k' S B_k)`` (``S`` the population covariance of the design
         columns over the fitted models) is a function of one quadratic form, whose range over
         the ellipsoid of ``B_k`` (covariance block of :meth:`cov_params`) is found exactly
-        (:func:`irsl_stats.derived_interval.quadratic_form_range`); the lower bound is ``-inf``
+        (:func:`irsl_stats.derived_interval.residual_variance_range`); the lower bound is ``-inf``
         when the ellipsoid reaches ``B_k' S B_k >= 1``. An exploratory ``atanh corr(k, l)`` is
         optimised numerically over the joint ellipsoid of ``B_k`` and ``B_l``
         (:func:`irsl_stats.derived_interval.image_range`), the correlation clipped to [-1, 1].
@@ -271,7 +271,7 @@ class MultidimResults(WaldInference):
         derived = self._slope_derived()
         if not derived:
             return {}
-        from .derived_interval import image_range, quadratic_form_range
+        from .derived_interval import image_range, residual_variance_range
 
         x = np.asarray(self.design.matrix, float)
         p = x.shape[1]
@@ -283,14 +283,9 @@ class MultidimResults(WaldInference):
             idx = np.concatenate([np.arange(k * p, (k + 1) * p) for k in dims])
             b_hat, c = value[idx], cov[np.ix_(idx, idx)]
             if len(dims) == 1:
-                q_min, q_max = quadratic_form_range(b_hat, c, s, q)
-                if np.isnan(q_min):
-                    out[name] = (np.nan, np.nan)
-                    continue
-                with np.errstate(divide="ignore"):
-                    lo = 0.5 * np.log(max(1.0 - q_max, 0.0))
-                    hi = 0.5 * np.log(max(1.0 - q_min, 0.0))
-                out[name] = (float(lo), float(hi))
+                v_lo, v_hi = residual_variance_range(b_hat, c, x, q)
+                with np.errstate(divide="ignore"):  # a variance reaching 0: log sd -inf
+                    out[name] = (float(0.5 * np.log(v_lo)), float(0.5 * np.log(v_hi)))
             else:
                 def corr(b):
                     bk, bl = b[:p], b[p:]

@@ -548,7 +548,7 @@ class IRSLResults(WaldInference):
         calibration models: the interval is ``sqrt(1 - Q)`` over the range ``[Q_min, Q_max]`` of
         ``beta' S beta`` on the ellipsoid ``(b - b_hat)' C^+ (b - b_hat) <= q^2`` (``C`` the
         coefficients' block of :meth:`cov_params`), found exactly by
-        :func:`irsl_stats.derived_interval.quadratic_form_range`; clipped to ``[0, 1]``.
+        :func:`irsl_stats.derived_interval.residual_variance_range`; clipped to ``[0, 1]``.
 
         Parameters
         ----------
@@ -562,16 +562,13 @@ class IRSLResults(WaldInference):
         """
         if not self._sigma_from_slopes():
             return {}
-        from .derived_interval import quadratic_form_range
+        from .derived_interval import residual_variance_range
 
         cols = list(self.design.column_names)
-        x = np.asarray(self.design.matrix, float)
-        s = np.atleast_2d(np.cov(x, rowvar=False, bias=True))
-        q_min, q_max = quadratic_form_range(self._params[cols].to_numpy(dtype=float),
-                                            self._cov.loc[cols, cols].to_numpy(dtype=float), s, q)
-        if np.isnan(q_min):
-            return {"sigma": (np.nan, np.nan)}
-        return {"sigma": (float(np.sqrt(max(1.0 - q_max, 0.0))), float(np.sqrt(max(1.0 - q_min, 0.0))))}
+        v_lo, v_hi = residual_variance_range(self._params[cols].to_numpy(dtype=float),
+                                             self._cov.loc[cols, cols].to_numpy(dtype=float),
+                                             self.design.matrix, q)
+        return {"sigma": (float(np.sqrt(v_lo)), float(np.sqrt(v_hi)))}
 
     def _fixed_by_identification(self) -> np.ndarray:
         """Which of ``params`` the identification fixes (boolean, length K).
