@@ -379,7 +379,7 @@ def _fitted_rows(est: Estimates, rd) -> np.ndarray:
 def assemble_results(
     est: Estimates, *, rd, design: LatentDesign, ident: Identification, precision: PrecisionModel,
     irt: str, method: str, cov_type: str, group_labels=None, n_quad=None,
-    a_prior: Optional[DiscriminationPrior] = None,
+    a_prior: Optional[DiscriminationPrior] = None, use_t: bool = True,
 ) -> IRSLResults:
     """Map estimates to the identification, compute covariances and build the results."""
     warnings_ = list(est.warnings)
@@ -590,6 +590,8 @@ def assemble_results(
         identification=ident.convention,
         identification_text=describe_identification(ident.convention, irt),
         cov_type=cov_type,
+        use_t=use_t,
+        n_clusters=None if group_labels is None else int(pd.unique(np.asarray(group_labels)).size),
         n_models=rd.n_models,
         n_items=rd.n_items,
         nobs=int(fitted.sum()),

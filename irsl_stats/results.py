@@ -70,7 +70,27 @@ def check_alpha(alpha) -> float:
     return a
 
 
-def ability_forecast_frame(mean, var_mean, var_residual, alpha: float, index) -> pd.DataFrame:
+def critical_value(alpha: float, df: Optional[float] = None) -> float:
+    """The two-sided ``1 - alpha`` critical value: the normal quantile, or Student's t with ``df``.
+
+    Parameters
+    ----------
+    alpha : float
+        Intervals are ``1 - alpha``.
+    df : float, optional
+        Degrees of freedom of the t reference; None (or not positive) for the normal one.
+
+    Returns
+    -------
+    float
+    """
+    if df is None or not df > 0:
+        return float(stats.norm.ppf(1 - alpha / 2))
+    return float(stats.t.ppf(1 - alpha / 2, df))
+
+
+def ability_forecast_frame(mean, var_mean, var_residual, alpha: float, index,
+                           df: Optional[float] = None) -> pd.DataFrame:
     """Forecast abilities with their confidence and prediction intervals.
 
     Parameters
@@ -83,13 +103,15 @@ def ability_forecast_frame(mean, var_mean, var_residual, alpha: float, index) ->
     alpha : float
         Intervals are ``1 - alpha``.
     index : pandas.Index, length K
+    df : float, optional
+        Degrees of freedom of a t reference (see :func:`critical_value`); default normal.
 
     Returns
     -------
     DataFrame, K rows
         ``mean``, ``mean_se``, ``mean_ci_lower/upper``, ``obs_ci_lower/upper``.
     """
-    q = stats.norm.ppf(1 - alpha / 2)
+    q = critical_value(alpha, df)
     var_mean = np.maximum(var_mean, 0.0)
     se = np.sqrt(var_mean)
     obs_se = np.sqrt(var_mean + var_residual)
@@ -218,6 +240,8 @@ class FitInfo:
     # rows of the data that the fit gave weight 0 (not counted in ``nobs``): weights of 0 and,
     # under JML, the rows of the all-extreme models held at +-inf
     n_weight_zero: int = 0
+    use_t: bool = False  # t(df) / F inference of the scaling law (fit(use_t=True), the default)
+    n_clusters: Optional[int] = None  # clusters of cov_type="cluster"
 
 
 class WaldInference:
@@ -243,6 +267,10 @@ class WaldInference:
     def _fixed_by_identification(self) -> np.ndarray:
         """Which of ``params`` the identification fixes (boolean, length K); none by default."""
         return np.zeros(len(self._params), dtype=bool)
+
+    def _inference_df(self) -> Optional[int]:
+        """Degrees of freedom of the t / F reference; None (the default) for normal theory."""
+        return None
 
     def _log_scale_params(self) -> List[str]:
         """Names of positive parameters whose interval is built on the log scale; none by default."""
@@ -277,17 +305,24 @@ class WaldInference:
 
     @property
     def pvalues(self) -> pd.Series:
-        """Two-sided normal p-values of ``tvalues`` (Series, length K); NaN where ``tvalues`` is."""
+        """Two-sided p-values of ``tvalues`` (Series, length K); NaN where ``tvalues`` is.
+
+        From Student's t with the inference degrees of freedom when ``use_t``, else the normal.
+        """
         t = self.tvalues.to_numpy()
         p = np.full(t.shape, np.nan)
         ok = ~np.isnan(t)
-        p[ok] = 2 * stats.norm.sf(np.abs(t[ok]))
+        df = self._inference_df()
+        ref = stats.norm if df is None else stats.t(df)
+        p[ok] = 2 * ref.sf(np.abs(t[ok]))
         return pd.Series(p, index=self._params.index)
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals, DataFrame (K, 2) with columns 0 and 1 like statsmodels.
 
-        ``params -+ q bse`` with ``q`` the ``1 - alpha/2`` normal quantile, except for positive
+        ``params -+ q bse`` with ``q`` the ``1 - alpha/2`` quantile of Student's t with the
+        inference degrees of freedom when ``use_t`` (``df_resid``, or clusters minus one), else
+        of the normal, except for positive
         scale parameters (``sigma`` of :class:`IRSLResults`), whose interval is built on the log
         scale by the delta method, ``exp(log(sigma) -+ q bse / sigma)``: it stays positive and is
         asymmetric, as the sampling distribution of a spread near zero is.
@@ -321,7 +356,7 @@ class WaldInference:
             If ``alpha`` is not in (0, 1).
         """
         alpha = check_alpha(alpha)
-        q = stats.norm.ppf(1 - alpha / 2)
+        q = critical_value(alpha, self._inference_df())
         se = self.bse
         out = pd.DataFrame({0: self._params - q * se, 1: self._params + q * se})
         for name in self._log_scale_params():
@@ -338,8 +373,8 @@ class WaldInference:
 
     @property
     def use_t(self) -> bool:  # read by statsmodels' summary_params
-        """Always False: inference uses the normal distribution."""
-        return False
+        """Whether p-values and intervals use Student's t (and ``wald_test`` F) rather than the normal."""
+        return self._inference_df() is not None
 
 
 class IRSLResults(WaldInference):
@@ -680,6 +715,17 @@ class IRSLResults(WaldInference):
         """Number of models minus the number of scaling-law coefficients."""
         return int(self.fit_info.n_models - len(self.design.column_names))
 
+    def _inference_df(self) -> Optional[int]:
+        """``df_resid``, or clusters minus one under ``cov_type="cluster"``, when the fit used
+        ``use_t=True``; None (normal theory) otherwise or when that number is not positive."""
+        if not self.fit_info.use_t:
+            return None
+        if self.fit_info.cov_type == "cluster" and self.fit_info.n_clusters is not None:
+            df = self.fit_info.n_clusters - 1
+        else:
+            df = self.df_resid
+        return int(df) if df > 0 else None
+
     @property
     def converged(self) -> bool:
         """Whether the estimator met its convergence criterion."""
@@ -878,7 +924,8 @@ class IRSLResults(WaldInference):
         k, m = self._to_reported
         mean = k * (x @ self._beta) + m
         var_mean = k**2 * np.einsum("ij,jk,ik->i", x, self._cov_beta, x)
-        out = ability_forecast_frame(mean, var_mean, (k * self._sigma) ** 2, alpha, index)
+        out = ability_forecast_frame(mean, var_mean, (k * self._sigma) ** 2, alpha, index,
+                                     df=self._inference_df())
         if what == "ability":
             return out
         a, _, _ = self._item_subset(benchmark)
@@ -1042,7 +1089,7 @@ class IRSLResults(WaldInference):
         return bank.forecast_pass_at_k(theta, ks, benchmark=benchmark, se=se, alpha=alpha, plugin=plugin)
 
     # ------------------------------------------------------------------ tests
-    def wald_test(self, constraints, use_f: bool = False):
+    def wald_test(self, constraints, use_f: Optional[bool] = None):
         """Wald test of linear constraints on ``params``.
 
         Like statsmodels, the statistic uses a pseudo-inverse of the constraints' covariance
@@ -1059,8 +1106,11 @@ class IRSLResults(WaldInference):
             e.g. ``"family[T.b] = 0"`` or ``["family[T.b] = 0", "family[T.c] = 0"]``; parsed by
             patsy against the parameter names. A tuple gives the matrix ``R`` (J, K) and the
             vector ``q`` (J,) of ``R params = q``.
-        use_f : bool
-            F test with ``df_resid`` denominator degrees of freedom instead of the chi-squared test.
+        use_f : bool, optional
+            F test instead of the chi-squared test; default: F when ``use_t`` (the fit's
+            ``use_t=True``), as statsmodels. The denominator degrees of freedom are those of the
+            t reference: ``df_resid``, or the number of clusters minus one under
+            ``cov_type="cluster"``.
 
         Returns
         -------
@@ -1139,8 +1189,12 @@ class IRSLResults(WaldInference):
         inv_sd = np.where(live, 1.0 / np.where(live, sd, 1.0), 0.0)
         w = (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
         stat = float(diff @ (inv_sd[:, None] * w * inv_sd[None, :]) @ diff)
+        if use_f is None:
+            use_f = self.use_t
         if use_f:
-            return ContrastResults(F=stat / df, df_num=df, df_denom=self.df_resid, distribution="F")
+            denom = self._inference_df()
+            denom = self.df_resid if denom is None else denom
+            return ContrastResults(F=stat / df, df_num=df, df_denom=denom, distribution="F")
         return ContrastResults(statistic=stat, df_denom=df, distribution="chi2")
 
     # ------------------------------------------------------------------ reporting

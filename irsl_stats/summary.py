@@ -56,7 +56,8 @@ def _params_table(res, alpha: float) -> SimpleTable:
         else:
             rows.append([forg(params[i], prec=4), forg(bse[i]), forg(tvalues[i]), f"{pvalues[i]:#6.3f}",
                          forg(ci[i, 0]), forg(ci[i, 1])])
-    header = ["coef", "std err", "z", "P>|z|", "[" + str(alpha / 2), str(1 - alpha / 2) + "]"]
+    stat = "t" if res.use_t else "z"
+    header = ["coef", "std err", stat, f"P>|{stat}|", "[" + str(alpha / 2), str(1 - alpha / 2) + "]"]
     return SimpleTable(rows, header, [str(n) for n in res.params.index], txt_fmt=fmt_params)
 
 
@@ -123,6 +124,12 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
             f"Fixed by the identification (constants, not estimates; no standard error, z or "
             f"p-value): {', '.join(fixed)}."
         )
+    df = res._inference_df()
+    if df is not None:
+        source = ("clusters minus one" if fi.cov_type == "cluster" and fi.n_clusters is not None
+                  else "models minus scaling-law coefficients")
+        notes.append(f"Inference: Student's t with {df} degrees of freedom ({source}) for the p-values, "
+                     "intervals and predict(); fit(use_t=False) for normal theory.")
     if "sigma" in res.params.index and "sigma" not in fixed:
         if res._sigma_from_slopes():
             notes.append("The interval of sigma is the range of sigma = sqrt(1 - var(x'beta)) (set by the "

@@ -25,6 +25,9 @@ Z = stats.norm.ppf(0.975)
 
 
 def _fit(*args, **kw):
+    # the intervals here are checked at the normal radius Z (their geometry, not the reference
+    # distribution; fit's default use_t=True would use t(df_resid) quantiles)
+    kw.setdefault("use_t", False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", irsl.IRSLWarning)
         return irsl.fit(*args, **kw)

@@ -514,12 +514,14 @@ def test_params_and_statsmodels_surface(res, sim_beta):
     assert np.allclose(res.bse, np.sqrt(np.diag(cov)))
     assert list(res.bse.index) == list(p.index)
     assert np.allclose(res.tvalues, p / res.bse)
-    assert np.allclose(res.pvalues, 2 * stats.norm.sf(np.abs(res.tvalues)))
+    # fit's default use_t=True: Student's t with df_resid = models - coefficients
+    assert res.use_t and res.df_resid == 60 - 4
+    assert np.allclose(res.pvalues, 2 * stats.t.sf(np.abs(res.tvalues), res.df_resid))
     assert ((res.pvalues >= 0) & (res.pvalues <= 1)).all()
     ci = res.conf_int(0.05)
     assert list(ci.columns) == [0, 1] and list(ci.index) == list(p.index)
     coefs = [n for n in p.index if n != "sigma"]
-    assert np.allclose((ci[1] - ci[0])[coefs], 2 * stats.norm.ppf(0.975) * res.bse[coefs])
+    assert np.allclose((ci[1] - ci[0])[coefs], 2 * stats.t.ppf(0.975, res.df_resid) * res.bse[coefs])
     # sigma = sqrt(1 - var(x'beta)) is set by the slopes (population identification, 2PL): its
     # interval is the image of the slopes' Wald ellipsoid (tests/test_audit3_intervals.py)
     assert 0 <= ci.loc["sigma", 0] < p["sigma"] < ci.loc["sigma", 1] <= 1
@@ -602,7 +604,7 @@ def test_predict_ability_intervals(res):
     # monotone in compute within a family (positive slope)
     assert np.all(np.diff(p["mean"].iloc[:4]) > 0)
     # pi half-width^2 = q^2 (se^2 + sigma^2)
-    q = stats.norm.ppf(0.975)
+    q = stats.t.ppf(0.975, res.df_resid)
     half = (p["obs_ci_upper"] - p["obs_ci_lower"]) / 2
     assert np.allclose(half**2, q**2 * (p["mean_se"] ** 2 + res.sigma**2))
     p01 = res.predict(nm, what="ability", alpha=0.01)
@@ -645,7 +647,7 @@ def test_wald_test_single_and_joint(res):
     t = res.params["family[T.fam1]"] / res.bse["family[T.fam1]"]
     assert float(np.squeeze(w.statistic)) == pytest.approx(t**2, rel=1e-8)
     assert float(np.squeeze(w.pvalue)) == pytest.approx(res.pvalues["family[T.fam1]"], rel=1e-6)
-    joint = res.wald_test(["family[T.fam1] = 0", "family[T.fam2] = 0"])
+    joint = res.wald_test(["family[T.fam1] = 0", "family[T.fam2] = 0"], use_f=False)
     stat = float(np.squeeze(joint.statistic))
     assert stat >= max(res.tvalues["family[T.fam1]"] ** 2, res.tvalues["family[T.fam2]"] ** 2) - 1e-8
     # against a hand computation
@@ -667,7 +669,7 @@ def test_summary(res):
     text = s.as_text()
     for needle in ("ability ~ log(compute) + family", "beta", "2PL", "JML", "No. models", "60",
                    "No. questions", "80", "No. responses", "4,800", "Log-Likelihood", "AIC", "BIC",
-                   "Converged", "log(compute)", "family[T.fam1]", "sigma", "std err", "P>|z|",
+                   "Converged", "log(compute)", "family[T.fam1]", "sigma", "std err", "P>|t|",
                    "Question parameters", "phi", "Identification:", "Precision:", "nonrobust"):
         assert needle in text, needle
     assert f"{res.params['log(compute)']:.4f}" in text
