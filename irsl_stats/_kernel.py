@@ -17,13 +17,28 @@ kernel does not return, resolves ``n_threads`` and documents shapes. Conventions
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core
+#: The OpenMP runtime reads its wait policy once, when it is loaded with ``_core`` (below). Its
+#: default lets idle worker threads spin for a while after every parallel region; between the
+#: kernel passes of a fit Python runs single-threaded for a moment, and the spinning worker takes
+#: a core from it (and from every other job). On a busy 2-core machine a fit with 2 threads took
+#: 3.9 s against 0.8 s with 1 thread; with a passive wait both take 0.8 s
+#: (benchmarks/thread_wait.py). The kernel's passes last milliseconds, so waking a sleeping
+#: thread costs nothing measurable. A user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT / KMP_BLOCKTIME
+#: is kept; so is the policy of a runtime another package loaded first.
+if not any(v in os.environ for v in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")):
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+_WAIT_POLICY_AT_LOAD = ", ".join(f"{v}={os.environ[v]}" for v in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+                                 if v in os.environ)
+
+from . import _core  # noqa: E402  (after the wait policy above)
 from .families import FAMILIES
 
 __all__ = [
@@ -109,7 +124,9 @@ def build_info() -> dict:
     -------
     dict
         ``openmp`` (bool), ``openmp_version`` (int or None, the ``_OPENMP`` date), ``max_threads``,
-        ``num_procs``, ``compiler`` (id and version) and ``build_type``.
+        ``num_procs``, ``compiler`` (id and version), ``build_type`` and ``omp_wait_policy``
+        (the OpenMP environment when the kernel was loaded: ``OMP_WAIT_POLICY``,
+        ``GOMP_SPINCOUNT`` or ``KMP_BLOCKTIME``; ``PASSIVE`` unless the user set one of them).
 
     Examples
     --------
@@ -118,7 +135,9 @@ def build_info() -> dict:
     >>> sorted(k for k in info if k in ("build_type", "compiler", "openmp"))
     ['build_type', 'compiler', 'openmp']
     """
-    return dict(_core.build_info())
+    info = dict(_core.build_info())
+    info["omp_wait_policy"] = _WAIT_POLICY_AT_LOAD
+    return info
 
 
 class KernelData:
