@@ -322,6 +322,14 @@ def fit_mml(
     e_theta = (post * nodes).sum(1)
     v_theta = np.maximum((post * nodes**2).sum(1) - e_theta**2, 0.0)
     scores, h_reg = _regression_derivatives(x, nodes, post, beta, sigma)
+    if reml:
+        # EM maximised llf + P log sigma (the REML-type divisor M - P), so the information of
+        # sigma is that objective's: -P/sigma^2 more curvature, scores centred by P/(M sigma).
+        # The plain llf's curvature at the REML sigma is (3P - 2M)/sigma^2 for well-measured
+        # abilities: standard errors of sigma ~1.15-2x too large, NaN once P > 2M/3.
+        n_coef = x.shape[1]
+        h_reg[n_coef, n_coef] -= n_coef / sigma**2
+        scores[:, n_coef] += n_coef / (len(x) * sigma)
     try:
         reg_cov = np.linalg.inv(-h_reg)
     except np.linalg.LinAlgError:

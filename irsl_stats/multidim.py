@@ -558,12 +558,19 @@ def latent_names(cov_names, dim_names):
     return names
 
 
-def _latent_information(x, nodes, fixed, p0, dims):
+def _latent_information(x, nodes, fixed, p0, dims, reml: bool = False):
     """Observed information of the latent parameters given the questions: the Hessian of the
     marginal log-likelihood with the data part of every node held (exact for the quadrature rule,
     which does not depend on the latent distribution once the nodes are placed), by central
-    differences (cheap: no kernel pass)."""
+    differences (cheap: no kernel pass).
+
+    With ``reml`` the objective is the one EM maximised with the REML-type divisor, the
+    log-likelihood plus ``P/2 log det Sigma``: the plain log-likelihood's curvature at the REML
+    Sigma understates the information (standard errors of the SDs too large, NaN once P is a
+    large share of the models), as in :func:`irsl_stats.mml.fit_mml`.
+    """
     n_cov = x.shape[1]
+    reml_weight = 0.5 * n_cov if reml else 0.0
 
     def f(p):
         B, S = _latent_from_vector(p, n_cov, dims)
@@ -572,7 +579,8 @@ def _latent_information(x, nodes, fixed, p0, dims):
             _, logdet = np.linalg.slogdet(S)
         except np.linalg.LinAlgError:
             return -np.inf
-        return float(logsumexp(fixed + log_normal(nodes, x @ B, s_inv, logdet), axis=1).sum())
+        llf = float(logsumexp(fixed + log_normal(nodes, x @ B, s_inv, logdet), axis=1).sum())
+        return llf + reml_weight * logdet
 
     k = len(p0)
     h = 1e-4 * np.maximum(1.0, np.abs(p0))
@@ -823,7 +831,7 @@ def fit_multidim(
     llf = float(marg.sum())
     theta, theta_cov = posterior_moments(nodes, post)
     p0 = _latent_param_vector(B, Sigma)
-    info = _latent_information(x, nodes, fixed, p0, dims)
+    info = _latent_information(x, nodes, fixed, p0, dims, reml=reml)
     try:
         latent_cov = np.linalg.inv(info)
         if not np.all(np.isfinite(np.diag(latent_cov))) or np.any(np.diag(latent_cov) <= 0):

@@ -12,7 +12,8 @@ from scipy import stats
 from .crossbench import MultidimBank, forecast_for_fit
 from .families import get_family
 from .multidim import MultiEstimates, _latent_from_vector
-from .results import IRSLWarning, WaldInference, ability_forecast_frame, check_alpha, new_models_frame
+from .results import (IRSLWarning, WaldInference, ability_forecast_frame, check_alpha, new_models_frame,
+                      score_interval)
 
 __all__ = ["MultidimResults"]
 
@@ -367,6 +368,11 @@ class MultidimResults(WaldInference):
         return bool(self._est.converged)
 
     @property
+    def n_iter(self) -> int:
+        """Number of EM iterations (as :attr:`IRSLResults.n_iter <irsl_stats.IRSLResults.n_iter>`)."""
+        return int(self._est.n_iter)
+
+    @property
     def identification(self) -> str:
         """The identification of the ability scale, in words (also printed in the summary)."""
         key = "per_benchmark_1pl" if (self.pattern.kind == "per_benchmark" and self.irt == "1pl") else self.pattern.kind
@@ -580,25 +586,27 @@ class MultidimResults(WaldInference):
         if what == "ability":
             return out
         bank = self.item_bank()
-        mask = bank._mask(benchmark)
-        if np.any(bank.A[mask, dim] < 0):
+        loadings = bank.A[bank._mask(benchmark), dim]
+        if np.any(loadings < 0) and np.any(loadings > 0):
             warnings.warn(
-                "some loadings of the benchmark's questions are negative: the score is not monotone "
-                "in ability and the score intervals are approximate",
+                "the benchmark's questions have loadings of both signs: the score is not monotone "
+                "in ability, and its intervals are the score's range over the ability intervals",
                 IRSLWarning,
                 stacklevel=2,
             )
         rows = out.iloc[dim::self.dims]  # the benchmark's dimension, one row per model
 
-        def f(col: str) -> np.ndarray:
+        def f(values: np.ndarray) -> np.ndarray:
             # the other dimensions' abilities do not enter: the questions' loadings on them are 0
-            theta = np.zeros((len(rows), self.dims))
-            theta[:, dim] = rows[col].to_numpy()
+            theta = np.zeros((len(values), self.dims))
+            theta[:, dim] = values
             return bank.expected_score(theta, benchmark)
 
+        ci = score_interval(f, rows["mean_ci_lower"].to_numpy(), rows["mean_ci_upper"].to_numpy(), loadings)
+        pi = score_interval(f, rows["obs_ci_lower"].to_numpy(), rows["obs_ci_upper"].to_numpy(), loadings)
         return pd.DataFrame(
-            {"score": f("mean"), "ci_lower": f("mean_ci_lower"), "ci_upper": f("mean_ci_upper"),
-             "pi_lower": f("obs_ci_lower"), "pi_upper": f("obs_ci_upper")},
+            {"score": f(rows["mean"].to_numpy()), "ci_lower": ci[0], "ci_upper": ci[1],
+             "pi_lower": pi[0], "pi_upper": pi[1]},
             index=index,
         )
 
@@ -694,7 +702,7 @@ class MultidimResults(WaldInference):
         left = [("Family:", [self.family]), ("IRT model:", [self.irt.upper()]),
                 ("Abilities:", [self.ability]), ("Dimensions:", [str(self.dims)]),
                 ("Method:", [f"MML (n_quad={self._est.n_quad}^{self.dims})"]),
-                ("Converged:", [str(self.converged)]), ("Iterations:", [str(self._est.n_iter)])]
+                ("Converged:", [str(self.converged)]), ("Iterations:", [str(self.n_iter)])]
         right = [("No. models:", [f"{self._rd.n_models:,}"]), ("No. questions:", [f"{self._rd.n_items:,}"]),
                  ("No. responses:", [f"{self.nobs:,}"]), ("Log-Likelihood:", [f"{self.llf:#.8g}"]),
                  ("AIC:", [f"{self.aic:#.8g}"]), ("BIC:", [f"{self.bic:#.8g}"]),

@@ -122,6 +122,42 @@ def ability_forecast_frame(mean, var_mean, var_residual, alpha: float, index,
     )
 
 
+def score_interval(score, lower: np.ndarray, upper: np.ndarray, loadings: np.ndarray,
+                   n_grid: int = 201) -> tuple:
+    """The range of a score function over ability intervals ``[lower, upper]`` (elementwise).
+
+    The expected score ``mean_j logistic(a_j theta + d_j)`` increases in ability when every
+    ``a_j >= 0`` (the ends map to the ends) and decreases when every ``a_j <= 0`` (the ends swap:
+    a benchmark whose single question has ``a < 0`` gave lower > upper). With loadings of both
+    signs it need not be monotone, and the range is the minimum and maximum over a grid of
+    ``n_grid`` abilities spanning each interval.
+
+    Parameters
+    ----------
+    score : callable
+        Maps abilities (K,) to scores (K,).
+    lower, upper : ndarray, shape (K,)
+        Ability intervals, ``lower <= upper``.
+    loadings : ndarray
+        The discriminations (loadings on this ability) of the questions the score averages.
+    n_grid : int
+        Grid points per interval when the loadings have both signs.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Lower and upper score bounds, shape (K,) each.
+    """
+    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
+    if np.all(loadings >= 0):
+        return score(lower), score(upper)
+    if np.all(loadings <= 0):
+        return score(upper), score(lower)
+    grid = lower[:, None] + (upper - lower)[:, None] * np.linspace(0.0, 1.0, n_grid)[None, :]
+    values = score(grid.ravel()).reshape(grid.shape)
+    return values.min(axis=1), values.max(axis=1)
+
+
 def new_models_frame(new_models: Union[pd.DataFrame, pd.Series, dict]) -> pd.DataFrame:
     """New models' covariates as a DataFrame: a DataFrame as is, a dict or a Series converted.
 
@@ -244,6 +280,12 @@ class FitInfo:
     n_clusters: Optional[int] = None  # clusters of cov_type="cluster"
 
 
+#: Log-scale intervals ``value * exp(-+h)`` are used while ``h = q se / value`` is at most this (a
+#: ratio of bounds up to e^40); beyond it the estimate is at the boundary 0 for all purposes and
+#: gets ``[0, value + q se]`` (the log-scale bound would be ~inf, or overflow).
+_MAX_LOG_HALF_WIDTH = 20.0
+
+
 class WaldInference:
     """Normal-theory (Wald) inference from ``self._params`` (Series, length K) and ``self._cov``
     (DataFrame, K x K): the statsmodels results surface shared by the one- and
@@ -361,11 +403,12 @@ class WaldInference:
         out = pd.DataFrame({0: self._params - q * se, 1: self._params + q * se})
         for name in self._log_scale_params():
             value, s = float(self._params[name]), float(se[name])
-            if value > 0:
-                half = q * s / value  # se of log(value) by the delta method
+            half = q * s / value if value > 0 else np.inf  # q se of log(value) by the delta method
+            if half <= _MAX_LOG_HALF_WIDTH:
                 out.loc[name] = [value * np.exp(-half), value * np.exp(half)]
             elif np.isfinite(s):
-                # an estimate on the boundary 0: no log scale; the Wald interval truncated at 0
+                # an estimate at (or numerically at) the boundary 0, e.g. sigma = 3e-5 with se 0.03:
+                # the log scale would span e^(+-2,000) and overflow; the Wald interval truncated at 0
                 out.loc[name] = [0.0, value + q * s]
         for name, bounds in self._derived_intervals(q).items():
             out.loc[name] = list(bounds)
@@ -394,7 +437,9 @@ class IRSLResults(WaldInference):
         likelihood does not involve the formula (every model has its own ability), so under JML
         ``llf``, ``aic`` and ``bic`` are the same for every scaling law on the same responses;
         :func:`irsl_stats.anova` compares laws fitted by JML through the likelihood of their
-        latent regressions.
+        latent regressions. Comparable only between fits of the same responses under the same
+        family and boundary policy (a beta density of rates and a probability of counts are on
+        unrelated scales).
     nobs : int
         Number of responses that entered the likelihood: the rows with a positive weight (each
         counts once, whatever its weight). Rows weighted 0 by ``weights=`` and, under
@@ -742,11 +787,26 @@ class IRSLResults(WaldInference):
         return self.fit_info.n_passes
 
     @property
+    def n_params(self) -> int:
+        """Free parameters of the likelihood after the identification constraints (for AIC / BIC).
+
+        The question parameters, the scaling-law coefficients and ``sigma`` (MML), or the
+        question parameters and the abilities (JML), less the identification's constraints; not
+        ``df_model``, which counts the scaling-law coefficients only.
+        """
+        return self._n_params
+
+    @property
     def aic(self) -> float:
         """Akaike information criterion ``-2 llf + 2 n_params``.
 
         Compares scaling laws only under ``method="mml"`` with ``reml=False``; under JML it is
-        the same for every formula (see ``llf``), use :func:`irsl_stats.anova`."""
+        the same for every formula (see ``llf``), use :func:`irsl_stats.anova`.
+        Comparable only between fits of the same responses under the same family (and, for
+        ``family="beta"``, the same boundary policy): a beta log-likelihood is a density of
+        (squeezed or clipped) rates, a count family's a probability of counts, so e.g. the AIC of
+        beta on ``k/n`` and of beta-binomial on ``(k, n)`` are on unrelated scales.
+        """
         return -2 * self.llf + 2 * self._n_params
 
     @property
@@ -759,7 +819,11 @@ class IRSLResults(WaldInference):
         <irsl_stats.multidim_results.MultidimResults.bic>` and :func:`irsl_stats.anova`: one- and
         multidimensional fits of the same responses can be compared. Compares scaling laws only
         under ``method="mml"`` with ``reml=False``; under JML it is the same for every formula
-        (see ``llf``), use :func:`irsl_stats.anova`."""
+        (see ``llf``), use :func:`irsl_stats.anova`. Like ``aic``, comparable only between fits of the same responses under the same family (and, for
+        ``family="beta"``, the same boundary policy): a beta log-likelihood is a density of
+        (squeezed or clipped) rates, a count family's a probability of counts, so e.g. the AIC of
+        beta on ``k/n`` and of beta-binomial on ``(k, n)`` are on unrelated scales.
+        """
         return -2 * self.llf + np.log(self.fit_info.n_models) * self._n_params
 
     @property
@@ -929,22 +993,20 @@ class IRSLResults(WaldInference):
         if what == "ability":
             return out
         a, _, _ = self._item_subset(benchmark)
-        if np.any(a < 0):
+        if np.any(a < 0) and np.any(a > 0):
             warnings.warn(
-                "some discriminations are negative: the score is not monotone in ability and "
-                "the score intervals are approximate",
+                "the benchmark's questions have discriminations of both signs: the score is not "
+                "monotone in ability, and its intervals are the score's range over the ability "
+                "intervals (see res.items for the negative ones)",
                 IRSLWarning,
                 stacklevel=2,
             )
         f = lambda t: self.expected_score(t, benchmark)  # noqa: E731
+        ci = score_interval(f, out["mean_ci_lower"].to_numpy(), out["mean_ci_upper"].to_numpy(), a)
+        pi = score_interval(f, out["obs_ci_lower"].to_numpy(), out["obs_ci_upper"].to_numpy(), a)
         return pd.DataFrame(
-            {
-                "score": f(out["mean"].to_numpy()),
-                "ci_lower": f(out["mean_ci_lower"].to_numpy()),
-                "ci_upper": f(out["mean_ci_upper"].to_numpy()),
-                "pi_lower": f(out["obs_ci_lower"].to_numpy()),
-                "pi_upper": f(out["obs_ci_upper"].to_numpy()),
-            },
+            {"score": f(out["mean"].to_numpy()), "ci_lower": ci[0], "ci_upper": ci[1],
+             "pi_lower": pi[0], "pi_upper": pi[1]},
             index=index,
         )
 

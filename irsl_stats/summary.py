@@ -91,10 +91,11 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         ("No. models:", [_fmt(fi.n_models)]),
         ("No. questions:", [_fmt(fi.n_items)]),
         ("No. responses:", [_fmt(fi.nobs)]),
-        ("Benchmarks:", [_fmt(fi.n_benchmarks)]),
+        ("Benchmarks:", [_fmt(fi.n_benchmarks) if fi.n_benchmarks else "-"]),
         ("Log-Likelihood:", [f"{res.llf:#.8g}"]),
         ("AIC:", [f"{res.aic:#.8g}"]),
         ("BIC:", [f"{res.bic:#.8g}"]),
+        ("Parameters:", [_fmt(res.n_params)]),
         ("Kernel passes:", [_fmt(fi.n_passes)]),
     ]
     xname = list(res.params.index)
@@ -154,7 +155,9 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         )
     if fi.n_boundary_adjusted:
         notes.append(
-            f"Boundary policy {fi.boundary!r} changed {fi.n_boundary_adjusted} response(s) at 0 or 1."
+            f"Boundary policy {fi.boundary!r} changed {fi.n_boundary_adjusted} response(s) at 0 or 1; "
+            "the log-likelihood (and AIC, BIC) depends on the policy: compare it only between fits "
+            "with the same policy."
         )
     for k, v in fi.extra.items():
         notes.append(f"{k}: {v}")
