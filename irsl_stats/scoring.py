@@ -77,6 +77,8 @@ _TOL = 1e-8
 _FD_STEP = 1e-4
 #: linear predictors are clipped to ``+-_ETA_MAX`` in the expected information of the WLE penalty
 _ETA_MAX = 30.0
+#: elements (responses x ability columns) per block of the vectorised expected information
+_INFO_BLOCK = 4_000_000
 #: EAP: models with ``max |a_j| * scale`` above this get a second, re-centred Gauss–Hermite pass
 _SHARP = 0.5
 #: EAP: models whose first-pass posterior mean or SD differs from the mode / Laplace scale that
@@ -282,16 +284,26 @@ def _expected_info(kd, a, d, log_phi, theta):
     dj = d[kd.item]
     phi = None if log_phi is None else np.exp(log_phi[kd.item])
     w = aj * aj if kd.weight is None else aj * aj * kd.weight
+    n_cols = grid.shape[1]
     out = np.empty(grid.shape)
-    # one column at a time: the beta-binomial information sums over k = 0..trials per row
-    for q in range(grid.shape[1]):
+    # all grid columns in one call (a Python loop over the 33 columns of the WLE grid cost 33
+    # passes), in blocks of about _INFO_BLOCK elements to bound the (rows, columns) temporaries;
+    # the beta-binomial sums over k = 0..trials are chunked inside eta_information
+    step = max(1, min(n_cols, _INFO_BLOCK // max(1, len(aj))))
+    for start in range(0, n_cols, step):
+        cols = np.arange(start, min(start + step, n_cols))
         # |eta| <= 30 keeps mu strictly inside (0, 1) (the beta and beta-binomial formulas take
         # digamma / trigamma of mu phi and (1 - mu) phi). Beyond it the count families'
         # information is < 1e-13, and the beta's has reached its limit (it tends to a constant:
         # log(1 - y) keeps carrying information), so the clip changes neither
-        eta = np.clip(aj * grid[kd.model, q] + dj, -_ETA_MAX, _ETA_MAX)
-        ie = eta_information(kd.family, eta, phi, kd.trials)
-        out[:, q] = np.bincount(kd.model, weights=w * ie, minlength=kd.n_models)
+        eta = np.clip(aj[:, None] * grid[kd.model[:, None], cols[None, :]] + dj[:, None], -_ETA_MAX, _ETA_MAX)
+        ie = eta_information(kd.family, eta, None if phi is None else phi[:, None],
+                             None if kd.trials is None else kd.trials[:, None])
+        # one bincount over (model, column) bins: each bin sums its rows in row order, exactly
+        # as a per-column bincount would
+        bins = (kd.model.astype(np.intp)[:, None] * len(cols) + np.arange(len(cols))[None, :]).ravel()
+        out[:, cols] = np.bincount(bins, weights=(w[:, None] * ie).ravel(),
+                                   minlength=kd.n_models * len(cols)).reshape(kd.n_models, len(cols))
     return out.reshape(theta.shape)
 
 
@@ -309,6 +321,8 @@ def _wle(kd, a, d, log_phi, mean, sd, n_threads, tol=_TOL):
     the estimating equation ``l'(theta) + 0.5 (log I)'(theta) = 0`` then refine it inside the
     bracket, bisecting whenever a Newton step leaves it. ``l'`` and ``l''`` come from
     :func:`~irsl_stats._kernel.accumulate`; the derivatives of ``log I`` are central differences.
+    Widened grids and Newton passes cover only the models still searching (a
+    :func:`_model_subset`), so a few slow models do not make every model pay for their passes.
 
     Returns theta (M,), the expected information at theta (M,), a bound mask, a convergence
     mask and the number of kernel passes.
@@ -328,11 +342,14 @@ def _wle(kd, a, d, log_phi, mean, sd, n_threads, tol=_TOL):
         lo, hi = mean - reach * sd, mean + reach * sd
         grid = lo[:, None] + (hi - lo)[:, None] * u[None, :]
         nodes = np.where(edge[:, None], grid, nodes)
-        ll = _kernel.loglik_grid(kd, a[:, None], d, log_phi, nodes[:, :, None], n_threads=n_threads)
+        # a widened grid is evaluated for the models at an edge only
+        sel = np.flatnonzero(edge)
+        sub = kd if len(sel) == m else _model_subset(kd, sel, n_threads)
+        ll = _kernel.loglik_grid(sub, a[:, None], d, log_phi, nodes[sel, :, None], n_threads=n_threads)
         passes += 1
-        obj = ll + 0.5 * _log_info(_expected_info(kd, a, d, log_phi, nodes))
-        best = np.where(edge, np.argmax(np.where(np.isfinite(obj), obj, -np.inf), axis=1), best)
-        edge &= (best == 0) | (best == WLE_GRID - 1)
+        obj = ll + 0.5 * _log_info(_expected_info(sub, a, d, log_phi, nodes[sel]))
+        best[sel] = np.argmax(np.where(np.isfinite(obj), obj, -np.inf), axis=1)
+        edge[sel] = (best[sel] == 0) | (best[sel] == WLE_GRID - 1)
         if not edge.any():
             break
     lo, hi = nodes[:, 0], nodes[:, -1]
@@ -340,30 +357,40 @@ def _wle(kd, a, d, log_phi, mean, sd, n_threads, tol=_TOL):
     b_lo = nodes[rows, np.maximum(best - 1, 0)]
     b_hi = nodes[rows, np.minimum(best + 1, WLE_GRID - 1)]
     active = np.ones(m, bool)
-    h = _FD_STEP * sd
+    h_all = _FD_STEP * sd
+    idx = np.arange(m)
+    sub = kd
     for _ in range(_MAX_ITER):
+        # each pass covers only the models still searching: otherwise one slow model makes
+        # every model pay for all its passes. The subset is rebuilt only when the active set
+        # shrinks; a model's sums run over the same rows in the same order, so its estimate
+        # does not depend on which other models are still active
+        if len(idx) != np.count_nonzero(active):
+            idx = np.flatnonzero(active)
+            sub = _model_subset(kd, idx, n_threads)
+        th, h, lo_b, hi_b = theta[idx], h_all[idx], b_lo[idx], b_hi[idx]
         acc = _kernel.accumulate(
-            kd, theta[:, None], a[:, None], d, log_phi,
+            sub, th[:, None], a[:, None], d, log_phi,
             model_blocks=True, item_blocks=False, n_threads=n_threads,
         )
         passes += 1
-        pts = theta[:, None] + h[:, None] * np.array([-1.0, 0.0, 1.0])[None, :]
-        lp = _log_info(_expected_info(kd, a, d, log_phi, pts))
+        pts = th[:, None] + h[:, None] * np.array([-1.0, 0.0, 1.0])[None, :]
+        lp = _log_info(_expected_info(sub, a, d, log_phi, pts))
         dp = (lp[:, 2] - lp[:, 0]) / (2 * h)
         d2p = (lp[:, 2] - 2 * lp[:, 1] + lp[:, 0]) / h**2
         g = acc.grad_theta[:, 0] + 0.5 * dp
         curv = -acc.hess_theta[:, 0, 0] - 0.5 * d2p
         # shrink the bracket around the root of the estimating equation
-        b_lo = np.where(active & (g > 0), np.maximum(b_lo, theta), b_lo)
-        b_hi = np.where(active & (g < 0), np.minimum(b_hi, theta), b_hi)
+        lo_b = np.where(g > 0, np.maximum(lo_b, th), lo_b)
+        hi_b = np.where(g < 0, np.minimum(hi_b, th), hi_b)
         with np.errstate(divide="ignore", invalid="ignore"):
-            newton = theta + g / curv
-        ok = (curv > 0) & np.isfinite(newton) & (newton > b_lo) & (newton < b_hi)
-        new = np.where(ok, newton, 0.5 * (b_lo + b_hi))
-        new = np.where(g == 0, theta, new)
-        moved = np.abs(new - theta)
-        theta = np.where(active, new, theta)
-        active &= (moved > tol * (1.0 + np.abs(theta))) & (b_hi - b_lo > tol * (1.0 + np.abs(theta)))
+            newton = th + g / curv
+        ok = (curv > 0) & np.isfinite(newton) & (newton > lo_b) & (newton < hi_b)
+        new = np.where(ok, newton, 0.5 * (lo_b + hi_b))
+        new = np.where(g == 0, th, new)
+        moved = np.abs(new - th)
+        theta[idx], b_lo[idx], b_hi[idx] = new, lo_b, hi_b
+        active[idx] = (moved > tol * (1.0 + np.abs(new))) & (hi_b - lo_b > tol * (1.0 + np.abs(new)))
         if not active.any():
             break
     info = _expected_info(kd, a, d, log_phi, theta)
@@ -500,7 +527,7 @@ def estimate_abilities(
         np.abs(post_sd - scale) > _SKEW * scale)
     if suspect.any():
         idx = np.flatnonzero(suspect)
-        sub = _model_subset(kd, idx)
+        sub = _model_subset(kd, idx, n_threads)
         c, s = theta[idx], np.maximum(post_sd[idx], 1e-3 * scale[idx])
         th2, sd2 = _gh_moments(sub, a, d, log_phi, mean[idx], sd[idx], c, s, z, w, n_threads)
         passes += 1
@@ -509,7 +536,7 @@ def estimate_abilities(
             bad = idx[off]
             width = np.maximum.reduce([post_sd[bad], sd2[off], scale[bad]])
             narrow = np.minimum.reduce([post_sd[bad], sd2[off], scale[bad]])
-            th3, sd3, n_dense = _dense_moments(_model_subset(kd, bad), a, d, log_phi, mean[bad], sd[bad],
+            th3, sd3, n_dense = _dense_moments(_model_subset(kd, bad, n_threads), a, d, log_phi, mean[bad], sd[bad],
                                                th2[off], width, narrow, a_max[bad],
                                                n_threads)
             passes += n_dense
@@ -541,9 +568,9 @@ def _max_discrimination(kd, a) -> np.ndarray:
     return out
 
 
-def _model_subset(kd, idx) -> "_kernel.KernelData":
+def _model_subset(kd, idx, n_threads=None) -> "_kernel.KernelData":
     """The responses of the models ``idx`` (sorted, distinct) as a KernelData of ``len(idx)``
-    models, in that order."""
+    models, in that order (``n_threads`` for its one-off validation)."""
     ptr = kd.model_ptr
     lo, hi = ptr[idx], ptr[idx + 1]
     counts = hi - lo
@@ -554,6 +581,7 @@ def _model_subset(kd, idx) -> "_kernel.KernelData":
         trials=None if kd.trials is None else kd.trials[rows],
         weight=None if kd.weight is None else kd.weight[rows],
         model_ptr=np.concatenate([[0], np.cumsum(counts)]),
+        n_threads=n_threads,
     )
 
 
@@ -584,7 +612,7 @@ def _dense_moments(kd, a, d, log_phi, mean, sd, centre, width, narrow, a_max, n_
         step = half[todo] / k  # <= h: every model of the pass has 2 k + 1 points
         u = np.arange(-k, k + 1, dtype=float)
         nodes = centre[todo, None] + step[:, None] * u[None, :]
-        sub = kd if len(todo) == m else _model_subset(kd, todo)
+        sub = kd if len(todo) == m else _model_subset(kd, todo, n_threads)
         ll = _kernel.loglik_grid(sub, a[:, None], d, log_phi, nodes[:, :, None], n_threads=n_threads)
         passes += 1
         lp = ll - 0.5 * ((nodes - mean[todo, None]) / sd[todo, None]) ** 2

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import special
 
 from ._checks import is_integer
+from ._trigamma import trigamma
 
 __all__ = ["eta_information", "item_information", "information_order", "stratified_pick"]
 
@@ -146,9 +147,11 @@ def eta_information(family: str, eta, phi=None, trials=None) -> np.ndarray:
     if family == "beta":
         phi = _positive(phi, "phi", family)
         # (phi mu q)^2 [psi'(mu phi) + psi'(q phi)] = q^2 g(mu phi) + mu^2 g(q phi) with
-        # g(x) = x^2 psi'(x) = 1 + x^2 psi'(1 + x): finite at x = 0, where psi'(x) overflows
+        # g(x) = x^2 psi'(x) = 1 + x^2 psi'(1 + x): finite at x = 0, where psi'(x) overflows.
+        # trigamma() rather than scipy's polygamma(1, .): same accuracy, ~5x faster, and this
+        # runs for every response and ability of WLE scoring and ItemBank.information
         def g(x):
-            return 1.0 + x * x * special.polygamma(1, 1.0 + x)
+            return 1.0 + x * x * trigamma(1.0 + x)
 
         return q * q * g(mu * phi) + mu * mu * g(q * phi)
     if family == "beta_binomial":
