@@ -936,8 +936,17 @@ class IRSLResults(WaldInference):
             uncertainty) and ``obs_ci_lower/upper`` (a new model's ability: adds ``sigma``).
             ``what="score"``: ``score`` (expected score at ability x'beta), ``ci_lower/upper``
             (from the ability's confidence interval) and ``pi_lower/upper`` (from its prediction
-            interval). The score is increasing in ability when every discrimination is positive,
-            so the ability interval maps to a score interval.
+            interval: the *expected* score of a new model with these covariates, whose ability
+            scatters by ``sigma`` around the law). ``pi`` does not contain the noise of the
+            responses themselves (a model's observed accuracy on the questions scatters around
+            its expected score, by the Beta precision or the binomial sampling), so it is not an
+            interval for an observed score, least of all on few questions: on aggregate tables
+            with one "question" per benchmark it covered 29-62% of the observed scores. For an
+            observed score use :meth:`forecast` with ``interval="prediction"`` (draws the
+            responses), or score the model on its own responses with :meth:`item_bank`.
+            The score increases in ability when every discrimination is positive and decreases
+            when every one is negative (the ends swap); with both signs the interval is the
+            score's range over the ability interval.
 
         Raises
         ------
