@@ -79,6 +79,7 @@ from .formula import LatentDesign, parse_latent_formula
 from .results import IRSLResults, IRSLWarning, check_alpha
 from .scoring import METHODS, estimate_abilities
 from .selection import information_order, item_information, stratified_pick
+from .simulate import _entropy
 
 __all__ = ["ItemBank", "ItemBankFormatError", "LatentPrior", "AdaptiveResult", "calibrate",
            "SCHEMA", "FORMAT_VERSION"]
@@ -445,6 +446,35 @@ def _set_aside_missing_se(s, labels, what: str, column: str):
         IRSLWarning, stacklevel=3,
     )
     return np.where(missing, 0.0, s), missing
+
+
+def _label_stream_key(label) -> int:
+    """A 128-bit key of a model label, the same in every call, process and platform.
+
+    It keys the model's own random stream (:meth:`ItemBank.expected_score`), so the key must
+    not depend on Python's salted ``hash``: the label is written as canonical JSON and hashed
+    with SHA-256. Labels that compare equal get one key (the int 5, ``np.int64(5)`` and the
+    float 5.0 all name one model, as pandas looks one up by the other); a label of another
+    type (e.g. a timestamp) is keyed by its type and ``str``.
+    """
+
+    def canon(v):
+        if isinstance(v, (bool, np.bool_)):
+            return ["bool", bool(v)]
+        if isinstance(v, (int, np.integer)):
+            return ["int", int(v)]
+        if isinstance(v, (float, np.floating)):
+            f = float(v)
+            # float.hex is exact (repr could change between versions); NaN and inf have no int
+            return ["int", int(f)] if f.is_integer() else ["float", f.hex()]
+        if isinstance(v, str):
+            return ["str", v]
+        if isinstance(v, tuple):
+            return ["tuple", [canon(x) for x in v]]
+        return [f"{type(v).__module__}.{type(v).__qualname__}", str(v)]
+
+    text = json.dumps(canon(label), ensure_ascii=True, separators=(",", ":"))
+    return int.from_bytes(hashlib.sha256(text.encode("ascii")).digest()[:16], "little")
 
 
 # ================================================================================ prior
@@ -1232,7 +1262,7 @@ class ItemBank:
         alpha: float = 0.05,
         item_uncertainty: bool = False,
         n_draws: int = 1000,
-        seed: int = 0,
+        seed: Optional[int] = 0,
     ):
         """Expected full-benchmark score of models with abilities ``theta``.
 
@@ -1257,11 +1287,17 @@ class ItemBank:
             Also propagate the question parameters' uncertainty: the interval is then the
             ``alpha/2, 1-alpha/2`` quantiles of the score over ``n_draws`` joint draws of
             ``theta ~ N(theta, se^2)`` and ``(a_j, d_j)`` from their normal approximation
-            (independent across questions; seeded by ``seed``).
+            (independent across questions; seeded by ``seed``). The question parameters are
+            drawn once, shared by all models; each model's ability draws come from a stream of
+            its own keyed by the model, so a model's interval does not depend on which other
+            models are in the call or on their order. The key is the index label when
+            ``theta`` is a Series (equal labels draw alike; e.g. ``5`` and ``5.0`` are one
+            label) and the position otherwise (i.e. the label of a default ``RangeIndex``).
         n_draws : int
             Monte Carlo draws for ``item_uncertainty=True`` (>= 1).
-        seed : int
-            Seed of those draws.
+        seed : int or None, default 0
+            Seed of those draws (a non-negative integer; the same seed gives the same output).
+            ``None`` draws fresh entropy from the operating system (not reproducible).
 
         Returns
         -------
@@ -1276,7 +1312,8 @@ class ItemBank:
         ValueError
             If ``theta`` is not finite (naming the entries) or has more than one dimension; if
             ``se`` is negative or infinite, or (both Series) lacks some of ``theta``'s labels;
-            if ``alpha`` is not in (0, 1) or ``n_draws`` is not an integer >= 1.
+            if ``alpha`` is not in (0, 1) or ``n_draws`` is not an integer >= 1; if ``seed`` is
+            not a non-negative integer or None.
         """
         index = theta.index if isinstance(theta, pd.Series) else None
         th, s = _theta_se(theta, se, allow_nan_se=True)
@@ -1285,6 +1322,7 @@ class ItemBank:
         alpha = check_alpha(alpha)
         if not is_integer(n_draws, 1):
             raise ValueError(f"`n_draws` must be an integer >= 1; got {n_draws!r}")
+        entropy = _entropy(seed)  # validates `seed`, naming it (numpy's message does not)
         mask = self._mask(benchmark)
         a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
         score = special.expit(np.outer(th, a) + d).mean(axis=1)
@@ -1301,7 +1339,17 @@ class ItemBank:
             hi = special.expit(np.outer(th + z * s, a) + d).mean(axis=1)
             lower, upper = np.minimum(lo, hi), np.maximum(lo, hi)
         else:
-            rng = np.random.default_rng(seed)
+            # The item draws come from one stream and each model's ability draws from a stream of
+            # its own, keyed by its label: drawn from one shared stream, a model's draws (and so
+            # its interval) would depend on its position in the call and on the other models.
+            item_rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(0,)))
+            labels = index if index is not None else pd.RangeIndex(len(th))
+            z_theta = np.stack([
+                np.random.default_rng(
+                    np.random.SeedSequence(entropy, spawn_key=(1, _label_stream_key(v)))
+                ).standard_normal(n_draws)
+                for v in labels
+            ])
             a_se = np.nan_to_num(self.items["a_se"].to_numpy()[mask])
             d_se = np.nan_to_num(self.items["d_se"].to_numpy()[mask])
             cov_ad = self._ad_cov(mask)
@@ -1311,11 +1359,11 @@ class ItemBank:
             l22 = np.sqrt(np.maximum(d_se**2 - l21**2, 0.0))
             sims = np.empty((len(th), n_draws))
             for r in range(n_draws):
-                z1 = rng.standard_normal(len(a))
-                z2 = rng.standard_normal(len(a))
+                z1 = item_rng.standard_normal(len(a))
+                z2 = item_rng.standard_normal(len(a))
                 a_r = a + l11 * z1
                 d_r = d + l21 * z1 + l22 * z2
-                t_r = th + s * rng.standard_normal(len(th))
+                t_r = th + s * z_theta[:, r]
                 sims[:, r] = special.expit(np.outer(t_r, a_r) + d_r).mean(axis=1)
             lower = np.quantile(sims, alpha / 2, axis=1)
             upper = np.quantile(sims, 1 - alpha / 2, axis=1)
@@ -1598,7 +1646,7 @@ class ItemBank:
                         population=self.population, prior=self.prior, squeeze_n=self.squeeze_n)
 
     def select(
-        self, n: int, strategy: str = "stratified", by: Optional[str] = "benchmark", seed: int = 0, theta=0.0,
+        self, n: int, strategy: str = "stratified", by: Optional[str] = "benchmark", seed: Optional[int] = 0, theta=0.0,
         trials=None,
     ) -> pd.Index:
         """Choose ``n`` questions per group (per benchmark by default).
@@ -1618,8 +1666,9 @@ class ItemBank:
             Column of :attr:`items` defining the groups (``None``: the whole bank; any column
             of the table the bank was built from, e.g. a topic); every question must have a
             value there.
-        seed : int
-            Seed of the random draws (``"random"``, ``"stratified"``).
+        seed : int or None, default 0
+            Seed of the random draws (``"random"``, ``"stratified"``): a non-negative integer,
+            or ``None`` for fresh entropy from the operating system (not reproducible).
         theta : float or dict
             Target ability for ``"information"`` (finite; a dict maps every group value to its
             own target).
@@ -1642,14 +1691,17 @@ class ItemBank:
             If ``strategy`` or ``n`` is invalid; if ``by`` is not a column or is missing for
             some questions (naming them); for ``"information"``, if a target ability is not
             finite or a ``theta`` dict lacks some groups (naming them); if ``trials`` is given
-            for a bank that is not a count bank or is invalid (see :meth:`information`).
+            for a bank that is not a count bank or is invalid (see :meth:`information`); if
+            ``seed`` is not a non-negative integer or None.
         """
         if strategy not in _STRATEGIES:
             raise ValueError(f"strategy must be one of {_STRATEGIES}; got {strategy!r}")
         if not is_integer(n, 1):
             raise ValueError(f"n must be a positive integer; got {n!r}")
         tr = None if trials is None else self._trials_arg(trials, np.arange(len(self)))
-        rng = np.random.default_rng(seed)
+        # _entropy names `seed` in its error (numpy's says only "expected non-negative integer");
+        # an int seed keeps its stream: default_rng(s) seeds from SeedSequence(s) too
+        rng = np.random.default_rng(_entropy(seed))
         b = self.items["b"].to_numpy()
         groups, values = self._grouping(by)
         targets = [theta] * len(groups)

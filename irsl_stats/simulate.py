@@ -382,7 +382,9 @@ class _Setup:
 
 
 def _entropy(seed: int | None) -> int:
-    if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
+    # a bool is an int to Python, but seed=True is a mistake, not seed 1
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_))
+                             or seed < 0):
         raise ValueError(f"`seed` must be a non-negative integer or None, got {seed!r}")
     return int(np.random.SeedSequence(seed).entropy)
 
