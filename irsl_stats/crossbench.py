@@ -102,12 +102,59 @@ class MultidimBank:
         from .data import _check_squeeze_n
 
         self.squeeze_n = _check_squeeze_n(self.squeeze_n, "None when unknown (the calibration's n)")
+        self._check_parameters()
         if self.trials is not None:
             t = np.asarray(self.trials, dtype=float).reshape(-1)
             if len(t) != len(self.questions):
                 raise ValueError(f"trials: one value per question ({len(self.questions)}); got {len(t)}")
             _check_whole_trials(t, self.questions, "trials", allow_nan=True)
             self.trials = t
+
+    def _check_parameters(self) -> None:
+        """Shapes, finiteness and a positive definite population covariance, or a ValueError.
+
+        Checked when the bank is built (by hand or from a file): a NaN loading used to build,
+        save and load, and fail only when scoring, with a kernel message naming no question; an
+        indefinite ``population_cov`` gave scores without a word.
+        """
+        self.questions = pd.Index(self.questions)
+        n = len(self.questions)
+        self.A = np.asarray(self.A, dtype=float)
+        if self.A.ndim != 2 or self.A.shape[0] != n or self.A.shape[1] < 1:
+            raise ValueError(f"A: loadings of shape (questions, dims) = ({n}, D >= 1); got shape {self.A.shape}")
+        dims = self.A.shape[1]
+        self.d = np.asarray(self.d, dtype=float)
+        self.log_phi = np.asarray(self.log_phi, dtype=float)
+        for name, arr in (("d", self.d), ("log_phi", self.log_phi)):
+            if arr.shape != (n,):
+                raise ValueError(f"{name}: one value per question ({n}); got shape {arr.shape}")
+        if len(self.dim_names) != dims:
+            raise ValueError(f"dim_names: one name per ability dimension ({dims}); got {len(self.dim_names)}")
+        bad_a = ~np.isfinite(self.A).all(axis=1)
+        for name, bad in (("A (loadings)", bad_a), ("d (intercepts)", ~np.isfinite(self.d)),
+                          ("log_phi (log precisions)", ~np.isfinite(self.log_phi))):
+            if bad.any():
+                raise ValueError(f"{name} must be finite; not so for the question(s) "
+                                 f"{_fmt_labels(self.questions[bad])}")
+        self.population_mean = np.asarray(self.population_mean, dtype=float)
+        self.population_cov = np.asarray(self.population_cov, dtype=float)
+        if self.population_mean.shape != (dims,) or not np.all(np.isfinite(self.population_mean)):
+            raise ValueError(f"population_mean: {dims} finite value(s), one per ability dimension; got "
+                             f"{self.population_mean!r}")
+        cov = self.population_cov
+        if cov.shape != (dims, dims) or not np.all(np.isfinite(cov)):
+            raise ValueError(f"population_cov: a finite ({dims}, {dims}) matrix; got {cov!r}")
+        scale = float(np.abs(cov).max()) if cov.size else 0.0
+        if np.abs(cov - cov.T).max() > 1e-10 * scale:
+            raise ValueError(f"population_cov must be symmetric; got {cov.tolist()}")
+        try:
+            # the prior of every scored model: an indefinite one is no distribution, and the
+            # scores computed with it mean nothing
+            np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            eig = np.linalg.eigvalsh(0.5 * (cov + cov.T))
+            raise ValueError(f"population_cov must be positive definite (the calibration population's "
+                             f"ability covariance); got {cov.tolist()} with eigenvalues {eig.tolist()}") from None
 
     @property
     def dims(self) -> int:
@@ -155,10 +202,20 @@ class MultidimBank:
         -------
         str
             ``{"schema", "version", "sha256", "payload"}`` as :class:`~irsl_stats.ItemBank`
-            writes it; :meth:`from_json` reads it back exactly (NaN and infinities included).
-        """
-        from .bank import _enc_float, _enc_floats, _enc_labels, _seal
+            writes it; :meth:`from_json` reads it back exactly (including the names of the
+            question index and of ``item_benchmark``, and unknown (NaN) :attr:`trials`).
 
+        Raises
+        ------
+        ValueError
+            If a parameter was made non-finite (naming the questions) or the population
+            covariance not symmetric positive definite since the bank was built.
+        """
+        from .bank import _enc_float, _enc_floats, _enc_labels, _enc_name, _seal
+
+        # the arrays may have been changed in place since construction: a file that load()
+        # would refuse is not written
+        self._check_parameters()
         payload = {
             "A": _enc_floats(self.A), "d": _enc_floats(self.d), "log_phi": _enc_floats(self.log_phi),
             "family": self.family, "questions": _enc_labels(self.questions),
@@ -170,6 +227,10 @@ class MultidimBank:
         }
         if self.trials is not None:  # only when known: files without it read as before
             payload["trials"] = _enc_floats(self.trials)
+        if self.questions.name is not None:  # the index name ("question") was lost in a round trip
+            payload["questions_name"] = _enc_name(self.questions.name)
+        if self.item_benchmark is not None and self.item_benchmark.name is not None:  # ("benchmark") too
+            payload["item_benchmark_name"] = _enc_name(self.item_benchmark.name)
         return _seal(payload, MULTIDIM_SCHEMA, MULTIDIM_FORMAT_VERSION)
 
     def save(self, path) -> None:
@@ -207,8 +268,15 @@ class MultidimBank:
         p = _unseal(text, source, MULTIDIM_SCHEMA, MULTIDIM_FORMAT_VERSION)
         try:
             questions = _dec_labels(p["questions"])
+            # files written before the name was stored lack it: no name, as they were read
+            names = {key: p.get(key) for key in ("questions_name", "item_benchmark_name")}
+            for key, nm in names.items():
+                if nm is not None and not isinstance(nm, (str, int, float, bool)):
+                    raise ValueError(f"{key} must be a str/int/float/bool label; got {nm!r}")
+            questions.name = names["questions_name"]
             bench = None if p["item_benchmark"] is None else pd.Series(
-                np.asarray(_dec_labels(p["item_benchmark"]), dtype=object), index=questions)
+                np.asarray(_dec_labels(p["item_benchmark"]), dtype=object), index=questions,
+                name=names["item_benchmark_name"])
             bank = cls(
                 A=_dec_floats(p["A"], 2).reshape(len(questions), -1), d=_dec_floats(p["d"]),
                 log_phi=_dec_floats(p["log_phi"]), family=str(p["family"]), questions=questions,
@@ -239,9 +307,28 @@ class MultidimBank:
         Returns
         -------
         MultidimBank
+
+        Raises
+        ------
+        ItemBankFormatError
+            (a ValueError) for a file that is not UTF-8 text, truncated or corrupted, another
+            schema, a newer format version or a malformed payload, including parameters that are
+            not finite (naming the questions) or a population covariance that is not symmetric
+            positive definite.
         """
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_json(fh.read(), source=f"file {str(path)!r}")
+        import os
+
+        from .bank import ItemBankFormatError
+
+        # read as bytes and decoded here, as ItemBank.load: a binary file raised a bare
+        # UnicodeDecodeError that did not say the file is no bank
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ItemBankFormatError(f"{os.fspath(path)!r} is not UTF-8 text; not an item-bank file") from None
+        return cls.from_json(text, source=f"file {os.fspath(path)!r}")
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -461,7 +548,10 @@ class MultidimBank:
             Default: the bank's :attr:`trials`. Not used by ``"confidence"`` (the expected score
             does not depend on the trials) nor by the other families.
         n_draws, seed : draws (an integer >= 10) of the ability from the normal approximation of
-            its posterior, for the interval (seeded: the result is reproducible).
+            its posterior, for the interval (seeded: the result is reproducible). ``seed`` is a
+            non-negative integer or None; each model draws from a stream of its own keyed by
+            ``seed`` and its label, so its interval does not depend on which other models are
+            forecast in the same call, nor on their order.
 
         Returns
         -------
@@ -489,7 +579,9 @@ class MultidimBank:
         >>> res.item_bank().forecast("MATH", using=gsm8k_counts,     # doctest: +SKIP
         ...                          successes="k", trials="n")
         """
+        from .bank import _label_stream_key
         from .results import check_alpha
+        from .simulate import _entropy
 
         alpha = check_alpha(alpha)
         # a float (10.5) failed inside numpy with a TypeError that named no argument
@@ -529,23 +621,42 @@ class MultidimBank:
             # "`k` must be finite and > 0"
             _check_budgets_int64(k_flt, "ks")
             k_list = k_flt.astype(np.int64)
+        entropy = _entropy(seed)  # validates `seed`, naming it (numpy's message does not)
         n_t = self._target_trials(target_trials, mask, target_questions, interval)
         rd, nodes, post = self._posterior(
             using, model=model, question=question, response=response, successes=successes,
             trials=trials, boundary=boundary, n_quad=n_quad, n_threads=n_threads)
         mean, cov = posterior_moments(nodes, post)
         a_t, d_t, lp_t = self.A[mask], self.d[mask], self.log_phi[mask]
-        rng = np.random.default_rng(seed)
-        eps = rng.standard_normal((n_draws, self.dims))
+        n_models, n_nodes = nodes.shape[0], nodes.shape[1]
+        # Every model draws from a stream of its own, keyed by (seed, its label): drawn from one
+        # shared stream, a model's interval depended on the other models in the call and on
+        # their order, so "seeded" was reproducible only for the identical batch.
+        rngs = [np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(_label_stream_key(lab),)))
+                for lab in rd.model_labels]
+        draws = np.empty((n_models, n_draws, self.dims))
+        for i in range(n_models):
+            vals, w = np.linalg.eigh(cov[i])
+            root = w * np.sqrt(np.maximum(vals, 0.0))
+            draws[i] = mean[i] + rngs[i].standard_normal((n_draws, self.dims)) @ root.T
+        # The expected scores of all models at once: one (tabulated, see _expected_score_at)
+        # evaluation instead of two per model, and one pass over the budgets instead of one per k
+        n_k = () if k_list is None else (len(k_list),)
+        points = [nodes.reshape(-1, self.dims)]
+        if interval == "confidence":
+            points.append(draws.reshape(-1, self.dims))
+        s_all = self._expected_score_at(np.concatenate(points), a_t, d_t, lp_t, k_list)
+        s_nodes_all = s_all[: n_models * n_nodes].reshape((n_models, n_nodes) + n_k)
+        if interval == "confidence":
+            s_draws_all = s_all[n_models * n_nodes:].reshape((n_models, n_draws) + n_k)
         lo_q, hi_q = alpha / 2, 1 - alpha / 2
         rows = []
         for i in range(rd.n_models):
-            vals, w = np.linalg.eigh(cov[i])
-            root = w * np.sqrt(np.maximum(vals, 0.0))
-            draws = mean[i] + eps @ root.T
-            s_nodes = self._score_at(nodes[i], a_t, d_t, lp_t, k_list)  # (Q,) or (Q, K)
-            s_draws = self._score_at(draws, a_t, d_t, lp_t, k_list,
-                                     rng=rng if interval == "prediction" else None, n_t=n_t)
+            s_nodes = s_nodes_all[i]  # (Q,) or (Q, K)
+            if interval == "confidence":
+                s_draws = s_draws_all[i]
+            else:
+                s_draws = self._score_at(draws[i], a_t, d_t, lp_t, k_list, rng=rngs[i], n_t=n_t)
             point = post[i] @ s_nodes
             sd = np.sqrt(np.maximum(post[i] @ s_nodes**2 - point**2, 0.0))
             lower, median, upper = np.quantile(s_draws, [lo_q, 0.5, hi_q], axis=0)
@@ -625,6 +736,8 @@ class MultidimBank:
         mean pass@k. With ``rng``: a draw of the observed score (each question's success
         probability drawn around its mean, and for the count families its successes out of the
         trials ``n_t`` (Nt,)) instead of its expectation."""
+        if rng is None:
+            return self._expected_score_at(thetas, a_t, d_t, lp_t, ks)
         mu = special.expit(thetas @ a_t.T + d_t)  # (S, Nt)
         if rng is not None:
             fam = get_family(self.family)
@@ -673,19 +786,120 @@ class MultidimBank:
             with np.errstate(divide="ignore"):  # p = 1: log1p(-1) = -inf, pass@k = 1 exactly
                 return np.column_stack([(-np.expm1(int(k) * np.log1p(-np.minimum(p, 1.0)))).mean(axis=1)
                                         for k in ks])
-        if ks is None:
-            return mu.mean(axis=1)
-        from .passk import beta_pass_at_k, plugin_pass_at_k
 
-        out = np.empty((len(thetas), len(ks)))
-        has_phi = get_family(self.family).has_precision
-        for c, k in enumerate(ks):
-            if has_phi:
-                pk = beta_pass_at_k(mu, np.broadcast_to(np.exp(lp_t), mu.shape), int(k))
-            else:
-                pk = plugin_pass_at_k(mu, int(k))
-            out[:, c] = np.asarray(pk).mean(axis=1)
-        return out
+    def _expected_score_at(self, thetas, a_t, d_t, lp_t, ks) -> np.ndarray:
+        """Expected target score at ability points ``thetas`` (S, D): (S,) or (S, K) with ``ks``.
+
+        With ``ks``, when the target loadings ``a_t`` are all multiples of one direction ``v``
+        (one ability dimension drives every target question: D = 1, or per-benchmark abilities
+        with one benchmark as target), the score is a function of ``z = theta' v`` alone; it is
+        then tabulated on a 1-D grid and interpolated (:func:`_tabulated_curve`, error at most
+        :data:`_TABLE_TOL` = 1e-7 on pass@k, checked), instead of evaluated at every one of
+        the ``S`` points. Otherwise the points are evaluated in chunks, all budgets per call.
+        """
+        thetas = np.asarray(thetas, dtype=float)
+        if ks is None:
+            out = np.empty(len(thetas))
+            # small chunks (~2 MB): the cheap logistic is memory-bound, faster when cache-resident
+            step = max(1, (_CHUNK // 8) // max(len(d_t), 1))
+            for s0 in range(0, len(thetas), step):
+                out[s0:s0 + step] = special.expit(thetas[s0:s0 + step] @ a_t.T + d_t).mean(axis=1)
+            return out
+        ks = np.asarray(ks, dtype=np.int64)
+        phi_t = np.exp(lp_t) if get_family(self.family).has_precision else None
+        v = _common_direction(a_t)
+        if v is None or len(thetas) < _TABLE_MIN_POINTS:
+            return _mean_passk(thetas @ a_t.T, d_t, phi_t, ks)
+        z = thetas @ v
+        lam = (a_t @ v)[None, :]
+        curve = _tabulated_curve(lambda zz: _mean_passk(zz[:, None] * lam, d_t, phi_t, ks),
+                                 float(z.min()), float(z.max()), len(ks))
+        if curve is None:  # not smooth enough to tabulate within the tolerance: every point
+            return _mean_passk(thetas @ a_t.T, d_t, phi_t, ks)
+        return curve(z)
+
+
+#: Elements (points x questions x budgets) per pass@k evaluation: bounds the memory (~16 MB of
+#: float64) of forecasting many models with many budgets at once.
+_CHUNK = 1 << 21
+#: Bound on the interpolation error of a tabulated pass@k curve (pass@k is in [0, 1]). The Monte
+#: Carlo error of an interval end from 1,000 draws is ~1e-3 of the score's SD, and the
+#: point forecast is reported to ~1e-6 (the posterior quadrature): 1e-7 changes neither.
+_TABLE_TOL = 1e-7
+#: Nodes at which tabulation gives up (the curve is then evaluated at every point instead).
+_TABLE_MAX = 1 << 12
+#: Fewer points than this are evaluated directly: tabulating would cost as much.
+_TABLE_MIN_POINTS = 512
+
+
+def _common_direction(a_t: np.ndarray) -> Optional[np.ndarray]:
+    """Unit vector ``v`` with every row of ``a_t`` a multiple of it (to rounding), else None."""
+    norms = np.linalg.norm(a_t, axis=1)
+    j = int(np.argmax(norms))
+    if norms[j] == 0.0:
+        # no loading at all: the score does not depend on the ability; any direction will do
+        v = np.zeros(a_t.shape[1])
+        v[0] = 1.0
+        return v
+    v = a_t[j] / norms[j]
+    resid = a_t - np.outer(a_t @ v, v)
+    return v if np.abs(resid).max() <= 1e-12 * norms[j] else None
+
+
+def _mean_passk(lin: np.ndarray, d_t: np.ndarray, phi_t: Optional[np.ndarray], ks: np.ndarray) -> np.ndarray:
+    """Mean over questions of the expected pass@k at ``mu = logistic(lin + d_t)``: (S, K).
+
+    ``lin`` (S, Nt) is the ability part ``a_j' theta`` of the linear predictor; ``phi_t`` (Nt,)
+    the precisions (beta families: Beta-expected pass@k) or None (plug-in ``1 - (1 - mu)^k``).
+    All budgets in one :func:`~irsl_stats.passk.beta_pass_at_k_grid` call per chunk of points
+    (the per-k loop recomputed the Beta-function terms for every k).
+    """
+    from .passk import beta_pass_at_k_grid, plugin_pass_at_k
+
+    n_s, n_t = lin.shape
+    out = np.empty((n_s, len(ks)))
+    step = max(1, _CHUNK // max(n_t * len(ks), 1))
+    kf = ks.astype(float)
+    for s0 in range(0, n_s, step):
+        mu = special.expit(lin[s0:s0 + step] + d_t)
+        if phi_t is not None:
+            pk = beta_pass_at_k_grid(mu.ravel(), np.broadcast_to(phi_t, mu.shape).ravel(), kf)
+            out[s0:s0 + step] = pk.reshape(mu.shape + (len(ks),)).mean(axis=1)
+        else:
+            out[s0:s0 + step] = np.asarray(plugin_pass_at_k(mu[..., None], kf)).mean(axis=1)
+    return out
+
+
+def _tabulated_curve(f, lo: float, hi: float, n_out: int):
+    """Cubic-spline interpolant of the curve ``f`` (G,) -> (G, n_out) on ``[lo, hi]``, or None.
+
+    The grid starts at 17 equally spaced nodes and is doubled until the spline through the
+    nodes is within :data:`_TABLE_TOL` of ``f`` at every midpoint (checked exactly); the
+    returned spline then runs through the nodes and those midpoints (twice as fine, so its
+    error is smaller still: ~1/16 for a smooth curve). None when :data:`_TABLE_MAX` nodes do
+    not reach the tolerance: the caller evaluates ``f`` at its points instead.
+    """
+    from scipy.interpolate import CubicSpline
+
+    if not hi > lo:  # all points at one ability: nothing to interpolate
+        val = f(np.array([lo]))[0]
+        return lambda z: np.broadcast_to(val, (len(z), n_out)).copy()
+    grid = np.linspace(lo, hi, 17)
+    vals = f(grid)
+    while True:
+        mid = 0.5 * (grid[1:] + grid[:-1])
+        vmid = f(mid)
+        err = np.abs(CubicSpline(grid, vals, axis=0)(mid) - vmid).max()
+        fine = np.empty(2 * len(grid) - 1)
+        fine[0::2], fine[1::2] = grid, mid
+        fvals = np.empty((len(fine), n_out))
+        fvals[0::2], fvals[1::2] = vals, vmid
+        if err <= _TABLE_TOL:
+            spline = CubicSpline(fine, fvals, axis=0)
+            return lambda z: np.clip(spline(np.clip(z, lo, hi)), 0.0, 1.0)
+        if len(fine) > _TABLE_MAX:
+            return None
+        grid, vals = fine, fvals
 
 
 def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs: dict) -> pd.DataFrame:

@@ -385,8 +385,11 @@ def test_non_convergence_is_reported(sim3):
 
 def test_multidimensional_bank_round_trips_through_json(per_benchmark, sim3, tmp_path):
     bank = per_benchmark.item_bank()
-    bank.A[0, 0] = np.nan  # non-finite values survive exactly
     path = tmp_path / "bank.json"
+    bank.A[0, 0] = np.nan  # a NaN loading is no bank: save refuses it, naming the question
+    with pytest.raises(ValueError, match=r"A \(loadings\) must be finite.*'bench1/q0000'"):
+        bank.save(path)
+    bank.A[0, 0] = per_benchmark.item_bank().A[0, 0]
     bank.save(path)
     back = MultidimBank.load(path)
     np.testing.assert_array_equal(back.A, bank.A)
