@@ -20,7 +20,7 @@ from formulaic.errors import DataMismatchWarning
 from formulaic.utils.code import sanitize_variable_names
 
 __all__ = ["LatentDesign", "parse_latent_formula", "model_covariates", "precision_design", "column_scales",
-           "scaled_lstsq", "scaled_rank"]
+           "scaled_lstsq", "scaled_rank", "collinearity_problem"]
 
 _LHS_NAMES = ("ability", "theta")
 
@@ -195,6 +195,109 @@ def scaled_rank(x: np.ndarray) -> int:
     if x.size == 0:
         return 0
     return int(np.linalg.matrix_rank(x / column_scales(x)))
+
+
+# Relative size below which a singular value of the standardised design (or a column's spread
+# against its magnitude) is treated as zero. matrix_rank's default (~1e-14) only catches exact
+# dependence: a Chinchilla design (log(flops) = 2 log(params) + const up to rounding of the token
+# counts) has condition number ~1e11 and passed, giving coefficients of 1e8 with |z| = 10 and no
+# warning. Solving normal equations squares the condition number, so 1e-7 (condition 1e7, 1e14
+# after squaring) is where a regression stops carrying any significant digit of the coefficients.
+COLLINEARITY_TOL = 1e-7
+
+
+def _fmt_names(names: Sequence[str]) -> str:
+    return ", ".join(repr(str(n)) for n in names)
+
+
+def collinearity_problem(x: np.ndarray, names: Optional[Sequence[str]] = None,
+                         rows: str = "models") -> Optional[str]:
+    """Why the design ``x`` cannot be fitted (collinear, nearly collinear or constant columns), or None.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, P)
+        Design matrix.
+    names : sequence of str, optional
+        Column names (default ``column 0``, ``column 1``, ...).
+    rows : str
+        What the rows are, for the message (``"models"``, ``"questions"``).
+
+    Returns
+    -------
+    str or None
+        A message naming the offending columns and what to do, or None for a usable design.
+
+    Notes
+    -----
+    Rank and conditioning are judged on the columns after removing what does not affect the
+    column space or the fit: when the design has a constant column (the intercept), every other
+    column is centred; each column is then scaled to unit norm. Raw units (FLOPs ~ 1e22) and
+    large means (``log(compute)`` ~ 50, years ~ 2020) therefore do not count as collinearity,
+    while a column whose spread is below :data:`COLLINEARITY_TOL` of its magnitude is "constant"
+    and columns whose standardised combination vanishes to that tolerance are "nearly collinear"
+    (read off the singular vectors of the near-zero singular values).
+    """
+    x = np.asarray(x, dtype=float)
+    n, p = x.shape
+    names = [f"column {j}" for j in range(p)] if names is None else [str(c) for c in names]
+    if p == 0:
+        return None
+    if n < p:
+        return (f"the design has {p} columns ({_fmt_names(names)}) but only {n} {rows}: drop "
+                f"terms or add {rows}")
+    magnitude = np.abs(x).max(axis=0)
+    spread = x.max(axis=0) - x.min(axis=0)
+    zero = magnitude == 0
+    if zero.any():
+        bad = [names[j] for j in np.flatnonzero(zero)]
+        return f"column(s) {_fmt_names(bad)} are 0 for every one of the {rows}: drop them"
+    constant = spread <= COLLINEARITY_TOL * magnitude
+    if constant.sum() > 1:
+        # the intercept (if named so) or the first constant column carries the constant
+        first = names.index("Intercept") if "Intercept" in names and constant[names.index("Intercept")] \
+            else int(np.flatnonzero(constant)[0])
+        bad = [names[j] for j in np.flatnonzero(constant) if j != first]
+        values = ", ".join(f"{names[j]}={x[0, j]:.6g}" for j in np.flatnonzero(constant) if j != first)
+        return (f"{_fmt_names(bad)} {'is' if len(bad) == 1 else 'are'} constant over the {rows} "
+                f"({values}), so collinear with {names[first]!r}: drop "
+                f"{'it' if len(bad) == 1 else 'them'} (a covariate must vary between {rows})")
+    z = x.copy()
+    if constant.any():
+        # centring the other columns is a column operation when a constant column is present
+        # (it adds a multiple of that column), so it changes neither the rank nor the fit
+        others = ~constant
+        z[:, others] -= z[:, others].mean(axis=0)
+    z /= np.linalg.norm(z, axis=0)
+    _, s, vt = np.linalg.svd(z, full_matrices=False)
+    small = s < COLLINEARITY_TOL * s[0]
+    if not small.any():
+        return None
+    null = vt[small]  # rows: combinations of the standardised columns that (nearly) vanish
+    loading = np.sqrt(np.sum(null**2, axis=0))
+    involved = np.flatnonzero(loading > 1e-3)
+    bad = [names[j] for j in involved]
+    cond = s[0] / s[-1] if s[-1] > 0 else np.inf
+    text = (f"columns {_fmt_names(bad)} are {'collinear' if s[-1] <= 1e-14 * s[0] else 'nearly collinear'}"
+            f" (condition number {cond:.2g} of the centred, standardised design; above "
+            f"{1 / COLLINEARITY_TOL:.0e} the coefficients are not determined to working precision)")
+    vec = vt[-1]
+    last = int(np.flatnonzero(np.abs(vec) > 1e-3)[-1])
+    if small.sum() == 1 and not constant[last]:
+        # the dependence in the columns' own units: x_last ~ sum_j c_j x_j + const
+        scale = np.linalg.norm(x - (x.mean(axis=0) if constant.any() else 0.0), axis=0)
+        terms = []
+        for j in np.flatnonzero(np.abs(vec) > 1e-3):
+            if j == last or constant[j]:
+                continue
+            coef = -vec[j] / vec[last] * scale[last] / scale[j]
+            terms.append(f"{'-' if coef < 0 else '+'} {abs(coef):.4g} * {names[j]}")
+        if terms:
+            rhs = " ".join(terms)
+            rhs = rhs[2:] if rhs.startswith("+ ") else "-" + rhs[2:]
+            text += f": {names[last]} = {rhs}{' + const' if constant.any() else ''} (approximately)"
+    return (text + "; drop one of them (or combine them into one covariate) -- the data cannot "
+            "separate their effects")
 
 
 def scaled_lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -452,12 +555,9 @@ def parse_latent_formula(
         )
     columns = list(mm.columns)
     _check_finite(x, columns, model_labels, "models")
-    rank = scaled_rank(x)
-    if rank < x.shape[1]:
-        raise ValueError(
-            f"the latent-regression design of {formula!r} is rank deficient (rank {rank} < "
-            f"{x.shape[1]} columns {columns}); drop collinear terms"
-        )
+    problem = collinearity_problem(x, columns, "models")
+    if problem is not None:
+        raise ValueError(f"the latent-regression design of {formula!r} is (numerically) rank deficient: {problem}")
     return LatentDesign(
         formula=formula,
         matrix=np.ascontiguousarray(x),
@@ -539,6 +639,7 @@ def precision_design(spec: str, item_table: pd.DataFrame) -> tuple:
     if z.shape[0] != len(item_table):
         raise ValueError(f"the precision formula {spec!r} dropped rows (missing values?)")
     _check_finite(z, list(mm.columns), item_table.index, "questions")
-    if scaled_rank(z) < z.shape[1]:
-        raise ValueError(f"the precision design {spec!r} is rank deficient: {list(mm.columns)}")
+    problem = collinearity_problem(z, list(mm.columns), "questions")
+    if problem is not None:
+        raise ValueError(f"the precision design {spec!r} is (numerically) rank deficient: {problem}")
     return np.ascontiguousarray(z), [f"log_phi:{c}" for c in mm.columns]
