@@ -166,7 +166,7 @@ def estimate_jml(
             "responses that are all extreme); they get weight 0 in the latent regression"
         )
     sigma_reml = bool(reml) and int(keep.sum()) > design.matrix.shape[1]
-    extra["Sigma estimator"] = sigma_text(sigma_reml)
+    extra["Sigma estimator"] = sigma_text(sigma_reml, "jml")
     if reg.sigma_at_zero:
         warnings_.append(
             "the residual standard deviation of ability around the scaling law is estimated at 0 "
@@ -228,12 +228,23 @@ def _latent_regression(x, theta, theta_var, full, ref, reml, min_models):
     return fit_latent_regression(x[keep], theta[keep], theta_var[keep], reml), keep
 
 
-def sigma_text(reml: bool) -> str:
-    """How sigma was estimated, for the summary's notes."""
+def sigma_text(reml: bool, method: str = "mml") -> str:
+    """How sigma was estimated, for the summary's notes.
+
+    Under JML the printed llf, AIC and BIC are the joint likelihood of abilities and questions,
+    which does not involve the formula (the latent regression is fitted to the estimated
+    abilities afterwards): they are the same for every scaling law, with REML or ML alike, so
+    the note points to the tests that do compare scaling laws instead of to ``reml=False``.
+    """
+    how = "REML-type (sigma^2 divided by M - P)" if reml else "maximum likelihood (sigma^2 divided by M)"
+    if method == "jml":
+        return (f"{how}; the llf, AIC and BIC are those of the joint likelihood of abilities and "
+                "questions, which does not depend on the formula: they cannot compare scaling laws "
+                "(reml=False does not change that) -- use irsl.anova or compare_lr_test")
     if reml:
-        return ("REML-type (sigma^2 divided by M - P); log-likelihoods of scaling laws with different "
-                "covariates are not comparable: refit with reml=False, or use compare_lr_test")
-    return "maximum likelihood (sigma^2 divided by M)"
+        return (f"{how}; log-likelihoods of scaling laws with different covariates are not "
+                "comparable: refit with reml=False, or use compare_lr_test")
+    return how
 
 
 def estimate_mml(kd, design, precision, irt, **kwargs) -> Estimates:
@@ -313,30 +324,38 @@ def _negative_variances_to_nan(cov: np.ndarray, values: np.ndarray, names: List[
     ]
 
 
-def _one_sided_questions(rd) -> List[str]:
+def _one_sided_questions(rd, fitted: Optional[np.ndarray] = None) -> List[str]:
     """Warning for questions every model fails (or passes): their difficulty is not identified.
 
     The likelihood of such a question increases without bound as its intercept runs to
     ``-inf`` (``+inf``); the fit stops at a bound with a huge standard error, which is no
-    estimate of anything.
+    estimate of anything. ``fitted`` (bool, shape (nobs,)) are the rows the estimator fitted
+    (default: the rows with a positive weight); under JML they leave out the all-extreme models,
+    which can make a question one-sided that is not one-sided in the data.
     """
-    side = _one_sided(rd)
+    side = _one_sided(rd, fitted)
+    hidden = fitted is not None and bool((rd.carries_weight & ~fitted).any())
     out = []
     for value, what in ((-1, "no model ever answers correctly"), (1, "every model always answers correctly")):
         hit = rd.item_labels[side == value]
         if len(hit):
+            where = (" among the models the fit uses (the rows of models whose responses are all extreme "
+                     "are left out of the likelihood)") if hidden else ""
             out.append(
-                f"{len(hit)} question(s) where {what} (e.g. {list(hit[:5])}): their difficulty is not "
+                f"{len(hit)} question(s) where {what}{where} (e.g. {list(hit[:5])}): their difficulty is not "
                 "identified (the estimate stops at a bound with a huge standard error); drop them "
                 "before fitting -- they carry no information about the models"
             )
     return out
 
 
-def _one_sided(rd) -> np.ndarray:
-    """Per question: +1 when every model always answers it correctly, -1 when none ever does, else
-    0 (shape (N,), int)."""
-    return one_sided(rd.item, response_extremes(rd.family.name, rd.y, rd.trials), rd.carries_weight, rd.n_items)
+def _one_sided(rd, fitted: Optional[np.ndarray] = None) -> np.ndarray:
+    """Per question: +1 when every model always answers it correctly, -1 when none ever does, else 0.
+
+    Over the rows ``fitted`` (bool, shape (nobs,); default: the weighted rows); shape (N,), int.
+    """
+    rows = rd.carries_weight if fitted is None else np.asarray(fitted, bool)
+    return one_sided(rd.item, response_extremes(rd.family.name, rd.y, rd.trials), rows, rd.n_items)
 
 
 def _flat_questions(rd, fitted: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -356,6 +375,48 @@ def _flat_questions(rd, fitted: np.ndarray, candidates: np.ndarray) -> np.ndarra
     mean = np.bincount(item, weights=rate, minlength=rd.n_items) / np.maximum(n, 1)
     dev = np.bincount(item, weights=(rate - mean[item]) ** 2, minlength=rd.n_items)
     return (n >= 2) & (dev <= n * 1e-20)
+
+
+def _decreasing_questions(rd, fitted: np.ndarray, theta: np.ndarray, candidates: np.ndarray,
+                          alpha: float = 0.05):
+    """Questions whose responses fall significantly as ability rises.
+
+    Pearson correlation of each question's observed rate with its models' abilities over the
+    ``fitted`` rows (bool, shape (nobs,)); significant by Fisher's z, ``atanh(r) sqrt(n - 3)``,
+    beyond the one-sided Bonferroni level ``alpha / N`` over the N questions, so that clean data
+    with weakly discriminating questions raises no warning. Only ``candidates`` (bool, shape (N,))
+    are flagged.
+
+    Returns
+    -------
+    (ndarray of bool, ndarray of float), shape (N,) each
+        The flagged questions and every question's correlation (NaN where undefined: fewer than
+        four models, or responses or abilities without spread).
+    """
+    from scipy.stats import norm
+
+    n_items = rd.n_items
+    item = rd.item[fitted]
+    rate = rd.y[fitted] / rd.trials[fitted] if rd.family.uses_counts else rd.y[fitted]
+    th = np.asarray(theta, float)[rd.model[fitted]]
+    ok = np.isfinite(th) & np.isfinite(rate)
+    item, rate, th = item[ok], rate[ok], th[ok]
+    n = np.bincount(item, minlength=n_items).astype(float)
+    safe = np.maximum(n, 1.0)
+    # centred sums (two passes: no cancellation of large means)
+    dr = rate - (np.bincount(item, weights=rate, minlength=n_items) / safe)[item]
+    dt = th - (np.bincount(item, weights=th, minlength=n_items) / safe)[item]
+    srt = np.bincount(item, weights=dr * dt, minlength=n_items)
+    srr = np.bincount(item, weights=dr * dr, minlength=n_items)
+    stt = np.bincount(item, weights=dt * dt, minlength=n_items)
+    defined = (n >= 4) & (srr > 0) & (stt > 0)
+    r = np.full(n_items, np.nan)
+    r[defined] = np.clip(srt[defined] / np.sqrt(srr[defined] * stt[defined]), -1.0, 1.0)
+    z = np.full(n_items, np.nan)
+    z[defined] = np.arctanh(np.clip(r[defined], -1 + 1e-15, 1 - 1e-15)) * np.sqrt(n[defined] - 3)
+    crit = norm.isf(alpha / max(n_items, 1))
+    flagged = defined & candidates & (np.where(defined, z, 0.0) < -crit)
+    return flagged, r
 
 
 def _fitted_rows(est: Estimates, rd) -> np.ndarray:
@@ -452,12 +513,8 @@ def assemble_results(
             warnings_.append(
                 "the information matrix is singular for some parameters: their standard errors are NaN"
             )
-    cond = _condition_number(p_cov, ident.n_determined)
-    if cond > 1e12 and np.all(np.isfinite(np.diag(p_cov))) and not any("cluster-robust" in w for w in warnings_):
-        warnings_.append(
-            f"the covariance of the scaling-law parameters is ill-conditioned (condition number "
-            f"{cond:.1e}); the covariates may be nearly collinear — consider center() or scaling them"
-        )
+    if np.all(np.isfinite(np.diag(p_cov))) and not any("cluster-robust" in w for w in warnings_):
+        warnings_ += _covariance_warnings(p_cov, _determined_directions(ident, values, len(p_names)), p_names)
     items = _item_table(est, loc, scale, rd, precision, irt, fitted)
     # models answering each question in the likelihood: (model, question) pairs are unique
     answered = items["n"].to_numpy()
@@ -492,7 +549,7 @@ def assemble_results(
                 "not identified by the data (set by the start and the discrimination prior) -- drop "
                 "them or use irt='1pl'"
             )
-    warnings_ += _one_sided_questions(rd)
+    warnings_ += _one_sided_questions(rd, fitted)
     joint = None if est.joint_cov is None else _joint_on_scale(est, loc, scale, rd, precision)
     # questions whose responses are the same for every model (not at an extreme: those are the
     # one-sided questions above) say nothing about ability: a = 0 up to rounding, phi unbounded.
@@ -506,7 +563,7 @@ def assemble_results(
         candidates |= est.gamma >= LOG_PHI_BOUNDS[1] - 1e-6
     flat = _flat_questions(rd, fitted, candidates)
     if flat.any():
-        flat &= _one_sided(rd) == 0
+        flat &= _one_sided(rd, fitted) == 0
     if flat.any():
         consequences = (["their discrimination is 0"] if irt == "2pl" else []) + (
             ["their precision has no finite estimate"] if precision.per_item else [])
@@ -530,6 +587,21 @@ def assemble_results(
                 f"errors below 0 (e.g. {shown}): a higher ability predicts a lower score on them — "
                 "check their answer keys"
             )
+        if a_prior.active:
+            # the log-normal prior keeps every a_j > 0, so a question whose answer key is reversed
+            # comes out with a small positive a (and a low precision) and the check above never
+            # fires; its responses still fall with the abilities
+            reversed_, r = _decreasing_questions(rd, fitted, est.theta, ~neg & ~flat)
+            if reversed_.any():
+                shown = {lab: round(float(v), 2)
+                         for lab, v in zip(items.index[reversed_][:5], r[reversed_][:5])}
+                warnings_.append(
+                    f"{int(reversed_.sum())} question(s) get lower scores from models of higher ability "
+                    f"(correlation of their responses with the abilities: {shown}), significantly "
+                    "below 0, while the discrimination prior keeps every discrimination positive: "
+                    "check their answer keys, and fit without discrimination_prior to see the sign "
+                    "of their discrimination"
+                )
     if irt == "2pl" and (np.abs(est.a) >= A_BOUND * 0.999).any():
         top = items.index[np.abs(est.a) >= A_BOUND * 0.999]
         warnings_.append(
@@ -717,22 +789,147 @@ def _safe_sqrt(v) -> np.ndarray:
     return out
 
 
-def _condition_number(cov: np.ndarray, n_determined: int) -> float:
-    """Condition number of a covariance's correlation matrix, ignoring the ``n_determined``
-    directions that the identification fixes (e.g. under the population convention the intercept
-    and sigma are functions of the slopes, so the covariance is singular along two directions)."""
-    if not np.all(np.isfinite(cov)) or cov.shape[0] == 0:
-        return np.inf if cov.shape[0] else 1.0
+def _determined_directions(ident: Identification, values: np.ndarray, n_params: int) -> np.ndarray:
+    """Gradients of the constraints the identification imposes on the reported parameters.
+
+    Parameters
+    ----------
+    ident : Identification
+    values : ndarray, shape (P+1,)
+        Reported ``(beta*, sigma*)``.
+    n_params : int
+        Length of the reported parameter vector (``P + 1`` plus any precision globals, which no
+        constraint involves).
+
+    Returns
+    -------
+    ndarray, shape (n_determined, n_params)
+        Rows ``g`` with ``g' cov g = 0`` for every covariance the identification's map produces:
+        population, the gradients of ``mean_i(x_i' beta*) = 0`` and (2PL)
+        ``var_i(x_i' beta*) + sigma*^2 = 1``; regression, the fixed intercept and (2PL) sigma.
+    """
+    p = len(values) - 1
+    rows = []
+    if ident.convention == "population":
+        g = np.zeros(n_params)
+        g[:p] = ident.x.mean(axis=0)
+        rows.append(g)
+        if ident.irt == "2pl":
+            fitted = ident.x @ values[:p]
+            g = np.zeros(n_params)
+            g[:p] = 2.0 * (fitted - fitted.mean()) @ ident.x / len(fitted)
+            g[p] = 2.0 * values[p]
+            rows.append(g)
+    else:
+        for i in np.flatnonzero(~ident.free_mask(p)):
+            g = np.zeros(n_params)
+            g[i] = 1.0
+            rows.append(g)
+    return np.array(rows).reshape(len(rows), n_params)
+
+
+def _free_spectrum(cov: np.ndarray, determined: np.ndarray):
+    """Eigen-decomposition of a correlation matrix on the directions the identification leaves free.
+
+    The covariance of the reported parameters is singular by construction along ``determined``
+    (e.g. population 2PL: the intercept and sigma are functions of the slopes). Those directions
+    are projected out by what they are, not picked as the smallest eigenvalues: when the matrix is
+    not positive semi-definite (eigenvalues -2e-6, 3e-8, 1, 3 for two collinear covariates), the
+    smallest in magnitude was the collinear direction, and dropping it hid the collinearity.
+
+    Parameters
+    ----------
+    cov : ndarray, shape (K, K)
+        Finite covariance.
+    determined : ndarray, shape (n_determined, K)
+        See :func:`_determined_directions`.
+
+    Returns
+    -------
+    (ndarray, ndarray, float)
+        Eigenvalues in ascending order (r,), eigenvectors (K, r) in correlation coordinates (zero
+        rows for parameters with zero variance), and the rounding level of the matrix: the largest
+        ``|u' corr u|`` over the unit determined directions ``u``, which are exactly 0 in exact
+        arithmetic.
+    """
+    k = cov.shape[0]
     sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    keep = sd > 1e-12 * max(sd.max(), 1e-300)
-    if keep.sum() <= 1:
-        return 1.0
-    # parameters with zero variance are among the determined ones
-    n_determined = max(n_determined - int((~keep).sum()), 0)
+    keep = sd > 1e-12 * max(sd.max(), 1e-300) if k else np.zeros(0, bool)
+    if keep.sum() == 0:
+        return np.zeros(0), np.zeros((k, 0)), 0.0
     corr = cov[np.ix_(keep, keep)] / np.outer(sd[keep], sd[keep])
-    vals = np.sort(np.linalg.eigvalsh(corr))[::-1]
-    vals = vals[: max(len(vals) - n_determined, 1)]
-    return float(vals[0] / max(vals[-1], 1e-300))
+    # a null direction g of cov is D g in correlation coordinates (g' cov g = (D g)' corr (D g));
+    # parameters with zero variance (fixed ones) are dropped already, and with them their rows
+    u = np.asarray(determined, float).reshape(-1, k)[:, keep] * sd[keep]
+    norms = np.linalg.norm(u, axis=1)
+    u = u[norms > 0] / norms[norms > 0, None]
+    noise = float(np.max(np.abs(np.einsum("ij,jk,ik->i", u, corr, u)))) if len(u) else 0.0
+    # an orthonormal basis of the complement of the determined directions
+    _, s, vt = np.linalg.svd(np.vstack([u, np.zeros((1, int(keep.sum())))]), full_matrices=True)
+    rank = int(np.sum(s > 1e-10 * max(s.max(initial=0.0), 1e-300)))
+    basis = vt[rank:].T
+    if basis.shape[1] == 0:
+        return np.zeros(0), np.zeros((k, 0)), noise
+    vals, vecs = np.linalg.eigh(basis.T @ corr @ basis)
+    full = np.zeros((k, len(vals)))
+    full[keep] = basis @ vecs
+    return vals, full, noise
+
+
+def _condition_number(cov: np.ndarray, determined: np.ndarray) -> float:
+    """Condition number of a covariance's correlation matrix on the free directions.
+
+    The directions the identification determines (``determined``: see
+    :func:`_determined_directions`) are projected out; ``inf`` when the matrix is singular or
+    indefinite on the rest (a free eigenvalue not above the matrix's rounding level).
+    """
+    if cov.shape[0] == 0:
+        return 1.0
+    if not np.all(np.isfinite(cov)):
+        return np.inf
+    vals, _, noise = _free_spectrum(cov, determined)
+    if len(vals) <= 1:
+        return 1.0
+    if vals[0] <= 10.0 * noise:
+        return np.inf
+    return float(vals[-1] / max(vals[0], 1e-300))
+
+
+def _covariance_warnings(cov: np.ndarray, determined: np.ndarray, names: List[str]) -> List[str]:
+    """Warnings for an indefinite or ill-conditioned covariance of the scaling-law parameters.
+
+    Only the directions the identification leaves free are checked, and the warnings name the
+    parameters involved. A negative eigenvalue beyond the matrix's rounding level (see
+    :func:`_free_spectrum`) is reported in its own right: every variance on the diagonal can be
+    positive while a combination of the parameters has a negative variance, and their standard
+    errors are then not reliable.
+    """
+    if cov.shape[0] == 0 or not np.all(np.isfinite(cov)):
+        return []
+    vals, vecs, noise = _free_spectrum(cov, determined)
+    if len(vals) == 0:
+        return []
+    tol = max(10.0 * noise, 1e-14 * abs(vals[-1]))
+    # the parameters that carry the weakest direction
+    load = np.abs(vecs[:, 0])
+    involved = [n for n, w in zip(names, load) if w >= 0.2 * load.max()]
+    if vals[0] < -tol:
+        return [
+            f"the covariance of the scaling-law parameters is not positive semi-definite: the "
+            f"combination of {involved} has a negative variance (eigenvalue {vals[0]:.1e} of their "
+            f"correlation matrix); their standard errors and intervals are not reliable — the "
+            "covariates may be (nearly) collinear: drop or combine them, or consider center() or "
+            "scaling them"
+        ]
+    cond = _condition_number(cov, determined) if len(vals) > 1 else 1.0
+    if cond > 1e12:
+        shown = "singular to working precision" if not np.isfinite(cond) else f"{cond:.1e}"
+        return [
+            f"the covariance of the scaling-law parameters is ill-conditioned (condition number "
+            f"{shown}, along a combination of {involved}); the covariates may be nearly collinear — "
+            "consider center() or scaling them"
+        ]
+    return []
 
 
 def _block_diag(a: np.ndarray, b: np.ndarray) -> np.ndarray:

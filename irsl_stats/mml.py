@@ -11,7 +11,10 @@ One EM iteration:
 2. the log-likelihood of every model at its ``n_quad`` nodes (one kernel grid pass) → marginal
    log-likelihood and posterior weights;
 3. M-step for the questions: one Newton step per question on the expected complete-data
-   log-likelihood (kernel weighted pass, the Fisher-identity gradient);
+   log-likelihood Q (kernel weighted pass, the Fisher-identity gradient), re-solved with the
+   coordinates it clipped held at their bound, and halved per question while it lowers Q (one
+   more grid pass to check the total; :func:`_safeguarded_item_update`), so the marginal
+   log-likelihood at this E-step's nodes cannot fall (a generalised EM step);
 4. M-step for the latent regression: ``beta`` by least squares on the posterior means and
    ``sigma^2`` from the posterior second moments (closed form), divided by ``M - P`` as REML does
    (so the reported marginal log-likelihood is that of the REML-type ``sigma``) except for a 2PL
@@ -42,7 +45,8 @@ from . import _kernel
 from .acceleration import EMStep, run_em
 from .formula import scaled_lstsq
 from .inference import _batched_inverse, global_precision_cov, item_column_index, item_columns
-from .jml import ItemState, JMLOptions, fit_jml, newton_item_update, within_bounds
+from .jml import (A_BOUND, D_BOUND, LOG_PHI_BOUNDS, ItemState, JMLOptions, _safe_newton, fit_jml,
+                  newton_item_update, within_bounds)
 from .precision import PrecisionModel
 from .priors import A_FLOOR, DiscriminationPrior
 
@@ -91,13 +95,24 @@ class _Posterior:
         return nodes, terms, marg
 
 
-def not_converged_text(label: str, max_iter: int, last_change: float) -> str:
+def not_converged_text(label: str, max_iter: int, last_change: float, n_falls: int = 0,
+                       n_judged: int = 0, climbing: bool = True) -> str:
     """The warning of an EM run that stopped at ``max_iter`` without converging.
 
     The change of the objective needs two iterations to compare: after one (``max_iter=1``)
     ``last_change`` is NaN, and the warning says it stopped after one iteration instead of
-    printing "last change nan".
+    printing "last change nan". An EM that is not climbing (``climbing=False``: the objective
+    fell on ``n_falls`` of its last ``n_judged`` steps, see :class:`irsl_stats.acceleration.EMRun`)
+    cycles, and more iterations do not help: the warning says so and points to the usual causes
+    instead of advising a larger ``max_iter``.
     """
+    if not climbing:
+        return (f"{label} did not converge in {max_iter} EM iterations: the EM is not climbing (the "
+                f"marginal log-likelihood fell on {n_falls} of its last {n_judged} EM steps: it cycles), "
+                "so a larger max_iter will not help; the estimates are those of the best iterate. This "
+                "happens when questions sit at a parameter bound or their responses separate the models "
+                "(see the warnings on bounds and separation): use discrimination_prior=1.0 (log-normal "
+                "prior on the discriminations), irt='1pl', or drop those questions")
     if np.isfinite(last_change):
         return (f"{label} did not converge in {max_iter} EM iterations (last change of the marginal "
                 f"log-likelihood {last_change:.2e}); increase max_iter")
@@ -178,6 +193,172 @@ def _scaled_change(before: ItemState, after: ItemState, h_item, cols, irt, per_i
     delta = np.column_stack(deltas)
     info = np.maximum(-np.einsum("nkk->nk", h_item[:, cols][:, :, cols]), 0.0)
     return float(np.max(np.abs(delta) * np.sqrt(info))) if delta.size else 0.0
+
+
+#: Halvings of a question's M-step before the question keeps its parameters (2^-8 of the step).
+_MAX_HALVINGS = 8
+
+
+def _item_matrix(items: ItemState, irt: str, per_item_s: bool) -> np.ndarray:
+    """The free per-question parameters as columns ``(a [2PL], d, log phi [per question])``."""
+    parts = ([items.a] if irt == "2pl" else []) + [items.d] + ([items.gamma] if per_item_s else [])
+    return np.column_stack([np.asarray(p_, float) for p_ in parts])
+
+
+def _from_item_matrix(mat: np.ndarray, template: ItemState, irt: str, per_item_s: bool) -> ItemState:
+    """Inverse of :func:`_item_matrix`; what the matrix does not hold (1PL ``a``, global
+    precision parameters) is taken from ``template``."""
+    k = 1 if irt == "2pl" else 0
+    return ItemState(mat[:, 0].copy() if irt == "2pl" else template.a, mat[:, k].copy(),
+                     mat[:, k + 1].copy() if per_item_s else template.gamma)
+
+
+def _item_bounds(irt: str, per_item_s: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the columns of :func:`_item_matrix` (those the Newton steps clip to)."""
+    lo = ([-A_BOUND] if irt == "2pl" else []) + [-D_BOUND] + ([LOG_PHI_BOUNDS[0]] if per_item_s else [])
+    hi = ([A_BOUND] if irt == "2pl" else []) + [D_BOUND] + ([LOG_PHI_BOUNDS[1]] if per_item_s else [])
+    return np.array(lo), np.array(hi)
+
+
+def _project_at_bounds(old: ItemState, new: ItemState, g_item, h_item, precision: PrecisionModel,
+                       irt: str, a_prior: DiscriminationPrior) -> ItemState:
+    """Re-solve the Newton step of the questions whose step stopped at a bound, with those
+    coordinates held at the bound (a projected Newton step).
+
+    :func:`irsl_stats.jml.newton_item_update` clips each coordinate on its own, so a question whose
+    discrimination runs into ``A_BOUND`` keeps the difficulty and precision steps that were solved
+    for the larger discrimination: on the Pythia MATH counts such a question lowered its expected
+    complete-data log-likelihood by 2.4 every other EM step, and the EM cycled instead of
+    converging. Here the free coordinates are re-solved given the clipped ones (the maximiser of
+    the same quadratic model on the face of the box).
+    """
+    per_item_s = precision.per_item
+    lo, hi = _item_bounds(irt, per_item_s)
+    x_old = _item_matrix(old, irt, per_item_s)
+    x_new = _item_matrix(new, irt, per_item_s)
+    active = (x_new <= lo) | (x_new >= hi)
+    rows = active.any(axis=1) & ~active.all(axis=1)
+    if not rows.any():
+        return new
+    cols = item_column_index(irt, precision)
+    g = g_item[:, cols].copy()
+    h = h_item[:, cols][:, :, cols].copy()
+    # the penalties of the M-step, as newton_item_update adds them
+    if per_item_s:
+        _, gp, hp = precision.prior_terms(old.gamma)
+        if gp is not None:
+            g[:, -1] += gp
+            h[:, -1, -1] += hp
+    if irt == "2pl" and a_prior.active:
+        g_prior, h_prior = a_prior.terms_a(old.a)
+        g[:, 0] += g_prior
+        h[:, 0, 0] += h_prior
+    x_out = x_new.copy()
+    patterns = {tuple(r_) for r_ in active[rows]}
+    for pattern in patterns:
+        act = np.array(pattern)
+        free = ~act
+        sel = rows & np.all(active == act, axis=1)
+        step_act = (x_new - x_old)[sel][:, act]
+        # gradient of the quadratic model at the clipped coordinates: g_F + H_FA s_A
+        g_free = g[sel][:, free] + np.einsum("kij,kj->ki", h[sel][:, free][:, :, act], step_act)
+        step, _ = _safe_newton(g_free, h[sel][:, free][:, :, free], 1.0)
+        x_out[np.ix_(sel, free)] = np.clip(x_old[sel][:, free] + step, lo[free], hi[free])
+    return _from_item_matrix(x_out, new, irt, per_item_s)
+
+
+def _posterior_item_values(kd, items: ItemState, precision: PrecisionModel, nodes, post,
+                           n_threads) -> np.ndarray:
+    """Each question's expected complete-data log-likelihood (N,) at fixed nodes and posterior
+    weights: the per-question terms of the M-step's objective (one pass per node)."""
+    log_phi = np.broadcast_to(precision.log_phi(items.gamma), (kd.n_items,))[kd.item]
+    a_obs, d_obs = items.a[kd.item], items.d[kd.item]
+    out = np.zeros(kd.n_items)
+    for k in range(nodes.shape[1]):
+        dens = _kernel.obs_derivatives(kd, a_obs * nodes[kd.model, k] + d_obs, log_phi,
+                                       n_threads=n_threads)[0]
+        wt = post[kd.model, k] if kd.weight is None else post[kd.model, k] * kd.weight
+        # the kernel passes skip zero-weight rows, whose density may be non-finite
+        with np.errstate(invalid="ignore", over="ignore"):
+            terms = np.where(wt > 0, wt * dens, 0.0)
+        out += np.bincount(kd.item, weights=terms, minlength=kd.n_items)
+    return out
+
+
+def _item_prior_values(items: ItemState, centre: ItemState, precision: PrecisionModel, irt: str,
+                       a_prior: DiscriminationPrior) -> np.ndarray:
+    """Each question's share (N,) of the shrinkage priors, their means held at ``centre``'s (the
+    priors centre on the mean, which couples the questions only through O(1/N) terms)."""
+    out = np.zeros(len(items.d))
+    if precision.per_item and precision.prior_scale:
+        g_ = np.asarray(items.gamma, float)
+        out -= (g_ - np.mean(centre.gamma)) ** 2 / (2.0 * precision.prior_scale**2)
+    if irt == "2pl" and a_prior.active:
+        log_a = np.log(np.maximum(items.a, A_FLOOR))
+        out -= (log_a - np.mean(np.log(np.maximum(centre.a, A_FLOOR)))) ** 2 / (2.0 * a_prior.scale**2)
+    return out
+
+
+def _safeguarded_item_update(kd, old: ItemState, new: ItemState, q_old: Optional[float], nodes, post,
+                             precision: PrecisionModel, irt: str, a_prior: DiscriminationPrior,
+                             n_threads) -> Tuple[ItemState, int]:
+    """The M-step's question parameters, with the step of every question whose expected
+    complete-data log-likelihood fell halved until it does not (a generalised EM step).
+
+    One Newton step per question does not always increase the M-step's objective Q (indefinite
+    curvature, a step cut at a bound); a Q that falls lets the observed log-likelihood fall, and
+    the EM cycles. Q is evaluated at the nodes and posterior weights of this E-step, so the
+    comparison is exact: with Q not lower, the marginal log-likelihood at these nodes is not lower
+    either. The total is checked first (one pass); the per-question values only when it fell.
+
+    Parameters
+    ----------
+    old, new : ItemState
+        The parameters of the E-step and those of the (projected) Newton step.
+    q_old : float or None
+        Q (without priors) at ``old``, as the M-step's weighted kernel pass returned it (None:
+        evaluated here, for a point the pass was not made at).
+
+    Returns
+    -------
+    (ItemState, int)
+        The accepted parameters and the number of questions whose step was shortened.
+    """
+    per_item_s = precision.per_item
+
+    def total(it: ItemState) -> float:
+        ll = _kernel.loglik_grid(kd, it.a[:, None], it.d, precision.log_phi(it.gamma), nodes[:, :, None],
+                                 n_threads=n_threads)
+        return float((post * ll).sum()) + precision.prior_terms(it.gamma)[0] + a_prior.value(it.a)
+
+    f_old = (total(old) if q_old is None
+             else q_old + precision.prior_terms(old.gamma)[0] + a_prior.value(old.a))
+    # summation-order rounding of Q, not a fall
+    tol = 1e-11 * max(1.0, abs(f_old))
+    if total(new) >= f_old - tol:
+        return new, 0
+    per_old = (_posterior_item_values(kd, old, precision, nodes, post, n_threads)
+               + _item_prior_values(old, old, precision, irt, a_prior))
+    tol_j = 1e-11 * np.maximum(1.0, np.abs(per_old))
+    x_old = _item_matrix(old, irt, per_item_s)
+    delta = _item_matrix(new, irt, per_item_s) - x_old
+    frac = np.ones(len(x_old))
+    cand = new
+    for halving in range(_MAX_HALVINGS + 1):
+        per_new = (_posterior_item_values(kd, cand, precision, nodes, post, n_threads)
+                   + _item_prior_values(cand, old, precision, irt, a_prior))
+        bad = per_new < per_old - tol_j
+        if not bad.any():
+            break
+        # old and new lie in the box, so every shortened step does too; after the last halving
+        # a question keeps its parameters
+        frac[bad] = 0.5 * frac[bad] if halving < _MAX_HALVINGS else 0.0
+        cand = _from_item_matrix(x_old + frac[:, None] * delta, new, irt, per_item_s)
+    if total(cand) < f_old - tol:
+        # the global precision parameters (or the priors' centres) moved Q down: keep the
+        # question parameters of this E-step, so Q does not fall
+        return old, len(frac)
+    return cand, int((frac < 1.0).sum())
 
 
 def _regression_derivatives(x, nodes, post, beta, sigma):
@@ -280,12 +461,22 @@ def fit_mml(
             return EMStep(-np.inf, llf, state, np.inf)
         post = np.exp(terms - marg[:, None])
         # M-step, questions
-        _, g_item, h_item = _kernel.accumulate_items_weighted(
+        q_old, g_item, h_item = _kernel.accumulate_items_weighted(
             kd, items.a[:, None], items.d, log_phi, nodes[:, :, None], post,
             information=information, n_threads=n_threads,
         )
         post_eval.n_passes += 1
         new_items, _ = newton_item_update(g_item, h_item, items, precision, irt, 1.0, a_prior)
+        new_items = _project_at_bounds(items, new_items, g_item, h_item, precision, irt, a_prior)
+        # the renormalisation (an exact reparametrisation) may have pushed a discrimination at
+        # the bound past A_BOUND; the M-step returns it to the box, and Q must not fall from that
+        # projected point (every step then stays in the box)
+        a_box = np.clip(items.a, -A_BOUND, A_BOUND)
+        in_box = bool(np.all(a_box == items.a))
+        new_items, _ = _safeguarded_item_update(
+            kd, items if in_box else ItemState(a_box, items.d, items.gamma), new_items,
+            q_old if in_box else None, nodes, post, precision, irt, a_prior, n_threads)
+        post_eval.n_passes += 1
         # M-step, latent regression (closed form)
         e_theta = (post * nodes).sum(1)
         e_theta2 = (post * nodes**2).sum(1)
@@ -311,7 +502,8 @@ def fit_mml(
     items, beta, sigma, mode = run.state.items, run.state.beta, run.state.sigma, run.state.mode
     converged, it, history = run.converged, run.n_maps, run.history
     if not converged:
-        warnings_.append(not_converged_text("MML", max_iter, run.last_change))
+        warnings_.append(not_converged_text("MML", max_iter, run.last_change, run.n_falls, run.n_judged,
+                                            run.climbing))
     # final posterior at the estimates
     log_phi = precision.log_phi(items.gamma)
     mean = x @ beta
