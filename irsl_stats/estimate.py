@@ -19,7 +19,7 @@ from .formula import LatentDesign
 from .identification import Identification, describe as describe_identification
 from .inference import DENSE_LIMIT, conditional_ses, joint_covariance
 from .jml import A_BOUND, LOG_PHI_BOUNDS, THETA_BOUND, JMLOptions, fit_jml
-from .latent_regression import cluster_warnings, fit_latent_regression, sandwich
+from .latent_regression import SingularDesignError, cluster_warnings, fit_latent_regression, sandwich
 from .precision import PrecisionModel
 from .priors import DiscriminationPrior
 from .results import FitInfo, IRSLResults
@@ -133,7 +133,7 @@ def estimate_jml(
         n_usable = int(np.sum(np.isfinite(theta_var) & (theta_var > 0)))
         try:
             reg, keep = _latent_regression(design.matrix, theta, jc.theta_var, jc.full, ref, reml,
-                                           min(n_coef + 2, n_usable))
+                                           min(n_coef + 2, n_usable), names=design.column_names)
         except (np.linalg.LinAlgError, _TooFewAbilities) as exc:
             use_full = False
             detail = str(exc) if isinstance(exc, _TooFewAbilities) else "its GLS system is singular"
@@ -150,7 +150,11 @@ def estimate_jml(
             "abilities given the questions"
         )
         try:
-            reg, keep = _latent_regression(design.matrix, theta, theta_var, None, ref, reml, 1)
+            reg, keep = _latent_regression(design.matrix, theta, theta_var, None, ref, reml, 1,
+                                           names=design.column_names)
+        except SingularDesignError as exc:
+            # the models with a finite ability leave the design collinear: the message names the columns
+            raise ValueError(f"the latent regression cannot be fitted on the models with a finite ability: {exc}") from None
         except np.linalg.LinAlgError:
             usable = int(np.sum(np.isfinite(theta_var) & (theta_var > 0)))
             raise ValueError(
@@ -191,7 +195,7 @@ class _TooFewAbilities(ValueError):
     """Fewer models with a usable ability variance than the latent regression needs."""
 
 
-def _latent_regression(x, theta, theta_var, full, ref, reml, min_models):
+def _latent_regression(x, theta, theta_var, full, ref, reml, min_models, names=None):
     """The latent regression of the abilities with a finite, positive sampling variance.
 
     Parameters
@@ -205,6 +209,8 @@ def _latent_regression(x, theta, theta_var, full, ref, reml, min_models):
     reml : bool
     min_models : int
         Fewest models to fit on; fewer raises :class:`_TooFewAbilities`.
+    names : sequence of str, optional
+        Design column names, for the error when the models kept leave the design collinear.
 
     Returns
     -------
@@ -224,8 +230,8 @@ def _latent_regression(x, theta, theta_var, full, ref, reml, min_models):
         # identification fixes (the abilities' sum; for 2PL their spread), and a zero-variance
         # row the coefficients can fit exactly makes the likelihood unbounded as sigma -> 0
         # (REML's determinant term removes that; ML then uses the abilities' own variances)
-        return fit_latent_regression(x[keep], theta[keep], full[np.ix_(keep, keep)], reml), keep
-    return fit_latent_regression(x[keep], theta[keep], theta_var[keep], reml), keep
+        return fit_latent_regression(x[keep], theta[keep], full[np.ix_(keep, keep)], reml, names=names), keep
+    return fit_latent_regression(x[keep], theta[keep], theta_var[keep], reml, names=names), keep
 
 
 def sigma_text(reml: bool, method: str = "mml") -> str:
@@ -585,7 +591,8 @@ def assemble_results(
             warnings_.append(
                 f"{int(neg.sum())} question(s) have a negative discrimination more than two standard "
                 f"errors below 0 (e.g. {shown}): a higher ability predicts a lower score on them — "
-                "check their answer keys"
+                "check their answer keys (for aggregate scores or benchmark-level 'questions': the "
+                "benchmark may be near chance or measure something else; consider leaving it out)"
             )
         if a_prior.active:
             # the log-normal prior keeps every a_j > 0, so a question whose answer key is reversed

@@ -432,7 +432,7 @@ def fit_mml(
                                                      extreme_off_scale=False),
                  a_prior=a_prior)
     warnings_: List[str] = []
-    reg = fit_latent_regression(x, jf.theta, np.full(kd.n_models, 1e-4))
+    reg = fit_latent_regression(x, jf.theta, np.full(kd.n_models, 1e-4), names=design.column_names)
     z, w = gauss_hermite(n_quad)
     post_eval = _Posterior(kd, z, w, n_threads)
     n_passes = jf.n_passes

@@ -818,7 +818,8 @@ def fit_multidim(
             "separate the models almost perfectly and the likelihood has no finite maximum for them; "
             f"{a_prior.bound_advice(one_pl=pattern.kind == 'per_benchmark')}, or drop those questions")
     if not converged:
-        warnings_.append(not_converged_text(f"MML (D = {dims})", max_iter, change))
+        warnings_.append(not_converged_text(f"MML (D = {dims})", max_iter, change, run.n_falls, run.n_judged,
+                                            run.climbing))
     # final posterior at the estimates (after the rotation or sign change the quadrature is
     # simply re-placed)
     log_phi = precision.log_phi(items.gamma)

@@ -162,7 +162,8 @@ class MultidimResults(WaldInference):
             self.warnings.append(
                 f"{int(negative.sum())} question(s) have a negative loading more than two standard errors "
                 f"below 0 on their benchmark's ability (e.g. {shown}): a higher ability on that benchmark "
-                "predicts a lower score on them — check their answer keys")
+                "predicts a lower score on them — check their answer keys (for aggregate scores: the "
+                "benchmark may be near chance or measure something else)")
         for msg in self.warnings:
             warnings.warn(msg, IRSLWarning, stacklevel=3)
 

@@ -70,3 +70,21 @@ def test_sigma_negligible_against_measurement_error_is_at_the_boundary():
     t = x @ [0.2, 0.7] + e * np.sqrt(0.04 * (m - 2) / np.sum(e**2)) * (1 + 1e-9)
     fit = fit_latent_regression(x, t, v)
     assert fit.sigma_at_zero
+
+
+def test_latent_regression_on_a_collinear_subset_names_the_design_columns():
+    # the models kept by the regression (finite abilities) can leave a design collinear that is
+    # not collinear over all models: the error names the formula's columns, not "column 0"
+    from irsl_stats.estimate import _latent_regression
+    from irsl_stats.latent_regression import SingularDesignError
+
+    rng = np.random.default_rng(0)
+    m = 12
+    lc = rng.normal(size=m)
+    z = np.where(np.arange(m) < 10, 2.0 * lc, rng.normal(size=m))  # collinear on the first 10 only
+    x = np.column_stack([np.ones(m), lc, z])
+    theta = x @ np.array([0.1, 0.5, 0.2]) + rng.normal(scale=0.3, size=m)
+    var = np.where(np.arange(m) < 10, 0.01, np.inf)  # the last two models have no finite ability
+    with pytest.raises(SingularDesignError, match=r"'log\(compute\)'.*'z'|'z'.*'log\(compute\)'"):
+        _latent_regression(x, theta, var, None, np.ones(m, bool), True, 1,
+                           names=["Intercept", "log(compute)", "z"])
