@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 CHILD = r"""
 import json, sys, time, warnings
@@ -48,8 +49,9 @@ def run(env_extra: dict, args) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS")}
     env.update(env_extra)
+    # outside the source tree: from the repository root "-c" would import the uncompiled sources
     done = subprocess.run([sys.executable, "-c", CHILD, str(args.models), str(args.questions), str(args.repeats)],
-                          env=env, capture_output=True, text=True, check=True)
+                          env=env, capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
