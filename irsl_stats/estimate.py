@@ -133,7 +133,8 @@ def estimate_jml(
         n_usable = int(np.sum(np.isfinite(theta_var) & (theta_var > 0)))
         try:
             reg, keep = _latent_regression(design.matrix, theta, jc.theta_var, jc.full, ref, reml,
-                                           min(n_coef + 2, n_usable), names=design.column_names)
+                                           min(n_coef + 2, n_usable), names=design.column_names,
+                                           lowrank=jc.theta_lowrank)
         except (np.linalg.LinAlgError, _TooFewAbilities) as exc:
             use_full = False
             detail = str(exc) if isinstance(exc, _TooFewAbilities) else "its GLS system is singular"
@@ -152,16 +153,14 @@ def estimate_jml(
         try:
             reg, keep = _latent_regression(design.matrix, theta, theta_var, None, ref, reml, 1,
                                            names=design.column_names)
-        except SingularDesignError as exc:
-            # the models with a finite ability leave the design collinear: the message names the columns
-            raise ValueError(f"the latent regression cannot be fitted on the models with a finite ability: {exc}") from None
-        except np.linalg.LinAlgError:
+        except np.linalg.LinAlgError as exc:
             usable = int(np.sum(np.isfinite(theta_var) & (theta_var > 0)))
+            # a SingularDesignError names the columns the kept models leave collinear
+            detail = f" ({exc})" if isinstance(exc, SingularDesignError) else " (or their covariates are collinear)"
             raise ValueError(
                 f"the latent regression cannot be fitted: {usable} of {kd.n_models} models have an "
-                f"ability with a finite standard error, for a formula with {n_coef} coefficient(s) "
-                "(or their covariates are collinear); use a formula with fewer covariates, add models, "
-                "or use method='mml'"
+                f"ability with a finite standard error, for a formula with {n_coef} coefficient(s)"
+                f"{detail}; use a formula with fewer covariates, add models, or use method='mml'"
             ) from None
     bad_theta = ~(np.isfinite(theta_var) & (theta_var > 0))
     if bad_theta.any():
@@ -195,7 +194,7 @@ class _TooFewAbilities(ValueError):
     """Fewer models with a usable ability variance than the latent regression needs."""
 
 
-def _latent_regression(x, theta, theta_var, full, ref, reml, min_models, names=None):
+def _latent_regression(x, theta, theta_var, full, ref, reml, min_models, names=None, lowrank=None):
     """The latent regression of the abilities with a finite, positive sampling variance.
 
     Parameters
@@ -211,6 +210,11 @@ def _latent_regression(x, theta, theta_var, full, ref, reml, min_models, names=N
         Fewest models to fit on; fewer raises :class:`_TooFewAbilities`.
     names : sequence of str, optional
         Design column names, for the error when the models kept leave the design collinear.
+    lowrank : ThetaLowRank, optional
+        The leading block of ``full`` as diagonal plus low rank
+        (:attr:`~irsl_stats.inference.JointCovariance.theta_lowrank`): used instead of the dense
+        block when it covers exactly the models kept, so that the regression needs no (M, M)
+        factorisation.
 
     Returns
     -------
@@ -230,7 +234,11 @@ def _latent_regression(x, theta, theta_var, full, ref, reml, min_models, names=N
         # identification fixes (the abilities' sum; for 2PL their spread), and a zero-variance
         # row the coefficients can fit exactly makes the likelihood unbounded as sigma -> 0
         # (REML's determinant term removes that; ML then uses the abilities' own variances)
-        return fit_latent_regression(x[keep], theta[keep], full[np.ix_(keep, keep)], reml, names=names), keep
+        if lowrank is not None and np.array_equal(lowrank.models, np.flatnonzero(keep)):
+            v = lowrank
+        else:
+            v = full[np.ix_(keep, keep)]
+        return fit_latent_regression(x[keep], theta[keep], v, reml, names=names), keep
     return fit_latent_regression(x[keep], theta[keep], theta_var[keep], reml, names=names), keep
 
 
@@ -722,28 +730,76 @@ def _joint_on_scale(est: Estimates, loc: float, scale: float, rd, precision: Pre
     cols = est.item_cols
     k = len(cols)
     p = est.joint_cov.shape[0]
-    jac = np.zeros((p, p))
-    jac[np.arange(m), np.arange(m)] = 1.0 / scale
+    # the Jacobian is diagonal but for one entry per question (d* = d + a loc): kept as the
+    # diagonal and that entry, and applied by scalings (O(P^2), not two dense (P, P) products)
+    diag = np.ones(p)
+    diag[:m] = 1.0 / scale
     base = m + np.arange(n) * k
+    d_rows = a_cols = np.zeros(0, int)
     for c, name in enumerate(cols):
         if name == "a":
-            jac[base + c, base + c] = scale
-        elif name == "d":
-            jac[base + c, base + c] = 1.0
-            if "a" in cols:
-                jac[base + c, base + cols.index("a")] = loc
-        else:
-            jac[base + c, base + c] = 1.0
+            diag[base + c] = scale
+        elif name == "d" and "a" in cols:
+            d_rows, a_cols = base + c, base + cols.index("a")
     g0 = m + n * k
     # the global precision parameters in the covariates' units (see PrecisionModel.reported)
-    jac[np.arange(g0, p), np.arange(g0, p)] = (
-        1.0 if precision.z_scale is None else 1.0 / precision.z_scale[: p - g0])
+    if precision.z_scale is not None:
+        diag[g0:] = 1.0 / precision.z_scale[: p - g0]
     labels = [f"theta[{lab}]" for lab in rd.model_labels]
     labels += [f"{name}[{lab}]" for lab in rd.item_labels for name in cols]
     labels += list(precision.names)[: p - g0]
     # NaN rows (all-extreme models, unidentified questions) stay with the parameters that need them
-    cov = _map_covariance(jac, est.joint_cov, ~np.isfinite(np.diag(est.joint_cov)))
-    return pd.DataFrame(cov, index=labels, columns=labels)
+    cov = _map_covariance_sparse(diag, d_rows, a_cols, loc, est.joint_cov,
+                                 ~np.isfinite(np.diag(est.joint_cov)))
+    return pd.DataFrame(cov, index=labels, columns=labels, copy=False)
+
+
+def _map_covariance_sparse(diag: np.ndarray, rows: np.ndarray, cols: np.ndarray, value: float,
+                           base_cov: np.ndarray, undefined: np.ndarray) -> np.ndarray:
+    """:func:`_map_covariance` for the Jacobian ``diag(diag)`` plus ``value`` at ``(rows, cols)``.
+
+    Parameters
+    ----------
+    diag : ndarray, shape (K,)
+        Diagonal of the Jacobian (no zeros).
+    rows, cols : ndarray of int, shape (L,)
+        Off-diagonal entries ``J[rows[l], cols[l]] = value``; the ``rows`` are distinct and no
+        ``cols`` entry is among them (each mapped parameter adds one untouched parameter).
+    value : float
+    base_cov : ndarray, shape (K, K)
+    undefined : ndarray of bool, shape (K,)
+
+    Returns
+    -------
+    ndarray, shape (K, K)
+        ``J base_cov J'`` (same entries as the dense product up to rounding, in O(K^2)), NaN in
+        the rows and columns of the mapped parameters that involve an undefined one.
+    """
+    undefined = np.asarray(undefined, bool) | ~np.isfinite(np.diag(base_cov))
+    out = np.where(np.isfinite(base_cov), base_cov, 0.0) if undefined.any() else base_cov.copy()
+    out[undefined, :] = 0.0
+    out[:, undefined] = 0.0
+    # J C J' with J = diag(s) + V in two passes: the rows (J C: row r of V C is value * C[col]),
+    # then the columns ((J C) J': column r of X V' is value * X[:, col]). Each pass reads the
+    # cols' entries before scaling, and they are never among the rows, so in place is exact
+    shift = value != 0.0 and len(rows) > 0
+    if shift:
+        moved = value * out[cols, :]
+    out *= diag[:, None]
+    if shift:
+        out[rows, :] += moved
+        moved = value * out[:, cols]
+    out *= diag[None, :]
+    if shift:
+        out[:, rows] += moved
+    if undefined.any():
+        # a mapped parameter is undefined when it involves an undefined one (as _map_covariance)
+        affected = undefined.copy()
+        if shift:
+            affected[rows[undefined[cols]]] = True
+        out[affected, :] = np.nan
+        out[:, affected] = np.nan
+    return out
 
 
 def _map_covariance(jac: np.ndarray, base_cov: np.ndarray, undefined: np.ndarray) -> np.ndarray:

@@ -15,12 +15,13 @@ error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from scipy import linalg, optimize
 
 from .formula import collinearity_problem, column_scales, scaled_lstsq
+from .inference import ThetaLowRank
 
 __all__ = ["RegressionFit", "fit_latent_regression", "sandwich"]
 
@@ -132,8 +133,19 @@ def _derivatives(x, t, v, beta, sigma):
     return scores, h
 
 
-def _fit_correlated(x: np.ndarray, t: np.ndarray, cov: np.ndarray, reml: bool = True) -> RegressionFit:
-    """:func:`fit_latent_regression` with a full error covariance ``cov`` (M, M)."""
+def _fit_correlated(x: np.ndarray, t: np.ndarray, cov: Union[np.ndarray, ThetaLowRank],
+                    reml: bool = True) -> RegressionFit:
+    """:func:`fit_latent_regression` with a full error covariance ``cov`` (M, M, or ThetaLowRank).
+
+    Diagonal plus low rank (the abilities' block of the JML joint covariance), REML and more
+    models than coefficients: by Woodbury (:func:`_fit_lowrank`, O(M R^2) per value of sigma).
+    Otherwise in the eigenbasis of the dense matrix (one O(M^3) eigen-decomposition), where the
+    ML fit's Newton polish in (beta, sigma) stays a regression with independent errors.
+    """
+    if isinstance(cov, ThetaLowRank):
+        if reml and x.shape[0] > x.shape[1]:
+            return _fit_lowrank(x, t, cov.d, cov.y, cov.w)
+        cov = (cov.y @ cov.w) @ cov.y.T + np.diag(cov.d)
     lam, q = np.linalg.eigh(0.5 * (cov + cov.T))
     lam = np.maximum(lam, 0.0)
     rotated = _fit_independent(q.T @ x, q.T @ t, lam, reml)
@@ -238,7 +250,7 @@ def cluster_warnings(x: np.ndarray, groups: np.ndarray, names: List[str]) -> Lis
     return out
 
 
-def fit_latent_regression(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: bool = True,
+def fit_latent_regression(x: np.ndarray, t: np.ndarray, v: Union[np.ndarray, ThetaLowRank], reml: bool = True,
                           names: Optional[Sequence[str]] = None) -> RegressionFit:
     """Regression of ability estimates with known error (co)variances.
 
@@ -248,11 +260,13 @@ def fit_latent_regression(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: boo
         Design matrix.
     t : ndarray, shape (M,)
         Ability estimates.
-    v : ndarray, shape (M,) or (M, M)
+    v : ndarray, shape (M,) or (M, M), or ThetaLowRank
         Their sampling variances (>= 0), or their full sampling covariance. The full covariance
         carries the errors the abilities share because they are measured with the same estimated
         questions; the model is then ``t ~ N(x beta, sigma^2 I + V)``, fitted in the eigenbasis of
-        ``V`` where it is again a regression with independent errors.
+        ``V`` where it is again a regression with independent errors. Given as diagonal plus low
+        rank (:class:`~irsl_stats.inference.ThetaLowRank`, over the M models in order), the REML
+        fit works with that form instead (see :func:`_fit_lowrank`), without an (M, M) matrix.
     reml : bool
         Estimate ``sigma^2`` by restricted ML (default), which accounts for the P coefficients
         estimated alongside it: plain ML underestimates ``sigma^2`` by a factor ~(M-P)/M, which
@@ -270,7 +284,8 @@ def fit_latent_regression(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: boo
     """
     x = np.asarray(x, float)
     t = np.asarray(t, float)
-    v = np.asarray(v, float)
+    lowrank = v if isinstance(v, ThetaLowRank) else None
+    v = None if lowrank is not None else np.asarray(v, float)
     # the design on the models actually fitted (callers drop models without a usable ability, which
     # can leave a collinear design that the whole-table check in formula.py accepted)
     problem = collinearity_problem(x, names, "models")
@@ -278,6 +293,8 @@ def fit_latent_regression(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: boo
         raise SingularDesignError(f"the latent regression cannot be fitted on these {x.shape[0]} models: "
                                   f"{problem}")
     try:
+        if lowrank is not None:
+            return _fit_correlated(x, t, lowrank, reml)
         if v.ndim == 2:
             return _fit_correlated(x, t, v, reml)
         return _fit_independent(x, t, v, reml)
@@ -290,6 +307,175 @@ def fit_latent_regression(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: boo
             f"system ({e}): the covariates are (nearly) collinear once each model is weighted by its "
             "measurement precision; drop a term, or add models that vary in these covariates"
         ) from e
+
+
+def _score_root(score, log_s2: float, lo: float, hi: float):
+    """Refine Brent's optimum ``log_s2`` in ``[lo, hi]`` to the root of the (RE)ML ``score``.
+
+    Brackets the root around ``log_s2`` (widening by factors of 4) and solves it by ``brentq`` to
+    rounding. Returns ``(log_s2, at_lower)``; ``at_lower`` when the likelihood falls from
+    ``sigma^2 = exp(lo)`` upwards (``log_s2`` is then ``lo``).
+    """
+    a, b, step = max(log_s2 - 1e-3, lo), min(log_s2 + 1e-3, hi), 1e-3
+    score_a, score_b = score(a), score(b)
+    while (score_a > 0 and score_b > 0 and b < hi) or (score_a <= 0 and score_b <= 0 and a > lo):
+        step *= 4.0
+        if score_a <= 0 and a > lo:
+            a = max(log_s2 - step, lo)
+            score_a = score(a)
+        if score_b > 0 and b < hi:
+            b = min(log_s2 + step, hi)
+            score_b = score(b)
+    at_lower = score_a <= 0 and a <= lo  # the likelihood falls from sigma^2 = 1e-12 upwards
+    if at_lower:
+        log_s2 = lo
+    elif score_a > 0 and score_b <= 0:
+        log_s2 = float(optimize.brentq(score, a, b, xtol=1e-14, rtol=4 * np.finfo(float).eps))
+    return log_s2, at_lower
+
+
+class _LowRankSigma:
+    """``Sigma(s2) = s2 I + diag(d) + Y W Y'`` at one ``s2``, applied and inverted by Woodbury.
+
+    ``Sigma^-1 = A^-1 - A^-1 Y K^-1 W Y' A^-1`` with ``A = s2 I + diag(d)`` and
+    ``K = I + W Y' A^-1 Y``, and ``|Sigma| = |A| |K|`` (Sylvester): ``W`` may be indefinite or
+    singular (it carries the identification constraints), so it is never inverted. Building one
+    costs O(M R^2), applying it O(M R) per column.
+    """
+
+    def __init__(self, d: np.ndarray, y: np.ndarray, w: np.ndarray, s2: float, moments: int = 1):
+        self.a_inv = 1.0 / (s2 + d)
+        self.y = y
+        self.ya = y * self.a_inv[:, None]  # A^-1 Y
+        self.f = self.ya.T @ y  # Y' A^-1 Y
+        r = y.shape[1]
+        self.lu = linalg.lu_factor(np.eye(r) + w @ self.f)
+        self.w = w
+        # C = K^-1 W, so that Sigma^-1 = A^-1 - (A^-1 Y) C (A^-1 Y)'
+        self.c = linalg.lu_solve(self.lu, w)
+        self.f2 = self.ya.T @ self.ya if moments >= 2 else None  # Y' A^-2 Y
+
+    def solve(self, z: np.ndarray) -> np.ndarray:
+        """``Sigma^-1 z`` for z of shape (M,) or (M, c)."""
+        az = z * (self.a_inv if z.ndim == 1 else self.a_inv[:, None])
+        return az - self.ya @ (self.c @ (self.ya.T @ z))
+
+    def logdet(self) -> float:
+        """``log |Sigma|`` (positive definite, so ``|K| > 0``)."""
+        diag = np.diag(self.lu[0])
+        return float(-np.sum(np.log(self.a_inv)) + np.sum(np.log(np.abs(diag))))
+
+    def trace_inv(self) -> float:
+        """``tr Sigma^-1 = tr A^-1 - tr(C Y' A^-2 Y)``."""
+        return float(np.sum(self.a_inv) - np.sum(self.c * self.f2.T))
+
+    def diag_inv(self) -> np.ndarray:
+        """Diagonal of ``Sigma^-1``, shape (M,)."""
+        return self.a_inv - np.sum((self.ya @ self.c) * self.ya, axis=1)
+
+    def trace_inv2(self) -> float:
+        """``tr Sigma^-2 = ||A^-1 - U C U'||_F^2`` with ``U = A^-1 Y``: from ``U' A^-1 U``
+        (= Y' A^-3 Y) and ``U' U`` (= Y' A^-2 Y)."""
+        f3 = (self.ya * self.a_inv[:, None]).T @ self.ya
+        cu = self.c @ self.f2
+        return float(np.sum(self.a_inv**2) - 2.0 * np.sum(self.c * f3.T) + np.sum(cu * cu.T))
+
+
+def _gls_lowrank(x, t, sig: _LowRankSigma):
+    """GLS through the scaled normal equations: ``(beta, Sigma^-1 X, chol factor, scale)``.
+
+    Raises :class:`numpy.linalg.LinAlgError` when the weighted design is singular, by the same
+    criterion as :func:`_weighted_qr` (the Cholesky factor of ``X~' Sigma^-1 X~`` is the ``R``
+    of the QR of ``Sigma^-1/2 X~`` up to signs).
+    """
+    scale = column_scales(x)
+    xs = x / scale
+    sx = sig.solve(xs)
+    info = xs.T @ sx
+    chol = np.linalg.cholesky(0.5 * (info + info.T))
+    diag = np.diag(chol)
+    if diag.size and not diag.min() > np.finfo(float).eps * x.shape[0] * diag.max():
+        raise np.linalg.LinAlgError("the weighted latent-regression design is singular")
+    beta = linalg.cho_solve((chol, True), sx.T @ t) / scale
+    return beta, sx, chol, scale
+
+
+def _fit_lowrank(x: np.ndarray, t: np.ndarray, d: np.ndarray, y: np.ndarray, w: np.ndarray) -> RegressionFit:
+    """:func:`fit_latent_regression` (REML) with the error covariance ``diag(d) + Y W Y'``.
+
+    The same estimates as the eigenbasis of :func:`_fit_correlated` (the REML objective and its
+    score in ``log sigma^2`` are the same functions, evaluated by Woodbury: O(M R^2) per value
+    of sigma instead of one O(M^3) eigen-decomposition), with the same search for sigma as
+    :func:`_fit_independent`. The boundary test "sigma^2 below 1e-8 of the median sampling
+    variance" uses the abilities' own variances (the diagonal) rather than the eigenvalues.
+    """
+    m, p = x.shape
+
+    def profile(log_s2, moments=1):
+        sig = _LowRankSigma(d, y, w, float(np.exp(log_s2)), moments)
+        beta, sx, chol, _ = _gls_lowrank(x, t, sig)
+        return sig, beta, sx, chol
+
+    def negobj(log_s2):
+        sig, beta, _, chol = profile(log_s2)
+        res = t - x @ beta
+        value = -0.5 * (m * np.log(2 * np.pi) + sig.logdet() + float(res @ sig.solve(res)))
+        return -(value - float(np.sum(np.log(np.abs(np.diag(chol))))))
+
+    def score(log_s2):
+        sig, beta, sx, chol = profile(log_s2, 2)
+        s_inv_r = sig.solve(t - x @ beta)
+        # tr P = tr Sigma^-1 - tr((X'S^-1X)^-1 X'S^-2 X), on the scaled design
+        lev = linalg.cho_solve((chol, True), sx.T @ sx)
+        trace = sig.trace_inv() - float(np.trace(lev))
+        return 0.5 * float(np.exp(log_s2)) * (float(s_inv_r @ s_inv_r) - trace)
+
+    def trace_pp(s2):
+        sig, _, sx, chol = profile(np.log(s2), 2)
+        # tr(PP) = tr S^-2 - 2 tr(G^-1 X'S^-3 X) + tr((G^-1 X'S^-2 X)^2), G = X'S^-1X
+        g_x2 = linalg.cho_solve((chol, True), sx.T @ sx)
+        g_x3 = linalg.cho_solve((chol, True), sx.T @ sig.solve(sx))
+        return sig.trace_inv2() - 2.0 * float(np.trace(g_x3)) + float(np.sum(g_x2 * g_x2.T))
+
+    beta_ols = scaled_lstsq(x, t)
+    resid_var = float(np.sum((t - x @ beta_ols) ** 2)) / (m - p)
+    hi = np.log(max(resid_var, 1e-8) * 10 + 1e-8)
+    lo = np.log(1e-12)
+    res = optimize.minimize_scalar(negobj, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
+    log_s2 = float(res.x)
+    log_s2, at_lower = _score_root(score, log_s2, lo, hi)
+    sigma = float(np.exp(0.5 * log_s2))
+    sig, beta, sx, chol = profile(log_s2, 2)
+    # the abilities' own sampling variances: the diagonal of diag(d) + Y W Y'
+    v_diag = d + np.sum((y @ w) * y, axis=1)
+    typical_v = float(np.median(v_diag)) if np.any(v_diag > 0) else 0.0
+    tr_pp = trace_pp(sigma**2)
+    se_s2 = float(np.sqrt(2.0 / tr_pp)) if tr_pp > 0 else np.inf
+    sigma_at_zero = at_lower or sigma**2 < 1e-8 * typical_v or sigma**2 < 1e-4 * se_s2
+    res_ = t - x @ beta
+    s_inv_r = sig.solve(res_)
+    s_inv_diag = sig.diag_inv()
+    scores = np.column_stack([x * s_inv_r[:, None], sigma * (s_inv_r**2 - s_inv_diag)])
+    # the observed Hessian in (beta, sigma), as _derivatives gives it in the eigenbasis
+    sx_raw = sig.solve(x)
+    s2r = sig.solve(s_inv_r)
+    h = np.empty((p + 1, p + 1))
+    h[:p, :p] = -(x.T @ sx_raw)
+    h[:p, p] = h[p, :p] = -(2 * sigma * (x.T @ s2r))
+    h[p, p] = float(s_inv_r @ s_inv_r - sig.trace_inv()
+                    + 2 * sigma**2 * (sig.trace_inv2() - 2 * float(s_inv_r @ s2r)))
+    # (X'S^-1X)^-1 from the Cholesky factor of the scaled system, unscaled
+    _, _, chol, scale = _gls_lowrank(x, t, sig)
+    l_inv = linalg.solve_triangular(chol, np.eye(p), lower=True)
+    cov_beta = (l_inv.T @ l_inv) / np.outer(scale, scale)
+    cov = np.full((p + 1, p + 1), np.nan)
+    cov[:p, :p] = cov_beta
+    if not sigma_at_zero:
+        cov[:p, p] = cov[p, :p] = 0.0
+        cov[p, p] = 1.0 / (2 * sigma**2 * tr_pp)  # var(sigma) = var(sigma^2) / (4 sigma^2)
+    loglik = -0.5 * (m * np.log(2 * np.pi) + sig.logdet() + float(res_ @ s_inv_r))
+    return RegressionFit(beta=beta, sigma=sigma, cov=cov, scores=scores, hessian=h, loglik=loglik,
+                         sigma_at_zero=sigma_at_zero)
 
 
 def _fit_independent(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: bool) -> RegressionFit:
@@ -321,22 +507,7 @@ def _fit_independent(x: np.ndarray, t: np.ndarray, v: np.ndarray, reml: bool) ->
     # optimum is then refined as the root of the analytic score in log sigma^2, bracketed around
     # Brent's point, which brentq locates to rounding whatever the bracket.
     res = optimize.minimize_scalar(negobj, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
-    log_s2 = float(res.x)
-    a, b, step = max(log_s2 - 1e-3, lo), min(log_s2 + 1e-3, hi), 1e-3
-    score_a, score_b = score(a), score(b)
-    while (score_a > 0 and score_b > 0 and b < hi) or (score_a <= 0 and score_b <= 0 and a > lo):
-        step *= 4.0
-        if score_a <= 0 and a > lo:
-            a = max(log_s2 - step, lo)
-            score_a = score(a)
-        if score_b > 0 and b < hi:
-            b = min(log_s2 + step, hi)
-            score_b = score(b)
-    at_lower = score_a <= 0 and a <= lo  # the likelihood falls from sigma^2 = 1e-12 upwards
-    if at_lower:
-        log_s2 = lo
-    elif score_a > 0 and score_b <= 0:
-        log_s2 = float(optimize.brentq(score, a, b, xtol=1e-14, rtol=4 * np.finfo(float).eps))
+    log_s2, at_lower = _score_root(score, float(res.x), lo, hi)
     sigma = float(np.exp(0.5 * log_s2))
     beta = _gls(x, t, 1.0 / (sigma**2 + v))
     # sigma on the boundary: the score at the lower bound is not positive, or sigma^2 is
