@@ -448,6 +448,29 @@ def _set_aside_missing_se(s, labels, what: str, column: str):
     return np.where(missing, 0.0, s), missing
 
 
+def read_bank_text(path) -> str:
+    """The text of a bank file, or an :class:`ItemBankFormatError` when it is not UTF-8 text.
+
+    Read as bytes and decoded here: opened as text, a binary file raised a bare
+    ``UnicodeDecodeError`` that did not say the file is no bank. Shared by
+    :meth:`ItemBank.load` and :meth:`MultidimBank.load <irsl_stats.crossbench.MultidimBank.load>`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    str
+    """
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ItemBankFormatError(f"{os.fspath(path)!r} is not UTF-8 text; not an item-bank file") from None
+
+
 def _label_stream_key(label) -> int:
     """A 128-bit key of a model label, the same in every call, process and platform.
 
@@ -1039,13 +1062,7 @@ class ItemBank:
         >>> bank.save("bank.json")                   # doctest: +SKIP
         >>> bank = irsl.ItemBank.load("bank.json")   # doctest: +SKIP
         """
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ItemBankFormatError(f"{os.fspath(path)!r} is not UTF-8 text; not an item-bank file") from None
-        return cls.from_json(text, source=repr(os.fspath(path)))
+        return cls.from_json(read_bank_text(path), source=repr(os.fspath(path)))
 
     @classmethod
     def _from_payload(cls, p: dict) -> "ItemBank":

@@ -318,17 +318,9 @@ class MultidimBank:
         """
         import os
 
-        from .bank import ItemBankFormatError
+        from .bank import read_bank_text
 
-        # read as bytes and decoded here, as ItemBank.load: a binary file raised a bare
-        # UnicodeDecodeError that did not say the file is no bank
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ItemBankFormatError(f"{os.fspath(path)!r} is not UTF-8 text; not an item-bank file") from None
-        return cls.from_json(text, source=f"file {os.fspath(path)!r}")
+        return cls.from_json(read_bank_text(path), source=f"file {os.fspath(path)!r}")
 
     # ------------------------------------------------------------------ helpers
     @property

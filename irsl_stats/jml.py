@@ -313,6 +313,46 @@ def within_bounds(a: np.ndarray, d: np.ndarray, gamma: np.ndarray, per_item_prec
             np.clip(gamma, *LOG_PHI_BOUNDS) if per_item_precision else gamma)
 
 
+def penalised_item_system(grad_item: np.ndarray, hess_item: np.ndarray, items: "ItemState",
+                          precision: PrecisionModel, irt: str,
+                          a_prior: Optional[DiscriminationPrior] = None) -> tuple:
+    """Gradient (N, k) and Hessian (N, k, k) of the questions' free parameters with the priors added.
+
+    The free columns (:func:`irsl_stats.inference.item_column_index`) of the kernel's item
+    gradient and Hessian, plus the precision prior's terms in ``log phi_j`` and, for a 2PL with
+    an active discrimination prior, its terms in ``a_j``, at ``items``: the system of a Newton
+    step of :func:`newton_item_update` and of the MML M-step's projected step.
+
+    Parameters
+    ----------
+    grad_item : ndarray, shape (N, 3)
+    hess_item : ndarray, shape (N, 3, 3)
+    items : ItemState
+    precision : PrecisionModel
+    irt : {"1pl", "2pl"}
+    a_prior : DiscriminationPrior, optional
+
+    Returns
+    -------
+    (ndarray, ndarray)
+    """
+    from .inference import item_column_index
+
+    cols = item_column_index(irt, precision)
+    g = grad_item[:, cols].copy()
+    h = hess_item[:, cols][:, :, cols].copy()
+    if precision.per_item:
+        _, gp, hp = precision.prior_terms(items.gamma)
+        if gp is not None:
+            g[:, -1] += gp
+            h[:, -1, -1] += hp
+    if irt == "2pl" and a_prior is not None and a_prior.active:
+        g_prior, h_prior = a_prior.terms_a(items.a)
+        g[:, 0] += g_prior
+        h[:, 0, 0] += h_prior
+    return g, h
+
+
 def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: ItemState,
                        precision: PrecisionModel, irt: str, max_step: float,
                        a_prior: Optional[DiscriminationPrior] = None):
@@ -334,26 +374,13 @@ def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: Item
         The updated, bounded question parameters and the largest block step in standard-error
         units.
     """
-    from .inference import item_column_index
-
-    cols = item_column_index(irt, precision)
     per_item_s = precision.per_item
-    g = grad_item[:, cols].copy()
-    h = hess_item[:, cols][:, :, cols].copy()
-    if per_item_s:
-        _, gp, hp = precision.prior_terms(items.gamma)
-        if gp is not None:
-            g[:, -1] += gp
-            h[:, -1, -1] += hp
+    # the prior's gradient and curvature in a: the step stays in a with the plain step limit
+    # (steps in log a, tried first, made the multidimensional EM oscillate on counts with
+    # thousands of samples per question, where the complete-data curvature in a is often of the
+    # wrong sign and the floored Newton step then runs to its limit)
+    g, h = penalised_item_system(grad_item, hess_item, items, precision, irt, a_prior)
     with_prior = irt == "2pl" and a_prior is not None and a_prior.active
-    if with_prior:
-        # the prior's gradient and curvature in a; the step stays in a with the plain step limit
-        # (steps in log a, tried first, made the multidimensional EM oscillate on counts with
-        # thousands of samples per question, where the complete-data curvature in a is often of
-        # the wrong sign and the floored Newton step then runs to its limit)
-        g_prior, h_prior = a_prior.terms_a(items.a)
-        g[:, 0] += g_prior
-        h[:, 0, 0] += h_prior
     step, scaled = _safe_newton(g, h, max_step)
     new = items.copy()
     k = 0

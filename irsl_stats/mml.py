@@ -46,7 +46,7 @@ from .acceleration import EMStep, run_em
 from .formula import scaled_lstsq
 from .inference import _batched_inverse, global_precision_cov, item_column_index, item_columns
 from .jml import (A_BOUND, D_BOUND, LOG_PHI_BOUNDS, ItemState, JMLOptions, _safe_newton, fit_jml,
-                  newton_item_update, within_bounds)
+                  newton_item_update, penalised_item_system, within_bounds)
 from .precision import PrecisionModel
 from .priors import A_FLOOR, DiscriminationPrior
 
@@ -240,19 +240,8 @@ def _project_at_bounds(old: ItemState, new: ItemState, g_item, h_item, precision
     rows = active.any(axis=1) & ~active.all(axis=1)
     if not rows.any():
         return new
-    cols = item_column_index(irt, precision)
-    g = g_item[:, cols].copy()
-    h = h_item[:, cols][:, :, cols].copy()
-    # the penalties of the M-step, as newton_item_update adds them
-    if per_item_s:
-        _, gp, hp = precision.prior_terms(old.gamma)
-        if gp is not None:
-            g[:, -1] += gp
-            h[:, -1, -1] += hp
-    if irt == "2pl" and a_prior.active:
-        g_prior, h_prior = a_prior.terms_a(old.a)
-        g[:, 0] += g_prior
-        h[:, 0, 0] += h_prior
+    # the penalised system of the M-step, as newton_item_update solves it
+    g, h = penalised_item_system(g_item, h_item, old, precision, irt, a_prior)
     x_out = x_new.copy()
     patterns = {tuple(r_) for r_ in active[rows]}
     for pattern in patterns:
