@@ -64,20 +64,35 @@ def _require_same_responses(full, restricted) -> None:
         raise ValueError("compare_lr_test needs results of irsl.fit (they carry their responses)")
     if a is b:
         return
-    same = (a.family.name == b.family.name and a.nobs == b.nobs
-            and a.model_labels.equals(b.model_labels) and a.item_labels.equals(b.item_labels))
-    if same:
-        same = all(
-            (u is None and v is None) or (u is not None and v is not None and np.array_equal(u, v))
-            for u, v in ((a.model, b.model), (a.item, b.item), (a.y, b.y), (a.trials, b.trials),
-                         (a.weights, b.weights))
-        )
-    if not same:
+    differs = _first_difference(a, b)
+    if differs:
         raise ValueError(
             "the two fits are not of the same responses (models, questions, family, responses and "
             f"weights must be identical): {a.nobs} responses of {a.n_models} models x {a.n_items} "
-            f"questions ({a.family.name}) vs {b.nobs} of {b.n_models} x {b.n_items} ({b.family.name})"
+            f"questions ({a.family.name}) vs {b.nobs} of {b.n_models} x {b.n_items} ({b.family.name}); "
+            f"{differs}"
         )
+
+
+def _first_difference(a, b) -> str:
+    """What first differs between two ResponseData ("" when they hold the same responses)."""
+    if a.family.name != b.family.name:
+        return f"the families differ ({a.family.name!r} vs {b.family.name!r})"
+    if not a.model_labels.equals(b.model_labels):
+        return "the models differ (their labels)"
+    if not a.item_labels.equals(b.item_labels):
+        return "the questions differ (their labels)"
+    if a.nobs != b.nobs:
+        return "the numbers of responses differ"
+    for name, u, v in (("which model answered", a.model, b.model), ("which question was answered", a.item, b.item),
+                       ("the responses", a.y, b.y), ("the trials", a.trials, b.trials),
+                       ("the weights", a.weights, b.weights)):
+        if (u is None) != (v is None):
+            return f"{name} differ (given for one fit only)"
+        if u is not None and not np.array_equal(u, v):
+            rows = np.flatnonzero(np.asarray(u) != np.asarray(v))[:5]
+            return f"{name} differ, first at response row(s) {rows.tolist()} (in model order)"
+    return ""
 
 
 def _require_same_options(full, restricted) -> None:
