@@ -8,7 +8,8 @@ standard error of such a parameter is proportional to the slopes' estimates and 
 near 0, where ``params -+ q bse`` collapses onto the estimate (95% intervals of ``sigma`` covered
 0.82 (MML) / 0.79 (JML) for a weak law). The interval here is instead the image of the slopes'
 Wald confidence ellipsoid ``{b : (b - b_hat)' C^+ (b - b_hat) <= q^2}`` under the map (``q`` the
-``1 - alpha/2`` normal quantile: a one-degree-of-freedom radius), ``[min g, max g]`` over it. It
+``1 - alpha/2`` quantile of the fit's reference distribution, Student's t or the normal: a
+one-degree-of-freedom radius), ``[min g, max g]`` over it. It
 agrees with the delta-method interval to first order when the gradient is not small, and stays
 honest near the singular point (it contains ``sigma = 1`` when the ellipsoid contains slope 0).
 

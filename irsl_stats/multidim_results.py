@@ -263,7 +263,8 @@ class MultidimResults(WaldInference):
         Parameters
         ----------
         q : float
-            Radius of the ellipsoid in standard errors (the ``1 - alpha/2`` normal quantile).
+            Radius of the ellipsoid in standard errors (the ``1 - alpha/2`` normal quantile:
+            multidimensional fits use normal theory).
 
         Returns
         -------

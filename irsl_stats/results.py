@@ -324,8 +324,9 @@ class WaldInference:
         Parameters
         ----------
         q : float
-            The ``1 - alpha/2`` normal quantile: the radius, in standard errors, of the slopes'
-            Wald ellipsoid whose image the interval is (see :mod:`irsl_stats.derived_interval`).
+            The ``1 - alpha/2`` quantile of the reference distribution (Student's t with the
+            inference degrees of freedom when ``use_t``, else the normal): the radius, in
+            standard errors, of the slopes' Wald ellipsoid whose image the interval is (see :mod:`irsl_stats.derived_interval`).
 
         Returns
         -------
@@ -633,7 +634,8 @@ class IRSLResults(WaldInference):
         Parameters
         ----------
         q : float
-            Radius of the ellipsoid in standard errors (the ``1 - alpha/2`` normal quantile).
+            Radius of the ellipsoid in standard errors (the ``1 - alpha/2`` quantile of t or the
+            normal, as :meth:`conf_int` uses).
 
         Returns
         -------

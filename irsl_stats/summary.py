@@ -135,7 +135,7 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         if res._sigma_from_slopes():
             notes.append("The interval of sigma is the range of sigma = sqrt(1 - var(x'beta)) (set by the "
                          "identification from the slopes) over the slopes' Wald confidence ellipsoid, not "
-                         "sigma -+ z se: its delta-method standard error vanishes with the slopes.")
+                         "sigma -+ q se: its delta-method standard error vanishes with the slopes.")
         else:
             notes.append("The interval of sigma is exp(log(sigma) -+ z se/sigma) (log scale, delta method).")
     notes += [
