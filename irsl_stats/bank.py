@@ -614,6 +614,12 @@ class ItemBank:
         (``boundary="squeeze"``: ``(y (n - 1) + 0.5) / n``, ``n`` = the number of rows of the
         calibration table, :attr:`ResponseData.squeeze_n <irsl_stats.ResponseData.squeeze_n>`);
         a finite number >= 1, or None when unknown (a bank built by hand).
+    converged : bool, optional
+        Whether the calibration's fit converged (None when unknown: a bank built by hand).
+        A bank of a fit that did not converge says so in its ``repr`` and warns when loaded.
+    calibration_warnings : sequence of str
+        The warnings of the calibration's fit (:attr:`IRSLResults.warnings`), kept with the
+        bank and saved with it, so that a loaded bank still tells what its fit reported.
 
     Attributes
     ----------
@@ -627,6 +633,10 @@ class ItemBank:
         As the parameter; set by :meth:`from_results` / :func:`calibrate` from the fit's data,
         kept by :meth:`subset` and saved with the bank. :meth:`score` and :meth:`adaptive`
         squeeze with it, so that new responses are squeezed exactly as the calibration's were.
+    converged : bool or None
+        As the parameter; set by :meth:`from_results`, kept by :meth:`subset`, saved.
+    calibration_warnings : tuple of str
+        As the parameter; set by :meth:`from_results`, kept by :meth:`subset`, saved.
 
     Examples
     --------
@@ -665,6 +675,8 @@ class ItemBank:
         population=(0.0, 1.0),
         prior: Optional[LatentPrior] = None,
         squeeze_n: Optional[float] = None,
+        converged: Optional[bool] = None,
+        calibration_warnings: Sequence[str] = (),
     ):
         self.family = get_family(family).name
         if irt not in ("1pl", "2pl"):
@@ -684,6 +696,13 @@ class ItemBank:
                             f"{type(prior).__name__}")
         self.prior = prior
         self.squeeze_n = _check_squeeze_n(squeeze_n, "None when unknown (the calibration's n)")
+        if converged is not None and not isinstance(converged, (bool, np.bool_)):
+            raise TypeError(f"converged must be True, False or None (unknown); got {converged!r}")
+        self.converged = None if converged is None else bool(converged)
+        if isinstance(calibration_warnings, str) or not all(isinstance(w, str) for w in calibration_warnings):
+            raise TypeError("calibration_warnings must be a sequence of str (the calibration fit's warnings); "
+                            f"got {calibration_warnings!r}")
+        self.calibration_warnings = tuple(calibration_warnings)
         self.items = self._canonical_items(items)
 
     def _canonical_items(self, items: pd.DataFrame) -> pd.DataFrame:
@@ -867,7 +886,8 @@ class ItemBank:
         # the fit's data squeezed (or would have squeezed) with this n: scoring must do the same
         squeeze_n = getattr(rd, "squeeze_n", None)
         return cls(items, family=fi.family, irt=fi.irt, identification=fi.identification,
-                   precision=fi.precision, population=population, prior=prior, squeeze_n=squeeze_n)
+                   precision=fi.precision, population=population, prior=prior, squeeze_n=squeeze_n,
+                   converged=fi.converged, calibration_warnings=list(res.warnings))
 
     # ------------------------------------------------------------------ basic surface
     @property
@@ -888,8 +908,9 @@ class ItemBank:
     def __repr__(self) -> str:
         nb = "" if self.benchmarks is None else f", {len(self.benchmarks)} benchmarks"
         pr = "" if self.prior is None else f", prior {self.prior.formula!r}"
+        nc = ", calibration NOT converged" if self.converged is False else ""
         return (f"<ItemBank {self.family} {self.irt.upper()}: {len(self)} questions{nb}, "
-                f"identification={self.identification!r}{pr}>")
+                f"identification={self.identification!r}{pr}{nc}>")
 
     def plot_items(self, **kw):
         """Item characteristic or information curves of the bank's questions.
@@ -976,6 +997,7 @@ class ItemBank:
             "population": {"mean": _enc_float(self.population[0]), "sd": _enc_float(self.population[1])},
             "prior": prior,
             "squeeze_n": None if self.squeeze_n is None else _enc_float(self.squeeze_n),
+            "calibration": {"converged": self.converged, "warnings": list(self.calibration_warnings)},
         }
 
     def to_json(self) -> str:
@@ -1028,6 +1050,12 @@ class ItemBank:
             (a ValueError) for text that is not JSON, another schema, a newer format version, a
             checksum mismatch or a malformed payload; the message says which.
         """
+        bank = cls._parse(text, source)
+        bank._warn_if_not_converged(stacklevel=3)
+        return bank
+
+    @classmethod
+    def _parse(cls, text: str, source: str) -> "ItemBank":
         payload = _unseal(text, source, SCHEMA, FORMAT_VERSION)
         try:
             return cls._from_payload(payload)
@@ -1062,7 +1090,9 @@ class ItemBank:
         >>> bank.save("bank.json")                   # doctest: +SKIP
         >>> bank = irsl.ItemBank.load("bank.json")   # doctest: +SKIP
         """
-        return cls.from_json(read_bank_text(path), source=repr(os.fspath(path)))
+        bank = cls._parse(read_bank_text(path), repr(os.fspath(path)))
+        bank._warn_if_not_converged(stacklevel=3)
+        return bank
 
     @classmethod
     def _from_payload(cls, p: dict) -> "ItemBank":
@@ -1106,9 +1136,29 @@ class ItemBank:
         pop = p["population"]
         # files written before squeeze_n was recorded lack it: unknown (scoring falls back)
         sq = p.get("squeeze_n")
+        # files written before the calibration's convergence was recorded lack it: unknown
+        cal = p.get("calibration") or {}
+        converged = cal.get("converged")
+        if converged is not None and not isinstance(converged, bool):
+            raise ItemBankFormatError(f"malformed payload: calibration.converged is {converged!r}, "
+                                      "not true, false or null")
         return cls(items, family=p["family"], irt=p["irt"], identification=p["identification"],
                    precision=p["precision"], population=(_dec_float(pop["mean"]), _dec_float(pop["sd"])),
-                   prior=prior, squeeze_n=None if sq is None else _dec_float(sq))
+                   prior=prior, squeeze_n=None if sq is None else _dec_float(sq), converged=converged,
+                   calibration_warnings=list(cal.get("warnings", [])))
+
+    def _warn_if_not_converged(self, stacklevel: int) -> None:
+        """Warn that the calibration of a loaded bank did not converge (its first warning says how)."""
+        if self.converged is not False:
+            return
+        said = [w for w in self.calibration_warnings if "converge" in w]
+        why = f": {said[0]}" if said else ""
+        warnings.warn(
+            f"this item bank comes from a calibration that did not converge{why}. Its question "
+            "parameters may be off the maximum: recalibrate (more iterations, or method='mml' / "
+            "a discrimination prior) before relying on its scores",
+            IRSLWarning, stacklevel=stacklevel,
+        )
 
     # ------------------------------------------------------------------ prior
     def prior_moments(self, models: Optional[pd.DataFrame], labels, model: str = "model"):
@@ -1660,7 +1710,8 @@ class ItemBank:
             raise ValueError(f"`questions` repeats {_fmt_labels(dup, limit=5)}: each question can be in a bank once")
         return ItemBank(self.items.iloc[pos], family=self.family, irt=self.irt,
                         identification=self.identification, precision=self.precision,
-                        population=self.population, prior=self.prior, squeeze_n=self.squeeze_n)
+                        population=self.population, prior=self.prior, squeeze_n=self.squeeze_n,
+                        converged=self.converged, calibration_warnings=self.calibration_warnings)
 
     def select(
         self, n: int, strategy: str = "stratified", by: Optional[str] = "benchmark", seed: Optional[int] = 0, theta=0.0,
