@@ -352,7 +352,8 @@ def _scoring_bank(bank: ItemBank, likelihood: str) -> ItemBank:
         else bank.items
     return ItemBank(items, family=likelihood, irt=bank.irt, identification=bank.identification,
                     precision=bank.precision if likelihood != "binomial" else "",
-                    population=bank.population, prior=bank.prior, squeeze_n=bank.squeeze_n)
+                    population=bank.population, prior=bank.prior, squeeze_n=bank.squeeze_n,
+                    converged=bank.converged, calibration_warnings=bank.calibration_warnings)
 
 
 def _conditional(bank: ItemBank, questions, c: np.ndarray, n: np.ndarray, theta: float,
