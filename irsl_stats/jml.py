@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -204,6 +204,22 @@ def extreme_direction(kd) -> np.ndarray:
     return one_sided(np.asarray(kd.model), pull, carries, kd.n_models)
 
 
+def runaway_questions(kd) -> np.ndarray:
+    """Questions whose every response that carries weight is at the same extreme (shape (N,), bool).
+
+    No model ever answers such a question correctly (or every model always does), so its
+    likelihood rises all the way to a difficulty of ``-+inf``: its Newton step never vanishes,
+    however converged the rest of the fit is, and :func:`fit_jml` judges convergence on the
+    other questions, as it does for all-extreme models (the fit warns about these questions).
+    """
+    from .scoring import one_sided, response_extremes
+
+    carries = np.ones(kd.nobs, bool) if kd.weight is None else np.asarray(kd.weight) > 0
+    pull = response_extremes(kd.family, np.asarray(kd.y, float),
+                             None if kd.trials is None else np.asarray(kd.trials, float))
+    return one_sided(np.asarray(kd.item), pull, carries, kd.n_items) != 0
+
+
 def _without_models(kd, drop: np.ndarray):
     """``kd`` with weight 0 on the rows of the models ``drop`` (shape (M,), bool).
 
@@ -281,6 +297,9 @@ class _Objective:
         self.information = information
         self.n_threads = n_threads
         self.n_passes = 0
+        # questions whose step never vanishes (:func:`runaway_questions`) do not stop convergence
+        runaway = runaway_questions(kd)
+        self.judged_items = None if not runaway.any() or runaway.all() else ~runaway
 
     def accumulate(self, theta, items: ItemState, *, model_blocks: bool, item_blocks: bool):
         self.n_passes += 1
@@ -302,7 +321,7 @@ class _Objective:
     def item_step(self, acc, items: ItemState, max_step: float):
         """Newton step for every question block (and the global precision parameters)."""
         return newton_item_update(acc.grad_item, acc.hess_item, items, self.precision, self.irt, max_step,
-                                  self.a_prior)
+                                  self.a_prior, judged=self.judged_items)
 
 
 def within_bounds(a: np.ndarray, d: np.ndarray, gamma: np.ndarray, per_item_precision: bool):
@@ -353,9 +372,80 @@ def penalised_item_system(grad_item: np.ndarray, hess_item: np.ndarray, items: "
     return g, h
 
 
+def _item_matrix(items: ItemState, irt: str, per_item_s: bool) -> np.ndarray:
+    """The free per-question parameters as columns ``(a [2PL], d, log phi [per question])``."""
+    parts = ([items.a] if irt == "2pl" else []) + [items.d] + ([items.gamma] if per_item_s else [])
+    return np.column_stack([np.asarray(p_, float) for p_ in parts])
+
+
+def _from_item_matrix(mat: np.ndarray, template: ItemState, irt: str, per_item_s: bool) -> ItemState:
+    """Inverse of :func:`_item_matrix`; what the matrix does not hold (1PL ``a``, global
+    precision parameters) is taken from ``template``."""
+    k = 1 if irt == "2pl" else 0
+    return ItemState(mat[:, 0].copy() if irt == "2pl" else template.a, mat[:, k].copy(),
+                     mat[:, k + 1].copy() if per_item_s else template.gamma)
+
+
+def _item_bounds(irt: str, per_item_s: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the columns of :func:`_item_matrix` (those the Newton steps clip to)."""
+    lo = ([-A_BOUND] if irt == "2pl" else []) + [-D_BOUND] + ([LOG_PHI_BOUNDS[0]] if per_item_s else [])
+    hi = ([A_BOUND] if irt == "2pl" else []) + [D_BOUND] + ([LOG_PHI_BOUNDS[1]] if per_item_s else [])
+    return np.array(lo), np.array(hi)
+
+
+def _at_a_bound(items: ItemState, irt: str, per_item_s: bool) -> bool:
+    """Whether any question parameter of ``items`` lies on a bound of :func:`_item_bounds`."""
+    lo, hi = _item_bounds(irt, per_item_s)
+    x = _item_matrix(items, irt, per_item_s)
+    return bool(((x <= lo) | (x >= hi)).any())
+
+
+def _project_at_bounds(old: ItemState, new: ItemState, g: np.ndarray, h: np.ndarray, irt: str,
+                       per_item_s: bool, max_step: float) -> Tuple[ItemState, np.ndarray]:
+    """Re-solve the Newton step of the questions whose step stopped at a bound, with those
+    coordinates held at the bound (a projected Newton step).
+
+    Clipping each coordinate on its own leaves a question whose discrimination runs into
+    ``A_BOUND`` with the difficulty and precision steps that were solved for the larger
+    discrimination. On the Pythia MATH counts such a question lowered the MML M-step's objective
+    by 2.4 every other EM step and the EM cycled; on the Pythia GSM8K counts the JML question
+    block was halved to a step of 2e-7 on every iteration and the fit stopped unconverged after
+    500. Here the free coordinates are re-solved given the clipped ones: the maximiser of the
+    same quadratic model (``g``, ``h``: the penalised system of :func:`penalised_item_system`,
+    shapes (N, k) and (N, k, k)) on the face of the box.
+
+    Returns the projected parameters and, per question, the length of its step in
+    standard-error units on that face (NaN for the questions not projected): a question held
+    at a bound whose likelihood still rises beyond it (a separating question at ``A_BOUND``)
+    has converged once the free coordinates stop moving, which is what the fits' stopping
+    rules must judge.
+    """
+    lo, hi = _item_bounds(irt, per_item_s)
+    x_old = _item_matrix(old, irt, per_item_s)
+    x_new = _item_matrix(new, irt, per_item_s)
+    active = (x_new <= lo) | (x_new >= hi)
+    rows = active.any(axis=1) & ~active.all(axis=1)
+    scaled_face = np.full(len(x_new), np.nan)
+    if not rows.any():
+        return new, scaled_face
+    x_out = x_new.copy()
+    patterns = {tuple(r_) for r_ in active[rows]}
+    for pattern in sorted(patterns):  # sorted: the same order of work for any input order
+        act = np.array(pattern)
+        free = ~act
+        sel = rows & np.all(active == act, axis=1)
+        step_act = (x_new - x_old)[sel][:, act]
+        # gradient of the quadratic model at the clipped coordinates: g_F + H_FA s_A
+        g_free = g[sel][:, free] + np.einsum("kij,kj->ki", h[sel][:, free][:, :, act], step_act)
+        step, scaled_face[sel] = _safe_newton(g_free, h[sel][:, free][:, :, free], max_step)
+        x_out[np.ix_(sel, free)] = np.clip(x_old[sel][:, free] + step, lo[free], hi[free])
+    return _from_item_matrix(x_out, new, irt, per_item_s), scaled_face
+
+
 def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: ItemState,
                        precision: PrecisionModel, irt: str, max_step: float,
-                       a_prior: Optional[DiscriminationPrior] = None):
+                       a_prior: Optional[DiscriminationPrior] = None, *,
+                       judged: Optional[np.ndarray] = None):
     """One Newton step of every question block, plus one of the global precision parameters.
 
     Parameters
@@ -367,12 +457,15 @@ def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: Item
     a_prior : DiscriminationPrior, optional
         Log-normal prior: its gradient and curvature in ``a_j`` are added; a step never more than
         halves a discrimination (they stay positive).
+    judged : ndarray of bool, shape (N,), optional
+        The questions whose steps the returned largest step covers (default all).
 
     Returns
     -------
     (ItemState, float)
         The updated, bounded question parameters and the largest block step in standard-error
-        units.
+        units. A question whose step reaches a bound takes a projected step: its coordinates at
+        the bound are held there and the others re-solved (:func:`_project_at_bounds`).
     """
     per_item_s = precision.per_item
     # the prior's gradient and curvature in a: the step stays in a with the plain step limit
@@ -392,6 +485,22 @@ def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: Item
     new.d = items.d + step[:, k]
     if per_item_s:
         new.gamma = np.clip(items.gamma + step[:, k + 1], *LOG_PHI_BOUNDS)
+    new.a = np.clip(new.a, -A_BOUND, A_BOUND)  # keep_positive already holds a prior's a_j > 0
+    new.d = np.clip(new.d, -D_BOUND, D_BOUND)
+    # a question cut at a bound gets its other coordinates re-solved with that one held there,
+    # and its step is judged on that face
+    new, scaled_face = _project_at_bounds(items, new, g, h, irt, per_item_s, max_step)
+    scaled = np.where(np.isnan(scaled_face), scaled, scaled_face)
+    if irt == "2pl":
+        # a question held at the discrimination bound separates the models (its likelihood has
+        # no finite maximum; the fit warns): the 2PL renormalisation of the abilities carries its
+        # a_j a little past the bound on every iteration and the step brings it back, so its
+        # step never vanishes (0.013 SE per iteration on the Pythia GSM8K counts) and it does not
+        # stop convergence
+        held = np.abs(new.a) >= A_BOUND
+        judged = ~held if judged is None else judged & ~held
+    if judged is not None:
+        scaled = scaled[judged]
     scaled_max = float(scaled.max()) if scaled.size else 0.0
     if precision.kind == "linear":
         z = precision.z
@@ -400,8 +509,6 @@ def newton_item_update(grad_item: np.ndarray, hess_item: np.ndarray, items: Item
         st, sc = _safe_newton(gz[None, :], hz[None, :, :], max_step)
         new.gamma = items.gamma + st[0]
         scaled_max = max(scaled_max, float(sc[0]))
-    new.a = np.clip(new.a, -A_BOUND, A_BOUND)  # keep_positive already holds a prior's a_j > 0
-    new.d = np.clip(new.d, -D_BOUND, D_BOUND)
     return new, scaled_max
 
 
@@ -501,7 +608,7 @@ def fit_jml(
         if not np.isfinite(value):
             raise FloatingPointError(
                 "the log-likelihood became non-finite during the JML iterations; "
-                "try family='beta' with boundary='squeeze' or a smaller max_step"
+                "try family='beta' with boundary='squeeze', or method='mml'"
             )
         slack = 1e-12 * max(1.0, abs(ref_value)) if np.isfinite(ref_value) else np.inf
         if pending is not None and value < ref_value - slack and halvings < opt.max_halvings:
@@ -531,6 +638,16 @@ def fit_jml(
             raw_items = items
         else:
             newton_items, scaled_items = obj.item_step(acc, items, opt.max_step)
+            if _at_a_bound(newton_items, irt, precision.per_item):
+                # a step cut at a bound can lower its question's likelihood by more than all the
+                # other questions gain, and the step control below then halves every question's
+                # step, on every iteration (Pythia GSM8K counts: 500 iterations without
+                # convergence): shorten the steps of the questions whose likelihood falls, alone
+                from .mml import _safeguarded_item_update
+
+                newton_items, _ = _safeguarded_item_update(
+                    kd, items, newton_items, acc.loglik, theta[:, None], np.ones((kd.n_models, 1)),
+                    precision, irt, obj.a_prior, opt.n_threads)
             raw_items = _interpolate_items(items, newton_items, omega)
             if obj.a_prior.active:  # over-relaxation must not carry a log-normal a_j below 0
                 raw_items.a = np.maximum(raw_items.a, A_FLOOR)
@@ -561,11 +678,20 @@ def fit_jml(
     warnings_: List[str] = []
     if not converged:
         n_extreme = int((~finite & ~pinned).sum())  # held at +-inf, they do not stop convergence
-        advice = (
-            f"{n_extreme} model(s) answer every question at the same extreme (all right or all "
-            "wrong): their abilities have no finite estimate and hold the iterations at the bound; "
-            "drop them or use method='mml'" if n_extreme else "increase max_iter or tol"
-        )
+        n_held = int((np.abs(items.a) >= A_BOUND).sum()) if irt == "2pl" else 0
+        if n_extreme:
+            advice = (f"{n_extreme} model(s) answer every question at the same extreme (all right or all "
+                      "wrong): their abilities have no finite estimate and hold the iterations at the "
+                      "bound; drop them or use method='mml'")
+        elif n_held:
+            # the likelihood rises without end along the separating questions' discriminations:
+            # more iterations only crawl further (Pythia GSM8K counts: not converged after 3,000)
+            advice = (f"{n_held} question(s) are held at the discrimination bound |a| = {A_BOUND:g}: "
+                      "they separate the models, the likelihood has no finite maximum and the "
+                      "iterations may crawl along it for thousands of steps; use "
+                      "discrimination_prior=1.0 (or irt='1pl', or method='mml'), or increase max_iter")
+        else:
+            advice = "increase max_iter or tol"
         warnings_.append(
             f"JML did not converge in {opt.max_iter} iterations (largest step in SE units: "
             f"abilities {scaled_theta:.2e}, questions {scaled_items:.2e}); {advice}"

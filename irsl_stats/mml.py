@@ -45,8 +45,8 @@ from . import _kernel
 from .acceleration import EMStep, run_em
 from .formula import scaled_lstsq
 from .inference import _batched_inverse, global_precision_cov, item_column_index, item_columns
-from .jml import (A_BOUND, D_BOUND, LOG_PHI_BOUNDS, ItemState, JMLOptions, _safe_newton, fit_jml,
-                  newton_item_update, penalised_item_system, within_bounds)
+from .jml import (A_BOUND, ItemState, JMLOptions, _from_item_matrix, _item_matrix, fit_jml,
+                  newton_item_update, within_bounds)
 from .precision import PrecisionModel
 from .priors import A_FLOOR, DiscriminationPrior
 
@@ -197,63 +197,6 @@ def _scaled_change(before: ItemState, after: ItemState, h_item, cols, irt, per_i
 
 #: Halvings of a question's M-step before the question keeps its parameters (2^-8 of the step).
 _MAX_HALVINGS = 8
-
-
-def _item_matrix(items: ItemState, irt: str, per_item_s: bool) -> np.ndarray:
-    """The free per-question parameters as columns ``(a [2PL], d, log phi [per question])``."""
-    parts = ([items.a] if irt == "2pl" else []) + [items.d] + ([items.gamma] if per_item_s else [])
-    return np.column_stack([np.asarray(p_, float) for p_ in parts])
-
-
-def _from_item_matrix(mat: np.ndarray, template: ItemState, irt: str, per_item_s: bool) -> ItemState:
-    """Inverse of :func:`_item_matrix`; what the matrix does not hold (1PL ``a``, global
-    precision parameters) is taken from ``template``."""
-    k = 1 if irt == "2pl" else 0
-    return ItemState(mat[:, 0].copy() if irt == "2pl" else template.a, mat[:, k].copy(),
-                     mat[:, k + 1].copy() if per_item_s else template.gamma)
-
-
-def _item_bounds(irt: str, per_item_s: bool) -> Tuple[np.ndarray, np.ndarray]:
-    """Lower and upper bounds of the columns of :func:`_item_matrix` (those the Newton steps clip to)."""
-    lo = ([-A_BOUND] if irt == "2pl" else []) + [-D_BOUND] + ([LOG_PHI_BOUNDS[0]] if per_item_s else [])
-    hi = ([A_BOUND] if irt == "2pl" else []) + [D_BOUND] + ([LOG_PHI_BOUNDS[1]] if per_item_s else [])
-    return np.array(lo), np.array(hi)
-
-
-def _project_at_bounds(old: ItemState, new: ItemState, g_item, h_item, precision: PrecisionModel,
-                       irt: str, a_prior: DiscriminationPrior) -> ItemState:
-    """Re-solve the Newton step of the questions whose step stopped at a bound, with those
-    coordinates held at the bound (a projected Newton step).
-
-    :func:`irsl_stats.jml.newton_item_update` clips each coordinate on its own, so a question whose
-    discrimination runs into ``A_BOUND`` keeps the difficulty and precision steps that were solved
-    for the larger discrimination: on the Pythia MATH counts such a question lowered its expected
-    complete-data log-likelihood by 2.4 every other EM step, and the EM cycled instead of
-    converging. Here the free coordinates are re-solved given the clipped ones (the maximiser of
-    the same quadratic model on the face of the box).
-    """
-    per_item_s = precision.per_item
-    lo, hi = _item_bounds(irt, per_item_s)
-    x_old = _item_matrix(old, irt, per_item_s)
-    x_new = _item_matrix(new, irt, per_item_s)
-    active = (x_new <= lo) | (x_new >= hi)
-    rows = active.any(axis=1) & ~active.all(axis=1)
-    if not rows.any():
-        return new
-    # the penalised system of the M-step, as newton_item_update solves it
-    g, h = penalised_item_system(g_item, h_item, old, precision, irt, a_prior)
-    x_out = x_new.copy()
-    patterns = {tuple(r_) for r_ in active[rows]}
-    for pattern in patterns:
-        act = np.array(pattern)
-        free = ~act
-        sel = rows & np.all(active == act, axis=1)
-        step_act = (x_new - x_old)[sel][:, act]
-        # gradient of the quadratic model at the clipped coordinates: g_F + H_FA s_A
-        g_free = g[sel][:, free] + np.einsum("kij,kj->ki", h[sel][:, free][:, :, act], step_act)
-        step, _ = _safe_newton(g_free, h[sel][:, free][:, :, free], 1.0)
-        x_out[np.ix_(sel, free)] = np.clip(x_old[sel][:, free] + step, lo[free], hi[free])
-    return _from_item_matrix(x_out, new, irt, per_item_s)
 
 
 def _posterior_item_values(kd, items: ItemState, precision: PrecisionModel, nodes, post,
@@ -455,8 +398,8 @@ def fit_mml(
             information=information, n_threads=n_threads,
         )
         post_eval.n_passes += 1
+        # a projected Newton step at the parameter bounds (see newton_item_update)
         new_items, _ = newton_item_update(g_item, h_item, items, precision, irt, 1.0, a_prior)
-        new_items = _project_at_bounds(items, new_items, g_item, h_item, precision, irt, a_prior)
         # the renormalisation (an exact reparametrisation) may have pushed a discrimination at
         # the bound past A_BOUND; the M-step returns it to the box, and Q must not fall from that
         # projected point (every step then stays in the box)

@@ -376,9 +376,11 @@ def test_prior_keeps_discriminations_positive_where_ml_finds_negative_ones():
 # ============================================================ 4. degenerate: few models
 def test_degenerate_counts_unpenalised_2pl_runs_away(counts_ml):
     ml_jml, messages = counts_ml("jml")
-    assert any("did not converge" in m for m in messages)
+    # the separated questions are held at the discrimination bound (a projected step: the fit
+    # converges on that face, where it used to crawl for 500 iterations) and are named
+    assert any("discrimination at the bound" in m and all(q in m for q in SEPARATED[1:]) for m in messages)
     a = ml_jml.items["a"]
-    assert not ml_jml.converged or a.max() > 0.8 * A_BOUND
+    assert a.max() > 0.8 * A_BOUND
     # the separated questions' discriminations are far above the rest
     assert a[SEPARATED].min() > 10 * a.drop(SEPARATED).median()
 

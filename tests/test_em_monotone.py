@@ -81,10 +81,10 @@ def test_step_cut_at_the_discrimination_bound_re_solves_the_difficulty():
     h[0, 2, 2] = -1.0
     g = np.zeros((1, 3))
     g[0, :2] = np.array([[4.0, -3.0], [-3.0, 4.0]]) @ [0.6, 0.3]  # unconstrained step (0.6, 0.3)
-    clipped, _ = newton_item_update(g, h, old, precision, "2pl", 1.0)
-    assert clipped.a[0] == A_BOUND and clipped.d[0] == pytest.approx(-49.7)
-    projected = mml._project_at_bounds(old, clipped, g, h, precision, "2pl", DiscriminationPrior())
-    # with a held at the bound (step 0.1), d maximises the quadratic model: (g_d + h_da 0.1) / -h_dd
+    projected, _ = newton_item_update(g, h, old, precision, "2pl", 1.0)
+    # clipping each coordinate on its own would give (A_BOUND, -49.7); the projected step holds a
+    # at the bound (step 0.1) and d maximises the quadratic model: (g_d + h_da 0.1) / -h_dd
+    clipped = ItemState(np.array([A_BOUND]), np.array([-49.7]), np.zeros(0))
     assert projected.a[0] == A_BOUND
     expected_step, _ = _safe_newton(np.array([[g[0, 1] + h[0, 1, 0] * 0.1]]), np.array([[[h[0, 1, 1]]]]), 1.0)
     assert projected.d[0] == pytest.approx(-50.0 + expected_step[0, 0])
