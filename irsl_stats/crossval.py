@@ -383,7 +383,14 @@ def transfer_study(
     rate = (data[successes] / data[trials]) if successes is not None else data[response]
     mean = rate.groupby([data[model], data[benchmark]], observed=True).mean().unstack()
     both = mean.dropna().index
-    models = np.asarray(sorted(both))
+    try:
+        models = np.asarray(sorted(both))
+    except TypeError:
+        # ids of mixed types (1 and "m02": two sources) cannot be sorted, and np.asarray would
+        # turn the ints into str that no longer match the data: keep the order of first
+        # appearance in an object array, as the data layer orders such labels
+        in_both = set(both)
+        models = np.array([m for m in pd.unique(data[model]) if m in in_both], dtype=object)
     if compute is not None:
         compute = _check_compute(compute, models)
     fold = fold_labels(len(models), folds, seed)

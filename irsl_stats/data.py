@@ -285,6 +285,61 @@ def _as_label_list(labels: Any, what: str) -> list:
     return list(labels)
 
 
+def _type_twins(labels: pd.Index) -> list:
+    """Pairs of distinct labels that print alike (``15`` and ``"15"``, ``15.0`` and ``"15"``).
+
+    Only an object Index can hold them: a typed Index (int, float, str) has one type. A float
+    that is a whole number is also compared as an int, since ``15.0`` and ``"15"`` are the same
+    id written by two pipelines. Equal labels of different types (``1``, ``1.0``, ``True``) are
+    already one label (they hash alike), so they are not twins.
+    """
+    if labels.dtype != object:
+        return []
+    seen: Dict[str, Any] = {}
+    twins = []
+    for lab in labels:
+        keys = [str(lab)]
+        if isinstance(lab, (float, np.floating)) and np.isfinite(lab) and float(lab).is_integer():
+            keys.append(str(int(lab)))
+        hit = next((seen[k] for k in keys if k in seen), None)
+        if hit is not None:
+            twins.append((hit, lab))
+        for k in keys:
+            seen.setdefault(k, lab)
+    return twins
+
+
+def _reject_type_twins(labels: pd.Index, name: Hashable, role: str, declared_arg: str = "") -> None:
+    """Raise a ValueError naming column ``name`` when two of its ``role`` labels differ only in type.
+
+    Such labels (``15`` in some rows, ``"15"`` in others: ids from two sources) would silently
+    become two models, questions or benchmarks; ``bank.score`` gives the same hint for labels
+    that differ from the bank's only in type.
+    """
+    twins = _type_twins(labels)
+    if not twins:
+        return
+
+    def show(x: Any) -> str:
+        x = x.item() if isinstance(x, np.generic) else x
+        return f"{x!r} ({type(x).__name__})"
+    pairs = ", ".join(f"{show(a)} and {show(b)}" for a, b in twins[:_MAX_SHOW])
+    more = f", ... ({len(twins)} pairs in total)" if len(twins) > _MAX_SHOW else ""
+    source = f" (listed in {declared_arg}=)" if declared_arg else ""
+    if any(isinstance(x, (float, np.floating)) for pair in twins for x in pair):
+        # .astype(str) would write 15.0 as "15.0", which no longer matches "15": cast to int
+        cast = (f"df[{name!r}] = pd.to_numeric(df[{name!r}]).astype(int) (.astype(str) would write "
+                f"a float id 15.0 as '15.0')")
+    else:
+        cast = (f"df[{name!r}] = df[{name!r}].astype(str) (or .astype(int) when every label is a "
+                f"whole number)")
+    raise ValueError(
+        f"column {name!r}: {len(twins)} pair(s) of {role} labels{source} differ only in type, so "
+        f"each pair would be fitted as two different {role}s: {pairs}{more}. Make the labels one "
+        f"type first, e.g. {cast}" + (f", and the same for {declared_arg}=" if declared_arg else "")
+    )
+
+
 def _encode_labels(
     col: pd.Series,
     name: Hashable,
@@ -296,7 +351,8 @@ def _encode_labels(
 ) -> Tuple[np.ndarray, pd.Index]:
     """Integer codes int32[n] (all >= 0) and the label Index of a label column.
 
-    Raises for NaN labels, labels outside an explicit set, and declared labels without responses.
+    Raises for NaN labels, labels that differ only in type (``15`` and ``"15"``), labels outside an
+    explicit set, and declared labels without responses.
     """
     na = col.isna().to_numpy()
     if na.any():
@@ -322,6 +378,9 @@ def _encode_labels(
         except TypeError:  # labels that cannot be ordered: keep the order of first appearance
             codes, labels = pd.factorize(col, sort=False)
         labels = pd.Index(labels)
+    # before the check for empty labels: a twin listed in models=/questions= without responses
+    # is better explained by the twin than by "no responses"
+    _reject_type_twins(labels, name, role, declared_arg if declared is not None else "")
     counts = np.bincount(codes, minlength=len(labels))
     empty = counts == 0
     if empty.any():
@@ -562,7 +621,9 @@ class ResponseData:
             Responses in long format.
         model, question : hashable
             Names of the model and question label columns. A Categorical column keeps its category
-            order; unused categories are an error (a model or question with no responses).
+            order; unused categories are an error (a model or question with no responses). Labels
+            that differ only in type (``15`` in some rows, ``"15"`` in others) are an error too:
+            they would be fitted as two models or questions.
         response : hashable or None
             Name of the response column (beta: a value in [0, 1]; bernoulli: 0/1 or bool). Ignored
             when ``successes``/``trials`` are given (then it must be left at its default or None).
@@ -752,6 +813,7 @@ class ResponseData:
             except TypeError:
                 b_codes, b_uniques = pd.factorize(bcol, sort=False)
             b_labels = _plain_index(b_uniques).rename(benchmark)
+            _reject_type_twins(b_labels, benchmark, "benchmark")
             item_b = np.empty(len(i_labels), dtype=np.int32)
             # any one observed benchmark per question (order of repeated assignment is irrelevant:
             # a question with two benchmarks mismatches for at least one of its rows)

@@ -220,9 +220,13 @@ def test_forecast_pass_at_k_rejects_budgets_beyond_int64(sim):
 
 # ------------------------------------------------------------------ 6. NaN standard errors
 def test_fit_forecast_pass_at_k_with_nan_ability_ses():
-    # a bernoulli JML fit where two abilities have a NaN se (singular information)
+    # a bernoulli JML fit where two abilities have a NaN se: m03 answers every question right and
+    # m19 every one wrong (their abilities are at +-inf)
     sim = irsl.simulate.irt(n_models=40, n_questions=50, family="bernoulli", seed=2)
-    res = _fit(FORMULA, data=sim.responses, models=sim.models, family="bernoulli", method="jml")
+    responses = sim.responses.copy()
+    responses.loc[responses["model"] == "m03", "y"] = 1.0
+    responses.loc[responses["model"] == "m19", "y"] = 0.0
+    res = _fit(FORMULA, data=responses, models=sim.models, family="bernoulli", method="jml")
     nan_models = res.abilities.index[res.abilities["se"].isna()].tolist()
     assert nan_models == ["m03", "m19"]
     with pytest.warns(IRSLWarning, match=r"2 model\(s\) have no standard error.*'m03', 'm19'") as rec:
