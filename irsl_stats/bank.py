@@ -1293,6 +1293,7 @@ class ItemBank:
         rd = ResponseData.from_long(
             responses, model=model, question=question, response=response, successes=successes,
             trials=trials, family=self.family, boundary=boundary, squeeze_n=self.squeeze_n,
+            family_fixed_by="the item bank",
         )
         kd = self._kernel_data(rd, n_threads)
         mean, sd = self.prior_moments(models, rd.model_labels, model)
@@ -2026,6 +2027,7 @@ class ItemBank:
         rd = ResponseData.from_long(
             frame, model=model, question=question, response=response, successes=successes,
             trials=trials, family=self.family, boundary=boundary, squeeze_n=self.squeeze_n,
+            family_fixed_by="the item bank",
         )
         rows = self._positions(list(rd.item_labels))[rd.item]
         y = np.full(len(self), np.nan)

@@ -612,6 +612,7 @@ class ResponseData:
         models: Optional[Iterable[Hashable]] = None,
         questions: Optional[Iterable[Hashable]] = None,
         squeeze_n: Optional[float] = None,
+        family_fixed_by: Optional[str] = None,
     ) -> "ResponseData":
         """Build from a long DataFrame, one row per observed (model, question) cell.
 
@@ -658,6 +659,10 @@ class ResponseData:
             (:attr:`ItemBank.squeeze_n <irsl_stats.bank.ItemBank.squeeze_n>`), so that new
             responses are squeezed exactly as the calibration's were, whatever other models the
             table holds. Recorded as the attribute :attr:`squeeze_n`.
+        family_fixed_by : str, optional
+            Who fixed ``family`` when the caller cannot change it (e.g. ``"the item bank"``): an
+            error about beta responses at 0 or 1 then offers only the boundary policies, and says
+            that another family needs another calibration, instead of suggesting ``family=``.
 
         Returns
         -------
@@ -868,6 +873,7 @@ class ResponseData:
             y, adj_mask, n_adj = _apply_boundary(
                 y, tr if tr is not None else squeeze_n, boundary, eps, df,
                 response if response is not None else successes, shown, counts_mode, trials_column=trials,
+                family_fixed_by=family_fixed_by,
             )
 
         # gather in sorted order ----------------------------------------------------------------
@@ -1256,13 +1262,15 @@ def _apply_boundary(
     shown: Sequence[Hashable],
     counts_mode: bool,
     trials_column: Optional[Hashable] = None,
+    family_fixed_by: Optional[str] = None,
 ) -> Tuple[np.ndarray, Optional[np.ndarray], int]:
     """Apply the beta boundary policy to rates in [0, 1].
 
     ``trials`` is the ``n`` of the squeeze per row, or one ``n`` for every row (None: the number
     of rows); ``column`` names
     the response, or with counts (``counts_mode``) the successes and ``trials_column`` the
-    trials of the rate ``successes / trials``.
+    trials of the rate ``successes / trials``. ``family_fixed_by`` (e.g. ``"the item bank"``):
+    the caller cannot change the family, so the error offers the boundary policies only.
 
     Returns the adjusted responses (a new array unless nothing changes), the mask of the values
     counted as adjusted (None if none) and their number.
@@ -1280,7 +1288,20 @@ def _apply_boundary(
                 "boundary='squeeze' (Smithson & Verkuilen 2006: (y*(n-1) + 0.5)/n), "
                 f"boundary='clip' (to [eps, 1-eps], eps={eps:g}), or {count_hint}."
             )
-            if n_bound == len(y) and not counts_mode:
+            if family_fixed_by is not None:
+                # family= is not an argument there (bank.score): offering it sent users to a
+                # TypeError; another family means another calibration
+                other = ("family='bernoulli'" if n_bound == len(y) and not counts_mode
+                         else "family='binomial' or 'beta_binomial'")
+                options = (
+                    "boundary='squeeze' (Smithson & Verkuilen 2006: (y*(n-1) + 0.5)/n) or "
+                    f"boundary='clip' (to [eps, 1-eps], eps={eps:g}); the family 'beta' is "
+                    f"{family_fixed_by}'s: to model these responses with {other}, calibrate "
+                    "with that family."
+                )
+            if family_fixed_by is not None:
+                hint = "Options: " + options
+            elif n_bound == len(y) and not counts_mode:
                 # every response is 0/1: the data are binary, and squeezing or clipping them into a
                 # beta model would be the wrong model, so the binary family comes first
                 hint = ("Every response is 0 or 1: these are binary outcomes, use "
