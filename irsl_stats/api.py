@@ -149,11 +149,17 @@ def _question_table(data: Optional[pd.DataFrame], rd: ResponseData, question: st
     """Question covariates (columns of ``data`` constant within question), in estimator order.
 
     Columns whose values cannot be hashed (lists or dicts, e.g. lm-eval's ``resps``) or whose
-    name is repeated are no covariates and are left out.
+    name is repeated are no covariates and are left out. Columns left out because they vary
+    within a question are recorded in ``table.attrs[formula.VARYING_WITHIN_QUESTION]`` (with the
+    questions), so that a precision formula using one says so instead of formulaic's "`level` is
+    not present".
     """
+    from .formula import VARYING_WITHIN_QUESTION
+
     table = pd.DataFrame(index=rd.item_labels)
     if rd.item_benchmark is not None:
         table["benchmark"] = rd.item_benchmark.reindex(rd.item_labels).to_numpy()
+    varying = {}
     if isinstance(data, pd.DataFrame) and question in data.columns:
         g = data.groupby(question, sort=False, observed=True)
         repeated = set(data.columns[data.columns.duplicated()])
@@ -162,15 +168,20 @@ def _question_table(data: Optional[pd.DataFrame], rd: ResponseData, question: st
             if c == question or c in repeated or c in table.columns:
                 continue
             try:
-                constant = bool((g[c].nunique(dropna=False) <= 1).all())
+                n_unique = g[c].nunique(dropna=False)
             except TypeError:  # unhashable values: an unrelated column crashed every fit
                 continue
-            if constant:
+            over = n_unique[n_unique > 1]
+            if len(over) == 0:
                 const_cols.append(c)
+            else:
+                varying[c] = {"n": len(over), "questions": list(over.index[:10]),
+                              "distinct": int(over.iloc[0])}
         if const_cols:
             first = g[const_cols].first()
             for c in const_cols:
                 table[c] = first[c].reindex(rd.item_labels).to_numpy()
+    table.attrs[VARYING_WITHIN_QUESTION] = varying
     return table
 
 
@@ -521,7 +532,10 @@ def fit(
         (``benchmarks/jml_dense.py``), with ``8 (M + K)^2`` bytes for the returned matrix.
         ``method="mml"`` does not form the joint covariance and ignores ``full_cov``
         (``full_cov=True`` then warns).
-    max_iter, tol : convergence controls (``tol`` on the Newton step in standard-error units).
+    max_iter, tol : convergence controls. A fit stops when the largest step of a parameter is
+        below ``tol`` standard errors (JML; MML and the multidimensional EM: ``10 tol`` and
+        ``100 tol`` on the question parameters) and the objective changed by less than
+        ``tol * 1e-4`` relative.
         ``max_iter`` defaults to 500 iterations (one ability) or 5,000 EM iterations
         (multidimensional abilities, whose EM is cheap per iteration but converges linearly and,
         when a question is nearly explained by one dimension, slowly).

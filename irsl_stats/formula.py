@@ -9,6 +9,8 @@ latent regression ``ability ~ <rhs>`` evaluated on one row per model — and kee
 from __future__ import annotations
 
 import ast
+import copy
+import numbers
 import warnings
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
@@ -85,6 +87,11 @@ class LatentDesign:
                    if c in new_models.columns and isinstance(new_models[c].dtype, pd.StringDtype)]
         if strings:  # as when fitting (see _covariate_values)
             new_models = new_models.assign(**{c: plain_strings(new_models[c]) for c in strings})
+        new_models = self._align_dtypes(new_models)
+        # formulaic re-learns encoder state when a column's kind changed (a numeric covariate
+        # arriving as strings becomes categorical) and stores it in the spec even when the
+        # evaluation then fails: on the fit's own spec one bad call broke every later prediction
+        spec = copy.deepcopy(self.spec)
         with warnings.catch_warnings():
             # formulaic only warns about levels outside the fitted ones (and encodes them as the
             # base level, not NaN), so that one warning must become an error; factors _check_levels
@@ -96,7 +103,7 @@ class LatentDesign:
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"formulaic(\.|$)")
             warnings.filterwarnings("ignore", category=FutureWarning, module=r"formulaic(\.|$)")
             try:
-                mm = self.spec.get_model_matrix(new_models, na_action="ignore")
+                mm = spec.get_model_matrix(new_models, na_action="ignore")
             except DataMismatchWarning as w:
                 raise ValueError(
                     f"new models have factor levels not seen when fitting {self.formula!r}: {w}"
@@ -123,17 +130,26 @@ class LatentDesign:
         return list(dict.fromkeys(column for column, _ in self._factors()))
 
     def _check_levels(self, new_models: pd.DataFrame) -> None:
-        """Raise if a factor of the formula has levels in ``new_models`` unseen when fitting.
+        """Raise if a factor of the formula has missing values or unseen levels in ``new_models``.
 
         Covers factors that are a column (``family``) or ``C(column, ...)``; the fitted levels are
-        those stored in the formulaic spec.
+        those stored in the formulaic spec. A missing value (NaN, None, ``pd.NA``) is reported as
+        such, with its rows, rather than as formulaic's anonymous level ``{nan}``.
         """
         for column, fitted in self._factors():
             if column not in new_models.columns:
                 continue  # left to formulaic (its DataMismatchWarning is turned into an error)
             values = pd.Series(new_models[column])
-            values = values[values.notna()]
             levels = pd.Index(fitted)
+            missing = values.isna()
+            if missing.any():
+                bad_rows = list(values.index[missing.to_numpy()][:5])
+                raise ValueError(
+                    f"new models have missing values of {column!r}, a factor of {self.formula!r}, "
+                    f"in {int(missing.sum())} row(s) (rows {bad_rows}{' ...' if missing.sum() > 5 else ''}); "
+                    f"give each model one of the fitted levels {list(levels)[:10]}"
+                    f"{' ...' if len(levels) > 10 else ''}"
+                )
             unseen = values[~values.isin(levels)]
             if len(unseen):
                 bad_rows = list(unseen.index[:5])
@@ -143,6 +159,61 @@ class LatentDesign:
                     f"are {list(levels)[:10]}{' ...' if len(levels) > 10 else ''}. A scaling law "
                     f"cannot extrapolate to a new level: map it to a fitted one or drop the term"
                 )
+
+    def _align_dtypes(self, new_models: pd.DataFrame) -> pd.DataFrame:
+        """``new_models`` with each covariate in the kind (factor or numeric) it had when fitting.
+
+        formulaic decides from the dtype of the data it is given whether a column is a factor:
+        a factor with numeric levels (a Categorical of ints, or an object column of ints) that
+        arrived as int64 (or from a dict ``{"fam": 2}``) was read as a number and the value 2
+        went into every dummy column -- a wrong prediction without a warning. So a fitted factor
+        column becomes a Categorical over exactly the fitted levels (:meth:`_check_levels` has
+        already rejected unseen and missing values), and a column that was numeric (or bool)
+        when fitting but arrives as object, string or categorical is converted back to numbers
+        when every value is a real number, else rejected naming the column (formulaic would
+        encode such strings as a new factor).
+
+        Raises
+        ------
+        ValueError
+            If a covariate that was numeric when fitting has non-numeric values.
+        """
+        factor_levels = {}
+        for column, fitted in self._factors():
+            factor_levels.setdefault(column, fitted)
+        converted = {}
+        for column in self.covariates.columns:
+            if column not in new_models.columns:
+                continue  # formulaic names the missing column
+            values = new_models[column]
+            fit_dtype = self.covariates[column].dtype
+            fit_numeric = (pd.api.types.is_numeric_dtype(fit_dtype)
+                           and not isinstance(fit_dtype, pd.CategoricalDtype))
+            if column in factor_levels and not fit_numeric:
+                # a numeric column used as C(column) keeps its numbers: C() encodes them with the
+                # fitted levels itself, and the same column may also enter the formula as a number
+                converted[column] = pd.Categorical(np.asarray(values, dtype=object),
+                                                   categories=factor_levels[column])
+            elif fit_numeric and not pd.api.types.is_numeric_dtype(values.dtype):
+                converted[column] = self._as_numbers(column, values, fit_dtype)
+        return new_models.assign(**converted) if converted else new_models
+
+    def _as_numbers(self, column: str, values: pd.Series, fit_dtype) -> pd.Series:
+        """Numeric ``values`` of a covariate that was numeric when fitting, or a ValueError naming it."""
+        obj = pd.Series(np.asarray(values, dtype=object), index=values.index)
+        present = obj[obj.notna()]
+        # str is excluded explicitly: pd.to_numeric would parse "1e24" or "2" into numbers, and a
+        # string in a numeric column is a data error (e.g. a bool covariate written as "True")
+        is_number = present.map(lambda v: isinstance(v, (numbers.Real, np.bool_)) and not isinstance(v, str))
+        bad = present[~is_number.to_numpy(dtype=bool)]
+        if len(bad):
+            raise ValueError(
+                f"new models have non-numeric values of {column!r}, which was numeric ({fit_dtype}) "
+                f"when fitting {self.formula!r}: {list(pd.unique(bad.to_numpy()))[:5]} (rows "
+                f"{list(bad.index[:5])}); convert the column to {fit_dtype} as it was when fitting "
+                f"(text such as '1e24' or 'True' is not read as a number)"
+            )
+        return pd.to_numeric(obj)
 
 
 def _factor_column(expr: str) -> Optional[str]:
@@ -158,15 +229,22 @@ def _factor_column(expr: str) -> Optional[str]:
     return None
 
 
-def _check_finite(x: np.ndarray, columns: Sequence[str], index: pd.Index, what: str) -> None:
+def _check_finite(x: np.ndarray, columns: Sequence[str], index: pd.Index, what: str,
+                  design: str = "latent-regression") -> None:
+    """Raise naming the first column of ``x`` with a NaN or infinite value and its rows.
+
+    ``design`` says which design the column belongs to (``"latent-regression"``,
+    ``"precision-formula"``), ``what`` what its rows are (``"models"``, ``"questions"``).
+    """
     bad = ~np.isfinite(x)
     if bad.any():
-        rows, cols = np.nonzero(bad)
-        col = columns[cols[0]]
+        j = int(np.nonzero(bad)[1][0])
+        rows = np.flatnonzero(bad[:, j])
         shown = ", ".join(str(index[r]) for r in rows[:5])
         raise ValueError(
-            f"the latent-regression column {col!r} is NaN or infinite for {bad.any(axis=1).sum()} "
-            f"{what} (e.g. {shown}); check the covariates (log of zero or of a negative value?)"
+            f"the {design} column {columns[j]!r} is NaN or infinite for {len(rows)} {what} "
+            f"(e.g. {shown}{', ...' if len(rows) > 5 else ''}); check the covariates (log of zero "
+            f"or of a negative value?)"
         )
 
 
@@ -401,6 +479,16 @@ def model_covariates(
             )
         if any(col in table.columns for col in needed):
             _check_table_key(table, model_labels, model_col, key_desc)
+            # a model without a row is not a model with missing values: reported as such, it sent
+            # users looking for NaN in rows that do not exist
+            labels = pd.Index(model_labels)
+            absent = labels[~labels.isin(table.index)]
+            if len(absent):
+                raise ValueError(
+                    f"{len(absent)} model(s) with responses are not in the models table (keyed by "
+                    f"{key_desc}): {list(absent[:10])}{' ...' if len(absent) > 10 else ''}; add "
+                    f"their rows (with {what}) or drop their responses"
+                )
     for col in needed:
         if table is not None and col in table.columns:
             out[col] = _covariate_values(table[col].reindex(model_labels))
@@ -613,6 +701,12 @@ def _factor_variables(factor) -> set:
     return names
 
 
+#: key of ``DataFrame.attrs`` under which the question table (``api._question_table``) records
+#: the data columns it left out because they vary within a question: ``{column: {"n": number of
+#: such questions, "questions": the first few, "distinct": distinct values in the first}}``
+VARYING_WITHIN_QUESTION = "varying_within_question"
+
+
 def precision_design(spec: str, item_table: pd.DataFrame) -> tuple:
     """Design matrix for ``precision="~ <formula>"`` over question covariates.
 
@@ -621,15 +715,51 @@ def precision_design(spec: str, item_table: pd.DataFrame) -> tuple:
     spec : str
         ``"~ benchmark"`` etc.
     item_table : DataFrame, shape (N, ...)
-        One row per question (in estimator order) with the question covariates.
+        One row per question (in estimator order) with the question covariates; its
+        ``attrs[VARYING_WITHIN_QUESTION]`` may name columns left out because they vary within a
+        question.
 
     Returns
     -------
     (ndarray of shape (N, R), list of R column names)
+
+    Raises
+    ------
+    ValueError
+        If the formula uses a column that varies within a question, a question covariate is
+        missing or non-finite for some questions (naming them), the formula cannot be evaluated,
+        or the design is (numerically) rank deficient.
     """
     rhs = spec.split("~", 1)[1].strip() if "~" in spec else spec.strip()
     try:
-        mm = model_matrix(rhs, item_table.reset_index(drop=True))
+        used = _formula_variables(rhs)
+    except Exception:
+        used = []  # a malformed formula: model_matrix reports it below
+    varying = item_table.attrs.get(VARYING_WITHIN_QUESTION, {})
+    for col in used:
+        if col not in item_table.columns and col in varying:
+            v = varying[col]
+            raise ValueError(
+                f"the precision formula {spec!r} uses {col!r}, which varies within {v['n']} "
+                f"question(s): {list(v['questions'])}{' ...' if v['n'] > len(v['questions']) else ''} "
+                f"({v['distinct']} distinct values, NaN counting as one, in {v['questions'][0]!r}); "
+                f"a question covariate must be constant per question: fix the inconsistent rows"
+            )
+        if col in item_table.columns and isinstance(item_table[col], pd.Series):
+            missing = item_table[col].isna().to_numpy()
+            if missing.any():
+                # formulaic would drop these questions or, with na_action="ignore", code a missing
+                # level as the reference level without a word
+                bad = item_table.index[missing]
+                raise ValueError(
+                    f"the question covariate {col!r} of the precision formula {spec!r} is missing "
+                    f"for {len(bad)} question(s): {list(bad[:10])}{' ...' if len(bad) > 10 else ''}; "
+                    f"give every question a value"
+                )
+    try:
+        # na_action="ignore" keeps rows whose transform is NaN (e.g. log of zero) so that
+        # _check_finite names the column and the questions
+        mm = model_matrix(rhs, item_table.reset_index(drop=True), na_action="ignore")
     except Exception as e:
         raise ValueError(
             f"cannot evaluate the precision formula {spec!r} on the question table "
@@ -637,8 +767,10 @@ def precision_design(spec: str, item_table: pd.DataFrame) -> tuple:
         ) from e
     z = np.asarray(mm, dtype=float)
     if z.shape[0] != len(item_table):
-        raise ValueError(f"the precision formula {spec!r} dropped rows (missing values?)")
-    _check_finite(z, list(mm.columns), item_table.index, "questions")
+        raise ValueError(
+            f"the precision formula {spec!r} gave {z.shape[0]} rows for {len(item_table)} questions"
+        )
+    _check_finite(z, list(mm.columns), item_table.index, "questions", design="precision-formula")
     problem = collinearity_problem(z, list(mm.columns), "questions")
     if problem is not None:
         raise ValueError(f"the precision design {spec!r} is (numerically) rank deficient: {problem}")

@@ -103,7 +103,7 @@ def test_models_table_with_labels_of_another_type(sim12):
 
 
 def test_models_table_missing_a_few_models_names_them(sim12):
-    with pytest.raises(ValueError, match=r"1 model\(s\) with responses have missing values .*\['m03'\]"):
+    with pytest.raises(ValueError, match=r"1 model\(s\) with responses are not in the models table .*\['m03'\]"):
         irsl.fit("ability ~ log(compute)", data=sim12.responses,
                  models=sim12.models[sim12.models.model != "m03"], **KW)
 
