@@ -23,6 +23,7 @@ mean and a wide interval.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -74,6 +75,14 @@ class MultidimBank:
         column of an :class:`~irsl_stats.bank.ItemBank`: the default number of trials of the
         observed pass rate that a ``"prediction"`` interval of :meth:`forecast` is for. None when
         unknown.
+    converged : bool or None
+        Whether the calibration's fit converged, as :attr:`ItemBank.converged
+        <irsl_stats.bank.ItemBank.converged>`: set by ``item_bank()`` and :meth:`from_item_bank`,
+        saved with the bank; None when unknown (a bank built by hand or read from an older file).
+        A bank whose calibration did not converge says so in its ``repr`` and warns when loaded.
+    calibration_warnings : tuple of str
+        The warnings of the calibration's fit (:attr:`IRSLResults.warnings`), kept and saved with
+        the bank, so that a loaded bank still tells what its fit reported.
 
     Examples
     --------
@@ -97,11 +106,15 @@ class MultidimBank:
     identification: str = ""
     squeeze_n: Optional[float] = None
     trials: Optional[np.ndarray] = None
+    converged: Optional[bool] = None
+    calibration_warnings: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         from .data import _check_squeeze_n
 
         self.squeeze_n = _check_squeeze_n(self.squeeze_n, "None when unknown (the calibration's n)")
+        self.converged, self.calibration_warnings = _check_calibration_record(
+            self.converged, self.calibration_warnings)
         self._check_parameters()
         if self.trials is not None:
             t = np.asarray(self.trials, dtype=float).reshape(-1)
@@ -164,6 +177,16 @@ class MultidimBank:
     def __len__(self) -> int:
         return len(self.questions)
 
+    def __repr__(self) -> str:
+        # one line, as ItemBank's: the dataclass dump printed every loading and intercept
+        # (thousands of characters for a few dozen questions)
+        dims = f"{self.dims} dimension{'s' if self.dims != 1 else ''} ({_fmt_labels(self.dim_names, 5)})"
+        nb = len(self.benchmarks)
+        bench = f", {nb} benchmark{'s' if nb != 1 else ''}" if nb else ""
+        ident = f", identification={_short_identification(self.identification)!r}" if self.identification else ""
+        nc = ", calibration NOT converged" if self.converged is False else ""
+        return f"<MultidimBank {self.family}: {len(self)} questions, {dims}{bench}{ident}{nc}>"
+
     @classmethod
     def from_item_bank(cls, bank) -> "MultidimBank":
         """The one-dimensional :class:`~irsl_stats.bank.ItemBank` as a D = 1 bank.
@@ -176,7 +199,8 @@ class MultidimBank:
         -------
         MultidimBank
             With ``A`` of shape (N, 1), the bank's calibration population as the prior and its
-            :attr:`squeeze_n`.
+            :attr:`squeeze_n`, and its calibration's :attr:`converged` and
+            :attr:`calibration_warnings`.
         """
         it = bank.items
         bench = it["benchmark"] if "benchmark" in it.columns else None
@@ -192,6 +216,9 @@ class MultidimBank:
             population_cov=np.array([[sd**2]]), identification=str(getattr(bank, "identification", "")),
             squeeze_n=getattr(bank, "squeeze_n", None),
             trials=it["trials"].to_numpy(float).copy() if "trials" in it.columns else None,
+            # the D = 1 bank is the same calibration: whether it converged must not be lost here
+            converged=getattr(bank, "converged", None),
+            calibration_warnings=tuple(getattr(bank, "calibration_warnings", ())),
         )
 
     # ------------------------------------------------------------------ files
@@ -203,7 +230,9 @@ class MultidimBank:
         str
             ``{"schema", "version", "sha256", "payload"}`` as :class:`~irsl_stats.ItemBank`
             writes it; :meth:`from_json` reads it back exactly (including the names of the
-            question index and of ``item_benchmark``, and unknown (NaN) :attr:`trials`).
+            question index and of ``item_benchmark``, unknown (NaN) :attr:`trials`, and the
+            calibration's :attr:`converged` and :attr:`calibration_warnings` under
+            ``"calibration"``, as an ItemBank file keeps them).
 
         Raises
         ------
@@ -224,6 +253,8 @@ class MultidimBank:
             "population_mean": _enc_floats(self.population_mean),
             "population_cov": _enc_floats(self.population_cov), "identification": self.identification,
             "squeeze_n": None if self.squeeze_n is None else _enc_float(self.squeeze_n),
+            # as ItemBank writes it (older readers ignore the key; older files lack it)
+            "calibration": {"converged": self.converged, "warnings": list(self.calibration_warnings)},
         }
         if self.trials is not None:  # only when known: files without it read as before
             payload["trials"] = _enc_floats(self.trials)
@@ -262,11 +293,31 @@ class MultidimBank:
         ------
         ItemBankFormatError
             Not JSON, another schema, a newer version, a checksum mismatch or a malformed payload.
+
+        Warns
+        -----
+        IRSLWarning
+            If the bank's calibration did not converge (:attr:`converged` False).
         """
+        bank = cls._parse(text, source)
+        bank._warn_if_not_converged(stacklevel=3)
+        return bank
+
+    @classmethod
+    def _parse(cls, text: str, source: str) -> "MultidimBank":
+        """The bank in ``text``; :meth:`from_json` and :meth:`load` warn, so the warning names their caller."""
         from .bank import ItemBankFormatError, _dec_float, _dec_floats, _dec_labels, _unseal
 
         p = _unseal(text, source, MULTIDIM_SCHEMA, MULTIDIM_FORMAT_VERSION)
         try:
+            # files written before the calibration's convergence was recorded lack it: unknown
+            cal = p.get("calibration")
+            cal = {} if cal is None else cal
+            if not isinstance(cal, dict):
+                raise ValueError(f"calibration must be an object with converged and warnings; got {cal!r}")
+            converged = cal.get("converged")
+            if converged is not None and not isinstance(converged, bool):
+                raise ValueError(f"calibration.converged is {converged!r}, not true, false or null")
             questions = _dec_labels(p["questions"])
             # files written before the name was stored lack it: no name, as they were read
             names = {key: p.get(key) for key in ("questions_name", "item_benchmark_name")}
@@ -286,6 +337,8 @@ class MultidimBank:
                 # files written before squeeze_n was recorded lack it: unknown (scoring falls back)
                 squeeze_n=None if p.get("squeeze_n") is None else _dec_float(p["squeeze_n"]),
                 trials=None if p.get("trials") is None else _dec_floats(p["trials"]),
+                # not list()ed: a str here would be kept letter by letter instead of refused
+                converged=converged, calibration_warnings=cal.get("warnings", ()),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ItemBankFormatError(f"{source} has a malformed payload: {type(e).__name__}: {e}") from e
@@ -315,12 +368,37 @@ class MultidimBank:
             schema, a newer format version or a malformed payload, including parameters that are
             not finite (naming the questions) or a population covariance that is not symmetric
             positive definite.
+
+        Warns
+        -----
+        IRSLWarning
+            If the bank's calibration did not converge (:attr:`converged` False).
         """
         import os
 
         from .bank import read_bank_text
 
-        return cls.from_json(read_bank_text(path), source=f"file {os.fspath(path)!r}")
+        bank = cls._parse(read_bank_text(path), source=f"file {os.fspath(path)!r}")
+        bank._warn_if_not_converged(stacklevel=3)
+        return bank
+
+    def _warn_if_not_converged(self, stacklevel: int) -> None:
+        """Warn that the calibration of a loaded bank did not converge (its first warning says how)."""
+        from .results import IRSLWarning
+
+        if self.converged is not False:
+            return
+        said = [w for w in self.calibration_warnings if "converge" in w]
+        why = f": {said[0]}" if said else ""
+        # the fit's own warning knows the remedy (more iterations, or a question that separates
+        # the models); without it the generic one
+        how = "as that warning says" if said else "(e.g. with a larger max_iter)"
+        warnings.warn(
+            f"this item bank comes from a calibration that did not converge{why}. Its question "
+            f"parameters may be off the maximum: recalibrate {how} before relying on its scores "
+            "and forecasts",
+            IRSLWarning, stacklevel=stacklevel,
+        )
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -977,6 +1055,30 @@ def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs
     using = pd.DataFrame(frame)
     _warn_no_using(rd, using, model_col, target)
     return bank.forecast(target, using, **opts)
+
+
+def _check_calibration_record(converged, calibration_warnings) -> tuple:
+    """``(converged, calibration_warnings)`` as a bool or None and a tuple of str, or a TypeError."""
+    if converged is not None and not isinstance(converged, (bool, np.bool_)):
+        raise TypeError(f"converged must be True, False or None (unknown); got {converged!r}")
+    # a str is a sequence of str too: one warning passed bare would be kept letter by letter
+    bad = isinstance(calibration_warnings, str)
+    if not bad:
+        try:
+            # a tuple first: a generator would be used up by the check and stored empty
+            calibration_warnings = tuple(calibration_warnings)
+        except TypeError:
+            bad = True
+    if bad or not all(isinstance(w, str) for w in calibration_warnings):
+        raise TypeError("calibration_warnings must be a sequence of str (the calibration fit's warnings); "
+                        f"got {calibration_warnings!r}")
+    return (None if converged is None else bool(converged)), calibration_warnings
+
+
+def _short_identification(text: str) -> str:
+    """The first clause of an identification in words (the ``repr`` gives the gist, not the rules)."""
+    head = re.split(r";| \(", text, maxsplit=1)[0].strip()
+    return head if head in ("", text.strip()) else head + " ..."
 
 
 def _check_whole_trials(t: np.ndarray, labels: pd.Index, what: str, allow_nan: bool) -> None:

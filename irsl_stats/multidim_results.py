@@ -633,8 +633,10 @@ class MultidimResults(WaldInference):
         -------
         MultidimBank
             Loadings, intercepts and precisions of every question, with the fitted population's
-            ability distribution as the prior for new models and the ``n`` of the fit's squeeze
-            (:attr:`~irsl_stats.crossbench.MultidimBank.squeeze_n`).
+            ability distribution as the prior for new models, the ``n`` of the fit's squeeze
+            (:attr:`~irsl_stats.crossbench.MultidimBank.squeeze_n`), and whether the fit
+            converged with its warnings (:attr:`~irsl_stats.crossbench.MultidimBank.converged`,
+            :attr:`~irsl_stats.crossbench.MultidimBank.calibration_warnings`).
         """
         est = self._est
         fitted = self.design.matrix @ est.B
@@ -650,6 +652,8 @@ class MultidimResults(WaldInference):
             squeeze_n=getattr(self._rd, "squeeze_n", None),
             # count families: the trials of an observed pass rate (prediction intervals)
             trials=None if trials is None else trials.to_numpy(),
+            # as ItemBank.from_results: a bank of a fit that did not converge must keep saying so
+            converged=self.converged, calibration_warnings=list(self.warnings),
         )
 
     def forecast(self, target, using: Optional[pd.DataFrame] = None, **kwargs) -> pd.DataFrame:
