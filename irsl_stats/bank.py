@@ -699,10 +699,11 @@ class ItemBank:
         if converged is not None and not isinstance(converged, (bool, np.bool_)):
             raise TypeError(f"converged must be True, False or None (unknown); got {converged!r}")
         self.converged = None if converged is None else bool(converged)
-        if isinstance(calibration_warnings, str) or not all(isinstance(w, str) for w in calibration_warnings):
+        said = None if isinstance(calibration_warnings, str) else tuple(calibration_warnings)
+        if said is None or not all(isinstance(w, str) for w in said):
             raise TypeError("calibration_warnings must be a sequence of str (the calibration fit's warnings); "
                             f"got {calibration_warnings!r}")
-        self.calibration_warnings = tuple(calibration_warnings)
+        self.calibration_warnings = said
         self.items = self._canonical_items(items)
 
     def _canonical_items(self, items: pd.DataFrame) -> pd.DataFrame:
@@ -1145,7 +1146,7 @@ class ItemBank:
         return cls(items, family=p["family"], irt=p["irt"], identification=p["identification"],
                    precision=p["precision"], population=(_dec_float(pop["mean"]), _dec_float(pop["sd"])),
                    prior=prior, squeeze_n=None if sq is None else _dec_float(sq), converged=converged,
-                   calibration_warnings=list(cal.get("warnings", [])))
+                   calibration_warnings=cal.get("warnings", ()))
 
     def _warn_if_not_converged(self, stacklevel: int) -> None:
         """Warn that the calibration of a loaded bank did not converge (its first warning says how)."""
@@ -1449,14 +1450,16 @@ class ItemBank:
         B(mu phi, (1-mu) phi)`` per question (:func:`irsl_stats.beta_pass_at_k`); for the
         Bernoulli and binomial families the plug-in ``1 - (1-mu)^k``. The whole grid of budgets
         is evaluated at once (:func:`irsl_stats.passk.beta_pass_at_k_grid`): every ``k = 1..10,000``
-        for 128 questions takes a fraction of a second per model.
+        for 128 questions takes a fraction of a second per model. The mean over questions is
+        accumulated over blocks of questions, so memory stays bounded (~100 MB) on any grid.
 
         Parameters
         ----------
         theta : array_like or Series, shape (M,)
         ks : array_like, shape (K,)
-            Budgets ``0 < k < 2**63`` (the ``k`` column holds them as 64-bit integers when they
-            are whole numbers).
+            Budgets ``0 < k < 2**63``, numbers (not necessarily integers: the Beta expectation is
+            defined for any ``k > 0``; booleans and strings are refused); the ``k`` column holds
+            them as 64-bit integers when they are all whole numbers.
         benchmark : label, optional
         se : float, array_like or Series, shape (M,), optional
             Standard errors of ``theta`` (>= 0): adds ``lower``/``upper``, pass@k at
@@ -1491,8 +1494,9 @@ class ItemBank:
         ValueError
             If ``integrate=True`` without ``se``; if ``theta`` is not finite or has more than
             one dimension; if ``se`` is negative or infinite, or (both Series) lacks some of
-            ``theta``'s labels; if a budget is ``>= 2**63``, not finite or not positive; if
-            ``alpha`` is not in (0, 1); if ``n_quad`` is not an integer >= 1.
+            ``theta``'s labels; if a budget is ``>= 2**63``, not finite, not positive or not a
+            number (the message names ``ks``); if ``alpha`` is not in (0, 1); if ``n_quad`` is
+            not an integer >= 1.
 
         Notes
         -----
@@ -1507,12 +1511,14 @@ class ItemBank:
         one, more so as k grows: the interval is not a prediction interval for it.
         """
         from .mml import gauss_hermite
-        from .passk import _budget_column, _check_budgets_int64, beta_pass_at_k_grid
+        from .passk import _as_float_array, _budget_column, _check_budgets_int64, _row_mean, beta_pass_at_k_grid
 
         labels = theta.index if isinstance(theta, pd.Series) else pd.RangeIndex(np.size(theta))
         th, s = _theta_se(theta, se, allow_nan_se=True)
         alpha = check_alpha(alpha)
-        ks = np.atleast_1d(np.asarray(ks, float))
+        # passk's checker: np.asarray(ks, float) turned [True] into k = 1 and ["10"] into k = 10,
+        # and "could not convert string to float" named no argument
+        ks = np.atleast_1d(_as_float_array(ks, "ks"))
         # the integer k column would wrap budgets >= 2**63 to -9223372036854775808 without a word
         _check_budgets_int64(ks, "ks")
         s, no_se = _set_aside_missing_se(s, labels, "pass@k", "pass_at_k")
@@ -1530,7 +1536,10 @@ class ItemBank:
             # expit underflows to exactly 0 (or rounds to 1) for very hard (easy) questions;
             # pass@k is continuous there, so keep mu inside the open interval
             mu = np.clip(special.expit(a * t + d), 1e-300, 1.0 - 2.0**-53)
-            return beta_pass_at_k_grid(mu, phi, ks).mean(axis=0)
+            phi_q = np.broadcast_to(phi, mu.shape)
+            # averaged a block of questions at a time: the whole questions x budgets table of a
+            # dense grid (128 questions, k = 1..1e6) took 3 GB
+            return _row_mean(lambda rows: beta_pass_at_k_grid(mu[rows], phi_q[rows], ks), mu.size, ks.size)
 
         z = stats.norm.ppf(1 - alpha / 2)
         nodes, weights = gauss_hermite(n_quad) if integrate else (np.zeros(1), np.ones(1))

@@ -51,6 +51,7 @@ Chen, M. et al. (2021). Evaluating large language models trained on code. arXiv:
 
 from __future__ import annotations
 
+from typing import Callable
 
 import numpy as np
 from scipy.special import digamma, gammaln
@@ -88,11 +89,42 @@ _STIRLING = (
 _INT_MAX = 2**53
 
 
+def _raw_array(x: object, name: str, kind: str) -> np.ndarray:
+    """``np.asarray(x)``, refusing ragged nested sequences and booleans among numbers, naming ``name``.
+
+    ``np.asarray([1, True])`` is the integer array ``[1, 1]`` (a budget ``True`` became ``k = 1``,
+    and a duplicate of it), so the items of a list or tuple are looked at before the conversion;
+    numpy's own message for a ragged sequence ("inhomogeneous shape") names no argument.
+    """
+    try:
+        arr = np.asarray(x)
+    except ValueError:
+        raise ValueError(f"`{name}` must be {kind}, in a rectangular array: the rows of the nested "
+                         f"sequence differ in length") from None
+    except TypeError as exc:
+        raise ValueError(f"`{name}` must be {kind}; it could not be read as an array ({exc})") from None
+    if isinstance(x, (list, tuple)) and arr.dtype != object:
+        stack, flags = [x], []
+        while stack and not flags:
+            for v in stack.pop():
+                if isinstance(v, (list, tuple)):
+                    stack.append(v)
+                elif isinstance(v, (bool, np.bool_)):
+                    flags.append(v)
+                    break
+        if flags:
+            raise ValueError(f"`{name}` must be {kind}, got booleans such as {flags[0]!r}")
+    return arr
+
+
 def _as_integer_array(x: object, name: str) -> np.ndarray:
     """Return ``x`` as an int64 array, or raise ValueError naming ``name``."""
-    arr = np.asarray(x)
+    arr = _raw_array(x, name, "integer")
     if arr.dtype == bool:
         raise ValueError(f"`{name}` must be integer, got booleans")
+    if arr.dtype.kind in "US":
+        raise ValueError(f"`{name}` must be integer, got strings such as {str(arr.flat[0])!r}"
+                         if arr.size else f"`{name}` must be integer, got dtype {arr.dtype}")
     if arr.dtype == object:
         # Python ints beyond int64 land in an object array, and so do small ones held with
         # dtype=object (e.g. a pandas object Series): check the exact values, then convert
@@ -142,10 +174,7 @@ def _as_float_array(x: object, name: str) -> np.ndarray:
     Booleans and strings are rejected (``np.asarray(x, dtype=float)`` alone turned ``k=True``
     into a budget of 1 and ``"0.5"`` into a mean, while :func:`pass_at_k` rejected both).
     """
-    try:
-        raw = np.asarray(x)
-    except (TypeError, ValueError) as exc:  # e.g. ragged nested sequences
-        raise ValueError(f"`{name}` must be numeric") from exc
+    raw = _raw_array(x, name, "numeric")
     if raw.dtype == bool or raw.dtype.kind in "USV":
         raise ValueError(f"`{name}` must be numeric, got {'booleans' if raw.dtype == bool else 'strings'}")
     if raw.dtype == object:
@@ -741,6 +770,71 @@ def beta_pass_at_k_grid(mu: object, phi: object, ks: object) -> np.ndarray:
     out = 0.0 - np.expm1(logr)
     np.clip(out, 0.0, 1.0, out=out)
     return out
+
+
+def _beta_shape_pass_at_k_grid(alpha: object, beta: object, ks: object) -> np.ndarray:
+    """``1 - B(alpha, beta + k) / B(alpha, beta)`` from the shape parameters: a (rows x budgets) array.
+
+    The quantity of :func:`beta_pass_at_k_grid` without the round trip through ``mu = alpha /
+    (alpha + beta)``, which loses ``beta`` when it is 16 or more orders of magnitude below
+    ``alpha``: the posterior ``Beta(mu phi + c, (1 - mu) phi + n - c)`` of a question that is
+    (numerically) always solved, ``mu = 1 - 2**-53``, and solved ``n`` times of ``n`` has
+    ``beta ~ 1e-15 phi`` and its mean rounds to exactly 1. Defined, and computed in log space, for
+    any finite ``alpha, beta > 0``: rows with ``alpha + beta <= 1e-8`` by the expansion of
+    :func:`_tiny_phi_log_fail` (with ``log(beta / (alpha + beta))`` taken from the shapes), the
+    others by :func:`_beta_log_fail_grid`.
+
+    Raises ValueError naming ``alpha``, ``beta`` or ``ks`` and the first offending positions.
+    """
+    a = np.atleast_1d(_as_float_array(alpha, "alpha"))
+    b = np.atleast_1d(_as_float_array(beta, "beta"))
+    ks_a = np.atleast_1d(_as_float_array(ks, "ks"))
+    if a.ndim != 1 or b.shape != a.shape:
+        raise ValueError(f"`alpha` and `beta` must be one-dimensional of the same shape, got {a.shape} "
+                         f"and {b.shape}")
+    if ks_a.ndim != 1:
+        raise ValueError(f"`ks` must be one-dimensional, got shape {ks_a.shape}")
+    for arr, name in ((a, "alpha"), (b, "beta")):
+        bad = ~np.isfinite(arr) | (arr <= 0.0)
+        if bad.any():
+            raise _out_of_range(name, "finite and > 0", bad, arr)
+    if np.any(~np.isfinite(ks_a)) or np.any(ks_a <= 0.0):
+        raise _out_of_range("ks", "finite and > 0", ~np.isfinite(ks_a) | (ks_a <= 0.0), ks_a)
+    logr = np.empty((a.size, ks_a.size), dtype=float)
+    tiny = a + b <= _TINY_PHI
+    if tiny.any():
+        at, bt = a[tiny, None], b[tiny, None]
+        logr[tiny] = (_log_ratio(bt, at + bt, at)
+                      + at * (digamma(1.0 + bt) - digamma(bt + ks_a[None, :])))
+    if (~tiny).any():
+        logr[~tiny] = _beta_log_fail_grid(a[~tiny], b[~tiny], ks_a)
+    if np.isnan(logr).any():  # not expected: every term is finite or -inf by construction
+        raise FloatingPointError("_beta_shape_pass_at_k_grid produced NaN; please report the inputs")
+    out = 0.0 - np.expm1(logr)
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+#: Cells (rows x budgets) of one block of :func:`_row_mean` (16 MB of float64).
+_MEAN_BLOCK_CELLS = 2_000_000
+
+
+def _row_mean(block_table: Callable[[slice], np.ndarray], n_rows: int, n_ks: int) -> np.ndarray:
+    """Mean over rows of the (rows x budgets) table ``block_table(rows)`` builds a block of rows at a time.
+
+    A mean pass@k curve over questions needs only the column sums, and the whole table of 128
+    questions on a dense grid ``k = 1..1e6`` is 1 GB (3 GB with the temporaries of
+    :func:`beta_pass_at_k_grid`); blocks of about :data:`_MEAN_BLOCK_CELLS` cells bound the memory.
+    The block sums are added in row order, so the result depends on the inputs only (not on
+    threads); with one block it is bitwise ``table.mean(axis=0)``.
+    """
+    if n_rows < 1:
+        raise ValueError("no rows to average: the pass@k curve of an empty set of questions is undefined")
+    rows = max(1, _MEAN_BLOCK_CELLS // max(n_ks, 1))
+    acc = np.zeros(n_ks, dtype=float)
+    for lo in range(0, n_rows, rows):
+        acc += block_table(slice(lo, min(n_rows, lo + rows))).sum(axis=0)
+    return acc / n_rows
 
 
 def plugin_pass_at_k(mu: object, k: object) -> np.ndarray | float:

@@ -1106,8 +1106,9 @@ class IRSLResults(WaldInference):
 
         Parameters
         ----------
-        ks : array_like of int, shape (K,)
-            The sample budgets k.
+        ks : array_like, shape (K,)
+            The sample budgets, ``0 < k < 2**63``: numbers, not necessarily integers (the Beta
+            expectation is defined for any ``k > 0``; booleans and strings are refused).
         models : DataFrame, dict or Series, optional
             New models' covariates, M rows (see :meth:`predict`): their pass@k at the scaling
             law's ability ``x' beta`` (interval from the confidence interval of ``x' beta``). By
@@ -1123,7 +1124,8 @@ class IRSLResults(WaldInference):
         Returns
         -------
         DataFrame, shape (M * K, 5)
-            Tidy, budgets outermost: ``model``, ``k`` (int), ``pass_at_k``, ``lower``, ``upper``.
+            Tidy, budgets outermost: ``model``, ``k`` (int64 when every budget is a whole
+            number, else float64), ``pass_at_k``, ``lower``, ``upper``.
             ``model`` is the model label: with ``models``, its column named like the fit's model
             column (e.g. ``"model"``) when it has one, else its index.
 
@@ -1131,7 +1133,7 @@ class IRSLResults(WaldInference):
         ------
         ValueError
             If ``alpha`` is not in (0, 1); if a budget is ``>= 2**63`` (the ``k`` column is
-            int64).
+            int64), not finite, not positive or not a number (the message names ``ks``).
 
         Notes
         -----
@@ -1227,9 +1229,13 @@ class IRSLResults(WaldInference):
                 ) from None
             r, q_ = lc.coefs, lc.constants[:, 0]
         diff = r @ self._params.to_numpy() - q_
-        cov = r @ self._cov.to_numpy() @ r.T
+        # only the columns the constraints use: 0 * NaN is NaN, so a NaN variance of a parameter
+        # the constraints leave alone (sigma at its boundary) made every Wald test fail
+        used = np.any(r != 0, axis=0)
+        full = self._cov.to_numpy()
+        cov = r[:, used] @ full[np.ix_(used, used)] @ r[:, used].T
         if not np.all(np.isfinite(cov)):
-            involved = [n for n, used in zip(names, np.any(r != 0, axis=0)) if used]
+            involved = [n for n, u in zip(names, used) if u]
             raise ValueError(
                 f"the covariance of the constrained parameters {involved} is not finite (the "
                 "information matrix is singular for some of them; see res.warnings), so no Wald "

@@ -47,7 +47,8 @@ from ._checks import repeated_values
 from .bank import ItemBank, _unknown_message, calibrate
 from .data import ResponseData, _drop_unused_categories
 from .families import get_family
-from .passk import _budget_column, beta_pass_at_k_grid, pass_at_k_grid
+from .passk import (_as_float_array, _as_integer_array, _beta_shape_pass_at_k_grid, _budget_column, _row_mean,
+                    beta_pass_at_k_grid, pass_at_k_grid)
 from .results import IRSLWarning
 from .simulate import subsample_counts
 
@@ -85,30 +86,40 @@ def _check_columns(frame: pd.DataFrame, columns: dict) -> None:
             raise ValueError(f"`{arg}`: column {col!r} is not in `counts` (columns: {list(frame.columns)})")
 
 
-def _as_ks(ks, max_k: int, name: str = "ks") -> np.ndarray:
+def _short_cells(cells: pd.DataFrame, trials: str, k_max: int, labels: Sequence[str]) -> str:
+    """The first few (model, question) cells with fewer than ``k_max`` samples, for a message."""
+    short = cells.loc[cells[trials].to_numpy() < k_max]
+    shown = ", ".join(f"({', '.join(repr(v) for v in row[:-1])}): n = {int(row[-1])}"
+                      for row in short[list(labels) + [trials]].head(5).itertuples(index=False))
+    more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+    return f"{shown}{more}"
+
+
+def _as_ks(ks, cells: pd.DataFrame, trials: str, labels: Sequence[str], name: str = "ks") -> np.ndarray:
+    """Integer budgets ``1 <= k <= n`` of every row of ``cells`` (default ``1..min n``), refusing
+    booleans, strings and non-integers by passk's checker and naming the cells too short for the
+    largest budget (``labels`` are the model and question columns)."""
+    max_k = int(cells[trials].min())
     if ks is None:
-        return np.arange(1, int(max_k) + 1, dtype=np.int64)
-    arr = np.atleast_1d(np.asarray(ks))
+        return np.arange(1, max_k + 1, dtype=np.int64)
+    arr = np.atleast_1d(_as_integer_array(ks, name))
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"`{name}` must be a non-empty one-dimensional sequence of budgets")
-    arr_f = arr.astype(float)
-    if np.any(~np.isfinite(arr_f)) or np.any(arr_f != np.round(arr_f)) or np.any(arr_f < 1):
-        raise ValueError(f"`{name}` must hold integers >= 1")
-    if np.any(arr_f > max_k):
-        raise ValueError(f"`{name}` goes up to {int(arr_f.max())} but some cells have only {int(max_k)} samples; "
-                         f"the unbiased pass@k needs k <= n")
-    return arr_f.astype(np.int64)
+        raise ValueError(f"`{name}` must be a non-empty one-dimensional sequence of budgets; got shape {arr.shape}")
+    if np.any(arr < 1):
+        raise ValueError(f"`{name}` must hold integers >= 1; got {arr[arr < 1][:5].tolist()}")
+    if arr.max() > max_k:
+        raise ValueError(f"`{name}` goes up to {int(arr.max())} but some cells have fewer samples: "
+                         f"{_short_cells(cells, trials, int(arr.max()), labels)}; the unbiased pass@k "
+                         f"needs k <= n (lower the largest budget, or leave those cells out)")
+    return arr
 
 
 def _as_positive_ks(ks, name: str = "ks") -> np.ndarray:
     """Budgets of a forecast: a non-empty 1-D sequence of finite numbers > 0 (not necessarily
     integers: the Beta expectation is defined for any k > 0). ``k = 0`` would give NaN where a
     rate is 1 and ``k < 0`` negative or infinite "probabilities"."""
-    try:
-        arr = np.asarray(ks, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a sequence of numbers > 0; got {ks!r}") from None
-    arr = np.atleast_1d(arr)
+    # passk's checker: np.asarray(ks, dtype=float) took [True] for k = 1 and ["10"] for k = 10
+    arr = np.atleast_1d(_as_float_array(ks, name))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"`{name}` must be a non-empty one-dimensional sequence of budgets; "
                          f"got shape {arr.shape}")
@@ -182,7 +193,9 @@ def observed_pass_at_k(
     Raises
     ------
     ValueError
-        If a column is missing or a budget exceeds some cell's number of samples.
+        If a column is missing, the counts are invalid (naming the rows), a budget is not an
+        integer >= 1 (booleans and strings included) or exceeds some cells' number of samples
+        (naming the first such (model, question) cells).
 
     Examples
     --------
@@ -195,7 +208,6 @@ def observed_pass_at_k(
     """
     _check_columns(counts, {"model": model, "question": question, "successes": successes,
                             "trials": trials})
-    n_all = counts[trials].to_numpy()
     if len(counts) == 0:
         raise ValueError("`counts` has no rows")
     # the checks every fit makes (missing labels or counts, successes outside 0..trials,
@@ -203,7 +215,7 @@ def observed_pass_at_k(
     # table (e.g. one simulated model) keeps categories without rows, which the data layer rejects
     ResponseData.from_long(_drop_unused_categories(counts, (model, question)), model=model, question=question,
                            response=None, family="binomial", successes=successes, trials=trials)
-    ks_arr = _as_ks(ks, int(np.min(n_all)))
+    ks_arr = _as_ks(ks, counts, trials, (model, question))
     frames = []
     for label, g in counts.groupby(model, sort=False, observed=True):
         curve = pass_at_k_grid(g[trials].to_numpy(), g[successes].to_numpy(), ks_arr).mean(axis=0)
@@ -275,9 +287,11 @@ def forecast_from_counts(
     Raises
     ------
     ValueError
-        For unknown forecasts, missing columns, budgets ``ks`` that are not finite and > 0 (or
-        an empty or multi-dimensional ``ks``), invalid counts or repeated (model, question)
-        pairs (naming the rows), or questions not in the bank -- whichever ``forecasts``.
+        For unknown forecasts, missing columns, budgets ``ks`` that are not finite numbers > 0
+        (booleans and strings included; or an empty or multi-dimensional ``ks``), invalid counts
+        or repeated (model, question) pairs (naming the rows), questions not in the bank --
+        whichever ``forecasts`` -- or, for ``beta_conditional``, a posterior that is not a proper
+        Beta (naming the model and questions).
 
     Examples
     --------
@@ -319,7 +333,7 @@ def forecast_from_counts(
                 theta = se = np.nan
             elif kind == "beta_conditional":
                 theta, se = float(est.loc[label, "theta"]), float(est.loc[label, "se"])
-                curve = _conditional(bank, g[question].to_numpy(), c, n, theta, ks_arr)
+                curve = _conditional(bank, label, g[question].to_numpy(), c, n, theta, ks_arr)
             else:
                 theta, se = float(est.loc[label, "theta"]), float(est.loc[label, "se"])
                 qs = pd.unique(g[question])
@@ -356,30 +370,45 @@ def _scoring_bank(bank: ItemBank, likelihood: str) -> ItemBank:
                     converged=bank.converged, calibration_warnings=bank.calibration_warnings)
 
 
-def _conditional(bank: ItemBank, questions, c: np.ndarray, n: np.ndarray, theta: float,
+def _conditional(bank: ItemBank, label, questions, c: np.ndarray, n: np.ndarray, theta: float,
                  ks: np.ndarray) -> np.ndarray:
     """``mean_j E[1 - (1-p_j)^k | c_j of n_j]`` with ``p_j ~ Beta(mu_j phi_j, (1-mu_j) phi_j)`` a
     priori (conjugate update); without a precision (binomial banks) ``p_j = mu_j`` is known and
-    the counts do not change it."""
-    it = bank.items.loc[list(questions)]
+    the counts do not change it. ``label`` is the model's, for the messages."""
+    questions = list(questions)
+    it = bank.items.loc[questions]
     eta = it["a"].to_numpy() * theta + it["d"].to_numpy()
     mu = np.clip(special.expit(eta), 1e-300, 1.0 - 2.0**-53)
     if not np.isfinite(it["phi"].to_numpy()).all():
-        return beta_pass_at_k_grid(mu, np.inf, ks).mean(axis=0)
+        return _row_mean(lambda rows: beta_pass_at_k_grid(mu[rows], np.inf, ks), mu.size, ks.size)
     phi = it["phi"].to_numpy()
+    # 1 - mu without the cancellation of 1 - expit(eta) near 1, floored as mu is capped (2**-53),
+    # which keeps beta far from underflow
+    one_minus_mu = np.clip(special.expit(-eta), 2.0**-53, 1.0)
     a_post = mu * phi + c
-    b_post = (1.0 - mu) * phi + (n - c)
-    total = a_post + b_post
-    # the posterior mean a/(a+b) stays inside (0, 1): a_post > 0 and b_post > 0
-    return beta_pass_at_k_grid(a_post / total, total, ks).mean(axis=0)
+    b_post = one_minus_mu * phi + (n - c)
+    # the curve is taken from the shapes themselves: a question every calibration model always
+    # solved has mu = 1 - 2**-53, and solved n of n times again b_post ~ 1e-15 phi, so the
+    # posterior mean a/(a+b) rounds to exactly 1 and beta_pass_at_k_grid(mean, a+b) refused it
+    bad = ~(np.isfinite(a_post) & np.isfinite(b_post) & (a_post > 0) & (b_post > 0))
+    if bad.any():
+        pos = np.flatnonzero(bad)[:5]
+        raise ValueError(
+            f"model {label!r}: the posterior Beta(mu phi + c, (1 - mu) phi + n - c) of questions "
+            f"{[questions[i] for i in pos]} is not proper (shapes {a_post[pos].tolist()} and "
+            f"{b_post[pos].tolist()}; mu = {mu[pos].tolist()}, phi = {phi[pos].tolist()}, at theta = "
+            f"{theta!r}); check the bank's precisions phi of those questions (finite and > 0) and the "
+            f"model's ability, or leave 'beta_conditional' out of `forecasts`")
+    return _row_mean(lambda rows: _beta_shape_pass_at_k_grid(a_post[rows], b_post[rows], ks),
+                     a_post.size, ks.size)
 
 
 def _empirical(rate: np.ndarray, ks: np.ndarray) -> np.ndarray:
     """``mean_j 1 - (1 - rate_j)^k`` for rates in [0, 1] (exact 0 and 1 allowed)."""
     with np.errstate(divide="ignore"):
         log_fail = np.log1p(-rate)  # -inf where rate == 1
-    out = -np.expm1(np.outer(log_fail, ks))  # 0 * -inf does not occur: ks > 0
-    return out.mean(axis=0)
+    # 0 * -inf does not occur: ks > 0
+    return _row_mean(lambda rows: -np.expm1(np.outer(log_fail[rows], ks)), rate.size, ks.size)
 
 
 # ----------------------------------------------------------------------------------- studies
@@ -457,11 +486,13 @@ def leave_one_model_out(
     counts : DataFrame, one row per (model, question)
         Counts with many samples per cell (e.g. :func:`irsl_stats.read_counts`).
     budgets : sequence of int
-        Samples per question kept for the held-out model (distinct integers >= 1).
+        Samples per question kept for the held-out model (distinct integers >= 1, at most the
+        samples of every cell of the held-out models; calibration-only models may have fewer).
     seeds : sequence of int
         Seeds of the subsampling (one draw per seed, budget and model; distinct integers).
     ks : sequence of int, optional
-        Budgets of the pass@k curve; default every ``k = 1..min n``.
+        Budgets of the pass@k curve (integers ``1 <= k <= n`` of every held-out cell); default
+        every ``k = 1..min n`` over the held-out models' cells (those in ``models``).
     families : sequence of {"beta_binomial", "binomial", "beta"}
         ``"beta"`` fits the pass rates ``c/n`` with the ``boundary`` policy.
     irts : sequence of {"1pl", "2pl"}
@@ -514,7 +545,8 @@ def leave_one_model_out(
     Raises
     ------
     ValueError
-        If fewer than 3 models, an unknown option, a budget larger than a cell's samples,
+        If fewer than 3 models, an unknown option, invalid counts of the held-out models, a
+        budget or ``ks`` larger than a held-out cell's samples (naming the cells),
         ``budgets``/``seeds`` that are not integers or repeat a value, or ``models``,
         ``families`` or ``irts`` that are empty or repeat a value.
 
@@ -553,10 +585,20 @@ def leave_one_model_out(
         if dup:
             raise ValueError(f"`{arg}` has duplicates {dup[:5]}: each would repeat the same study rows and "
                              f"be counted twice; pass distinct values")
-    if max(budgets) > int(counts[trials].min()):
-        raise ValueError(f"`budgets`: {max(budgets)} samples per question exceed the smallest "
-                         f"{trials!r} ({int(counts[trials].min())})")
-    ks_arr = _as_ks(ks, int(counts[trials].min()))
+    # budgets and the curve's ks concern the held-out models' samples only: a calibration-only
+    # model sampled fewer times (say 100 against 10,000) neither limits the budgets nor cuts the
+    # default ks to its own 1..100. Their counts are checked first (as the calibration checks the
+    # others'), so that a missing or impossible count is named rather than met by min()
+    held_rows = _drop_unused_categories(counts[counts[model].isin(held_models).to_numpy()], (model, question))
+    ResponseData.from_long(held_rows, model=model, question=question, response=None, family="binomial",
+                           successes=successes, trials=trials)
+    held_min = int(held_rows[trials].min())
+    if max(budgets) > held_min:
+        raise ValueError(f"`budgets`: {max(budgets)} samples per question exceed the samples of some "
+                         f"held-out cells: {_short_cells(held_rows, trials, max(budgets), (model, question))}; "
+                         f"a budget is drawn from a held-out model's own samples (lower it to {held_min}, "
+                         f"or leave those models out of `models`)")
+    ks_arr = _as_ks(ks, held_rows, trials, (model, question))
     caught: list = []
     rows = []
     kept: list = []
@@ -671,9 +713,11 @@ def sample_budget_study(
     Parameters
     ----------
     counts : DataFrame, one row per (model, question)
-        Counts with more samples per cell than the largest budget.
+        Counts; the cells of the held-out models (``models`` in ``kwargs``, default all) need
+        at least as many samples as the largest budget, calibration-only models may have fewer.
     budgets : sequence of int
-        Samples per question of the held-out model (distinct integers >= 1).
+        Samples per question of the held-out model (distinct integers >= 1, at most the samples
+        of every cell of the held-out models).
     seeds : sequence of int
         Seeds of the subsampling (distinct integers).
     **kwargs

@@ -82,3 +82,7 @@ def test_bad_convergence_record_is_refused(sim):
     payload["calibration"]["converged"] = 1
     with pytest.raises(ItemBankFormatError, match="calibration.converged"):
         ItemBank.from_json(_seal(payload, SCHEMA, FORMAT_VERSION))
+    # a string where the list of warnings belongs is refused, not kept letter by letter
+    payload["calibration"] = {"converged": True, "warnings": "did not converge"}
+    with pytest.raises(ItemBankFormatError, match="calibration_warnings must be a sequence of str"):
+        ItemBank.from_json(_seal(payload, SCHEMA, FORMAT_VERSION))
