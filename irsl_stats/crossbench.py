@@ -36,7 +36,7 @@ from ._checks import is_integer
 from .data import ResponseData, _fmt_labels
 from .families import get_family
 from .multidim import MultiItems, MultiPosterior, default_n_quad, posterior_moments
-from .passk import _check_budgets_int64
+from .passk import _check_budgets_int64, _raw_array
 
 __all__ = ["MultidimBank", "MULTIDIM_SCHEMA", "MULTIDIM_FORMAT_VERSION"]
 
@@ -680,7 +680,8 @@ class MultidimBank:
                              + f" selects none of the bank's questions (benchmarks: {self.benchmarks})")
         k_list = None
         if ks is not None:
-            k_arr = np.asarray(ks)
+            # np.asarray([1, True]) is [1, 1]: a boolean budget became k = 1 without a word
+            k_arr = _raw_array(ks, "ks", "integer")
             k_flt = k_arr.astype(float) if k_arr.dtype.kind in "biuf" else None
             # checked before the cast: int64 would silently truncate k = 2.5 to 2
             if (k_flt is None or k_arr.dtype == bool or k_arr.ndim != 1 or k_arr.size == 0

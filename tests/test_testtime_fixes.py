@@ -180,3 +180,22 @@ def test_results_forecast_documents_and_refuses_budgets_like_the_bank():
     assert res.forecast_pass_at_k([1, 4])["k"].dtype == np.int64
     with pytest.raises(ValueError, match=r"`ks` must be numeric"):
         res.forecast_pass_at_k(["10"])
+
+
+def test_cross_benchmark_forecast_refuses_boolean_and_ragged_budgets():
+    import warnings as _w
+
+    sim = irsl.simulate.correlated_benchmarks(n_models=40, questions=6, corr=[[1, .6], [.6, 1]],
+                                              benchmarks=["A", "B"], seed=0)
+    with _w.catch_warnings():
+        _w.simplefilter("ignore", irsl.IRSLWarning)
+        res = irsl.fit("ability ~ 1", data=sim.responses, benchmark="benchmark", ability="per_benchmark",
+                       n_threads=1)
+    first = sim.responses["model"].iloc[0]
+    using = sim.responses[(sim.responses["benchmark"] == "A") & (sim.responses["model"] == first)]
+    with pytest.raises(ValueError, match="`ks` must be integer, got booleans such as True"):
+        res.forecast("B", using=using, ks=[1, True])
+    with pytest.raises(ValueError, match="`ks` must be integer, in a rectangular array"):
+        res.forecast("B", using=using, ks=[[1, 2], [3]])
+    out = res.forecast("B", using=using, ks=[1, 5])
+    assert sorted(out["k"].unique()) == [1, 5]
