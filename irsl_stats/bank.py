@@ -471,6 +471,40 @@ def read_bank_text(path) -> str:
         raise ItemBankFormatError(f"{os.fspath(path)!r} is not UTF-8 text; not an item-bank file") from None
 
 
+def _drawn_curves(t_r: np.ndarray, a_r: np.ndarray, d_r: np.ndarray, lp_r: Optional[np.ndarray],
+                  ks: np.ndarray) -> np.ndarray:
+    """Expected pass@k curves (R, K) of one model over R joint draws: abilities ``t_r`` (R,),
+    questions ``a_r, d_r`` and ``log phi`` ``lp_r`` (R, N; None: binomial plug-in).
+
+    Draws are evaluated in blocks of whole draws holding at most ``passk._MEAN_BLOCK_CELLS``
+    cells: one grid call per block instead of one per draw (400 draws of 50 questions and 4
+    budgets took 0.2 s per model draw by draw), with bounded memory on a dense grid of budgets.
+    """
+    from .passk import _MEAN_BLOCK_CELLS, beta_pass_at_k_grid
+
+    n_draws, n_q = a_r.shape
+    out = np.empty((n_draws, ks.size))
+    step = max(1, int(_MEAN_BLOCK_CELLS // max(1, n_q * ks.size)))
+    for lo in range(0, n_draws, step):
+        hi = min(n_draws, lo + step)
+        mu = np.clip(special.expit(a_r[lo:hi] * t_r[lo:hi, None] + d_r[lo:hi]), 1e-300, 1.0 - 2.0**-53)
+        phi = np.inf if lp_r is None else np.exp(lp_r[lo:hi])
+        grid = beta_pass_at_k_grid(mu.ravel(), np.broadcast_to(phi, mu.shape).ravel(), ks)
+        out[lo:hi] = grid.reshape(hi - lo, n_q, ks.size).mean(axis=1)
+    return out
+
+
+def _ability_normals(labels, entropy, n_draws: int) -> np.ndarray:
+    """Standard normals (K, n_draws) for the ability draws of the models ``labels``, one stream per
+    model keyed by its label: drawn from one shared stream, a model's draws (and so its interval)
+    would depend on its position in the call and on the other models."""
+    return np.stack([
+        np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(1, _label_stream_key(v))))
+        .standard_normal(n_draws)
+        for v in labels
+    ]).reshape(len(labels), n_draws)
+
+
 def _label_stream_key(label) -> int:
     """A 128-bit key of a model label, the same in every call, process and platform.
 
@@ -1323,6 +1357,33 @@ class ItemBank:
             ok = np.isfinite(cov) & (np.abs(ga) * np.sqrt(va) > 1e-3 * np.abs(gd) * np.sqrt(vd))
         return np.where(ok, np.clip(cov, -lim, lim), 0.0)
 
+    def _item_draws(self, mask, n_draws: int, rng: np.random.Generator, with_phi: bool):
+        """Draws of the questions ``mask`` from their normal approximation (independent across
+        questions): ``(a, d)`` jointly (``a_se``, ``d_se``, :meth:`_ad_cov`), and, with
+        ``with_phi``, ``log phi`` with SD ``phi_se / phi``; arrays of shape (n_draws, N), and
+        None for ``log phi`` without ``with_phi``. Missing standard errors count as 0."""
+        a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
+        a_se = np.nan_to_num(self.items["a_se"].to_numpy()[mask])
+        d_se = np.nan_to_num(self.items["d_se"].to_numpy()[mask])
+        cov_ad = self._ad_cov(mask)
+        # (a, d) = mean + L z with L the Cholesky factor of [[va, c], [c, vd]]
+        l21 = np.where(a_se > 0, cov_ad / np.where(a_se > 0, a_se, 1.0), 0.0)
+        l22 = np.sqrt(np.maximum(d_se**2 - l21**2, 0.0))
+        a_r = np.empty((n_draws, len(a)))
+        d_r = np.empty_like(a_r)
+        lp_r = np.empty_like(a_r) if with_phi else None
+        if with_phi:
+            log_phi = self.items["log_phi"].to_numpy()[mask]
+            lp_se = np.nan_to_num(self.items["phi_se"].to_numpy(float)[mask] / np.exp(log_phi))
+        for r in range(n_draws):  # draw by draw: the stream of expected_score's draws
+            z1 = rng.standard_normal(len(a))
+            z2 = rng.standard_normal(len(a))
+            a_r[r] = a + a_se * z1
+            d_r[r] = d + l21 * z1 + l22 * z2
+        if with_phi:
+            lp_r[:] = log_phi + lp_se * rng.standard_normal((n_draws, len(a)))
+        return a_r, d_r, lp_r
+
     def expected_score(
         self,
         theta,
@@ -1412,28 +1473,12 @@ class ItemBank:
             # its own, keyed by its label: drawn from one shared stream, a model's draws (and so
             # its interval) would depend on its position in the call and on the other models.
             item_rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(0,)))
-            labels = index if index is not None else pd.RangeIndex(len(th))
-            z_theta = np.stack([
-                np.random.default_rng(
-                    np.random.SeedSequence(entropy, spawn_key=(1, _label_stream_key(v)))
-                ).standard_normal(n_draws)
-                for v in labels
-            ])
-            a_se = np.nan_to_num(self.items["a_se"].to_numpy()[mask])
-            d_se = np.nan_to_num(self.items["d_se"].to_numpy()[mask])
-            cov_ad = self._ad_cov(mask)
-            # (a, d) = mean + L z with L the Cholesky factor of [[va, c], [c, vd]]
-            l11 = a_se
-            l21 = np.where(a_se > 0, cov_ad / np.where(a_se > 0, a_se, 1.0), 0.0)
-            l22 = np.sqrt(np.maximum(d_se**2 - l21**2, 0.0))
+            z_theta = _ability_normals(index if index is not None else pd.RangeIndex(len(th)), entropy, n_draws)
+            a_r, d_r, _ = self._item_draws(mask, n_draws, item_rng, with_phi=False)
             sims = np.empty((len(th), n_draws))
             for r in range(n_draws):
-                z1 = item_rng.standard_normal(len(a))
-                z2 = item_rng.standard_normal(len(a))
-                a_r = a + l11 * z1
-                d_r = d + l21 * z1 + l22 * z2
                 t_r = th + s * z_theta[:, r]
-                sims[:, r] = special.expit(np.outer(t_r, a_r) + d_r).mean(axis=1)
+                sims[:, r] = special.expit(np.outer(t_r, a_r[r]) + d_r[r]).mean(axis=1)
             lower = np.quantile(sims, alpha / 2, axis=1)
             upper = np.quantile(sims, 1 - alpha / 2, axis=1)
         if no_se is not None:
@@ -1443,7 +1488,8 @@ class ItemBank:
 
     def forecast_pass_at_k(self, theta, ks, benchmark=None, se=None, alpha: float = 0.05,
                            plugin: bool = False, integrate: bool = False,
-                           n_quad: int = 11) -> pd.DataFrame:
+                           n_quad: int = 11, item_uncertainty: bool = False, n_draws: int = 1000,
+                           seed: Optional[int] = 0) -> pd.DataFrame:
         """Expected pass@k over the benchmark's questions at abilities ``theta``.
 
         For beta and beta-binomial banks the Beta expectation ``1 - B(mu phi, (1-mu) phi + k) /
@@ -1481,13 +1527,25 @@ class ItemBank:
             Requires ``se``.
         n_quad : int
             Quadrature nodes for ``integrate=True``.
+        item_uncertainty : bool
+            Also propagate the questions' uncertainty (see Notes): ``lower``/``upper`` are then
+            the ``alpha/2, 1-alpha/2`` quantiles of the curve over ``n_draws`` joint draws of
+            ``theta ~ N(theta, se^2)`` and the questions' ``(a_j, d_j)`` and ``log phi_j`` from
+            their normal approximation (independent across questions), seeded by ``seed``, as
+            in :meth:`expected_score`: the question draws are shared by all models, each
+            model's ability draws come from a stream keyed by its label. The cost is
+            ``n_draws`` curves per model: use a sparse grid of budgets.
+        n_draws : int
+            Monte Carlo draws for ``item_uncertainty=True`` (>= 1).
+        seed : int or None, default 0
+            Seed of those draws (a non-negative integer); ``None``: fresh entropy.
 
         Returns
         -------
         DataFrame, M * K rows
             Tidy, budgets outermost: ``model`` (the index of ``theta`` or its position), ``k``
             (integers when every budget is a whole number, else floats), ``pass_at_k`` and, with
-            ``se``, ``lower`` and ``upper``.
+            ``se`` or ``item_uncertainty``, ``lower`` and ``upper``.
 
         Raises
         ------
@@ -1501,14 +1559,17 @@ class ItemBank:
         Notes
         -----
         The interval is for the *expected* pass@k (the curve a model with ability ``theta``
-        follows under the bank), carrying the ability's uncertainty only: the questions are
-        taken as known. That is accurate for a bank calibrated on many models and too narrow for
-        one calibrated on few (simulated coverage of the 95% interval, 2PL beta-binomial banks:
-        0.93-0.95 for k = 1..1000 with 150 calibration models; 0.93 at k = 1 to 0.85 at
-        k = 1000 with 50; 0.85 to 0.75 with 20, where the questions' precisions are estimated
-        about 20% too high and the ability's standard error is too small with them). A single
-        model's *realized* pass@k over a finite set of questions scatters around the expected
-        one, more so as k grows: the interval is not a prediction interval for it.
+        follows under the bank). By default it carries the ability's uncertainty only: the
+        questions are taken as known. That holds at small k, where the scored ability pins the
+        curve, and not at large k, which rests on the hardest questions' difficulties and
+        precisions (simulated coverage of the 95% interval, 2PL beta-binomial banks, 50
+        questions, 50 samples each, ``benchmarks/bank_coverage.py --what passk``: 0.94 at
+        k = 1 to 0.80 at k = 1000 with 150 calibration models, 0.93 to 0.56 with 50, 0.87 to
+        0.45 with 20; with the true questions 0.94 at every k). ``item_uncertainty=True``
+        draws the questions too: 0.93-0.98 with 150 calibration models, 0.93-0.94 with 50,
+        0.87-0.94 with 20. A single model's *realized* pass@k over a finite set of
+        questions scatters around the expected one, more so as k grows: the interval is not a
+        prediction interval for it.
         """
         from .mml import gauss_hermite
         from .passk import _as_float_array, _budget_column, _check_budgets_int64, _row_mean, beta_pass_at_k_grid
@@ -1527,12 +1588,15 @@ class ItemBank:
         if not is_integer(n_quad, 1):
             raise ValueError(f"n_quad must be an integer >= 1 (Gauss-Hermite nodes for integrate=True); "
                              f"got {n_quad!r}")
+        if not is_integer(n_draws, 1):
+            raise ValueError(f"`n_draws` must be an integer >= 1; got {n_draws!r}")
+        entropy = _entropy(seed)  # validates `seed`, naming it
         mask = self._mask(benchmark)
         a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
         beta_family = get_family(self.family).has_precision and not plugin
         phi = self.items["phi"].to_numpy()[mask] if beta_family else np.inf
 
-        def curve(t):
+        def curve(t, a=a, d=d, phi=phi):
             # expit underflows to exactly 0 (or rounds to 1) for very hard (easy) questions;
             # pass@k is continuous there, so keep mu inside the open interval
             mu = np.clip(special.expit(a * t + d), 1e-300, 1.0 - 2.0**-53)
@@ -1540,6 +1604,11 @@ class ItemBank:
             # averaged a block of questions at a time: the whole questions x budgets table of a
             # dense grid (128 questions, k = 1..1e6) took 3 GB
             return _row_mean(lambda rows: beta_pass_at_k_grid(mu[rows], phi_q[rows], ks), mu.size, ks.size)
+
+        if item_uncertainty:
+            item_rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(0,)))
+            a_r, d_r, lp_r = self._item_draws(mask, n_draws, item_rng, with_phi=beta_family)
+            z_theta = _ability_normals(labels, entropy, n_draws)
 
         z = stats.norm.ppf(1 - alpha / 2)
         nodes, weights = gauss_hermite(n_quad) if integrate else (np.zeros(1), np.ones(1))
@@ -1549,7 +1618,11 @@ class ItemBank:
         for i, t in enumerate(th):
             si = 0.0 if s is None else s[i]
             point[i] = sum(w * curve(t + si * zz) for zz, w in zip(nodes, weights))
-            if s is not None:
+            if item_uncertainty:
+                sims = _drawn_curves(t + si * z_theta[i], a_r, d_r, lp_r, ks)
+                lower[i] = np.quantile(sims, alpha / 2, axis=0)
+                upper[i] = np.quantile(sims, 1 - alpha / 2, axis=0)
+            elif s is not None:
                 lo, hi = curve(t - z * si), curve(t + z * si)
                 lower[i], upper[i] = np.minimum(lo, hi), np.maximum(lo, hi)
         # budgets are counts of samples: whole numbers come back as integers, as in
@@ -1560,7 +1633,7 @@ class ItemBank:
         if no_se is not None:
             lower[no_se] = np.nan
             upper[no_se] = np.nan
-        if s is not None:
+        if s is not None or item_uncertainty:
             frame.update(lower=np.minimum(lower, point).T.ravel(), upper=np.maximum(upper, point).T.ravel())
         return pd.DataFrame(frame)
 
