@@ -483,7 +483,9 @@ def fit(
         See :mod:`irsl_stats.identification`.
     reml : bool
         ``True`` (default, as lme4): the spread ``sigma`` of ability around the scaling law is
-        REML-type -- ``sigma^2`` divided by ``M - P`` rather than ``M`` (M models, P coefficients),
+        restricted ML (REML) with each ability's measurement error ``v_i`` (the penalty
+        ``-1/2 log det(X' W X)``, ``W = diag(1 / (sigma^2 + v_i))``: for precisely measured
+        abilities ``sigma^2`` divided by ``M - P`` rather than ``M``; M models, P coefficients),
         which removes maximum likelihood's downward bias of ~P/M and keeps the coefficients'
         intervals at their nominal coverage on the default (population) scale. The reported
         log-likelihood is then evaluated at that ``sigma``, slightly below the maximum.

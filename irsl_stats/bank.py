@@ -884,12 +884,20 @@ class ItemBank:
         -------
         ItemBank
             The fit's questions with its family, IRT model, identification and latent
-            regression (the prior for new models); :attr:`population` is the fitted latent
+            regression (the prior for new models), with the standard errors of the question
+            parameters given the ability scale (those of :attr:`IRSLResults.items` add the
+            scale's own uncertainty, which cancels for abilities scored on this bank);
+            :attr:`population` is the fitted latent
             distribution of the calibration models; :attr:`squeeze_n` is the ``n`` of the
             squeeze of the fit's data (None when the fit does not carry its data).
         """
         fi = res.fit_info
         items = res.items.copy()
+        # the fit's items carry the uncertainty of the ability scale; abilities scored on this
+        # bank share that scale, so the bank's standard errors are those given the scale
+        given_scale = getattr(res, "_items_given_scale", None)
+        if given_scale is not None:
+            items[given_scale.columns] = given_scale
         if fi.irt == "1pl":
             items["a"] = 1.0
             items["a_se"] = 0.0

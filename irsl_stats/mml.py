@@ -16,10 +16,16 @@ One EM iteration:
    more grid pass to check the total; :func:`_safeguarded_item_update`), so the marginal
    log-likelihood at this E-step's nodes cannot fall (a generalised EM step);
 4. M-step for the latent regression: ``beta`` by least squares on the posterior means and
-   ``sigma^2`` from the posterior second moments (closed form), divided by ``M - P`` as REML does
-   (so the reported marginal log-likelihood is that of the REML-type ``sigma``) except for a 2PL
-   without covariates, whose ``sigma`` the renormalisation fixes at 1 (divided by ``M``: the
-   estimates are then the maximum of the likelihood);
+   ``sigma^2`` from the posterior second moments: by default restricted ML, the maximiser of the
+   expected complete-data log-likelihood plus the REML penalty ``-1/2 log det(X'WX)``,
+   ``W = diag(1 / (sigma^2 + v_i))`` with ``v_i`` the measurement variances of the abilities at
+   this E-step (:func:`_reml_penalty`; a 1-D root; the divisor ``M - P`` when every ``v_i = 0``,
+   too large a divisor -- sigma 21% high at 40 models x 20 questions -- when the abilities are
+   noisy), so EM maximises the marginal log-likelihood plus that penalty (the ``v_i`` are held
+   fixed within an EM run after the first and refreshed between runs until they settle, see
+   :func:`fit_mml`); ``sum / M`` (maximum
+   likelihood) with ``reml=False`` and for a 2PL without covariates, whose ``sigma`` the
+   renormalisation fixes at 1;
 5. renormalise the ability scale (mean of ``x' beta`` = 0, and for 2PL ``var(x' beta) + sigma^2 =
    1``): an exact reparametrisation.
 
@@ -35,15 +41,16 @@ linearised in the ability).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional, Tuple
 
 import numpy as np
+from scipy import optimize
 from scipy.special import logsumexp
 
 from . import _kernel
 from .acceleration import EMStep, run_em
-from .formula import scaled_lstsq
+from .formula import column_scales, scaled_lstsq
 from .inference import _batched_inverse, global_precision_cov, item_column_index, item_columns
 from .jml import (A_BOUND, ItemState, JMLOptions, _from_item_matrix, _item_matrix, fit_jml,
                   newton_item_update, within_bounds)
@@ -128,7 +135,9 @@ def sigma_divisor(irt: str, x: np.ndarray, reml: bool = True) -> Tuple[bool, int
     covariates: there the renormalisation sets the scale whatever the divisor, and ``M - 1`` would
     only move the EM fixed point off the maximum of the likelihood (a common factor
     ``sqrt(M / (M - 1))`` on the discriminations that the likelihood does not want: on 6
-    calibration models the log-likelihood was 0.04 below its maximum); then ``M``.
+    calibration models the log-likelihood was 0.04 below its maximum); then ``M``. The
+    one-dimensional fit uses the divisor only under ML: its REML M-step accounts for the
+    abilities' measurement error (:func:`_reml_sigma2`), for which ``M - P`` is the error-free limit.
 
     Parameters
     ----------
@@ -149,15 +158,105 @@ def sigma_divisor(irt: str, x: np.ndarray, reml: bool = True) -> Tuple[bool, int
     return reml, (m - p if reml else m)
 
 
+#: Largest measurement variance of an ability relative to the E-step's sigma^2 in the REML
+#: penalty: a model measured that poorly carries no weight there anyway (weight below 1e-6 of a
+#: perfectly measured one), and the cap keeps X'WX nonsingular when responses barely move an
+#: ability (an information of 0 would give it weight exactly 0 and could empty a factor level).
+_V_CAP = 1e6
+#: Largest number of EM runs of a REML fit, each after the first with the measurement variances
+#: in the penalty taken at the previous run's fixed point (2-4 runs in all on the test data sets,
+#: the last one converging at once).
+_MAX_REML_RUNS = 20
+
+
+def _measurement_variances(curv: np.ndarray, sigma: float) -> np.ndarray:
+    """The abilities' measurement variances ``v_i`` (M,) from the posterior curvature at the mode.
+
+    The E-step's curvature of model *i*'s log posterior at its mode is its responses' information
+    plus ``1 / sigma^2`` (the prior's), so ``v_i = 1 / (curv_i - 1 / sigma^2)``: the variance of the
+    ability as its responses alone measure it (normal approximation of the likelihood), capped at
+    ``_V_CAP sigma^2``. It comes with the E-step at no cost, and unlike ``1 / p_i - 1 / sigma^2`` from
+    the posterior variances ``p_i`` it does not subtract two quadrature sums that nearly cancel for
+    poorly measured abilities.
+    """
+    s2 = sigma**2
+    info = np.maximum(np.asarray(curv, float) - 1.0 / s2, 1.0 / (_V_CAP * s2))
+    return 1.0 / info
+
+
+def _reml_penalty(x: np.ndarray, s2: float, v: np.ndarray) -> Tuple[float, float, float]:
+    """REML penalty ``-1/2 log det(X' W X)``, ``W = diag(1 / (s2 + v))``, and its s2-derivatives.
+
+    With abilities measured with variances ``v`` the latent regression is, in the normal
+    approximation of each model's likelihood, ``theta_hat_i = x_i' beta + u_i + e_i`` with
+    ``u_i ~ N(0, s2)`` and ``e_i ~ N(0, v_i)``; integrating ``beta`` out of its likelihood adds this
+    penalty (restricted ML). With ``v = 0`` it is ``P/2 log s2`` up to a constant, the divisor
+    ``M - P``; with ``v > 0`` poorly measured models, which carry little information on ``beta``,
+    no longer count as a full degree of freedom each (the divisor ``M - P`` then inflated sigma by
+    21% at 40 models x 20 bernoulli questions). Through the QR ``W^1/2 X = Q R`` (columns scaled
+    first, as :func:`~irsl_stats.formula.scaled_lstsq` does) with leverages ``h_i`` (squared row
+    norms of ``Q``): ``d/ds2 = tr((X'WX)^-1 X'W^2X) / 2 = sum(w h) / 2`` and
+    ``d2/ds2^2 = (||Q'WQ||_F^2 - 2 sum(w^2 h)) / 2``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (M, P)
+        Latent-regression design (full column rank).
+    s2 : float
+        ``sigma^2``.
+    v : ndarray, shape (M,)
+        Measurement variances of the abilities (>= 0, finite).
+
+    Returns
+    -------
+    (float, float, float)
+        The penalty and its first and second derivatives in ``s2``.
+    """
+    w = 1.0 / (s2 + v)
+    scale = column_scales(x)
+    q, r = np.linalg.qr((x / scale) * np.sqrt(w)[:, None])
+    value = -float(np.sum(np.log(np.abs(np.diag(r)))) + np.sum(np.log(scale)))
+    lev = np.sum(q * q, axis=1)
+    qwq = (q * w[:, None]).T @ q
+    d1 = 0.5 * float(np.sum(w * lev))
+    d2 = 0.5 * (float(np.sum(qwq * qwq)) - 2.0 * float(np.sum(w * w * lev)))
+    return value, d1, d2
+
+
+def _reml_sigma2(x: np.ndarray, ss: float, v: np.ndarray) -> float:
+    """The M-step's REML ``sigma^2``: the maximiser of ``-M/2 log s2 - ss / (2 s2) + _reml_penalty``.
+
+    ``ss = sum_i E[(theta_i - x_i' beta)^2]`` over the posterior. The derivative times ``2 s2^2`` is
+    ``g(s2) = ss - M s2 + s2^2 tr((X'WX)^-1 X'W^2X)``, and ``0 <= s2 tr(...) <= P`` puts its root in
+    ``[ss / M, ss / (M - P)]`` (``g >= 0`` at the left end, ``<= 0`` at the right one): Brent's
+    method there. With ``v = 0`` the root is the right end, the divisor ``M - P``.
+    """
+    m = x.shape[0]
+
+    def g(s2: float) -> float:
+        return ss - m * s2 + 2.0 * s2**2 * _reml_penalty(x, s2, v)[1]
+
+    lo, hi = ss / m, ss / (m - x.shape[1])
+    if g(hi) >= 0.0:
+        # rounding at v ~ 0, where s2 tr(...) = P exactly
+        return hi
+    if g(lo) <= 0.0:
+        return lo
+    return float(optimize.brentq(g, lo, hi, xtol=1e-15 * hi, rtol=8.9e-16))
+
+
 @dataclass
 class _MMLState:
     """What one EM iteration carries: question parameters, latent regression and the posterior
-    modes (the quadrature's centres, a warm start that is not a parameter)."""
+    modes (the quadrature's centres, a warm start that is not a parameter); for REML also the
+    abilities' measurement variances in the penalty while they are frozen for an EM run (None:
+    take them from the next E-step), on the renormalised ability scale."""
 
     items: ItemState
     beta: np.ndarray
     sigma: float
     mode: np.ndarray
+    meas_var: Optional[np.ndarray] = None
 
     def pack(self, irt: str) -> np.ndarray:
         """Parameters as one vector ``(a [2PL], d, gamma, beta, log sigma)`` for SQUAREM."""
@@ -167,8 +266,9 @@ class _MMLState:
 
     def unpack(self, v: np.ndarray, irt: str, a_prior: DiscriminationPrior,
                per_item_precision: bool) -> Optional["_MMLState"]:
-        """The state with parameters ``v`` (this state's modes), or None when ``v`` leaves the
-        parameter space (a discrimination at or below the log-normal prior's floor)."""
+        """The state with parameters ``v`` (this state's modes and ``meas_var``), or None when
+        ``v`` leaves the parameter space (a discrimination at or below the log-normal prior's
+        floor)."""
         if not np.all(np.isfinite(v)):
             return None
         n, n_gamma = len(self.items.d), np.atleast_1d(self.items.gamma).size
@@ -179,7 +279,7 @@ class _MMLState:
         a, d, gamma = within_bounds(a, v[at: at + n], v[at + n: at + n + n_gamma].reshape(np.shape(self.items.gamma)),
                                     per_item_precision)
         beta = v[at + n + n_gamma: -1]
-        return _MMLState(ItemState(a, d, gamma), beta, float(np.exp(v[-1])), self.mode)
+        return _MMLState(ItemState(a, d, gamma), beta, float(np.exp(v[-1])), self.mode, self.meas_var)
 
 
 def _scaled_change(before: ItemState, after: ItemState, h_item, cols, irt, per_item_s) -> float:
@@ -342,9 +442,14 @@ def fit_mml(
     ``a_prior`` (a log-normal prior on the 2PL discriminations) makes it penalised marginal ML:
     the prior enters the M-step, the objective and the questions' standard errors.
     ``accelerate`` extrapolates the EM iterates by SQUAREM (:mod:`irsl_stats.acceleration`);
-    ``False`` runs plain EM (same optimum, more iterations). ``reml=False`` divides sigma^2 by
-    ``M`` instead of ``M - P`` (:func:`sigma_divisor`): the estimates are then the maximum of the
-    marginal likelihood.
+    ``False`` runs plain EM (same optimum, more iterations). By default ``sigma`` is restricted
+    ML: EM maximises the marginal log-likelihood plus the REML penalty of the latent regression
+    with the abilities' measurement variances (:func:`_reml_penalty`; ``P log sigma``, the divisor
+    ``M - P``, for precisely measured abilities), the measurement variances recomputed at every
+    E-step in a first, loosely converged EM run, then held fixed within each further run (taken
+    at the previous run's fixed point) until a run converges at once; the reported number of
+    iterations counts the EM maps of all runs. ``reml=False`` divides sigma^2 by ``M``
+    (:func:`sigma_divisor`): the estimates are then the maximum of the marginal likelihood.
 
     Returns
     -------
@@ -374,11 +479,15 @@ def fit_mml(
 
     reml, dof = sigma_divisor(irt, x, reml)
 
-    def reml_term(sigma: float) -> float:
-        # the REML-type divisor maximises the marginal log-likelihood plus P log sigma, not the
+    def reml_term(sigma: float, v: np.ndarray) -> float:
+        # the REML M-step maximises the marginal log-likelihood plus the REML penalty at the
+        # abilities' measurement variances v of the E-step (_reml_penalty), not the
         # log-likelihood itself: this is the objective EM increases, so SQUAREM's safeguard must
         # use it (the reported llf has no such term)
-        return x.shape[1] * np.log(sigma) if reml else 0.0
+        if not reml:
+            return 0.0
+        # a non-finite curvature (a diverged Newton step) makes the llf non-finite too
+        return _reml_penalty(x, sigma**2, v)[0] if np.all(np.isfinite(v)) else -np.inf
 
     def em_map(state: _MMLState) -> EMStep:
         items, beta, sigma = state.items, state.beta, state.sigma
@@ -387,8 +496,18 @@ def fit_mml(
         mode, curv = post_eval.mode_step(state.mode, items, log_phi, mean, sigma, information)
         nodes, terms, marg = post_eval.evaluate(mode, curv, items, log_phi, mean, sigma)
         llf = float(marg.sum())
+        # the penalty's measurement variances. In the runs after the first they are frozen for the
+        # whole run (taken at its first E-step), so every M-step increases the same objective,
+        # llf + penalty, whose maximum is the run's fixed point: recomputed at every E-step they
+        # move with sigma, the EM's fixed point is not that objective's maximum, and near it the
+        # objective fell at every step (SQUAREM then stopped extrapolating: 500+ EM steps on one
+        # data set of 40 models x 20 questions). The first, loosely converged run recomputes
+        # them: frozen at the rough start of the Pythia MATH 2PL counts they held its whole
+        # climb to a poor penalty (not converged in 500 steps)
+        v = (state.meas_var if state.meas_var is not None or not reml
+             else _measurement_variances(curv, sigma))
         objective = (llf + precision.prior_terms(items.gamma)[0] + a_prior.value(items.a)
-                     + reml_term(sigma))
+                     + reml_term(sigma, v))
         if not np.isfinite(objective):
             return EMStep(-np.inf, llf, state, np.inf)
         post = np.exp(terms - marg[:, None])
@@ -414,13 +533,22 @@ def fit_mml(
         e_theta2 = (post * nodes**2).sum(1)
         beta = scaled_lstsq(x, e_theta)
         fitted = x @ beta
-        sigma = float(np.sqrt(max(np.sum(e_theta2 - 2 * e_theta * fitted + fitted**2) / dof, 1e-12)))
+        ss = max(float(np.sum(e_theta2 - 2 * e_theta * fitted + fitted**2)), 1e-12 * dof)
+        # REML: the root of the expected complete-data score plus the penalty's (M - P only when
+        # the abilities are measured without error); ML: ss / M
+        sigma = float(np.sqrt(_reml_sigma2(x, ss, v) if reml else ss / dof))
         # renormalise: mean(x'beta) = 0, var(x'beta) + sigma^2 = 1 (2PL)
         loc = float(fitted.mean())
         scale = float(np.sqrt(fitted.var() + sigma**2)) if irt == "2pl" else 1.0
         new = _MMLState(
             ItemState(new_items.a * scale, new_items.d + new_items.a * loc, new_items.gamma),
-            (beta - loc * ones_coef) / scale, sigma / scale, (mode - loc) / scale)
+            (beta - loc * ones_coef) / scale, sigma / scale, (mode - loc) / scale,
+            # every state is on the renormalised scale (2PL: var(x'beta) + sigma^2 = 1), so the
+            # frozen variances stay as they are. Divided by scale^2 they drifted: the penalty is
+            # not scale-invariant (it moves by P log c with the scale c, as P log sigma did), so
+            # at the fixed point the M-step's scale is not 1, and the variances shrank at every
+            # step while the objective fell (2PL fits stopped at max_iter)
+            v if freeze else None)
         # convergence measure: the change of the question parameters over the whole iteration
         # (after renormalisation, so a step the renormalisation undoes does not count), in
         # standard-error units from the M-step curvature
@@ -428,12 +556,34 @@ def fit_mml(
         return EMStep(objective, llf, new, step, message=f"sigma {new.sigma:.4f}")
 
     start = _MMLState(jf.items, reg.beta.copy(), max(reg.sigma, 0.05), jf.theta.copy())
-    run = run_em(em_map, start, lambda s: s.pack(irt), lambda v, t: t.unpack(v, irt, a_prior, per_item_s),
-                 max_iter=max_iter, change_tol=tol * 1e-4, step_tol=tol * 10, accelerate=accelerate,
-                 verbose=verbose, label="MML")
+    history: List[dict] = []
+    it = 0
+    # REML: a first run with the measurement variances recomputed at every E-step, to a loose
+    # tolerance (100x on the objective's change, which such a run cannot meet near a flat
+    # optimum); then runs with them frozen at the previous run's fixed point until they no longer
+    # move it (a run that converges at once, its first EM step within the stopping rule)
+    freeze = False  # read by em_map
+    for n_run in range(_MAX_REML_RUNS if reml else 1):
+        run = run_em(em_map, start, lambda s: s.pack(irt), lambda v, t: t.unpack(v, irt, a_prior, per_item_s),
+                     max_iter=max_iter - it, change_tol=tol * (1e-2 if reml and n_run == 0 else 1e-4),
+                     step_tol=tol * 10, accelerate=accelerate, verbose=verbose, label="MML")
+        history += [dict(h, iter=h["iter"] + len(history)) for h in run.history]
+        it += run.n_maps
+        if not run.converged or it >= max_iter or (n_run > 0 and run.n_maps <= 2):
+            break
+        freeze = True
+        start = replace(run.state, meas_var=None)
+    settled = not reml or (n_run > 0 and run.n_maps <= 2)
     items, beta, sigma, mode = run.state.items, run.state.beta, run.state.sigma, run.state.mode
-    converged, it, history = run.converged, run.n_maps, run.history
-    if not converged:
+    converged = run.converged and settled
+    if run.converged and not settled:
+        warnings_.append(
+            f"MML did not converge: after {it} EM iterations in {n_run + 1} runs the abilities' "
+            "measurement variances in the REML penalty still moved sigma (each run converged with "
+            "those of the previous one, the last at sigma "
+            f"{sigma:.4g}); " + ("increase max_iter" if it >= max_iter else
+                                 f"they did not settle in {_MAX_REML_RUNS} runs: use reml=False"))
+    elif not converged:
         warnings_.append(not_converged_text("MML", max_iter, run.last_change, run.n_falls, run.n_judged,
                                             run.climbing))
     # final posterior at the estimates
@@ -447,13 +597,17 @@ def fit_mml(
     v_theta = np.maximum((post * nodes**2).sum(1) - e_theta**2, 0.0)
     scores, h_reg = _regression_derivatives(x, nodes, post, beta, sigma)
     if reml:
-        # EM maximised llf + P log sigma (the REML-type divisor M - P), so the information of
-        # sigma is that objective's: -P/sigma^2 more curvature, scores centred by P/(M sigma).
-        # The plain llf's curvature at the REML sigma is (3P - 2M)/sigma^2 for well-measured
-        # abilities: standard errors of sigma ~1.15-2x too large, NaN once P > 2M/3.
+        # EM maximised llf + the REML penalty (v held at the E-step's), so the information of
+        # sigma is that objective's: the penalty's curvature in sigma, 2 d1 + 4 sigma^2 d2 (d1, d2
+        # its s2-derivatives; -P/sigma^2 for well-measured abilities), added, and the scores
+        # centred by an equal share of its gradient 2 sigma d1 (P/(M sigma) then). The plain
+        # llf's curvature at the REML sigma is (3P - 2M)/sigma^2 for well-measured abilities:
+        # standard errors of sigma ~1.15-2x too large, NaN once P > 2M/3.
         n_coef = x.shape[1]
-        h_reg[n_coef, n_coef] -= n_coef / sigma**2
-        scores[:, n_coef] += n_coef / (len(x) * sigma)
+        v_pen = run.state.meas_var if run.state.meas_var is not None else _measurement_variances(curv, sigma)
+        _, d1, d2 = _reml_penalty(x, sigma**2, v_pen)
+        h_reg[n_coef, n_coef] += 2.0 * d1 + 4.0 * sigma**2 * d2
+        scores[:, n_coef] += 2.0 * sigma * d1 / len(x)
     try:
         reg_cov = np.linalg.inv(-h_reg)
     except np.linalg.LinAlgError:

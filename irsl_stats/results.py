@@ -271,7 +271,7 @@ class FitInfo:
     n_boundary_adjusted: int = 0
     boundary: str = "error"
     extra: Dict[str, str] = field(default_factory=dict)
-    sigma_reml: bool = False  # sigma^2 divided by M - P (REML-type) rather than M
+    sigma_reml: bool = False  # sigma by REML (with the abilities' measurement error) rather than ML
     latent_llf: Optional[float] = None  # JML: log-likelihood of the latent regression
     # rows of the data that the fit gave weight 0 (not counted in ``nobs``): weights of 0 and,
     # under JML, the rows of the all-extreme models held at +-inf
@@ -450,7 +450,10 @@ class IRSLResults(WaldInference):
         weighted ``glm``. ``fit_info.n_weight_zero`` counts the rows left out.
     items : DataFrame, one row per question
         ``a, d, b, phi`` (as applicable) and their standard errors, benchmark, and ``n``: the
-        question's responses that entered the likelihood (counted as ``nobs``).
+        question's responses that entered the likelihood (counted as ``nobs``). The standard
+        errors of ``a, d, b`` (and ``a_d_cov``) include the uncertainty of the identified
+        ability scale (its estimated location and spread); :meth:`item_bank` keeps those given
+        the scale, which abilities scored on the bank share.
     abilities : DataFrame, one row per model
         ``theta`` (estimate: JML; posterior mean: MML), ``se``, ``fitted`` (x'beta), ``resid``, and
         ``n``: the model's responses that entered the likelihood (counted as ``nobs``; 0 for a
@@ -942,8 +945,10 @@ class IRSLResults(WaldInference):
             scatters by ``sigma`` around the law). ``pi`` does not contain the noise of the
             responses themselves (a model's observed accuracy on the questions scatters around
             its expected score, by the Beta precision or the binomial sampling), so it is not an
-            interval for an observed score, least of all on few questions: on aggregate tables
-            with one "question" per benchmark it covered 29-62% of the observed scores. For an
+            interval for an observed score, least of all on few questions: on four aggregate
+            tables with one "question" per benchmark its 95% interval covered 67-76% of the
+            observed scores per table and 29-98% per benchmark
+            (``benchmarks/observed_score_coverage.py``). For an
             observed score use :meth:`forecast` with ``interval="prediction"`` (draws the
             responses), or score the model on its own responses with :meth:`item_bank`.
             The score increases in ability when every discrimination is positive and decreases

@@ -160,7 +160,8 @@ def test_population_and_prior_are_checked():
 def test_fit_bank_keeps_the_covariance_of_a_and_d(fitted, tmp_path):
     # was dropped by the bank, so expected_score(item_uncertainty=True) never used it
     res, bank = fitted
-    np.testing.assert_array_equal(bank.items["a_d_cov"].to_numpy(), res.items["a_d_cov"].to_numpy())
+    # the one given the ability scale (res.items adds the scale's uncertainty, shared by all)
+    np.testing.assert_array_equal(bank.items["a_d_cov"].to_numpy(), res._items_given_scale["a_d_cov"].to_numpy())
     bank.save(tmp_path / "b.json")
     back = ItemBank.load(tmp_path / "b.json")
     pd.testing.assert_frame_equal(back.items, bank.items, check_exact=True)

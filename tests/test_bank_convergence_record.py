@@ -2,7 +2,6 @@
 import json
 import warnings
 
-import numpy as np
 import pytest
 
 import irsl_stats as irsl

@@ -1,5 +1,4 @@
 """JML steps at the parameter bounds: projected, judged on the face, safeguarded per question."""
-import os
 import warnings
 from pathlib import Path
 
@@ -8,7 +7,6 @@ import pandas as pd
 import pytest
 
 import irsl_stats as irsl
-from irsl_stats import jml
 from irsl_stats._kernel import KernelData
 from irsl_stats.jml import A_BOUND, LOG_PHI_BOUNDS, ItemState, newton_item_update, runaway_questions
 from irsl_stats.precision import PrecisionModel

@@ -91,7 +91,7 @@ def test_ml_sigma_is_the_reml_sigma_shrunk_by_the_degrees_of_freedom(sim):
         # the coefficients hardly move
         np.testing.assert_allclose(ml.params["log(compute)"], reml.params["log(compute)"], rtol=0.02)
         assert "maximum likelihood" in str(ml.summary())
-        assert "REML-type" in str(reml.summary())
+        assert "Sigma estimator: REML" in str(reml.summary())
 
 
 @pytest.mark.parametrize("method", ["mml", "jml"])

@@ -57,7 +57,7 @@ def one_benchmark():
     return data, models
 
 
-def _per_benchmark_d1(data, models, formula, irt):
+def _per_benchmark_d1(data, models, formula, irt, reml=True):
     """``fit_multidim`` with the per-benchmark pattern on a single benchmark (D = 1): the public
     entry point needs two benchmarks, the estimator does not."""
     from irsl_stats.api import build_precision, kernel_data, response_data
@@ -69,7 +69,7 @@ def _per_benchmark_d1(data, models, formula, irt):
     design = parse_latent_formula(formula, data, models, "model", rd.model_labels)
     prec = build_precision("auto", "binomial", rd.n_items, None, None)
     pattern = LoadingPattern.per_benchmark(rd.item_benchmark_codes, rd.benchmarks)
-    return fit_multidim(kernel_data(rd), design, prec, irt, pattern, n_threads=1, tol=1e-9)
+    return fit_multidim(kernel_data(rd), design, prec, irt, pattern, n_threads=1, tol=1e-9, reml=reml)
 
 
 @pytest.mark.parametrize("irt", ["2pl", "1pl"])
@@ -78,15 +78,21 @@ def test_per_benchmark_d1_agrees_with_unidimensional_fit(one_benchmark, irt):
     abilities, and the same standard errors of the latent regression (the intercept's SE was
     that of a free mean, 0.286 against 0.246, because the mean-0 identification was ignored)."""
     data, models = one_benchmark
+    # maximum likelihood: the unidimensional REML sigma counts the abilities' measurement error
+    # in its penalty, the multidimensional one divides by M - P
     uni = irsl.fit("ability ~ c", data=data, models=models, successes="successes", trials="trials",
-                   family="binomial", method="mml", irt=irt, n_threads=1, tol=1e-9)
-    est = _per_benchmark_d1(data, models, "ability ~ c", irt)
+                   family="binomial", method="mml", irt=irt, n_threads=1, tol=1e-9, reml=False)
+    est = _per_benchmark_d1(data, models, "ability ~ c", irt, reml=False)
     assert est.llf == pytest.approx(uni.llf, abs=1e-4)
     np.testing.assert_allclose(est.d, uni.items["d"].to_numpy(), atol=1e-5)
     if irt == "2pl":
         np.testing.assert_allclose(est.A[:, 0], uni.items["a"].to_numpy(), atol=1e-5)
-        np.testing.assert_allclose(np.sqrt(est.item_cov[:, 0, 0]), uni.items["a_se"].to_numpy(), rtol=1e-3)
-    np.testing.assert_allclose(np.sqrt(est.item_cov[:, 1, 1]), uni.items["d_se"].to_numpy(), rtol=1e-3)
+    # the multidimensional question SEs are given the ability scale (the unidimensional items add
+    # the scale's own uncertainty; its bank keeps these)
+    given = uni._items_given_scale
+    if irt == "2pl":
+        np.testing.assert_allclose(np.sqrt(est.item_cov[:, 0, 0]), given["a_se"].to_numpy(), rtol=1e-3)
+    np.testing.assert_allclose(np.sqrt(est.item_cov[:, 1, 1]), given["d_se"].to_numpy(), rtol=1e-3)
     np.testing.assert_allclose(est.theta[:, 0], uni.abilities["theta"].to_numpy(), atol=1e-5)
     np.testing.assert_allclose(np.sqrt(est.theta_cov[:, 0, 0]), uni.abilities["se"].to_numpy(), atol=1e-4)
     np.testing.assert_allclose(est.B[:, 0], uni.params[["Intercept", "c"]].to_numpy(), atol=1e-5)

@@ -43,7 +43,10 @@ def test_mml_sigma_se_matches_reml_theory_and_jml(data, p):
     theory = s / np.sqrt(2 * (M - p))  # abilities measured by 300 questions: little else
     # before: 0.1118 / nan (the plain llf's curvature at the REML sigma)
     assert np.isfinite(se)
-    assert theory < se < 1.2 * theory
+    # the REML sigma with measurement error (tests/test_mml_reml_sigma.py) is 0.315 at p = 27
+    # (JML 0.313; the divisor M - P gave 0.390), where the measurement variances are 0.2 sigma^2:
+    # the SE is then 1.22x the error-free theory (and within 0.2% of REML theory with them)
+    assert theory < se < 1.3 * theory
     assert se / s == pytest.approx(jml.bse["sigma"] / jml.params["sigma"], rel=0.15)
     assert not any("not positive definite" in w for w in mml.warnings)
 

@@ -10,7 +10,7 @@ import mpmath as mp
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import betaln, expit
+from scipy.special import expit
 
 import irsl_stats as irsl
 from irsl_stats import passk
