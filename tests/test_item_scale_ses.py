@@ -22,7 +22,8 @@ from irsl_stats.identification import Identification
 
 
 def _captured_fit(monkeypatch, formula, data, models, **kw):
-    """Fit, returning the arguments ``assemble_results`` received (est, ident, rd, ...)."""
+    """Fit, returning the arguments ``assemble_results`` received (est, ident, rd, ...) and, under
+    ``"result"``, the fit."""
     seen = {}
     original = estimate.assemble_results
 
@@ -33,7 +34,7 @@ def _captured_fit(monkeypatch, formula, data, models, **kw):
     monkeypatch.setattr(estimate, "assemble_results", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", irsl.IRSLWarning)
-        irsl.fit(formula, data=data, models=models, n_threads=1, **kw)
+        seen["result"] = irsl.fit(formula, data=data, models=models, n_threads=1, **kw)
     monkeypatch.setattr(estimate, "assemble_results", original)
     return seen
 
@@ -164,19 +165,9 @@ def test_fit_items_carry_the_scale_and_its_bank_does_not(monkeypatch, cov_type):
 
     sim = irsl.simulate.irt(n_models=40, n_questions=12, family="beta", family_effects=(0.0,),
                             beta=(0.3, 0.35), sigma=0.6, seed=5)
-    seen = {}
-    original = estimate.assemble_results
-
-    def spy(est, **kwargs):
-        seen.update(kwargs, est=est)
-        return original(est, **kwargs)
-
-    monkeypatch.setattr(estimate, "assemble_results", spy)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", irsl.IRSLWarning)
-        res = irsl.fit("ability ~ log(compute)", data=sim.responses, models=sim.models, family="beta",
-                       n_threads=1, cov_type=cov_type)
-    est, ident, rd = seen["est"], seen["ident"], seen["rd"]
+    seen = _captured_fit(monkeypatch, "ability ~ log(compute)", sim.responses, sim.models, family="beta",
+                         cov_type=cov_type)
+    res, est, ident, rd = seen["result"], seen["est"], seen["ident"], seen["rd"]
     base = est.reg_cov if cov_type == "nonrobust" else sandwich(est.reg_hessian, est.reg_scores)
     _, _, loc, scale = ident.transform(est.beta, est.sigma)
     args = (est, loc, scale, rd, seen["precision"], seen["irt"], _fitted_rows(est, rd))
