@@ -321,8 +321,8 @@ def _mml_sigma_at_zero(kd, x: np.ndarray, est: Estimates, n_threads: Optional[in
       (:func:`irsl_stats.mml._reml_penalty`, whose derivative at 0 is ``d1``). When its
       derivative at 0, ``S + d1``, is not positive and its value at 0 is not below the one at the
       estimate, sigma is on its boundary (lme4's "singular" fit): EM only creeps toward 0 and
-      stops at some small sigma. Where the REML penalty is not available (an objective with
-      ``P log sigma``, ``-inf`` at 0, never has its optimum there) only ``Q`` is checked.
+      stops at some small sigma. (The former REML objective, ``P log sigma``, was ``-inf`` at 0
+      and never had its optimum there: then only ``Q`` could find a boundary fit.)
     """
     from scipy.stats import chi2
 
