@@ -615,6 +615,58 @@ class AdaptiveResult:
 
 
 # ================================================================================ the bank
+def _check_calibration_record(converged, calibration_warnings) -> tuple:
+    """``(converged, calibration_warnings)`` of a bank as a bool or None and a tuple of str, or a
+    TypeError naming the argument (:class:`ItemBank` and
+    :class:`~irsl_stats.crossbench.MultidimBank` alike)."""
+    if converged is not None and not isinstance(converged, (bool, np.bool_)):
+        raise TypeError(f"converged must be True, False or None (unknown); got {converged!r}")
+    # a str is a sequence of str too: one warning passed bare would be kept letter by letter
+    bad = isinstance(calibration_warnings, str)
+    if not bad:
+        try:
+            # a tuple first: a generator would be used up by the check and stored empty
+            calibration_warnings = tuple(calibration_warnings)
+        except TypeError:
+            bad = True
+    if bad or not all(isinstance(w, str) for w in calibration_warnings):
+        raise TypeError("calibration_warnings must be a sequence of str (the calibration fit's warnings); "
+                        f"got {calibration_warnings!r}")
+    return (None if converged is None else bool(converged)), calibration_warnings
+
+
+def _calibration_record(payload: dict) -> tuple:
+    """``(converged, warnings)`` of a bank file's payload; a ValueError for a malformed record (the
+    readers report it as a malformed payload). Files written before the record existed lack it:
+    unknown, no warnings. The warnings are returned as stored, so that the constructor refuses a
+    str instead of keeping it letter by letter."""
+    cal = payload.get("calibration")
+    cal = {} if cal is None else cal
+    if not isinstance(cal, dict):
+        raise ValueError(f"calibration must be an object with converged and warnings; got {cal!r}")
+    converged = cal.get("converged")
+    if converged is not None and not isinstance(converged, bool):
+        raise ValueError(f"calibration.converged is {converged!r}, not true, false or null")
+    return converged, cal.get("warnings", ())
+
+
+def _warn_unconverged_calibration(bank, stacklevel: int) -> None:
+    """Warn that a loaded bank's calibration did not converge, quoting the fit's own warning."""
+    if bank.converged is not False:
+        return
+    said = [w for w in bank.calibration_warnings if "converge" in w]
+    why = f": {said[0]}" if said else ""
+    # the fit's own warning knows the remedy (more iterations, or a question that separates the
+    # models); without it the generic one
+    how = "as that warning says" if said else "(e.g. with a larger max_iter)"
+    warnings.warn(
+        f"this item bank comes from a calibration that did not converge{why}. Its question "
+        f"parameters may be off the maximum: recalibrate {how} before relying on its scores "
+        "and forecasts",
+        IRSLWarning, stacklevel=stacklevel,
+    )
+
+
 class ItemBank:
     """Calibrated questions with their uncertainty, and the prior for new models.
 
@@ -730,14 +782,7 @@ class ItemBank:
                             f"{type(prior).__name__}")
         self.prior = prior
         self.squeeze_n = _check_squeeze_n(squeeze_n, "None when unknown (the calibration's n)")
-        if converged is not None and not isinstance(converged, (bool, np.bool_)):
-            raise TypeError(f"converged must be True, False or None (unknown); got {converged!r}")
-        self.converged = None if converged is None else bool(converged)
-        said = None if isinstance(calibration_warnings, str) else tuple(calibration_warnings)
-        if said is None or not all(isinstance(w, str) for w in said):
-            raise TypeError("calibration_warnings must be a sequence of str (the calibration fit's warnings); "
-                            f"got {calibration_warnings!r}")
-        self.calibration_warnings = said
+        self.converged, self.calibration_warnings = _check_calibration_record(converged, calibration_warnings)
         self.items = self._canonical_items(items)
 
     def _canonical_items(self, items: pd.DataFrame) -> pd.DataFrame:
@@ -1094,7 +1139,7 @@ class ItemBank:
             checksum mismatch or a malformed payload; the message says which.
         """
         bank = cls._parse(text, source)
-        bank._warn_if_not_converged(stacklevel=3)
+        _warn_unconverged_calibration(bank, stacklevel=3)
         return bank
 
     @classmethod
@@ -1134,7 +1179,7 @@ class ItemBank:
         >>> bank = irsl.ItemBank.load("bank.json")   # doctest: +SKIP
         """
         bank = cls._parse(read_bank_text(path), repr(os.fspath(path)))
-        bank._warn_if_not_converged(stacklevel=3)
+        _warn_unconverged_calibration(bank, stacklevel=3)
         return bank
 
     @classmethod
@@ -1179,29 +1224,11 @@ class ItemBank:
         pop = p["population"]
         # files written before squeeze_n was recorded lack it: unknown (scoring falls back)
         sq = p.get("squeeze_n")
-        # files written before the calibration's convergence was recorded lack it: unknown
-        cal = p.get("calibration") or {}
-        converged = cal.get("converged")
-        if converged is not None and not isinstance(converged, bool):
-            raise ItemBankFormatError(f"malformed payload: calibration.converged is {converged!r}, "
-                                      "not true, false or null")
+        converged, said = _calibration_record(p)
         return cls(items, family=p["family"], irt=p["irt"], identification=p["identification"],
                    precision=p["precision"], population=(_dec_float(pop["mean"]), _dec_float(pop["sd"])),
                    prior=prior, squeeze_n=None if sq is None else _dec_float(sq), converged=converged,
-                   calibration_warnings=cal.get("warnings", ()))
-
-    def _warn_if_not_converged(self, stacklevel: int) -> None:
-        """Warn that the calibration of a loaded bank did not converge (its first warning says how)."""
-        if self.converged is not False:
-            return
-        said = [w for w in self.calibration_warnings if "converge" in w]
-        why = f": {said[0]}" if said else ""
-        warnings.warn(
-            f"this item bank comes from a calibration that did not converge{why}. Its question "
-            "parameters may be off the maximum: recalibrate (more iterations, or method='mml' / "
-            "a discrimination prior) before relying on its scores",
-            IRSLWarning, stacklevel=stacklevel,
-        )
+                   calibration_warnings=said)
 
     # ------------------------------------------------------------------ prior
     def prior_moments(self, models: Optional[pd.DataFrame], labels, model: str = "model"):

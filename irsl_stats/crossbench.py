@@ -113,6 +113,8 @@ class MultidimBank:
         from .data import _check_squeeze_n
 
         self.squeeze_n = _check_squeeze_n(self.squeeze_n, "None when unknown (the calibration's n)")
+        from .bank import _check_calibration_record
+
         self.converged, self.calibration_warnings = _check_calibration_record(
             self.converged, self.calibration_warnings)
         self._check_parameters()
@@ -299,25 +301,20 @@ class MultidimBank:
         IRSLWarning
             If the bank's calibration did not converge (:attr:`converged` False).
         """
+        from .bank import _warn_unconverged_calibration
+
         bank = cls._parse(text, source)
-        bank._warn_if_not_converged(stacklevel=3)
+        _warn_unconverged_calibration(bank, stacklevel=3)
         return bank
 
     @classmethod
     def _parse(cls, text: str, source: str) -> "MultidimBank":
         """The bank in ``text``; :meth:`from_json` and :meth:`load` warn, so the warning names their caller."""
-        from .bank import ItemBankFormatError, _dec_float, _dec_floats, _dec_labels, _unseal
+        from .bank import ItemBankFormatError, _calibration_record, _dec_float, _dec_floats, _dec_labels, _unseal
 
         p = _unseal(text, source, MULTIDIM_SCHEMA, MULTIDIM_FORMAT_VERSION)
         try:
-            # files written before the calibration's convergence was recorded lack it: unknown
-            cal = p.get("calibration")
-            cal = {} if cal is None else cal
-            if not isinstance(cal, dict):
-                raise ValueError(f"calibration must be an object with converged and warnings; got {cal!r}")
-            converged = cal.get("converged")
-            if converged is not None and not isinstance(converged, bool):
-                raise ValueError(f"calibration.converged is {converged!r}, not true, false or null")
+            converged, said = _calibration_record(p)
             questions = _dec_labels(p["questions"])
             # files written before the name was stored lack it: no name, as they were read
             names = {key: p.get(key) for key in ("questions_name", "item_benchmark_name")}
@@ -337,8 +334,7 @@ class MultidimBank:
                 # files written before squeeze_n was recorded lack it: unknown (scoring falls back)
                 squeeze_n=None if p.get("squeeze_n") is None else _dec_float(p["squeeze_n"]),
                 trials=None if p.get("trials") is None else _dec_floats(p["trials"]),
-                # not list()ed: a str here would be kept letter by letter instead of refused
-                converged=converged, calibration_warnings=cal.get("warnings", ()),
+                converged=converged, calibration_warnings=said,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ItemBankFormatError(f"{source} has a malformed payload: {type(e).__name__}: {e}") from e
@@ -376,29 +372,11 @@ class MultidimBank:
         """
         import os
 
-        from .bank import read_bank_text
+        from .bank import _warn_unconverged_calibration, read_bank_text
 
         bank = cls._parse(read_bank_text(path), source=f"file {os.fspath(path)!r}")
-        bank._warn_if_not_converged(stacklevel=3)
+        _warn_unconverged_calibration(bank, stacklevel=3)
         return bank
-
-    def _warn_if_not_converged(self, stacklevel: int) -> None:
-        """Warn that the calibration of a loaded bank did not converge (its first warning says how)."""
-        from .results import IRSLWarning
-
-        if self.converged is not False:
-            return
-        said = [w for w in self.calibration_warnings if "converge" in w]
-        why = f": {said[0]}" if said else ""
-        # the fit's own warning knows the remedy (more iterations, or a question that separates
-        # the models); without it the generic one
-        how = "as that warning says" if said else "(e.g. with a larger max_iter)"
-        warnings.warn(
-            f"this item bank comes from a calibration that did not converge{why}. Its question "
-            f"parameters may be off the maximum: recalibrate {how} before relying on its scores "
-            "and forecasts",
-            IRSLWarning, stacklevel=stacklevel,
-        )
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -1056,24 +1034,6 @@ def forecast_for_fit(bank: MultidimBank, rd: ResponseData, target, using, kwargs
     using = pd.DataFrame(frame)
     _warn_no_using(rd, using, model_col, target)
     return bank.forecast(target, using, **opts)
-
-
-def _check_calibration_record(converged, calibration_warnings) -> tuple:
-    """``(converged, calibration_warnings)`` as a bool or None and a tuple of str, or a TypeError."""
-    if converged is not None and not isinstance(converged, (bool, np.bool_)):
-        raise TypeError(f"converged must be True, False or None (unknown); got {converged!r}")
-    # a str is a sequence of str too: one warning passed bare would be kept letter by letter
-    bad = isinstance(calibration_warnings, str)
-    if not bad:
-        try:
-            # a tuple first: a generator would be used up by the check and stored empty
-            calibration_warnings = tuple(calibration_warnings)
-        except TypeError:
-            bad = True
-    if bad or not all(isinstance(w, str) for w in calibration_warnings):
-        raise TypeError("calibration_warnings must be a sequence of str (the calibration fit's warnings); "
-                        f"got {calibration_warnings!r}")
-    return (None if converged is None else bool(converged)), calibration_warnings
 
 
 def _short_identification(text: str) -> str:
