@@ -370,37 +370,13 @@ def _mml_sigma_at_zero(kd, x: np.ndarray, est: Estimates, n_threads: Optional[in
     return None
 
 
-def _loc_scale_gradient(ident: Identification, beta: np.ndarray, sigma: float) -> np.ndarray:
-    """Gradient of the convention's ``(loc, scale)`` in ``(beta, sigma)``, shape (2, P+1).
-
-    The same derivatives as :meth:`Identification.jacobian` (population: ``loc = mean_i(x_i'
-    beta)``, ``scale^2 = var_i(x_i' beta) + sigma^2``; regression: ``loc`` the intercept,
-    ``scale = sigma``); the scale's row is 0 under 1PL, whose scale ``a_j = 1`` fixes.
-    """
-    beta = np.asarray(beta, float)
-    p = beta.size
-    grad = np.zeros((2, p + 1))
-    if ident.convention == "population":
-        grad[0, :p] = ident.x.mean(axis=0)
-        if ident.irt == "2pl":
-            fitted = ident.x @ beta
-            scale = float(np.sqrt(fitted.var() + sigma**2))
-            grad[1, :p] = (fitted - fitted.mean()) @ ident.x / len(fitted) / scale
-            grad[1, p] = sigma / scale
-    else:
-        grad[0, ident.intercept_index] = 1.0
-        if ident.irt == "2pl":
-            grad[1, p] = 1.0
-    return grad
-
-
 def _loc_scale_cov(ident: Identification, beta: np.ndarray, sigma: float,
                    reg_cov: np.ndarray) -> np.ndarray:
     """Covariance of the identification's ``(loc, scale)`` from that of ``(beta, sigma)``, (2, 2).
 
     ``loc`` and ``scale`` (:meth:`Identification.loc_scale`) are functions of the estimated latent
     regression, so they are as uncertain as it is (delta method with
-    :func:`_loc_scale_gradient`). ``reg_cov`` (P+1, P+1) is the covariance of ``(beta, sigma)`` on
+    :meth:`Identification.loc_scale_gradient <irsl_stats.identification.Identification.loc_scale_gradient>`). ``reg_cov`` (P+1, P+1) is the covariance of ``(beta, sigma)`` on
     the estimator's scale (nonrobust, robust or cluster, as the coefficients').
 
     Where an entry the gradient needs is undefined (``sigma`` on its boundary 0, a singular
@@ -408,7 +384,7 @@ def _loc_scale_cov(ident: Identification, beta: np.ndarray, sigma: float,
     parameters then hold that part of the scale as known, as they did before, rather than every
     question's standard error turning NaN for a cause that is not the question's.
     """
-    grad = _loc_scale_gradient(ident, beta, sigma)
+    grad = ident.loc_scale_gradient(beta, sigma)
     undefined = ~np.isfinite(np.diag(reg_cov))
     clean = np.where(np.isfinite(reg_cov), reg_cov, 0.0)
     clean[undefined, :] = 0.0

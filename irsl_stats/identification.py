@@ -101,6 +101,30 @@ class Identification:
         intercept and sigma, reported at their fixed values with zero variance)."""
         return 2 if self.irt == "2pl" else 1
 
+    def loc_scale_gradient(self, beta: np.ndarray, sigma: float) -> np.ndarray:
+        """Gradient of :meth:`loc_scale` in ``(beta, sigma)``, shape (2, P+1): rows loc, scale.
+
+        Population: ``loc = mean_i(x_i' beta)``, ``scale^2 = var_i(x_i' beta) + sigma^2``;
+        regression: ``loc`` the intercept, ``scale = sigma``; the scale's row is 0 under 1PL,
+        whose scale ``a_j = 1`` fixes.
+        """
+        beta = np.asarray(beta, float)
+        p = beta.size
+        grad = np.zeros((2, p + 1))
+        if self.convention == "population":
+            grad[0, :p] = self.x.mean(axis=0)
+            if self.irt == "2pl":
+                # scale^2 = var(x beta) + sigma^2 (population variance over the models)
+                fitted = self.x @ beta
+                scale = float(np.sqrt(fitted.var() + sigma**2))
+                grad[1, :p] = (fitted - fitted.mean()) @ self.x / len(fitted) / scale
+                grad[1, p] = sigma / scale
+        else:
+            grad[0, self.intercept_index] = 1.0
+            if self.irt == "2pl":
+                grad[1, p] = 1.0
+        return grad
+
     def jacobian(self, beta: np.ndarray, sigma: float) -> np.ndarray:
         """d(beta*, sigma*)/d(beta, sigma), shape (P+1, P+1), in closed form.
 
@@ -113,19 +137,7 @@ class Identification:
         beta = np.asarray(beta, float)
         p = beta.size
         beta_star, sigma_star, _, scale = self.transform(beta, sigma)
-        grad_loc = np.zeros(p + 1)
-        grad_scale = np.zeros(p + 1)
-        if self.convention == "population":
-            fitted = self.x @ beta
-            grad_loc[:p] = self.x.mean(axis=0)
-            if self.irt == "2pl":
-                # scale^2 = var(x beta) + sigma^2 (population variance over the models)
-                grad_scale[:p] = (fitted - fitted.mean()) @ self.x / len(fitted) / scale
-                grad_scale[p] = sigma / scale
-        else:
-            grad_loc[self.intercept_index] = 1.0
-            if self.irt == "2pl":
-                grad_scale[p] = 1.0
+        grad_loc, grad_scale = self.loc_scale_gradient(beta, sigma)
         jac = np.zeros((p + 1, p + 1))
         jac[:p, :p] = np.eye(p)
         jac[:p] -= np.outer(self.c, grad_loc)
