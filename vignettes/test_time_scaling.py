@@ -103,9 +103,12 @@ print(mae.round(4))
 #
 # `bank.forecast_pass_at_k` gives the Beta expectation with an interval from the ability's standard
 # error, evaluated on every k at once. The interval takes the calibrated questions as known: with a
-# bank calibrated on a handful of models, as here, it is too narrow (simulated coverage of a 95%
-# interval about 0.85 at k = 1 falling to 0.75 at k = 1000 with 8-20 calibration models), and it is
-# for the expected pass@k, around which one model's observed curve on these problems scatters.
+# bank calibrated on a handful of models, as here, it is too narrow at large k (simulated coverage
+# of a 95% interval with 20 calibration models: 0.87 at k = 1 falling to 0.45 at k = 1000,
+# `benchmarks/bank_coverage.py --what passk`); `item_uncertainty=True` draws the questions too
+# (0.87-0.94 there; it costs `n_draws` curves per model, so use a sparse grid of k). Either way the
+# interval is for the expected pass@k, around which one model's observed curve on these problems
+# scatters.
 
 # %%
 curves = bank.forecast_pass_at_k(scores["theta"], ks, se=scores["se"].to_numpy())
