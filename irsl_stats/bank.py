@@ -92,6 +92,13 @@ _SE_COLUMNS = ("a_se", "d_se", "b_se", "phi_se")
 # numeric columns of the items table the bank reads (validated, stored as float64)
 _NUMERIC_COLUMNS = ("a", "a_se", "a_d_cov", "d", "d_se", "b", "b_se", "phi", "phi_se", "log_phi", "n", "trials")
 _KNOWN_COLUMNS = ("benchmark",) + _NUMERIC_COLUMNS
+#: Standard error (in logits) of a question's logit ``a theta + d``, at the ability where it is
+#: smallest, above which ``item_uncertainty=True`` holds the question at its estimate. The
+#: information about a logistic question's logit is about its expected number of successes (or
+#: failures) in the calibration, so an SE above 10 means fewer than 0.01 of them at the estimate:
+#: the data bound the question from one side only and its estimate stops wherever the likelihood
+#: flattens (1e5 and more on real data; identified questions stay below ~1.5 even with 20 models)
+_UNIDENTIFIED_LOGIT_SE = 10.0
 
 
 def _float_column(items: pd.DataFrame, col) -> np.ndarray:
@@ -492,6 +499,45 @@ def _drawn_curves(t_r: np.ndarray, a_r: np.ndarray, d_r: np.ndarray, lp_r: Optio
         grid = beta_pass_at_k_grid(mu.ravel(), np.broadcast_to(phi, mu.shape).ravel(), ks)
         out[lo:hi] = grid.reshape(hi - lo, n_q, ks.size).mean(axis=1)
     return out
+
+
+#: p-value below which a point estimate outside its drawn interval is not Monte Carlo noise
+_OUTSIDE_P = 1e-3
+
+
+def _contain_point(point: np.ndarray, sims: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                   alpha: float, axis: int):
+    """Drawn interval ``[lower, upper]`` widened to contain ``point``, and where that was not noise.
+
+    ``sims`` are the draws (along ``axis``) whose ``alpha/2, 1-alpha/2`` quantiles gave
+    ``lower`` and ``upper``. Returns ``(lower, upper, off)``: ``off`` (bool, ``point``'s
+    shape) marks points outside the quantiles beyond Monte Carlo error. A point below
+    ``lower`` with ``m`` of the ``R`` draws at or below it is off when
+    ``P(Binomial(R, alpha/2) <= m) < _OUTSIDE_P`` (likewise above ``upper``): a point the
+    draws put at their ``alpha/2`` quantile or inside would rarely show so few. Then the draws
+    are not centred on the estimate (a normal approximation that does not fit), which the
+    caller reports; with few draws (``n_draws=1``) an outside point is noise and only widens.
+    """
+    n = sims.shape[axis]
+    p_pt = np.expand_dims(point, axis)
+    below = (sims <= p_pt).sum(axis=axis)
+    above = (sims >= p_pt).sum(axis=axis)
+    off = (((point < lower) & (stats.binom.cdf(below, n, alpha / 2) < _OUTSIDE_P))
+           | ((point > upper) & (stats.binom.cdf(above, n, alpha / 2) < _OUTSIDE_P)))
+    return np.minimum(lower, point), np.maximum(upper, point), off
+
+
+def _warn_point_outside(names: Sequence, alpha: float, where: str) -> None:
+    """Warn that the drawn intervals of the models ``names`` did not contain their point estimates."""
+    warnings.warn(
+        f"the point estimate lies outside the {1 - alpha:.0%} interval of the item_uncertainty draws "
+        f"for {len(names)} model(s){where}: {_fmt_labels(names, limit=10)}. The draws of the "
+        "question parameters are not centred on their estimates (their normal approximation does "
+        "not fit: look for questions with a large a_se, d_se or phi_se in bank.items); the "
+        "interval was extended to the point estimate. Recalibrate on more models, or drop those "
+        "questions (bank.subset), for an interval that rests on the draws",
+        IRSLWarning, stacklevel=3,
+    )
 
 
 def _ability_normals(labels, entropy, n_draws: int) -> np.ndarray:
@@ -1322,6 +1368,12 @@ class ItemBank:
             (canonical link: Firth's bias-reduced ML) it removes the first-order bias of ML
             (large for a model with few successes); for beta and beta-binomial banks it does
             not in general (see :mod:`irsl_stats.scoring`).
+            EAP shrinks toward the prior mean, so its intervals under-cover the strongest (and
+            weakest) models of the population: simulated 95% intervals of
+            :meth:`expected_score` on EAP abilities covered the top 10% of models 0.875 of the
+            time on 10 questions (score bias -0.086) and 0.90 on 50, against 0.965 and 0.955
+            with WLE (2PL Bernoulli bank of 200 questions calibrated on 300 models). Use
+            ``method="wle"`` for models stronger than the calibration set.
         models : DataFrame, optional
             Covariates of the scored models (keyed by ``model``, column or index): the prior is
             the bank's latent regression ``N(x'beta, sigma^2)``. Without it the prior is the
@@ -1396,7 +1448,14 @@ class ItemBank:
         """Draws of the questions ``mask`` from their normal approximation (independent across
         questions): ``(a, d)`` jointly (``a_se``, ``d_se``, :meth:`_ad_cov`), and, with
         ``with_phi``, ``log phi`` with SD ``phi_se / phi``; arrays of shape (n_draws, N), and
-        None for ``log phi`` without ``with_phi``. Missing standard errors count as 0."""
+        None for ``log phi`` without ``with_phi``. Missing standard errors count as 0.
+
+        Questions the calibration did not identify (the SE of their logit ``a theta + d`` is
+        above :data:`_UNIDENTIFIED_LOGIT_SE` at every ability: see :meth:`expected_score`) are
+        held at their estimates (``a``, ``d`` and ``log phi``), with one
+        :class:`~irsl_stats.results.IRSLWarning` naming them. The random stream is the same
+        either way, so the other questions' draws do not depend on which ones are held.
+        """
         a, d = self.items["a"].to_numpy()[mask], self.items["d"].to_numpy()[mask]
         a_se = np.nan_to_num(self.items["a_se"].to_numpy()[mask])
         d_se = np.nan_to_num(self.items["d_se"].to_numpy()[mask])
@@ -1404,12 +1463,36 @@ class ItemBank:
         # (a, d) = mean + L z with L the Cholesky factor of [[va, c], [c, vd]]
         l21 = np.where(a_se > 0, cov_ad / np.where(a_se > 0, a_se, 1.0), 0.0)
         l22 = np.sqrt(np.maximum(d_se**2 - l21**2, 0.0))
+        # l22 = sqrt(vd - c^2 / va) is the SE of the logit a theta + d at the ability where it is
+        # smallest. A question no calibration model solved (or every one did) has no finite
+        # estimate: the fit stops where the likelihood is flat, with d ~ -40 and d_se ~ 1e5, and
+        # N(d, d_se^2) then put expit(a theta + d) at 0 or 1 half the time (real GSM8K bank: every
+        # model's score interval excluded its own point estimate). Such questions are held at
+        # their estimates, which is where the point forecast puts them too
+        held = l22 > _UNIDENTIFIED_LOGIT_SE
+        if held.any():
+            labels = self.items.index[mask][held]
+            warnings.warn(
+                f"{int(held.sum())} question(s) are not identified by the calibration: the standard "
+                f"error of their logit a*theta + d exceeds {_UNIDENTIFIED_LOGIT_SE:g} at every ability "
+                f"(up to {float(l22[held].max()):.3g}), as for a question that no calibration model "
+                f"solved or that every one did: {_fmt_labels(labels, limit=10)}. Their normal "
+                "approximation is meaningless, so item_uncertainty=True holds them at their "
+                "estimates and the interval leaves out their uncertainty; recalibrate with models "
+                "that answer them both ways, or drop them (bank.subset) if the forecast need not "
+                "include them",
+                IRSLWarning, stacklevel=3,
+            )
+            a_se, l21, l22 = (np.where(held, 0.0, v) for v in (a_se, l21, l22))
         a_r = np.empty((n_draws, len(a)))
         d_r = np.empty_like(a_r)
         lp_r = np.empty_like(a_r) if with_phi else None
         if with_phi:
             log_phi = self.items["log_phi"].to_numpy()[mask]
             lp_se = np.nan_to_num(self.items["phi_se"].to_numpy(float)[mask] / np.exp(log_phi))
+            # a held question's precision is no better identified than its logit (phi_se of a
+            # never-solved question is its shrinkage prior's), and with mu ~ 1e-17 it moves nothing
+            lp_se = np.where(held, 0.0, lp_se)
         for r in range(n_draws):  # draw by draw: the stream of expected_score's draws
             z1 = rng.standard_normal(len(a))
             z2 = rng.standard_normal(len(a))
@@ -1458,6 +1541,17 @@ class ItemBank:
             models are in the call or on their order. The key is the index label when
             ``theta`` is a Series (equal labels draw alike; e.g. ``5`` and ``5.0`` are one
             label) and the position otherwise (i.e. the label of a default ``RangeIndex``).
+            Questions the calibration did not identify are not drawn but held at their
+            estimates, with an :class:`~irsl_stats.results.IRSLWarning` naming them: those
+            whose logit ``a theta + d`` has a standard error above 10 at every ability
+            (``sqrt(d_se^2 - a_d_cov^2 / a_se^2)``, ``d_se`` under 1PL; for counts, about
+            fewer than 0.01 expected successes, or failures, in the calibration), as for a
+            question no calibration model solved (or every one did), whose fit stops where the
+            likelihood flattens (``d ~ -40``, ``d_se ~ 1e5``); drawn from ``N(d, d_se^2)``
+            they put every model's interval away from its own score. The interval always
+            contains ``score``; where the draws put it outside their quantiles beyond Monte
+            Carlo error (fewer draws on its far side than a binomial test at level 1e-3
+            allows), the interval is extended to it and an ``IRSLWarning`` names the models.
         n_draws : int
             Monte Carlo draws for ``item_uncertainty=True`` (>= 1).
         seed : int or None, default 0
@@ -1502,7 +1596,10 @@ class ItemBank:
                               "and the interval is approximate", IRSLWarning, stacklevel=2)
             lo = special.expit(np.outer(th - z * s, a) + d).mean(axis=1)
             hi = special.expit(np.outer(th + z * s, a) + d).mean(axis=1)
-            lower, upper = np.minimum(lo, hi), np.maximum(lo, hi)
+            # with a negative a the score can peak inside the ability interval: its image still
+            # contains the score at theta (as forecast_pass_at_k's interval does)
+            lower = np.minimum(np.minimum(lo, hi), score)
+            upper = np.maximum(np.maximum(lo, hi), score)
         else:
             # The item draws come from one stream and each model's ability draws from a stream of
             # its own, keyed by its label: drawn from one shared stream, a model's draws (and so
@@ -1516,6 +1613,14 @@ class ItemBank:
                 sims[:, r] = special.expit(np.outer(t_r, a_r[r]) + d_r[r]).mean(axis=1)
             lower = np.quantile(sims, alpha / 2, axis=1)
             upper = np.quantile(sims, 1 - alpha / 2, axis=1)
+            # the interval always contains the point (as forecast_pass_at_k's); a point the draws
+            # put outside beyond Monte Carlo error says the draws do not fit, and is reported
+            lower, upper, off = _contain_point(score, sims, lower, upper, alpha, axis=1)
+            if no_se is not None:
+                off &= ~no_se
+            if off.any():
+                labels = (index if index is not None else pd.RangeIndex(len(th)))[off]
+                _warn_point_outside(labels.tolist(), alpha, "")
         if no_se is not None:
             lower[no_se] = np.nan
             upper[no_se] = np.nan
@@ -1568,7 +1673,9 @@ class ItemBank:
             ``theta ~ N(theta, se^2)`` and the questions' ``(a_j, d_j)`` and ``log phi_j`` from
             their normal approximation (independent across questions), seeded by ``seed``, as
             in :meth:`expected_score`: the question draws are shared by all models, each
-            model's ability draws come from a stream keyed by its label. The cost is
+            model's ability draws come from a stream keyed by its label; questions the
+            calibration did not identify are held at their estimates, and the interval
+            contains ``pass_at_k``, with warnings, as there. The cost is
             ``n_draws`` curves per model: use a sparse grid of budgets.
         n_draws : int
             Monte Carlo draws for ``item_uncertainty=True`` (>= 1).
@@ -1650,6 +1757,7 @@ class ItemBank:
         point = np.empty((len(th), len(ks)))
         lower = np.empty_like(point)
         upper = np.empty_like(point)
+        off = np.zeros(point.shape, bool)
         for i, t in enumerate(th):
             si = 0.0 if s is None else s[i]
             point[i] = sum(w * curve(t + si * zz) for zz, w in zip(nodes, weights))
@@ -1657,6 +1765,8 @@ class ItemBank:
                 sims = _drawn_curves(t + si * z_theta[i], a_r, d_r, lp_r, ks)
                 lower[i] = np.quantile(sims, alpha / 2, axis=0)
                 upper[i] = np.quantile(sims, 1 - alpha / 2, axis=0)
+                # as in expected_score: widened to the point below, reported when not noise
+                lower[i], upper[i], off[i] = _contain_point(point[i], sims, lower[i], upper[i], alpha, axis=0)
             elif s is not None:
                 lo, hi = curve(t - z * si), curve(t + z * si)
                 lower[i], upper[i] = np.minimum(lo, hi), np.maximum(lo, hi)
@@ -1668,6 +1778,11 @@ class ItemBank:
         if no_se is not None:
             lower[no_se] = np.nan
             upper[no_se] = np.nan
+            off[no_se] = False
+        if off.any():
+            rows = off.any(axis=1)
+            budgets = ", ".join(str(k) for k in np.asarray(k_out)[off.any(axis=0)].tolist()[:10])
+            _warn_point_outside(labels[rows].tolist(), alpha, f" (at k = {budgets})")
         if s is not None or item_uncertainty:
             frame.update(lower=np.minimum(lower, point).T.ravel(), upper=np.maximum(upper, point).T.ravel())
         return pd.DataFrame(frame)
@@ -1876,7 +1991,8 @@ class ItemBank:
         ValueError
             If ``strategy`` or ``n`` is invalid; if ``by`` is not a column or is missing for
             some questions (naming them); for ``"information"``, if a target ability is not
-            finite or a ``theta`` dict lacks some groups (naming them); if ``trials`` is given
+            one finite number (e.g. an array; naming ``theta``) or a ``theta`` dict lacks some
+            groups (naming them); if ``trials`` is given
             for a bank that is not a count bank or is invalid (see :meth:`information`); if
             ``seed`` is not a non-negative integer or None.
         """
@@ -1900,11 +2016,10 @@ class ItemBank:
                 if absent:
                     raise ValueError(f"`theta` has no target ability for the {by!r} groups {absent}")
                 targets = [theta[v] for v in values]
-            for v, t in zip(values if isinstance(theta, Mapping) else [None], targets):
-                # NaN information ranks arbitrarily: a NaN target would silently give bank order
-                if not np.isfinite(float(t)):
-                    what = "`theta`" if v is None else f"`theta[{v!r}]`"
-                    raise ValueError(f"{what} must be a finite ability for strategy='information'; got {t!r}")
+            if isinstance(theta, Mapping):
+                targets = [_target_ability(t, f"`theta[{v!r}]`") for v, t in zip(values, targets)]
+            else:
+                targets = [_target_ability(theta, "`theta`")] * len(groups)
         picks = []
         for pos, target in zip(groups, targets):
             if strategy == "information":
@@ -2219,6 +2334,26 @@ def _as_float(value, name: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number; got {value!r}") from None
+
+
+def _target_ability(value, what: str) -> float:
+    """The target ability ``value`` of ``select(strategy="information")`` as a finite float, or a
+    ValueError naming it as ``what``."""
+    # float() of an array raised a bare TypeError ("only 0-dimensional arrays can be converted"),
+    # naming no argument, and turned a length-1 array or the string "1" into a target silently
+    if isinstance(value, (str, bytes, bool, np.bool_)) or np.ndim(value) != 0:
+        shape = f" (shape {np.shape(value)})" if np.ndim(value) else ""
+        raise ValueError(f"{what} must be one finite ability (a number; a dict maps each group to its "
+                         f"own) for strategy='information'; got {value!r}{shape}")
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a finite ability (a number) for strategy='information'; "
+                         f"got {value!r}") from None
+    # NaN information ranks arbitrarily: a NaN target would silently give bank order
+    if not np.isfinite(t):
+        raise ValueError(f"{what} must be a finite ability for strategy='information'; got {value!r}")
+    return t
 
 
 def bank_kernel_data(questions: pd.Index, family: str, rd: ResponseData, n_threads) -> "_kernel.KernelData":

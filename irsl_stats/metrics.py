@@ -4,11 +4,14 @@ All functions accept numpy arrays, lists or pandas Series. When *both* inputs ar
 they are aligned on their index (which must hold the same labels, each once); otherwise
 they are compared by position and must have the same length. NaN and infinite values are
 errors, never silently dropped (an infinite score has no order against another infinite
-score: ``inf - inf`` is NaN).
+score: ``inf - inf`` is NaN). The scores must be numbers: integers are compared as integers
+(through float64, ``2**53`` and ``2**53 + 1`` would tie), and strings (``"1"``), booleans and
+other non-numeric values are a ValueError naming the argument.
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Literal
 
 import numpy as np
@@ -27,8 +30,59 @@ def _describe(labels: list[object], limit: int = 10) -> str:
     return shown + more
 
 
+def _raw_values(values: object) -> np.ndarray:
+    """``values`` as a numpy array in its own dtype; pandas' nullable numbers in their numpy
+    dtype, as floats with NaN where they are missing (reported as NaN by the caller)."""
+    if isinstance(values, (pd.Series, pd.Index)) and isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        np_dtype = getattr(values.dtype, "numpy_dtype", None)
+        if np_dtype is not None and np_dtype.kind in "iuf":
+            if values.isna().any():
+                return values.to_numpy(dtype=float, na_value=np.nan)
+            return values.to_numpy(dtype=np_dtype)
+    return np.asarray(values)
+
+
+def _numeric(arr: np.ndarray, name: str) -> np.ndarray:
+    """The scores ``arr`` (1-D) as int64, uint64 or float64, or an object array of Python ints
+    beyond 64 bits; a ValueError naming ``name`` when they are not numbers.
+
+    Integers keep their dtype: a cast to float64 rounds integers above 2**53 (2**53 and
+    2**53 + 1 both became 9007199254740992.0, so their order was lost).
+    """
+    kind = arr.dtype.kind
+    if kind in "iu":
+        return arr
+    if kind == "f":
+        return arr.astype(np.float64, copy=False)
+    if kind == "O":
+        # only real numbers (missing values as NaN): strings such as "1" were silently parsed
+        bad = [v for v in arr if not (v is None or v is pd.NA or
+                                      (isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))))]
+        if not bad:
+            if all(isinstance(v, (int, np.integer)) for v in arr):
+                # Python ints beyond 64 bits stay Python ints (exact comparisons and differences)
+                try:
+                    return arr.astype(np.int64)
+                except OverflowError:
+                    return arr
+            return np.array([np.nan if v is None or v is pd.NA else float(v) for v in arr], dtype=np.float64)
+        shown = bad[0]
+    else:
+        shown = None
+    what = ("booleans" if kind == "b" else "strings" if kind in "US" else
+            f"values such as {shown!r}" if shown is not None else f"values of dtype {arr.dtype}")
+    hint = " (use .astype(int) if True/False are the scores)" if kind == "b" else (
+        " (convert them with pd.to_numeric first)" if kind in "USO" else "")
+    raise ValueError(f"`{name}` must hold numeric scores, got {what}{hint}")
+
+
 def _paired(predicted: object, actual: object, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """Validate and align two 1-D inputs; return float arrays of equal length."""
+    """Validate and align two 1-D inputs; return numeric arrays of equal length.
+
+    Integer scores stay integers (int64, uint64, or Python ints beyond 64 bits in an object
+    array) and floats float64; anything else (strings, booleans, dates) is a ValueError naming
+    the argument.
+    """
     p_name, a_name = names
     if isinstance(predicted, pd.Series) and isinstance(actual, pd.Series):
         for s, nm in ((predicted, p_name), (actual, a_name)):
@@ -48,17 +102,20 @@ def _paired(predicted: object, actual: object, names: tuple[str, str]) -> tuple[
         labels: pd.Index | None = actual.index
     else:
         labels = None
-    p = np.asarray(predicted, dtype=float)
-    a = np.asarray(actual, dtype=float)
+    p = _raw_values(predicted)
+    a = _raw_values(actual)
     for arr, nm in ((p, p_name), (a, a_name)):
         if arr.ndim != 1:
             raise ValueError(f"`{nm}` must be one-dimensional, got shape {arr.shape}")
     if p.shape != a.shape:
         raise ValueError(f"`{p_name}` and `{a_name}` differ in length: {p.size} vs {a.size}")
+    p, a = _numeric(p, p_name), _numeric(a, a_name)
     kind = "labels" if labels is not None else "positions"
     # inf is rejected like NaN: two infinite values compare as inf - inf = NaN, which would
     # silently count as a disagreement (decision accuracy) or give a NaN error (MAE)
     for arr, nm in ((p, p_name), (a, a_name)):
+        if arr.dtype.kind != "f":
+            continue  # integers have neither
         for what, is_bad in (("NaN", np.isnan), ("inf", np.isinf)):
             bad = np.flatnonzero(is_bad(arr))
             if bad.size:
@@ -103,9 +160,10 @@ def decision_accuracy(
     Raises
     ------
     ValueError
-        On NaN or infinite values (naming the positions or labels), unequal lengths, Series
-        whose labels do not match (naming them), fewer than two candidates, or when every
-        pair is tied in ``actual`` (there is no decision to get right).
+        On non-numeric scores (strings, booleans; naming the argument), NaN or infinite
+        values (naming the positions or labels), unequal lengths, Series whose labels do not
+        match (naming them), fewer than two candidates, or when every pair is tied in
+        ``actual`` (there is no decision to get right).
 
     Notes
     -----
@@ -169,7 +227,8 @@ def mean_absolute_error(pred: object, truth: object) -> float:
     Raises
     ------
     ValueError
-        On NaN or infinite values, unequal lengths, mismatched Series labels or empty input.
+        On non-numeric values, NaN or infinite values, unequal lengths, mismatched Series
+        labels or empty input.
 
     Examples
     --------
@@ -180,7 +239,11 @@ def mean_absolute_error(pred: object, truth: object) -> float:
     p, t = _paired(pred, truth, ("pred", "truth"))
     if p.size == 0:
         raise ValueError("mean absolute error of empty inputs is undefined")
-    return float(np.mean(np.abs(p - t)))
+    if p.dtype.kind in "iuO" and t.dtype.kind in "iuO":
+        # integers: exact differences in Python ints, one correctly rounded division (int64
+        # differences can overflow, float64 ones round above 2**53)
+        return int(np.abs(p.astype(object) - t.astype(object)).sum()) / p.size
+    return float(np.mean(np.abs(p.astype(np.float64) - t.astype(np.float64))))
 
 
 def rank_correlation(predicted: object, actual: object) -> float:
@@ -200,8 +263,8 @@ def rank_correlation(predicted: object, actual: object) -> float:
     Raises
     ------
     ValueError
-        On NaN or infinite values, mismatched inputs, fewer than two values, or a constant
-        input (the correlation is undefined).
+        On non-numeric values, NaN or infinite values, mismatched inputs, fewer than two
+        values, or a constant input (the correlation is undefined).
 
     Examples
     --------
@@ -215,4 +278,6 @@ def rank_correlation(predicted: object, actual: object) -> float:
     for arr, nm in ((p, "predicted"), (a, "actual")):
         if np.all(arr == arr[0]):
             raise ValueError(f"`{nm}` is constant; rank correlation is undefined")
+    # Python ints beyond 64 bits (object arrays), which scipy cannot rank, by their exact order
+    p, a = (np.unique(x, return_inverse=True)[1] if x.dtype == object else x for x in (p, a))
     return float(stats.spearmanr(p, a).statistic)
