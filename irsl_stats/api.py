@@ -504,8 +504,8 @@ def fit(
     use_t : bool, default True
         Student-t inference for the scaling law, as statsmodels' OLS and Stata's ``regress``:
         p-values, confidence intervals and ``predict`` intervals use ``t(df)`` quantiles and
-        ``wald_test`` an F test, with ``df = df_resid`` (models minus scaling-law coefficients)
-        or, with ``cov_type="cluster"``, the number of clusters minus one. With few models the
+        ``wald_test`` an F test, with ``df = df_resid`` (models in the latent regression -- under JML not those without a
+        finite ability standard error -- minus scaling-law coefficients) or, with ``cov_type="cluster"``, the number of clusters minus one. With few models the
         normal quantiles under-cover: 95% intervals of the ``log(compute)`` slope covered 0.885
         (JML) / 0.895 (MML) with 12 simulated models and four coefficients, 0.920 with ``t(8)``
         (``benchmarks/coverage.py --models 12``). ``False``: normal theory (z statistics).
@@ -526,14 +526,21 @@ def fit(
         compare likelihoods of fits with the same ``n_quad``.
     full_cov : {"auto", True, False}
         With ``method="jml"`` only: standard errors from the joint (dense) covariance of all
-        abilities and question parameters (``True``; ``"auto"``: when the number of parameters
-        is at most :data:`~irsl_stats.inference.DENSE_LIMIT`), available from
-        :meth:`IRSLResults.joint_cov_params`, or the block-conditional ones (``False``). The
-        joint covariance eliminates the abilities by a Schur complement on the questions: at the
-        limit (3,700 models x 100 questions) a fit takes about 3x a block-conditional one
-        (``benchmarks/jml_dense.py``), with ``8 (M + K)^2`` bytes for the returned matrix.
-        ``method="mml"`` does not form the joint covariance and ignores ``full_cov``
-        (``full_cov=True`` then warns).
+        abilities and question parameters (``True``; ``"auto"``: when the number of free
+        parameters, models plus question parameters, is at most
+        :data:`~irsl_stats.inference.DENSE_LIMIT`), available from
+        :meth:`IRSLResults.joint_cov_params`, or the block-conditional ones (``False``). It moves
+        the scaling law's point estimates too, not only their standard errors: the latent
+        regression weighs each ability by its sampling variance from the covariance used, and
+        with the joint covariance under REML by the abilities' full sampling covariance, errors
+        shared through the estimated questions included (a 1PL bernoulli fit of 300 models x 500
+        questions: slope 0.3515 with ``"auto"``, 0.3525 with ``False``). So ``"auto"`` changes the
+        coefficients, not only their SEs, when a table grows past ``DENSE_LIMIT``; fix
+        ``full_cov`` to compare fits of different sizes. The joint covariance eliminates the
+        abilities by a Schur complement on the questions: at the limit (3,700 models x 100
+        questions) a fit takes about 3x a block-conditional one (``benchmarks/jml_dense.py``),
+        with ``8 (M + K)^2`` bytes for the returned matrix. ``method="mml"`` does not form the
+        joint covariance and ignores ``full_cov`` (``full_cov=True`` then warns).
     max_iter, tol : convergence controls. A fit stops when the largest step of a parameter is
         below ``tol`` standard errors (JML; MML and the multidimensional EM: ``10 tol`` and
         ``100 tol`` on the question parameters) and the objective changed by less than
@@ -544,7 +551,8 @@ def fit(
     n_threads : int or None
         Kernel threads (None: OpenMP default, -1: all cores).
     verbose : bool
-        One line per iteration.
+        One line per iteration, and one for each phase that prints none of its own (MML's
+        joint-ML start, with its REML runs labelled; JML's standard errors).
     ability : {"shared", "per_benchmark"}
         One ability across all benchmarks (default), or one per benchmark (needs ``benchmark=``;
         question *j* loads only on its benchmark's ability; their correlations are estimated —
@@ -592,6 +600,9 @@ def fit(
     _check_choice("cov_type", cov_type, ("nonrobust", "robust", "cluster"))
     if not isinstance(use_t, (bool, np.bool_)):
         raise ValueError(f"use_t must be True or False; got {use_t!r}")
+    # verbose has no levels: 2, "yes" or 0.5 would pass a truthiness test and print as True does
+    if not isinstance(verbose, (bool, np.bool_)):
+        raise ValueError(f"verbose must be True or False; got {verbose!r}")
     if cov_type == "cluster" and groups is None:
         raise ValueError("cov_type='cluster' needs groups=<model column>, a variable that is not in "
                          "the formula, e.g. groups='lab' (clustering by a formula factor leaves its "

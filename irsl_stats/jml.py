@@ -44,6 +44,11 @@ class JMLOptions:
         flooring their eigenvalues, and step halving guards the objective); expected information
         (Fisher scoring) is more robust far from the optimum but converges only linearly for the
         Beta family — in a 500 x 3,000 simulation, 9 iterations instead of 16.
+    verbose : bool
+        Print one line per iteration, and one when the iterations end that announces the
+        standard errors :func:`irsl_stats.estimate.estimate_jml` computes next (silent otherwise,
+        and with a dense joint covariance often longer than the iterations). The starts of the
+        marginal-ML fits run quietly.
     extreme_off_scale : bool
         Renormalise over the models with a finite ability only (:func:`scale_reference`; the
         default), and hold the others at ``+-inf``: their abilities stay at the bound on the side
@@ -645,9 +650,11 @@ def fit_jml(
                 # convergence): shorten the steps of the questions whose likelihood falls, alone
                 from .mml import _safeguarded_item_update
 
-                newton_items, _ = _safeguarded_item_update(
+                newton_items, _, n_safeguard = _safeguarded_item_update(
                     kd, items, newton_items, acc.loglik, theta[:, None], np.ones((kd.n_models, 1)),
                     precision, irt, obj.a_prior, opt.n_threads)
+                # its grid and per-question passes go over all the data, as the block passes do
+                obj.n_passes += n_safeguard
             raw_items = _interpolate_items(items, newton_items, omega)
             if obj.a_prior.active:  # over-relaxation must not carry a log-normal a_j below 0
                 raw_items.a = np.maximum(raw_items.a, A_FLOOR)
@@ -698,6 +705,12 @@ def fit_jml(
         )
     loglik = _kernel.loglik(kd, theta[:, None], items.a[:, None], items.d, precision.log_phi(items.gamma), n_threads=opt.n_threads)
     obj.n_passes += 1
+    seconds = time.perf_counter() - t0
+    if opt.verbose:
+        # what follows the iterations (the standard errors: a dense joint covariance can take
+        # longer than all of them) prints nothing of its own
+        print(f"JML done: {it} iteration(s), {'converged' if converged else 'not converged'}, "
+              f"{obj.n_passes} kernel passes, {seconds:.2f} s; computing the standard errors", flush=True)
     return JMLFit(
         theta=theta,
         items=items,
@@ -707,7 +720,7 @@ def fit_jml(
         n_iter=it,
         n_passes=obj.n_passes,
         converged=converged,
-        seconds=time.perf_counter() - t0,
+        seconds=seconds,
         history=history,
         warnings=warnings_,
         scale_models=ref,

@@ -13,7 +13,8 @@ One EM iteration:
 3. M-step for the questions: one Newton step per question on the expected complete-data
    log-likelihood Q (kernel weighted pass, the Fisher-identity gradient), re-solved with the
    coordinates it clipped held at their bound, and halved per question while it lowers Q (one
-   more grid pass to check the total; :func:`_safeguarded_item_update`), so the marginal
+   more grid pass to check the total and, when it fell, ``n_quad`` passes per check of the
+   questions' Q; :func:`_safeguarded_item_update`), so the marginal
    log-likelihood at this E-step's nodes cannot fall (a generalised EM step);
 4. M-step for the latent regression: ``beta`` by least squares on the posterior means and
    ``sigma^2`` from the posterior second moments: by default restricted ML, the maximiser of the
@@ -300,9 +301,13 @@ _MAX_HALVINGS = 8
 
 
 def _posterior_item_values(kd, items: ItemState, precision: PrecisionModel, nodes, post,
-                           n_threads) -> np.ndarray:
-    """Each question's expected complete-data log-likelihood (N,) at fixed nodes and posterior
-    weights: the per-question terms of the M-step's objective (one pass per node)."""
+                           n_threads) -> Tuple[np.ndarray, int]:
+    """Each question's expected complete-data log-likelihood (N,), and the kernel passes it took.
+
+    The values, at fixed nodes and posterior weights, are the per-question terms of the M-step's
+    objective; they take one kernel pass over the data per node (``nodes.shape[1]`` passes, which
+    the fits count).
+    """
     log_phi = np.broadcast_to(precision.log_phi(items.gamma), (kd.n_items,))[kd.item]
     a_obs, d_obs = items.a[kd.item], items.d[kd.item]
     out = np.zeros(kd.n_items)
@@ -314,7 +319,7 @@ def _posterior_item_values(kd, items: ItemState, precision: PrecisionModel, node
         with np.errstate(invalid="ignore", over="ignore"):
             terms = np.where(wt > 0, wt * dens, 0.0)
         out += np.bincount(kd.item, weights=terms, minlength=kd.n_items)
-    return out
+    return out, nodes.shape[1]
 
 
 def _item_prior_values(items: ItemState, centre: ItemState, precision: PrecisionModel, irt: str,
@@ -333,9 +338,11 @@ def _item_prior_values(items: ItemState, centre: ItemState, precision: Precision
 
 def _safeguarded_item_update(kd, old: ItemState, new: ItemState, q_old: Optional[float], nodes, post,
                              precision: PrecisionModel, irt: str, a_prior: DiscriminationPrior,
-                             n_threads) -> Tuple[ItemState, int]:
-    """The M-step's question parameters, with the step of every question whose expected
-    complete-data log-likelihood fell halved until it does not (a generalised EM step).
+                             n_threads) -> Tuple[ItemState, int, int]:
+    """The M-step's question parameters, with each step halved while its question's Q falls.
+
+    A generalised EM step: the step of every question whose expected complete-data
+    log-likelihood fell is halved until it does not.
 
     One Newton step per question does not always increase the M-step's objective Q (indefinite
     curvature, a step cut at a bound); a Q that falls lets the observed log-likelihood fall, and
@@ -353,32 +360,41 @@ def _safeguarded_item_update(kd, old: ItemState, new: ItemState, q_old: Optional
 
     Returns
     -------
-    (ItemState, int)
-        The accepted parameters and the number of questions whose step was shortened.
+    (ItemState, int, int)
+        The accepted parameters, the number of questions whose step was shortened, and the
+        number of kernel passes over the data made here (one per total, one per node for each
+        per-question evaluation), which the fits add to their count of passes.
     """
     per_item_s = precision.per_item
+    n_passes = 0
 
     def total(it: ItemState) -> float:
+        nonlocal n_passes
         ll = _kernel.loglik_grid(kd, it.a[:, None], it.d, precision.log_phi(it.gamma), nodes[:, :, None],
                                  n_threads=n_threads)
+        n_passes += 1
         return float((post * ll).sum()) + precision.prior_terms(it.gamma)[0] + a_prior.value(it.a)
+
+    def per_question(it: ItemState, centre: ItemState) -> np.ndarray:
+        nonlocal n_passes
+        values, passes = _posterior_item_values(kd, it, precision, nodes, post, n_threads)
+        n_passes += passes
+        return values + _item_prior_values(it, centre, precision, irt, a_prior)
 
     f_old = (total(old) if q_old is None
              else q_old + precision.prior_terms(old.gamma)[0] + a_prior.value(old.a))
     # summation-order rounding of Q, not a fall
     tol = 1e-11 * max(1.0, abs(f_old))
     if total(new) >= f_old - tol:
-        return new, 0
-    per_old = (_posterior_item_values(kd, old, precision, nodes, post, n_threads)
-               + _item_prior_values(old, old, precision, irt, a_prior))
+        return new, 0, n_passes
+    per_old = per_question(old, old)
     tol_j = 1e-11 * np.maximum(1.0, np.abs(per_old))
     x_old = _item_matrix(old, irt, per_item_s)
     delta = _item_matrix(new, irt, per_item_s) - x_old
     frac = np.ones(len(x_old))
     cand = new
     for halving in range(_MAX_HALVINGS + 1):
-        per_new = (_posterior_item_values(kd, cand, precision, nodes, post, n_threads)
-                   + _item_prior_values(cand, old, precision, irt, a_prior))
+        per_new = per_question(cand, old)
         bad = per_new < per_old - tol_j
         if not bad.any():
             break
@@ -389,8 +405,8 @@ def _safeguarded_item_update(kd, old: ItemState, new: ItemState, q_old: Optional
     if total(cand) < f_old - tol:
         # the global precision parameters (or the priors' centres) moved Q down: keep the
         # question parameters of this E-step, so Q does not fall
-        return old, len(frac)
-    return cand, int((frac < 1.0).sum())
+        return old, len(frac), n_passes
+    return cand, int((frac < 1.0).sum()), n_passes
 
 
 def _regression_derivatives(x, nodes, post, beta, sigma):
@@ -450,6 +466,8 @@ def fit_mml(
     at the previous run's fixed point) until a run converges at once; the reported number of
     iterations counts the EM maps of all runs. ``reml=False`` divides sigma^2 by ``M``
     (:func:`sigma_divisor`): the estimates are then the maximum of the marginal likelihood.
+    ``verbose`` prints one line for the joint-ML start and one per EM map, labelled
+    ``MML (REML run k)`` under REML (each run numbers its maps from 1).
 
     Returns
     -------
@@ -465,9 +483,13 @@ def fit_mml(
     information = "observed"
     # start from a loose joint-ML fit: close to the MML solution when models answer many questions
     a_prior = a_prior or DiscriminationPrior()
-    jf = fit_jml(kd, precision, irt, options=JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads,
-                                                     extreme_off_scale=False),
-                 a_prior=a_prior)
+    start_options = JMLOptions(max_iter=30, tol=1e-2, n_threads=n_threads, extreme_off_scale=False)
+    jf = fit_jml(kd, precision, irt, options=start_options, a_prior=a_prior)
+    if verbose:
+        # the start prints no iteration lines of its own, and on large data it takes a while
+        print(f"MML start: joint ML, {jf.n_iter} iteration(s) (at most {start_options.max_iter}, "
+              f"tolerance {start_options.tol:g}), {jf.n_passes} kernel passes, {jf.seconds:.2f} s",
+              flush=True)
     warnings_: List[str] = []
     reg = fit_latent_regression(x, jf.theta, np.full(kd.n_models, 1e-4), names=design.column_names)
     z, w = gauss_hermite(n_quad)
@@ -524,10 +546,12 @@ def fit_mml(
         # projected point (every step then stays in the box)
         a_box = np.clip(items.a, -A_BOUND, A_BOUND)
         in_box = bool(np.all(a_box == items.a))
-        new_items, _ = _safeguarded_item_update(
+        new_items, _, n_safeguard = _safeguarded_item_update(
             kd, items if in_box else ItemState(a_box, items.d, items.gamma), new_items,
             q_old if in_box else None, nodes, post, precision, irt, a_prior, n_threads)
-        post_eval.n_passes += 1
+        # the safeguard's own passes: a grid pass per total of Q (one when Q rose) and, when it
+        # fell, n_quad passes per check of the questions' Q (up to _MAX_HALVINGS + 2 checks)
+        post_eval.n_passes += n_safeguard
         # M-step, latent regression (closed form)
         e_theta = (post * nodes).sum(1)
         e_theta2 = (post * nodes**2).sum(1)
@@ -566,7 +590,10 @@ def fit_mml(
     for n_run in range(_MAX_REML_RUNS if reml else 1):
         run = run_em(em_map, start, lambda s: s.pack(irt), lambda v, t: t.unpack(v, irt, a_prior, per_item_s),
                      max_iter=max_iter - it, change_tol=tol * (1e-2 if reml and n_run == 0 else 1e-4),
-                     step_tol=tol * 10, accelerate=accelerate, verbose=verbose, label="MML")
+                     step_tol=tol * 10, accelerate=accelerate, verbose=verbose,
+                     # each run numbers its iterations from 1 (and has no change to show on its
+                     # first): the label tells a REML run's lines from the previous run's
+                     label=f"MML (REML run {n_run + 1})" if reml else "MML")
         history += [dict(h, iter=h["iter"] + len(history)) for h in run.history]
         it += run.n_maps
         if not run.converged or it >= max_iter or (n_run > 0 and run.n_maps <= 2):

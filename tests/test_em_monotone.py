@@ -55,8 +55,8 @@ def test_m_step_that_lowers_q_is_shortened_question_by_question(posterior_setup)
     s0 *= 5.0 / np.abs(s0).max()
     new.a[0], new.d[0] = old.a[0] + s0[0], old.d[0] + s0[1]
     assert q_value(kd, new, nodes, post) < q_old
-    out, n_short = mml._safeguarded_item_update(kd, old, new, q_old, nodes, post, precision, "2pl",
-                                                DiscriminationPrior(), 1)
+    out, n_short, _ = mml._safeguarded_item_update(kd, old, new, q_old, nodes, post, precision, "2pl",
+                                                   DiscriminationPrior(), 1)
     assert q_value(kd, out, nodes, post) >= q_old
     # only the offending question is shortened, along its step (a halving of it); the others
     # keep their Newton step
@@ -67,8 +67,8 @@ def test_m_step_that_lowers_q_is_shortened_question_by_question(posterior_setup)
     np.testing.assert_array_equal(out.d[1:], newton.d[1:])
     np.testing.assert_array_equal(out.a[1:], newton.a[1:])
     # a step that raises Q is taken unchanged (one pass, no per-question evaluation)
-    same, n_same = mml._safeguarded_item_update(kd, old, newton, q_old, nodes, post, precision, "2pl",
-                                                DiscriminationPrior(), 1)
+    same, n_same, _ = mml._safeguarded_item_update(kd, old, newton, q_old, nodes, post, precision, "2pl",
+                                                   DiscriminationPrior(), 1)
     assert same is newton and n_same == 0
 
 
