@@ -69,6 +69,9 @@ class Estimates:
     # (nobs,) weights of the rows in the likelihood the estimator maximised, when they are not the
     # data's: JML gives weight 0 to the rows of all-extreme models (held at +-inf)
     row_weight: Optional[np.ndarray] = None
+    # (M,) bool: the models in the latent regression (JML leaves out, with weight 0, those whose
+    # ability has no finite, positive standard error); None: every model
+    regression_models: Optional[np.ndarray] = None
 
 
 def _n_item_params(irt: str, precision: PrecisionModel, n_items: int) -> int:
@@ -191,6 +194,7 @@ def estimate_jml(
         history=jf.history, extra=extra, joint_cov=jc.full if use_full else None,
         sigma_reml=sigma_reml, latent_llf=reg.loglik,
         row_weight=None if kd.weight is None else np.asarray(kd.weight, float),
+        regression_models=np.asarray(keep, bool),
     )
 
 
@@ -878,6 +882,8 @@ def assemble_results(
                 f"standard error (e.g. {list(rd.model_labels[at_bound][:5])}): all their responses "
                 "are extreme; consider method='mml'"
             )
+    in_regression = (np.ones(rd.n_models, bool) if est.regression_models is None
+                     else np.asarray(est.regression_models, bool))
     info = FitInfo(
         family=rd.family.name,
         irt=irt,
@@ -887,8 +893,10 @@ def assemble_results(
         identification_text=describe_identification(ident.convention, irt),
         cov_type=cov_type,
         use_t=use_t,
-        n_clusters=None if group_labels is None else int(pd.unique(np.asarray(group_labels)).size),
+        # clusters and models of the latent regression: models it gives weight 0 add no scores
+        n_clusters=None if group_labels is None else int(pd.unique(np.asarray(group_labels)[in_regression]).size),
         n_models=rd.n_models,
+        n_regression=int(in_regression.sum()),
         n_items=rd.n_items,
         nobs=int(fitted.sum()),
         n_weight_zero=int(rd.nobs - fitted.sum()),
@@ -931,6 +939,10 @@ def assemble_results(
     res._response_data = rd  # the fit's own responses: default of forecast(using=None)
     # standard errors given the ability scale: those of the fit's item bank (see above)
     res._items_given_scale = conditional[[c for c in ("a_se", "a_d_cov", "d_se", "b_se") if c in conditional]]
+    # Var(s) / s^2 of the population scale s that sets every 2PL discrimination (the questions'
+    # common scale, estimated from the models): predict's score intervals add it far from the data
+    res._population_scale_rel_var = (
+        float(_loc_scale_cov(ident_pop, est.beta, est.sigma, base_cov)[1, 1]) / scale_pop**2 if irt == "2pl" else 0.0)
     return res
 
 

@@ -71,27 +71,51 @@ class Identification:
 
     def transform(self, beta: np.ndarray, sigma: float):
         """(beta*, sigma*, loc, scale) under the convention."""
+        beta = np.asarray(beta, float)
         loc, scale = self.loc_scale(beta, sigma)
         beta_star = (beta - loc * self.c) / scale
-        return beta_star, sigma / scale, loc, scale
+        sigma_star = sigma / scale
+        # the constants of the convention exactly: loc is a mean over the models, which differs
+        # from the intercept it removes by rounding (ability ~ 1 reported -1.5e-39 as its fixed
+        # intercept, and predicted a mean of 7e-40)
+        fixed = self.fixed_values(beta.size)
+        pinned = ~np.isnan(fixed)
+        beta_star[pinned[:-1]] = fixed[:-1][pinned[:-1]]
+        if pinned[-1]:
+            sigma_star = float(fixed[-1])
+        return beta_star, sigma_star, loc, scale
 
     def free_mask(self, n_beta: int):
         """Which of (beta, sigma) stay free parameters under the convention (P+1,)."""
-        mask = np.ones(n_beta + 1, bool)
-        if self.convention == "regression":
-            mask[self.intercept_index] = False
-            if self.irt == "2pl":
-                mask[-1] = False
-        return mask
+        return np.isnan(self.fixed_values(n_beta))
 
     def fixed_values(self, n_beta: int) -> np.ndarray:
-        """Values of (beta, sigma) that the convention fixes, shape (P+1,); NaN where free
-        (regression: the intercept 0 and, for 2PL, sigma 1)."""
+        """Values of (beta, sigma) that the convention fixes, shape (P+1,); NaN where free.
+
+        Regression: the intercept 0 and, for 2PL, sigma 1. Population: ``mean_i(x_i' beta*) = 0``
+        pins a coefficient by itself when its column is constant and every other column has mean
+        0 (``ability ~ 1``, or an intercept with centred covariates): that coefficient is 0; and
+        ``var_i(x_i' beta*) + sigma*^2 = 1`` pins sigma at 1 (2PL) when every column is constant.
+        """
         values = np.full(n_beta + 1, np.nan)
         if self.convention == "regression":
             values[self.intercept_index] = 0.0
             if self.irt == "2pl":
                 values[-1] = 1.0
+            return values
+        x = self.x
+        if x.shape[1] != n_beta or x.shape[0] == 0:
+            return values
+        constant = np.ptp(x, axis=0) == 0
+        mean = x.mean(axis=0)
+        # a centred covariate's mean is rounding, ~1e-16 of its magnitude, not 0: relative to the
+        # column, far below the 1e-8 at which IRSLResults.fixed_params calls a coefficient fixed
+        negligible = np.abs(mean) <= 1e-12 * np.abs(x).max(axis=0)
+        pinned = constant & ~negligible
+        if pinned.sum() == 1 and negligible[~pinned].all():
+            values[np.flatnonzero(pinned)[0]] = 0.0
+        if self.irt == "2pl" and constant.all():
+            values[-1] = 1.0
         return values
 
     @property

@@ -40,10 +40,10 @@ class LRTestResult(NamedTuple):
         ``2 (llf_full - llf_restricted)`` of the maximum-likelihood fits (>= 0).
     p_value : float
         By default (``small_sample=True``) the upper tail of ``F(df_diff, M - P)`` at
-        ``expm1(lr_stat / M) (M - P) / df_diff`` (M models, P coefficients of the full law), the
-        exact test of a Gaussian linear regression, of which the statistic is a monotone
-        function; with ``small_sample=False`` the upper tail of chi-squared with ``df_diff``
-        degrees of freedom.
+        ``expm1(lr_stat / M) (M - P) / df_diff`` (M models in the latent regression -- under JML
+        not those it gives weight 0 --, P the rank of the full law's design), the exact test of
+        a Gaussian linear regression, of which the statistic is a monotone function; with
+        ``small_sample=False`` the upper tail of chi-squared with ``df_diff`` degrees of freedom.
     df_diff : int
         Number of restrictions: rank of the full design minus rank of the restricted one.
     """
@@ -184,7 +184,9 @@ def compare_lr_test(full, restricted, small_sample: bool = True) -> LRTestResult
         enter the test).
     small_sample : bool
         Refer the statistic to the F distribution with ``M - P`` denominator degrees of freedom
-        (default) rather than to chi-squared. The scaling law is a regression over the M models,
+        (the full fit's ``df_resid``; default) rather than to chi-squared. The scaling law is a
+        regression over the M models in it (under JML not those whose ability has no finite
+        standard error, e.g. all responses extreme: the latent regression gives them weight 0),
         and with tens of models the chi-squared reference rejects too often.
 
     Returns
@@ -263,13 +265,25 @@ def anova(*fits, small_sample: bool = True) -> pd.DataFrame:
     return table
 
 
+def _n_regression(res) -> int:
+    """Number of models in the latent regression (its residual df plus the rank of its design).
+
+    Under JML the models with a finite ability standard error (the regression gives the others
+    weight 0); under MML all of them.
+    """
+    return int(res.df_resid + _rank(np.asarray(res.design.matrix, float)))
+
+
 def _criterion_terms(res):
-    """(log-likelihood, number of parameters, sample size) for the information criteria: the sample
-    size is the number of models (the independent units of the marginal likelihood, and the
-    observations of JML's latent regression), as in ``bic``."""
+    """(log-likelihood, number of parameters, sample size) for the information criteria.
+
+    The sample size is the number of models in the latent regression (the independent units of
+    the marginal likelihood; the observations of JML's latent regression, without the models it
+    gives weight 0), as in ``bic``.
+    """
     if res.fit_info.method == "jml":
-        return _loglik(res), len(res.design.column_names) + 1, res.fit_info.n_models
-    return _loglik(res), res._n_params, res.fit_info.n_models
+        return _loglik(res), len(res.design.column_names) + 1, _n_regression(res)
+    return _loglik(res), res._n_params, _n_regression(res)
 
 
 def _check_pair(full, restricted) -> None:
@@ -329,10 +343,16 @@ def _lr(ml_full, ml_restricted, df: int, small_sample: bool) -> LRTestResult:
             )
         lr = 0.0
     if small_sample:
-        m, p = ml_full.fit_info.n_models, len(ml_full.design.column_names)
-        if m - p < 1:
-            raise ValueError(f"no residual degrees of freedom ({m} models, {p} coefficients)")
-        p_value = stats.f.sf(np.expm1(lr / m) * (m - p) / df, df, m - p)
+        # the regression's observations are the models it weighs (JML leaves out those without a
+        # finite ability standard error): counting them all made the F reference too liberal
+        m, df_resid = _n_regression(ml_full), ml_full.df_resid
+        if df_resid < 1:
+            raise ValueError(
+                f"no residual degrees of freedom ({m} models in the latent regression of "
+                f"{ml_full.fit_info.n_models}, {m - df_resid} coefficients); use "
+                "small_sample=False for the chi-squared reference, a smaller law, or more models"
+            )
+        p_value = stats.f.sf(np.expm1(lr / m) * df_resid / df, df, df_resid)
     else:
         p_value = stats.chi2.sf(lr, df)
     return LRTestResult(float(lr), float(p_value), int(df))

@@ -14,7 +14,8 @@ from statsmodels.iolib.summary import Summary, forg
 from statsmodels.iolib.table import SimpleTable
 from statsmodels.iolib.tableformatting import fmt_params
 
-from .results import check_alpha
+from .formula import scaled_rank
+from .results import _MAX_LOG_HALF_WIDTH, check_alpha, critical_value
 
 __all__ = ["build_summary", "add_notes", "weights_note"]
 
@@ -127,8 +128,17 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         )
     df = res._inference_df()
     if df is not None:
-        source = ("clusters minus one" if fi.cov_type == "cluster" and fi.n_clusters is not None
-                  else "models minus scaling-law coefficients")
+        if fi.cov_type == "cluster" and fi.n_clusters is not None:
+            source = "clusters minus one"
+        else:
+            # models the latent regression weighs: its residual df plus the rank of its design
+            n_reg = res.df_resid + scaled_rank(np.asarray(res.design.matrix, float))
+            dropped = fi.n_models - n_reg
+            # under JML the models without a finite ability standard error get weight 0 in the
+            # latent regression: they are no observations of the law
+            source = ("models minus scaling-law coefficients" if dropped <= 0 else
+                      f"the {n_reg} models in the latent regression minus scaling-law coefficients; "
+                      f"the {dropped} without a finite ability standard error get weight 0 there")
         notes.append(f"Inference: Student's t with {df} degrees of freedom ({source}) for the p-values, "
                      "intervals and predict(); fit(use_t=False) for normal theory.")
     if "sigma" in res.params.index and "sigma" not in fixed:
@@ -137,7 +147,7 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
                          "identification from the slopes) over the slopes' Wald confidence ellipsoid, not "
                          "sigma -+ q se: its delta-method standard error vanishes with the slopes.")
         else:
-            notes.append("The interval of sigma is exp(log(sigma) -+ z se/sigma) (log scale, delta method).")
+            notes.append(_sigma_interval_note(res, alpha, df))
     notes += [
         "Model: eta_ij = a_j theta_i + d_j, mu = logistic(eta), b_j = -d_j/a_j; "
         "theta_i = x_i'beta + sigma u_i.",
@@ -163,6 +173,39 @@ def build_summary(res, alpha: float = 0.05) -> Summary:
         notes.append(f"{k}: {v}")
     add_notes(smry, notes, res.warnings)
     return smry
+
+
+def _sigma_interval_note(res, alpha: float, df) -> str:
+    """The summary's note on how sigma's interval was built, naming the reference it used.
+
+    :meth:`~irsl_stats.results.WaldInference.conf_int` takes ``q`` from Student's t with the
+    inference degrees of freedom when ``use_t`` (the default), else from the normal; the note
+    says which, so that the printed bounds can be recomputed from it. An estimate at the
+    boundary 0, where the log scale would overflow, gets the truncated Wald interval instead.
+
+    Parameters
+    ----------
+    res : IRSLResults
+    alpha : float
+        The summary's ``alpha``: the intervals are ``1 - alpha``.
+    df : int or None
+        Degrees of freedom of the t reference (``res._inference_df()``); None for the normal.
+
+    Returns
+    -------
+    str
+    """
+    level = f"{1 - alpha / 2:.6g}"
+    reference = (f"Student's t with {df} degrees of freedom" if df is not None
+                 else "the standard normal")
+    q = critical_value(alpha, df)
+    sigma, se = float(res.params["sigma"]), float(res.bse["sigma"])
+    half = q * se / sigma if sigma > 0 else np.inf  # as conf_int: q se of log(sigma)
+    if half > _MAX_LOG_HALF_WIDTH and np.isfinite(se):
+        return (f"The interval of sigma is [0, sigma + q se], q = {q:.4g}, the {level} quantile of "
+                f"{reference}: sigma is at the boundary 0, where the log-scale interval would overflow.")
+    return (f"The interval of sigma is exp(log(sigma) -+ q se/sigma) (log scale, delta method), "
+            f"q = {q:.4g}, the {level} quantile of {reference}.")
 
 
 def weights_note(rd) -> str:

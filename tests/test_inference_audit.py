@@ -97,7 +97,9 @@ def test_lr_statistic_and_f_reference_match_ols():
     ml_small = fit_latent_regression(x[:, :2], t, np.zeros(m), reml=False)
 
     def stub(f, p):
-        return SimpleNamespace(converged=True, design=SimpleNamespace(column_names=list(range(p))),
+        # every model is in the regression: df_resid = m - p (as IRSLResults.df_resid)
+        return SimpleNamespace(converged=True, df_resid=m - p,
+                               design=SimpleNamespace(column_names=list(range(p)), matrix=x[:, :p]),
                                fit_info=SimpleNamespace(method="jml", latent_llf=f.loglik, n_models=m))
 
     ols_full, ols_small = sm.OLS(t, x).fit(), sm.OLS(t, x[:, :2]).fit()

@@ -25,6 +25,20 @@ def fit():
     return res, sim.models.head(8)
 
 
+def _score_band(res, ab):
+    """The ability intervals behind predict's score intervals: the ability ones widened by the
+    questions' shared discrimination scale (see tests/test_predict_scale_uncertainty.py)."""
+    r = res._discrimination_scale_rel_var()
+    mean, se = ab["mean"].to_numpy(), ab["mean_se"].to_numpy()
+    q = (ab["mean_ci_upper"].to_numpy() - mean) / se
+    sigma2 = ((ab["obs_ci_upper"].to_numpy() - mean) / q) ** 2 - se**2
+    theta = mean - res._to_reported[1]  # from the calibration models' mean
+    half = q * np.sqrt(se**2 + theta**2 * r)
+    obs_half = q * np.sqrt(se**2 + theta**2 * r + sigma2 * (1.0 + r))
+    return ab.assign(mean_ci_lower=mean - half, mean_ci_upper=mean + half,
+                     obs_ci_lower=mean - obs_half, obs_ci_upper=mean + obs_half)
+
+
 def test_all_negative_benchmark_swaps_the_ends(fit):
     res, new = fit
     a = res.items.loc[res.items["benchmark"] == "bench1", "a"]
@@ -34,7 +48,7 @@ def test_all_negative_benchmark_swaps_the_ends(fit):
         p = res.predict(new, what="score", benchmark="bench1")
     assert (p["ci_lower"] <= p["score"]).all() and (p["score"] <= p["ci_upper"]).all()
     assert (p["pi_lower"] <= p["ci_lower"]).all() and (p["ci_upper"] <= p["pi_upper"]).all()
-    ab = res.predict(new)
+    ab = _score_band(res, res.predict(new))
     f = lambda t: res.expected_score(t, "bench1")  # noqa: E731
     np.testing.assert_allclose(p["ci_lower"], f(ab["mean_ci_upper"].to_numpy()), rtol=1e-12)
     np.testing.assert_allclose(p["ci_upper"], f(ab["mean_ci_lower"].to_numpy()), rtol=1e-12)
@@ -46,7 +60,7 @@ def test_mixed_signs_give_the_range_over_the_interval(fit):
     assert (a < 0).any() and (a > 0).any()
     with pytest.warns(irsl.IRSLWarning, match="both signs"):
         p = res.predict(new, what="score", benchmark="bench0")
-    ab = res.predict(new)
+    ab = _score_band(res, res.predict(new))
     for i in range(len(new)):
         grid = np.linspace(ab["obs_ci_lower"].iloc[i], ab["obs_ci_upper"].iloc[i], 2001)
         s = res.expected_score(grid, "bench0")
