@@ -98,8 +98,10 @@ DEFAULT_SIMULATION = dict(n_recipes=25, n_checkpoints=2, questions_per_benchmark
 
 
 # ================================================================================ extrapolation
-#: squared relative spread of x below which a line's slope counts as not identified
-_FLAT = 1e-22
+#: spread of x (largest minus smallest with positive weight) relative to its magnitude at or
+#: below which a line's slope counts as not identified: the deviations from the mean are then
+#: rounding noise (a spread of 1e-11 of |x| still gives the slope to ~1e-5)
+_FLAT = 1e-11
 
 
 def _codes(groups, n: int):
@@ -138,8 +140,9 @@ def linear_extrapolate(x, y, x_target, groups=None, weights=None, common_slope: 
     Raises
     ------
     ValueError
-        When a group (or, with ``common_slope``, all groups together) has fewer than two
-        distinct ``x``: the slope is not identified; when ``x``, ``y`` or ``x_target`` is not
+        When a group (or, with ``common_slope``, every group) has fewer than two distinct ``x``
+        with a positive weight, or ``x`` that differ by no more than 1e-11 of their magnitude
+        (rounding): the slope is not identified; when ``x``, ``y`` or ``x_target`` is not
         finite, the weights are invalid, ``groups`` has the wrong length or missing labels, or
         ``x_target`` has neither one value nor one per group.
     """
@@ -158,29 +161,54 @@ def linear_extrapolate(x, y, x_target, groups=None, weights=None, common_slope: 
     g = int(codes.max()) + 1 if codes.size else 0
     if g == 0:
         raise ValueError("no observations")
+    if not w.max() > 0:
+        raise ValueError("every group needs a positive total weight")
+    # weights relative to the largest: a line does not depend on their units, and weights of 1e-25
+    # next to 1 still count without their weighted sums underflowing
+    w = w / w.max()
     sw = np.bincount(codes, w, g)
     if (sw <= 0).any():
-        raise ValueError("every group needs a positive total weight")
+        bad = [int(i) for i in np.flatnonzero(sw <= 0)[:10]] if labels is None else list(labels[sw <= 0][:10])
+        raise ValueError(f"every group needs a positive total weight (relative to the largest weight, "
+                         f"beyond the ~1e-308 double precision holds); not group(s) {bad}")
+    # a group's slope is identified when its positively weighted x take two values that differ by
+    # more than rounding relative to their magnitude -- not by its weighted variance, which tiny
+    # weights shrink, nor absolutely (x in units of 1e-12 identify a line as well as in units of 1)
+    pos = w > 0
+    lo = np.full(g, np.inf)
+    hi = np.full(g, -np.inf)
+    np.minimum.at(lo, codes[pos], x[pos])
+    np.maximum.at(hi, codes[pos], x[pos])
+    spread = hi - lo
+    flat = ~(spread > _FLAT * np.maximum(np.abs(lo), np.abs(hi)))
+    if common_slope and flat.all():
+        raise ValueError("the slope is not identified: in no group do the x with a positive weight "
+                         f"take two values more than {_FLAT:g} of their magnitude apart")
+    if not common_slope and flat.any():
+        single = flat & ~(spread > 0)
+        bad = [int(i) for i in np.flatnonzero(flat)[:10]] if labels is None else list(labels[flat][:10])
+        why = ("fewer than two distinct x with a positive weight" if single.any() else "")
+        if (flat & ~single).any():
+            why += ("; " if why else "") + (
+                f"x with a positive weight differ by at most {_FLAT:g} of their magnitude, which "
+                "double precision does not resolve into a slope (subtract a common offset from x)")
+        raise ValueError(f"the slope is not identified in group(s) {bad}: {why}")
+    # deviations in units of the spread of x (the largest spread for a common slope), so that
+    # their squares neither underflow nor overflow whatever the units of x
+    unit = np.full(g, spread[~flat].max()) if common_slope else spread
     xbar = np.bincount(codes, w * x, g) / sw
     ybar = np.bincount(codes, w * y, g) / sw
-    dx = x - xbar[codes]
+    dx = (x - xbar[codes]) / unit[codes]
+    # with a common slope, a group whose x do not vary (to rounding) only gets its intercept: its
+    # deviations are rounding noise and would leak into the pooled slope
+    dx[flat[codes]] = 0.0
     dy = y - ybar[codes]
     sxx = np.bincount(codes, w * dx * dx, g)
     sxy = np.bincount(codes, w * dx * dy, g)
-    # x is flat when its spread is near rounding level relative to its magnitude; the deviations
-    # dx are computed about the mean, so a spread down to ~1e-11 of |x| still gives the slope to
-    # ~1e-5 (a threshold of 1e-12 on the squared scale flagged x = 1e10 + [0, 1, 2] as flat)
-    scale = np.maximum(np.bincount(codes, w * x * x, g) / sw, 1.0)
     if common_slope:
-        if sxx.sum() <= _FLAT * scale.max() * sw.sum():
-            raise ValueError("the slope is not identified: x does not vary within any group")
-        slope = np.full(g, sxy.sum() / sxx.sum())
+        slope = np.full(g, sxy.sum() / sxx.sum() / unit[0])
     else:
-        flat = sxx <= _FLAT * scale * sw
-        if flat.any():
-            bad = [int(i) for i in np.flatnonzero(flat)[:10]] if labels is None else list(labels[flat][:10])
-            raise ValueError(f"the slope is not identified in group(s) {bad}: fewer than two distinct x")
-        slope = sxy / sxx
+        slope = sxy / sxx / unit
     if isinstance(x_target, pd.Series) or isinstance(x_target, Mapping):
         if labels is None:
             raise ValueError("a mapping of targets needs groups=")
