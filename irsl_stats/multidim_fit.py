@@ -52,7 +52,7 @@ def fit_multidimensional(
         est.warnings[:0] = data_warnings
         described = a_prior.describe(within="the benchmark") if a_prior is not None and a_prior.active else ""
         return MultidimResults(est, rd=rd, design=design, pattern=pattern, family=family, irt=irt,
-                               precision=precision, discrimination_prior=described)
+                               precision=precision, discrimination_prior=described, reml=reml)
     # exploratory loadings: the prior is on each question's loading-vector norm
     described = a_prior.describe(norm=True) if a_prior is not None and a_prior.active else ""
     if dims != "auto":
@@ -61,7 +61,7 @@ def fit_multidimensional(
         est = fit_multidim(kd, design, precision, irt, pattern, a_prior=a_prior, **common)
         est.warnings[:0] = data_warnings
         return MultidimResults(est, rd=rd, design=design, pattern=pattern, family=family, irt=irt,
-                               precision=precision, discrimination_prior=described)
+                               precision=precision, discrimination_prior=described, reml=reml)
     # D = N loadings per question or more cannot be told apart from fewer (and EM wanders along
     # the flat directions, even lowering the log-likelihood of a nested model): stop at N - 1
     # and D >= M - P: the abilities of the M models then span all D dimensions around the
@@ -82,7 +82,7 @@ def fit_multidimensional(
             est = fit_multidim(kd, design, precision, irt, pattern, a_prior=a_prior, **common)
             est.warnings[:0] = data_warnings
             res = MultidimResults(est, rd=rd, design=design, pattern=pattern, family=family, irt=irt,
-                                  precision=precision, discrimination_prior=described)
+                                  precision=precision, discrimination_prior=described, reml=reml)
         fits.append(res)
         caught.append(list(got))
         texts = [str(w.message) for w in got]

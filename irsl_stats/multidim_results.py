@@ -11,11 +11,29 @@ from scipy import stats
 
 from .crossbench import MultidimBank, forecast_for_fit
 from .families import get_family
+from .inference import wald_test as _wald_test
+from .mml import sigma_divisor
 from .multidim import MultiEstimates, _latent_from_vector
 from .results import (IRSLWarning, WaldInference, ability_forecast_frame, check_alpha, new_models_frame,
                       score_interval)
 
-__all__ = ["MultidimResults"]
+__all__ = ["MultidimResults", "OneAbilityOnlyError"]
+
+
+class OneAbilityOnlyError(AttributeError):
+    """An attribute of one-ability fits that a D-dimensional fit does not have; says what to use.
+
+    An :class:`AttributeError`, so that ``hasattr(res, name)`` stays ``False`` and code that
+    tells the two results classes apart by their attributes keeps working; the message names
+    the multidimensional counterpart.
+
+    Examples
+    --------
+    >>> res.sigma                                                        # doctest: +SKIP
+    OneAbilityOnlyError: MultidimResults has no 'sigma': it is an attribute of one-ability fits
+    (IRSLResults) and this fit has 2 ability dimensions; the spread of the abilities around the
+    law is the (D, D) residual covariance res.Sigma; ...
+    """
 
 #: a parameter the identification holds is one of its constants (all 0: means, log SDs of unit
 #: variances, Fisher-z of zero correlations) when its estimate is within rounding of 0; the
@@ -23,9 +41,12 @@ __all__ = ["MultidimResults"]
 _CONSTANT_ATOL = 1e-8
 
 IDENTIFICATION = {
+    # the sign as multidim._orient sets it: without it the likelihood does not tell a dimension
+    # from its mirror image
     "per_benchmark": "one ability per benchmark (question j loads only on its benchmark's dimension); "
-                     "every dimension has mean 0 and variance 1 over the fitted population; their "
-                     "correlations are estimated",
+                     "every dimension has mean 0 and variance 1 over the fitted population, and its "
+                     "sign such that its loadings sum to a positive number; their correlations are "
+                     "estimated",
     "per_benchmark_1pl": "one ability per benchmark, loadings fixed at 1; every dimension has mean 0 "
                          "over the fitted population; variances and correlations are estimated",
     "exploratory": "population mean 0 and covariance I; loadings varimax-rotated, each dimension's "
@@ -96,6 +117,18 @@ class MultidimResults(WaldInference):
         With ``dims="auto"``: the table of candidate D and the criterion that chose.
     discrimination_prior : str
         Description of the prior on the loadings for the summary ("" without one).
+    reml : bool, optional
+        The ``reml=`` the fit was called with (see :attr:`sigma_reml`); None when the caller
+        did not record it (the summary then names both possibilities).
+
+    Notes
+    -----
+    The attributes of :class:`~irsl_stats.IRSLResults` that have no D-dimensional meaning
+    (``sigma``, ``df_resid``) or are implemented for one ability only (``forecast_pass_at_k``,
+    ``compare_lr_test``, ``plot_scaling``) raise :class:`OneAbilityOnlyError`, an
+    ``AttributeError`` whose message names what to use instead (``res.Sigma``;
+    ``res.forecast(target, ks=...)``; ``res.wald_test``; ``res.predict``). Tests and intervals
+    use normal theory (z, chi-square) whatever ``use_t``.
 
     Examples
     --------
@@ -108,9 +141,10 @@ class MultidimResults(WaldInference):
 
     def __init__(self, est: MultiEstimates, *, rd, design, pattern, family: str, irt: str,
                  precision, dims_table: Optional[pd.DataFrame] = None, criterion: Optional[str] = None,
-                 discrimination_prior: str = ""):
+                 discrimination_prior: str = "", reml: Optional[bool] = None):
         self._est = est
         self.discrimination_prior = discrimination_prior
+        self._reml_requested = None if reml is None else bool(reml)
         self._rd = rd
         self.design = design
         self.pattern = pattern
@@ -381,6 +415,208 @@ class MultidimResults(WaldInference):
         if key == "exploratory" and self.discrimination_prior and self.design.matrix.shape[1] > 1:
             key = "exploratory_residual"
         return IDENTIFICATION[key]
+
+    @property
+    def sigma_reml(self) -> Optional[bool]:
+        """Whether EM estimated ``Sigma`` by REML (else maximum likelihood, or held at ``I``).
+
+        REML whenever ``reml=True`` (the default) and the divisor matters: 1PL, or any
+        covariates (:func:`irsl_stats.mml.sigma_divisor`); a 2PL without covariates has its scale
+        set by the identification, and an exploratory ``Sigma`` held at ``I`` by the discrimination
+        prior is not estimated. None when it would be REML under ``reml=True`` but the ``reml=``
+        of the fit was not recorded (results built without the ``reml`` argument).
+        """
+        if self.pattern.kind == "exploratory" and bool(self.discrimination_prior):
+            return False
+        x = np.asarray(self.design.matrix)
+        if not sigma_divisor(self.irt, x, True)[0]:
+            return False  # maximum likelihood whatever reml= asked for
+        return None if self._reml_requested is None else self._reml_requested
+
+    @property
+    def latent_regression(self) -> dict:
+        """The fitted scaling law of the D abilities on the reported scale.
+
+        The D-dimensional counterpart of :attr:`IRSLResults.latent_regression
+        <irsl_stats.IRSLResults.latent_regression>`: ``B`` and ``Sigma`` instead of ``beta`` and
+        ``sigma``. Includes the coefficients the identification fixes.
+
+        Returns
+        -------
+        dict
+            ``formula`` (str), ``column_names`` (list, length P), ``dim_names`` (list, length D),
+            ``B`` (DataFrame (P, D): column *k* the law of dimension *k*), ``Sigma`` (DataFrame
+            (D, D), residual covariance), ``cov`` (DataFrame (K, K), :meth:`cov_params` of
+            :attr:`params`), ``covariates`` (DataFrame of the calibration models' covariates),
+            ``design`` (the :class:`~irsl_stats.formula.LatentDesign`, whose ``transform``
+            evaluates the formula on new models).
+        """
+        cols = list(self.design.column_names)
+        p = len(cols)
+        # from params (vec B, dimension by dimension), so that the constants of the identification
+        # are the exact 0 that params reports, not the estimate's rounding
+        b = self._params.to_numpy(dtype=float)[: p * self.dims].reshape(self.dims, p).T.copy()
+        return {
+            "formula": self.design.formula,
+            "column_names": cols,
+            "dim_names": list(self.dim_names),
+            "B": pd.DataFrame(b, index=cols, columns=list(self.dim_names)),
+            "Sigma": self.Sigma.copy(),
+            "cov": self._cov.copy(),
+            "covariates": self.design.covariates.copy(),
+            "design": self.design,
+        }
+
+    def expected_score(self, theta, benchmark=None) -> np.ndarray:
+        """Expected score on the calibrated questions (of ``benchmark``) at abilities ``theta``.
+
+        The mean over the questions of the expected response ``logistic(a_j' theta + d_j)``, as
+        :meth:`MultidimBank.expected_score <irsl_stats.MultidimBank.expected_score>` of
+        :meth:`item_bank` computes it.
+
+        Parameters
+        ----------
+        theta : array_like, shape (K, D)
+            Abilities on the fit's identified scale, one column per dimension (``dim_names``).
+        benchmark : label or list of labels, optional
+            Average over these benchmarks' questions only (default: all questions).
+
+        Returns
+        -------
+        ndarray, shape (K,)
+
+        Raises
+        ------
+        ValueError
+            If ``theta`` does not have D columns or ``benchmark`` is unknown.
+        """
+        return self.item_bank().expected_score(theta, benchmark)
+
+    def _determined_text(self) -> str:
+        """Which parameters the identification sets from the slopes, in words (for :meth:`wald_test`)."""
+        if self.design.matrix.shape[1] < 2:
+            return ""
+        if self.pattern.kind == "per_benchmark" and self.irt == "2pl":
+            return ("with covariates every dimension has mean 0 and variance 1 over the fitted population, "
+                    "so its intercept and log sd are functions of its slopes")
+        if self._determined_params():
+            return ("with covariates the population has mean 0 and covariance I, so the intercepts and "
+                    "Sigma = I - cov(XB) are functions of the slopes")
+        return ("with covariates every dimension has mean 0 over the fitted population, so its intercept "
+                "is a function of its slopes")
+
+    def wald_test(self, constraints, use_f: Optional[bool] = None):
+        """Wald test of linear constraints on ``params`` (chi-square: normal theory).
+
+        The same test as :meth:`IRSLResults.wald_test <irsl_stats.IRSLResults.wald_test>`
+        (:func:`irsl_stats.inference.wald_test`): the statistic ``(R p - q)' (R V R')^+ (R p - q)``
+        with the pseudo-inverse of the constraints' covariance ``R V R'`` (:meth:`cov_params`)
+        and its numerical rank as the degrees of freedom, referred to chi-square, since
+        multidimensional fits use normal theory whatever ``use_t``. The natural question here:
+        is the law the same on two benchmarks, e.g. ``"b0: x = b1: x"`` (equal slopes; on the
+        identified scale, where every dimension has variance 1 over the fitted population for a
+        2PL, that is equal slopes in standard deviations of each benchmark's ability).
+
+        Parameters
+        ----------
+        constraints : str, list of str, or (R, q) tuple
+            e.g. ``"b0: x = b1: x"`` or ``["b0: x = 0", "b1: x = 0"]``, parsed by patsy against
+            the names of :attr:`params` (``"<dimension>: <column>"``, ``"log sd(<dimension>)"``,
+            ``"atanh corr(<dimension>, <dimension>)"``). A tuple gives the matrix ``R`` (J, K) and
+            the vector ``q`` (J,) of ``R params = q``.
+        use_f : bool, optional
+            Only None or False (the chi-square test): there is no F reference without the t
+            reference's degrees of freedom.
+
+        Returns
+        -------
+        statsmodels.stats.contrast.ContrastResults
+            ``statistic`` (chi-square), ``pvalue`` and ``df_denom`` (the degrees of freedom: the
+            rank of ``R V R'``), as statsmodels' chi-square Wald test.
+
+        Raises
+        ------
+        ValueError
+            If ``use_f`` is True; if a constraint cannot be parsed or names an unknown parameter
+            (the message lists the valid names); if ``R`` and ``q`` do not match the K
+            parameters; if the covariance of the constrained parameters is not finite; if the
+            constraints only involve parameters the identification fixes (:attr:`fixed_params`).
+
+        Warns
+        -----
+        IRSLWarning
+            When ``R V R'`` has rank below the number of constraints (e.g. a constraint on an
+            intercept that the identification sets from the slopes, together with one on them).
+
+        Examples
+        --------
+        >>> res = irsl.fit("ability ~ log(compute)", data, models=models,     # doctest: +SKIP
+        ...                benchmark="benchmark", ability="per_benchmark")
+        >>> res.wald_test("arc: log(compute) = gsm8k: log(compute)").pvalue  # doctest: +SKIP
+        """
+        if use_f is not None and not isinstance(use_f, (bool, np.bool_)):
+            raise ValueError(f"use_f must be None, True or False; got {use_f!r}")
+        if use_f:
+            raise ValueError("multidimensional fits use normal theory (z and chi-square) whatever use_t, so "
+                             "there is no F test: call wald_test without use_f (a chi-square test)")
+        return _wald_test(self._params, self._cov, constraints, fixed_params=self.fixed_params,
+                          determined=self._determined_text(), stacklevel=3)
+
+    # the attributes of IRSLResults that a D-dimensional fit does not have, with what to use
+    # instead: a bare AttributeError left the user to read the source
+    def _one_ability_only(self, name: str, instead: str) -> OneAbilityOnlyError:
+        err = OneAbilityOnlyError(
+            f"{type(self).__name__} has no {name!r}: it is an attribute of one-ability fits (IRSLResults) "
+            f"and this fit has {self.dims} ability dimensions; {instead}")
+        err.name, err.obj = name, self  # as the interpreter's own AttributeError
+        return err
+
+    @property
+    def sigma(self):
+        """Not available: a D-dimensional fit has a residual covariance :attr:`Sigma`, not a ``sigma``."""
+        raise self._one_ability_only(
+            "sigma", "the spread of the abilities around the law is the (D, D) residual covariance "
+                     "res.Sigma; its log SDs and Fisher-z correlations, with standard errors, are in "
+                     "res.params ('log sd(<dimension>)')")
+
+    @property
+    def df_resid(self):
+        """Not available: multidimensional fits use normal theory, with no residual degrees of freedom."""
+        m, p = self._rd.n_models, self.design.matrix.shape[1]
+        raise self._one_ability_only(
+            "df_resid", "D-dimensional fits use normal theory (z, chi-square) whatever use_t, so there are "
+                        f"no residual degrees of freedom for a t reference; the law has {p} coefficient(s) per "
+                        f"dimension fitted to {m} models (res.latent_regression)")
+
+    @property
+    def forecast_pass_at_k(self):
+        """Not available: use ``res.forecast(target, ks=...)`` (pass@k on a benchmark from responses)."""
+        raise self._one_ability_only(
+            "forecast_pass_at_k", "use res.forecast(target, ks=[...]) for the fitted models' pass@k on "
+                                  "benchmark target from their responses on the others, or "
+                                  "res.item_bank().forecast(target, using=<responses>, ks=[...]) for new models")
+
+    @property
+    def compare_lr_test(self):
+        """Not available: use :meth:`wald_test`, or compare ``reml=False`` fits by ``llf`` / ``aic`` / ``bic``."""
+        raise self._one_ability_only(
+            "compare_lr_test", "test coefficients of the law with res.wald_test (e.g. "
+                               "res.wald_test(['<dim>: x = 0', ...]) for a covariate on every dimension), or "
+                               "fit both laws with reml=False and compare their llf, aic and bic")
+
+    @property
+    def plot_scaling(self):
+        """Not available: plot :meth:`predict` (one row per model and dimension) or :attr:`abilities`."""
+        raise self._one_ability_only(
+            "plot_scaling", "res.predict(new_models) gives each dimension's law with its intervals and "
+                            "res.abilities the fitted models' abilities (theta_<dimension>) to plot; or "
+                            "res.predict(new_models, what='score', benchmark=...) on the score scale")
+
+    def __repr__(self) -> str:
+        kind = self.pattern.kind
+        return (f"<MultidimResults {self.family} {self.irt.upper()} {kind} D={self.dims} MML: "
+                f"{self._rd.n_models} models, {self._rd.n_items} questions, {self.nobs} responses, "
+                f"llf={self.llf:.6g}" + ("" if self.converged else ", not converged") + ">")
 
     # ------------------------------------------------------------------ abilities across benchmarks
     def ability_correlation(self, alpha: Optional[float] = None, residual: bool = False):
@@ -685,6 +921,26 @@ class MultidimResults(WaldInference):
         return forecast_for_fit(self.item_bank(), self._rd, target, using, kwargs)
 
     # ------------------------------------------------------------------ summary
+    def _sigma_estimator_note(self) -> str:
+        """The summary's note on how ``Sigma`` was estimated ("" when the identification holds it at I)."""
+        if self.pattern.kind == "exploratory" and self.discrimination_prior:
+            return ""  # held at I: the identification note says so
+        reml = self.sigma_reml
+        ml = "maximum likelihood (Sigma divided by M)"
+        if reml is False:
+            return f"Sigma estimator: {ml}."
+        m, p = self._rd.n_models, self.design.matrix.shape[1]
+        how = (f"REML (P = {p} coefficient(s) per dimension; Sigma divided by M - P = {m - p} when the "
+               "abilities are measured precisely)")
+        if reml is None:  # the fit's reml= was not recorded: say what each choice gives
+            how += f" with reml=True, the default; {ml} with reml=False"
+        # as the one-dimensional summary: the llf is the marginal likelihood at the REML estimates,
+        # which fall short of its maximum by an amount that depends on the design, so llf, AIC and
+        # BIC of laws with different covariates do not compare (reml=False: the marginal ML)
+        return (f"Sigma estimator: {how}; log-likelihoods of scaling laws with different covariates are "
+                "not comparable under REML: refit with reml=False, or test the law's coefficients with "
+                "wald_test.")
+
     def summary(self, alpha: float = 0.05):
         """The fit as a statsmodels :class:`~statsmodels.iolib.summary.Summary`.
 
@@ -758,6 +1014,9 @@ class MultidimResults(WaldInference):
                          "the coefficients).")
         if self.discrimination_prior:
             notes.append(f"Discrimination prior: {self.discrimination_prior}.")
+        sigma_note = self._sigma_estimator_note()
+        if sigma_note:
+            notes.append(sigma_note)
         weighted = weights_note(self._rd)
         if weighted:
             notes.append(weighted)

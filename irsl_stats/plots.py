@@ -214,6 +214,9 @@ def plot_scaling(
     check_alpha(alpha)
     if not hasattr(res, "predict") or not hasattr(res, "design") or not hasattr(res, "abilities"):
         raise TypeError(f"res must be an IRSLResults (from irsl.fit); got {type(res).__name__}")
+    if hasattr(res, "Sigma"):  # a MultidimResults: D abilities per model, not one
+        raise TypeError("plot_scaling draws one ability per model; for a multidimensional fit plot "
+                        "res.predict(new_models) per dimension (and res.abilities)")
     if int(n_grid) < 2:
         raise ValueError(f"n_grid must be at least 2; got {n_grid!r}")
     cov: pd.DataFrame = res.design.covariates

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .derived_interval import scaled_eigen
 from .formula import LatentDesign
 from .passk import _check_budgets_int64
 
@@ -1278,76 +1277,20 @@ class IRSLResults(WaldInference):
         IRSLWarning
             When ``R V R'`` has rank below the number of constraints (degrees of freedom reduced).
         """
-        from patsy import DesignInfo, PatsyError
-        from statsmodels.stats.contrast import ContrastResults
+        from .inference import wald_test
 
-        names = list(self._params.index)
-        if isinstance(constraints, tuple):
-            if len(constraints) != 2:
-                raise ValueError("constraints as a tuple must be (R, q) with R (J, K) and q (J,)")
-            r = np.atleast_2d(np.asarray(constraints[0], float))
-            q_ = np.atleast_1d(np.asarray(constraints[1], float)).ravel()
-            if r.ndim != 2 or r.shape[1] != len(names) or q_.shape != (r.shape[0],):
-                raise ValueError(
-                    f"constraints (R, q): R must have shape (J, {len(names)}) (one column per "
-                    f"parameter: {names}) and q shape (J,); got R {r.shape} and q {q_.shape}"
-                )
-        else:
-            try:
-                lc = DesignInfo(names).linear_constraint(constraints)
-            except PatsyError as e:
-                raise ValueError(
-                    f"constraints: cannot parse {constraints!r} ({e.message}); write them as "
-                    f"e.g. 'name = 0' with the parameter names {names}"
-                ) from None
-            r, q_ = lc.coefs, lc.constants[:, 0]
-        diff = r @ self._params.to_numpy() - q_
-        # only the columns the constraints use: 0 * NaN is NaN, so a NaN variance of a parameter
-        # the constraints leave alone (sigma at its boundary) made every Wald test fail
-        used = np.any(r != 0, axis=0)
-        full = self._cov.to_numpy()
-        cov = r[:, used] @ full[np.ix_(used, used)] @ r[:, used].T
-        if not np.all(np.isfinite(cov)):
-            involved = [n for n, u in zip(names, used) if u]
-            raise ValueError(
-                f"the covariance of the constrained parameters {involved} is not finite (the "
-                "information matrix is singular for some of them; see res.warnings), so no Wald "
-                "test is available"
-            )
-        # the rank is judged on the correlation scale, so that constraints on parameters of very
-        # different magnitudes (e.g. a coefficient of raw FLOPs) do not look rank-deficient
-        sd, vals, vecs, keep = scaled_eigen(cov)
-        live = sd > 0
-        df = int(keep.sum())
-        n_constraints = r.shape[0]
-        if df == 0:
-            raise ValueError(
-                "the constraints have zero variance: they only involve parameters (or "
-                "combinations) fixed by the identification (fixed parameters: "
-                f"{self.fixed_params or 'none individually'}), so there is nothing to test; "
-                "constrain estimated parameters"
-            )
-        if df < n_constraints:
-            warnings.warn(
-                f"the {n_constraints} constraints are linearly dependent or involve parameters fixed "
-                f"by the identification (under identification='population' the intercept and, for "
-                f"2PL, sigma are functions of the slopes): their covariance has rank {df}, so the "
-                f"test uses {df} degree(s) of freedom (pseudo-inverse); drop redundant constraints "
-                f"or constraints on determined parameters to silence this",
-                IRSLWarning,
-                stacklevel=2,
-            )
-        # generalised inverse of cov from the scaled pseudo-inverse: D^-1 pinv(S) D^-1
-        inv_sd = np.where(live, 1.0 / np.where(live, sd, 1.0), 0.0)
-        w = (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
-        stat = float(diff @ (inv_sd[:, None] * w * inv_sd[None, :]) @ diff)
         if use_f is None:
             use_f = self.use_t
+        denom = None
         if use_f:
             denom = self._inference_df()
             denom = self.df_resid if denom is None else denom
-            return ContrastResults(F=stat / df, df_num=df, df_denom=denom, distribution="F")
-        return ContrastResults(statistic=stat, df_denom=df, distribution="chi2")
+        return wald_test(
+            self._params, self._cov, constraints, fixed_params=self.fixed_params,
+            determined="under identification='population' the intercept and, for 2PL, sigma are "
+                       "functions of the slopes",
+            use_f=bool(use_f), df_denom=denom, stacklevel=3,
+        )
 
     # ------------------------------------------------------------------ reporting
     def compare_lr_test(self, restricted: "IRSLResults", small_sample: bool = True):
