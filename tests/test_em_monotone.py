@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _posterior_setup import binomial_posterior
 
 import irsl_stats as irsl
 from irsl_stats import _kernel, mml
@@ -20,20 +21,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "monkeys
 @pytest.fixture(scope="module")
 def posterior_setup():
     """Binomial counts of 40 models on 6 questions, with fixed quadrature nodes and weights."""
-    rng = np.random.default_rng(5)
-    m, n, q = 40, 6, 5
-    theta = rng.normal(size=m)
-    a_true, d_true = rng.uniform(0.5, 2.0, n), rng.normal(size=n)
-    model, item = np.repeat(np.arange(m), n), np.tile(np.arange(n), m)
-    trials = np.full(m * n, 20.0)
-    p = 1.0 / (1.0 + np.exp(-(a_true[item] * theta[model] + d_true[item])))
-    y = rng.binomial(20, p).astype(float)
-    kd = _kernel.KernelData(model, item, y, n_models=m, n_items=n, family="binomial", trials=trials,
-                            model_ptr=np.arange(0, m * n + 1, n))
-    z, w = mml.gauss_hermite(q)
-    nodes = theta[:, None] + 0.4 * z[None, :]
-    post = np.tile(w, (m, 1))
-    return kd, nodes, post, PrecisionModel("none", n)
+    return binomial_posterior()
 
 
 def q_value(kd, items, nodes, post):

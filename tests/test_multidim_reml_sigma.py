@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from test_multidim_audit import _per_benchmark_d1  # fit_multidim on one benchmark (D = 1)
 
 import irsl_stats as irsl
 from irsl_stats.estimate import sigma_at_zero_text
@@ -122,19 +123,6 @@ def _benchmark_a(seed=4):
     models = pd.DataFrame({"model": data["model"].cat.categories, "c": np.linspace(0.0, 1.0, 50)})
     return data, models
 
-
-def _per_benchmark_d1(data, models, formula, irt, reml=True):
-    """``fit_multidim`` with the per-benchmark pattern on one benchmark (D = 1)."""
-    from irsl_stats.api import build_precision, kernel_data, response_data
-    from irsl_stats.formula import parse_latent_formula
-    from irsl_stats.multidim import LoadingPattern, fit_multidim
-
-    rd = response_data(data, model="model", question="question", response=None, successes="successes",
-                       trials="trials", benchmark="benchmark", family="binomial", boundary="error", weights=None)
-    design = parse_latent_formula(formula, data, models, "model", rd.model_labels)
-    prec = build_precision("auto", "binomial", rd.n_items, None, None)
-    pattern = LoadingPattern.per_benchmark(rd.item_benchmark_codes, rd.benchmarks)
-    return fit_multidim(kernel_data(rd), design, prec, irt, pattern, n_threads=1, tol=1e-9, reml=reml)
 
 
 @pytest.mark.parametrize("irt", ["1pl", "2pl"])

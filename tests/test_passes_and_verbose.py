@@ -18,11 +18,11 @@ import warnings
 
 import numpy as np
 import pytest
+from _posterior_setup import binomial_posterior
 
 import irsl_stats as irsl
 from irsl_stats import _kernel, estimate, mml
 from irsl_stats.jml import ItemState, newton_item_update
-from irsl_stats.precision import PrecisionModel
 from irsl_stats.priors import DiscriminationPrior
 
 #: the kernel functions that each make one pass over the observations
@@ -98,19 +98,8 @@ def test_mml_counts_every_kernel_pass(separating, kernel_calls, monkeypatch):
 
 @pytest.fixture(scope="module")
 def posterior_setup():
-    """Binomial counts of 40 models on 6 questions, with fixed quadrature nodes (5) and weights."""
-    rng = np.random.default_rng(5)
-    m, n, q = 40, 6, 5
-    theta = rng.normal(size=m)
-    a_true, d_true = rng.uniform(0.5, 2.0, n), rng.normal(size=n)
-    model, item = np.repeat(np.arange(m), n), np.tile(np.arange(n), m)
-    trials = np.full(m * n, 20.0)
-    p = 1.0 / (1.0 + np.exp(-(a_true[item] * theta[model] + d_true[item])))
-    y = rng.binomial(20, p).astype(float)
-    kd = _kernel.KernelData(model, item, y, n_models=m, n_items=n, family="binomial", trials=trials,
-                            model_ptr=np.arange(0, m * n + 1, n))
-    z, w = mml.gauss_hermite(q)
-    return kd, theta[:, None] + 0.4 * z[None, :], np.tile(w, (m, 1)), PrecisionModel("none", n)
+    """Binomial counts of 40 models on 6 questions, with fixed quadrature nodes and weights."""
+    return binomial_posterior()
 
 
 def test_safeguarded_update_returns_the_passes_it_made(posterior_setup, kernel_calls):
