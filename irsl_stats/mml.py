@@ -136,10 +136,9 @@ def sigma_divisor(irt: str, x: np.ndarray, reml: bool = True) -> Tuple[bool, int
     covariates: there the renormalisation sets the scale whatever the divisor, and ``M - 1`` would
     only move the EM fixed point off the maximum of the likelihood (a common factor
     ``sqrt(M / (M - 1))`` on the discriminations that the likelihood does not want: on 6
-    calibration models the log-likelihood was 0.04 below its maximum); then ``M``. Both the
-    one- and the multidimensional fit use the divisor only under ML: their REML M-steps account
-    for the abilities' measurement error (:func:`_reml_sigma2`,
-    :func:`irsl_stats.multidim._reml_sigma`), for which ``M - P`` is the error-free limit.
+    calibration models the log-likelihood was 0.04 below its maximum); then ``M``. The
+    one-dimensional fit uses the divisor only under ML: its REML M-step accounts for the
+    abilities' measurement error (:func:`_reml_sigma2`), for which ``M - P`` is the error-free limit.
 
     Parameters
     ----------

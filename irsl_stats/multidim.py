@@ -21,15 +21,8 @@ One EM iteration (the D = 1 algorithm of :mod:`irsl_stats.mml` in D dimensions):
    turns with the abilities (one grid pass);
 3. M-step for the questions: one Newton step per question on the expected complete-data
    log-likelihood (loadings fixed at 0 by the pattern are held there);
-4. M-step for ``B`` (least squares on the posterior means) and ``Sigma``: by default restricted
-   ML when its scale is free (1PL) or covariates split it (:func:`irsl_stats.mml.sigma_divisor`),
-   the maximiser of the expected complete-data log-likelihood plus the REML penalty
-   ``-1/2 log det(sum_i X_i' W_i X_i)``, ``W_i = (Sigma + V_i)^-1`` with ``V_i`` the abilities'
-   measurement covariances (:func:`_reml_sigma`; the divisor ``M - P`` when every ``V_i = 0``, SDs
-   23% high and correlations pulled towards 0 at 40 models x 10 bernoulli questions per
-   benchmark), the ``V_i`` frozen within each EM run after the first as in
-   :func:`irsl_stats.mml.fit_mml` (exploratory: recomputed at every E-step, in one run); else
-   divided by ``M`` (maximum likelihood);
+4. M-step for ``B`` and ``Sigma`` (closed form, ``Sigma`` divided by ``M - P`` as REML does when
+   its scale is free (1PL) or covariates split it, else by ``M``);
 5. renormalisation to the identification above — an exact reparametrisation that also acts as
    parameter expansion (PX-EM), which speeds EM up when the latent covariance is estimated.
 
@@ -52,10 +45,10 @@ from scipy.special import logsumexp
 
 from . import _kernel
 from .acceleration import EMStep, run_em
-from .formula import column_scales, scaled_lstsq
+from .formula import scaled_lstsq
 from .inference import _batched_inverse
 from .jml import A_BOUND, D_BOUND, LOG_PHI_BOUNDS, JMLOptions, _safe_newton, fit_jml, within_bounds
-from .mml import _MAX_REML_RUNS, _V_CAP, gauss_hermite, not_converged_text, sigma_divisor
+from .mml import gauss_hermite, not_converged_text, sigma_divisor
 from .precision import PrecisionModel
 from .priors import A_FLOOR, DiscriminationPrior
 
@@ -179,23 +172,16 @@ class MultiPosterior:
         self.z, self.log_w = product_grid(n_quad, dims)
         self.n_threads = n_threads
         self.n_passes = 0
-        self.info: Optional[np.ndarray] = None
 
     def mode_step(self, mode, items: MultiItems, log_phi, mean, sigma_inv, max_step: float = 1.0):
-        """One Newton step of every model's log posterior.
-
-        Returns the new mode (M, D), the negative Hessian of the log posterior at the old mode
-        (M, D, D) and the step length in posterior-SD units (M,). The responses' information at
-        the old mode (the negative Hessian less the prior's, before any floor) is kept in
-        ``info`` (M, D, D).
-        """
+        """One Newton step of every model's log posterior; returns the new mode (M, D), the
+        negative Hessian of the log posterior at the old mode (M, D, D) and the step length in
+        posterior-SD units (M,)."""
         acc = _kernel.accumulate(
             self.kd, mode, items.A, items.d, log_phi, model_blocks=True, item_blocks=False,
             information="observed", n_threads=self.n_threads,
         )
         self.n_passes += 1
-        # the responses' own information at ``mode`` (the REML penalty's measurement covariances)
-        self.info = -0.5 * (acc.hess_theta + np.swapaxes(acc.hess_theta, 1, 2))
         g = acc.grad_theta - (mode - mean) @ sigma_inv
         h = acc.hess_theta - sigma_inv[None, :, :]
         step, scaled = _safe_newton(g, h, max_step)
@@ -256,139 +242,6 @@ def posterior_moments(nodes, post):
     second = np.einsum("mq,mqk,mql->mkl", post, nodes, nodes)
     cov = second - np.einsum("mk,ml->mkl", mean, mean)
     return mean, 0.5 * (cov + np.swapaxes(cov, 1, 2))
-
-
-# ---------------------------------------------------------------------------------- REML
-#: Largest number of MM iterations of the REML Sigma in one M-step (they converge linearly at a
-#: rate of about P/M: a few dozen in practice, a few hundred with almost as many coefficients as
-#: models).
-_MAX_REML_SIGMA_ITER = 2000
-
-
-def _measurement_covariances(info: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
-    """The abilities' measurement covariances ``V_i`` (M, D, D) from their responses' information.
-
-    ``info`` (M, D, D) is the information of model *i*'s responses about its abilities at its
-    posterior mode, the posterior precision ``C_i`` less the prior's ``Sigma^-1`` (taken from the
-    kernel's Hessian directly: ``C_i - Sigma^-1`` cancels badly where a variance is near 0), so
-    ``V_i = info_i^-1`` is the covariance of the abilities as the responses alone measure them
-    (normal approximation of the likelihood), as :func:`irsl_stats.mml._measurement_variances`
-    in one dimension. Guarded in ``Sigma``'s whitened coordinates, ``L' info_i L`` with
-    ``Sigma = L L'``: eigenvalues are raised to ``1 / _V_CAP`` (an information that is not
-    positive semi-definite far from the mode, or 0 for a benchmark a model did not answer), so
-    ``V_i <= _V_CAP Sigma``; the cap is the one-dimensional fit's and invariant to the scale and
-    rotation of the abilities. A model whose information is not finite (a diverged Newton step)
-    gets NaN, which makes the penalty ``-inf``.
-
-    Parameters
-    ----------
-    info : ndarray, shape (M, D, D)
-        The responses' information about each model's abilities.
-    Sigma : ndarray, shape (D, D)
-        The E-step's residual covariance of the abilities (positive definite).
-
-    Returns
-    -------
-    ndarray, shape (M, D, D)
-    """
-    L = np.linalg.cholesky(Sigma)
-    bad = ~np.all(np.isfinite(info), axis=(1, 2))
-    info = np.where(bad[:, None, None], 0.0, info)
-    white = np.einsum("ji,mjk,kl->mil", L, 0.5 * (info + np.swapaxes(info, 1, 2)), L)
-    vals, vecs = np.linalg.eigh(white)
-    vals = np.maximum(vals, 1.0 / _V_CAP)
-    inv_white = np.einsum("mij,mj,mkj->mik", vecs, 1.0 / vals, vecs)
-    V = np.einsum("ij,mjk,lk->mil", L, inv_white, L)
-    V[bad] = np.nan
-    return 0.5 * (V + np.swapaxes(V, 1, 2))
-
-
-def _reml_penalty_multi(x: np.ndarray, Sigma: np.ndarray, V: np.ndarray):
-    """REML penalty ``-1/2 log det(sum_i X_i' W_i X_i)`` and its gradient in ``Sigma`` (times 2).
-
-    The multivariate form of :func:`irsl_stats.mml._reml_penalty`: in the normal approximation of
-    each model's likelihood ``theta_hat_i = B' x_i + u_i + e_i`` with ``u_i ~ N(0, Sigma)`` and
-    ``e_i ~ N(0, V_i)``, so ``X_i = x_i' kron I_D`` and ``W_i = (Sigma + V_i)^-1``; integrating
-    ``B`` out adds this penalty. With every ``V_i = 0`` it is ``P/2 log det Sigma`` up to a
-    constant (the divisor ``M - P``). The design's columns are scaled first (as
-    :func:`~irsl_stats.formula.scaled_lstsq` does), which moves the log-determinant by a constant
-    that is added back.
-
-    Parameters
-    ----------
-    x : ndarray, shape (M, P)
-        Latent-regression design (full column rank).
-    Sigma : ndarray, shape (D, D)
-        Positive definite.
-    V : ndarray, shape (M, D, D)
-        Measurement covariances of the abilities (positive semi-definite, finite).
-
-    Returns
-    -------
-    value : float
-        The penalty (``-inf`` when ``X'WX`` is not positive definite).
-    grad : ndarray, shape (D, D)
-        ``G = sum_i W_i X_i (X'WX)^-1 X_i' W_i``: the penalty's gradient in ``Sigma`` is ``G / 2``.
-    """
-    p, dims = x.shape[1], Sigma.shape[0]
-    if not np.all(np.isfinite(V)):
-        return -np.inf, np.zeros_like(Sigma)
-    scale = column_scales(x)
-    xs = x / scale
-    W = np.linalg.inv(Sigma[None, :, :] + V)
-    W = 0.5 * (W + np.swapaxes(W, 1, 2))
-    A = np.einsum("mp,mq,mkl->pkql", xs, xs, W).reshape(p * dims, p * dims)
-    try:
-        chol = np.linalg.cholesky(0.5 * (A + A.T))
-    except np.linalg.LinAlgError:
-        return -np.inf, np.zeros_like(Sigma)
-    value = -float(np.sum(np.log(np.diag(chol)))) - dims * float(np.sum(np.log(scale)))
-    a_inv = np.linalg.inv(chol)
-    a_inv = (a_inv.T @ a_inv).reshape(p, dims, p, dims)
-    H = np.einsum("mp,pkql,mq->mkl", xs, a_inv, xs)  # X_i (X'WX)^-1 X_i'
-    G = np.einsum("mij,mjk,mkl->il", W, H, W)
-    return value, 0.5 * (G + G.T)
-
-
-def _reml_sigma(x: np.ndarray, S: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """The M-step's REML ``Sigma`` (D, D) given the posterior residual sums of squares ``S``.
-
-    The maximiser of ``-M/2 log det Sigma - tr(Sigma^-1 S) / 2`` plus :func:`_reml_penalty_multi`;
-    ``S = sum_i E[(theta_i - B'x_i)(theta_i - B'x_i)']`` over the posterior. Its stationarity gives
-    the fixed point of Laird, Lange & Stram's REML-EM, ``Sigma = (S + Sigma G Sigma) / M``, iterated
-    from ``S / (M - P)`` (the root when every ``V_i = 0``, where ``Sigma G Sigma = P Sigma``). The
-    iteration is a minorise-maximise algorithm, so the objective never falls: the penalty is convex
-    in ``K = Sigma^-1`` (``W_i = (K^-1 + V_i)^-1`` is matrix-concave in ``K``, ``log det`` increasing
-    and concave), so it lies above its tangent ``-tr(K Sigma_t G_t Sigma_t) / 2 + const`` at the
-    current ``Sigma_t``, and maximising the objective with the penalty replaced by that tangent is
-    the update. In one dimension it is :func:`irsl_stats.mml._reml_sigma2`'s root.
-
-    Parameters
-    ----------
-    x : ndarray, shape (M, P)
-        Latent-regression design (full column rank, ``M > P``).
-    S : ndarray, shape (D, D)
-        Posterior residual sums of squares and cross-products.
-    V : ndarray, shape (M, D, D)
-        Measurement covariances of the abilities (:func:`_measurement_covariances`).
-
-    Returns
-    -------
-    ndarray, shape (D, D)
-    """
-    m, p = x.shape
-    S = 0.5 * (S + S.T)
-    Sigma = S / (m - p)
-    for _ in range(_MAX_REML_SIGMA_ITER):
-        _, G = _reml_penalty_multi(x, Sigma, V)
-        new = (S + Sigma @ G @ Sigma) / m
-        new = 0.5 * (new + new.T)
-        sd = np.sqrt(np.diag(new))
-        change = float(np.max(np.abs(new - Sigma) / np.outer(sd, sd)))
-        Sigma = new
-        if not change > 1e-12:  # also stops at NaN (then the caller's objective is -inf)
-            break
-    return Sigma
 
 
 # ---------------------------------------------------------------------------------- M-steps
@@ -713,20 +566,19 @@ def latent_names(cov_names, dim_names):
     return names
 
 
-def _latent_information(x, nodes, fixed, p0, dims, meas_var: Optional[np.ndarray] = None):
-    """Observed information of the latent parameters given the questions.
+def _latent_information(x, nodes, fixed, p0, dims, reml: bool = False):
+    """Observed information of the latent parameters given the questions: the Hessian of the
+    marginal log-likelihood with the data part of every node held (exact for the quadrature rule,
+    which does not depend on the latent distribution once the nodes are placed), by central
+    differences (cheap: no kernel pass).
 
-    The Hessian of the marginal log-likelihood with the data part of every node held (exact for
-    the quadrature rule, which does not depend on the latent distribution once the nodes are
-    placed), by central differences (cheap: no kernel pass).
-
-    With the measurement covariances ``meas_var`` (M, D, D) of a REML fit the objective is the one
-    EM maximised, the log-likelihood plus the REML penalty :func:`_reml_penalty_multi` at those
-    covariances (``P/2 log det Sigma`` when they are 0): the plain log-likelihood's curvature at
-    the REML Sigma understates the information (standard errors of the SDs too large, NaN once P
-    is a large share of the models), as in :func:`irsl_stats.mml.fit_mml`.
+    With ``reml`` the objective is the one EM maximised with the REML-type divisor, the
+    log-likelihood plus ``P/2 log det Sigma``: the plain log-likelihood's curvature at the REML
+    Sigma understates the information (standard errors of the SDs too large, NaN once P is a
+    large share of the models), as in :func:`irsl_stats.mml.fit_mml`.
     """
     n_cov = x.shape[1]
+    reml_weight = 0.5 * n_cov if reml else 0.0
 
     def f(p):
         B, S = _latent_from_vector(p, n_cov, dims)
@@ -736,7 +588,7 @@ def _latent_information(x, nodes, fixed, p0, dims, meas_var: Optional[np.ndarray
         except np.linalg.LinAlgError:
             return -np.inf
         llf = float(logsumexp(fixed + log_normal(nodes, x @ B, s_inv, logdet), axis=1).sum())
-        return llf + (_reml_penalty_multi(x, S, meas_var)[0] if meas_var is not None else 0.0)
+        return llf + reml_weight * logdet
 
     k = len(p0)
     h = 1e-4 * np.maximum(1.0, np.abs(p0))
@@ -798,16 +650,12 @@ def _item_covariance(kd, items, log_phi, theta, theta_cov, nodes, post, free, pr
 @dataclass
 class _MultiState:
     """What one EM iteration carries: question parameters, latent regression ``(B, Sigma)`` and
-    the posterior modes (the quadrature's centres, a warm start that is not a parameter); for
-    REML also the abilities' measurement covariances (M, D, D) in the penalty while they are
-    frozen for an EM run (None: take them from the next E-step), as in
-    :func:`irsl_stats.mml.fit_mml`."""
+    the posterior modes (the quadrature's centres, a warm start that is not a parameter)."""
 
     items: MultiItems
     B: np.ndarray
     Sigma: np.ndarray
     mode: np.ndarray
-    meas_var: Optional[np.ndarray] = None
 
     def pack(self, free: np.ndarray) -> np.ndarray:
         """Parameters as one vector for SQUAREM: free loadings, intercepts, precision parameters,
@@ -817,12 +665,9 @@ class _MultiState:
 
     def unpack(self, v: np.ndarray, free: np.ndarray, per_item_precision: bool,
                a_prior: DiscriminationPrior, exploratory: bool) -> Optional["_MultiState"]:
-        """The state with parameters ``v``, or None when ``v`` leaves the parameter space.
-
-        It keeps this state's modes and ``meas_var``. Outside the space: a loading
-        (per-benchmark) or loading norm (exploratory) at or below the log-normal prior's floor,
-        or a covariance that is not positive definite.
-        """
+        """The state with parameters ``v`` (this state's modes), or None when ``v`` leaves the
+        parameter space: a loading (per-benchmark) or loading norm (exploratory) at or below the
+        log-normal prior's floor, or a covariance that is not positive definite."""
         if not np.all(np.isfinite(v)):
             return None
         n_free, n = int(free.sum()), len(self.items.d)
@@ -841,7 +686,7 @@ class _MultiState:
             np.linalg.cholesky(Sigma)
         except np.linalg.LinAlgError:
             return None
-        return _MultiState(MultiItems(A, d, gamma), B, Sigma, self.mode, self.meas_var)
+        return _MultiState(MultiItems(A, d, gamma), B, Sigma, self.mode)
 
 
 # ---------------------------------------------------------------------------------- driver
@@ -886,14 +731,8 @@ def fit_multidim(
         Extrapolate the EM iterates by SQUAREM (:mod:`irsl_stats.acceleration`); ``False`` runs
         plain EM (same optimum, more iterations).
     reml : bool
-        ``Sigma`` by restricted ML (default: EM maximises the marginal log-likelihood plus the
-        REML penalty of the latent regression with the abilities' measurement covariances,
-        :func:`_reml_penalty_multi`; the divisor ``M - P`` for precisely measured abilities), the
-        covariances recomputed at every E-step in a first, loosely converged EM run, then held
-        fixed within each further run until a run converges at once (the reported number of
-        iterations counts the EM maps of all runs; exploratory loadings: one run with them
-        recomputed at every E-step); or divided by ``M`` (maximum likelihood).
-        See :func:`irsl_stats.mml.sigma_divisor` for when the divisor applies at all.
+        ``Sigma`` divided by ``M - P`` (REML-type, default) or by ``M`` (maximum likelihood); see
+        :func:`irsl_stats.mml.sigma_divisor`.
 
     Returns
     -------
@@ -924,7 +763,6 @@ def fit_multidim(
         Sigma = np.eye(dims)
     reml, dof = sigma_divisor(irt, x, reml)
     reml = reml and not sigma_fixed  # a fixed Sigma has no divisor and no REML term
-    freeze = [False]  # read by em_map: the measurement covariances are frozen for the EM run
 
     def em_map(state: _MultiState) -> EMStep:
         items, B, Sigma = state.items, state.B, state.Sigma
@@ -936,20 +774,12 @@ def fit_multidim(
         # question) a mode that is off by a few posterior SDs spoils the quadrature, so iterate
         # (usually 1-2 steps; the abilities move little between EM iterations)
         mode, neg = post_eval.find_modes(state.mode, items, log_phi, mean, s_inv, max_iter=10, tol=1e-2)
-        # REML: the measurement covariances of the penalty, frozen for a whole EM run after the
-        # first (taken at its first E-step) so that every M-step increases the same objective, as
-        # the one-dimensional fit does (see fit_mml); find_modes' last step was at ``mode``
-        meas_var = None
-        if reml:
-            meas_var = (state.meas_var if state.meas_var is not None
-                        else _measurement_covariances(post_eval.info, Sigma))
         nodes, terms, marg, _ = post_eval.evaluate(mode, neg, items, log_phi, mean, s_inv, logdet)
         llf = float(marg.sum())
-        # REML: the Sigma update maximises the log-likelihood plus the penalty -1/2 log det(X'WX)
-        # at these measurement covariances (P/2 log det Sigma when they are 0): that is the
-        # objective EM increases and SQUAREM's safeguard needs (the reported llf has no such term)
+        # with the REML-type divisor the Sigma update maximises the log-likelihood plus
+        # (P/2) log det Sigma: that is the objective EM increases and SQUAREM's safeguard needs
         objective = (llf + precision.prior_terms(items.gamma)[0] + _loading_prior_value(a_prior, items.A, free)
-                     + (_reml_penalty_multi(x, Sigma, meas_var)[0] if reml else 0.0))
+                     + (0.5 * x.shape[1] * logdet if reml else 0.0))
         if not np.isfinite(objective):
             return EMStep(-np.inf, llf, state, np.inf)
         post = np.exp(terms - marg[:, None])
@@ -962,19 +792,12 @@ def fit_multidim(
         B = scaled_lstsq(x, e_theta)
         if not sigma_fixed:
             resid = e_theta - x @ B
-            ss = c_theta.sum(axis=0) + resid.T @ resid
-            # REML: the maximiser with the abilities' measurement error in the penalty (the
-            # divisor M - P only when they are measured without error: with 10 bernoulli questions
-            # per benchmark it inflated the SDs by 23% and pulled correlations towards 0)
-            Sigma = _reml_sigma(x, ss, meas_var) if reml else ss / dof
+            Sigma = (c_theta.sum(axis=0) + resid.T @ resid) / dof
             Sigma = 0.5 * (Sigma + Sigma.T) + 1e-10 * np.eye(dims)
         B, Sigma, new_items, mode = _renormalise(pattern.kind, irt, x, B, Sigma, new_items, mode,
                                                  rescale=not sigma_fixed)
         step = _scaled_change(items, new_items, h_item, free, precision, align=exploratory)
-        # every state is on the identified scale, so frozen covariances stay as they are (as in
-        # fit_mml, where rescaling them with the renormalisation made them drift)
-        return EMStep(objective, llf, _MultiState(new_items, B, Sigma, mode, meas_var if freeze[0] else None),
-                      step)
+        return EMStep(objective, llf, _MultiState(new_items, B, Sigma, mode), step)
 
     # EM converges linearly and, when a question is nearly explained by the abilities (a
     # Heywood-like case), very slowly: it stops when an iteration moves no question parameter
@@ -982,47 +805,19 @@ def fit_multidim(
     # 1e-4 tol relative (tol = 1e-6: 1e-4 SE, mirt's default criterion on the parameters; the
     # one-dimensional fit's objective criterion: at 0.01 tol a per-benchmark fit stopped 0.015
     # log-likelihood units short, its parameters 0.018 SE away, now 0.002 and 0.002 SE)
-    # REML, as fit_mml: a first run with the measurement covariances recomputed at every E-step,
-    # to a loose tolerance (100x on the objective's change); then runs with them frozen at the
-    # previous run's fixed point until they no longer move it (a run that converges at once).
-    # Exploratory loadings: one run with them recomputed at every E-step, to the full tolerance.
-    # Frozen covariances are fixed in the coordinates of the abilities, but the likelihood is flat
-    # along their rotations: the penalty then pulled the fit along that ridge (obsscaling table,
-    # ability ~ log FLOPs, D = 3: the objective fell by 2e-6 per EM step, not converged in 5,000
-    # steps where the divisor M - P took 217), while recomputed ones turn with the abilities
-    # (and their fixed point is the frozen runs' one: the M-step at the covariances it produces)
-    several = reml and not exploratory
-    start = _MultiState(items, B, Sigma, mode)
-    history: list = []
-    it = 0
-    for n_run in range(_MAX_REML_RUNS if several else 1):
-        run = run_em(em_map, start, lambda st: st.pack(free),
-                     lambda v, t: t.unpack(v, free, precision.per_item, a_prior, exploratory),
-                     max_iter=max_iter - it, change_tol=tol * (1e-2 if several and n_run == 0 else 1e-4),
-                     step_tol=tol * 100, accelerate=accelerate, verbose=verbose, label=f"MML(D={dims})")
-        history += [dict(h, iter=h["iter"] + len(history)) for h in run.history]
-        it += run.n_maps
-        if not run.converged or it >= max_iter or (n_run > 0 and run.n_maps <= 2):
-            break
-        freeze[0] = True
-        start = _MultiState(run.state.items, run.state.B, run.state.Sigma, run.state.mode)
-    settled = not several or (n_run > 0 and run.n_maps <= 2)
+    run = run_em(em_map, _MultiState(items, B, Sigma, mode), lambda st: st.pack(free),
+                 lambda v, t: t.unpack(v, free, precision.per_item, a_prior, exploratory),
+                 max_iter=max_iter, change_tol=tol * 1e-4, step_tol=tol * 100, accelerate=accelerate,
+                 verbose=verbose, label=f"MML(D={dims})")
     items, B, Sigma, mode = run.state.items, run.state.B, run.state.Sigma, run.state.mode
-    converged, change = run.converged and settled, run.last_change
+    converged, it, history, change = run.converged, run.n_maps, run.history, run.last_change
     at_bound = int((np.abs(items.A) >= A_BOUND * 0.999).any(axis=1).sum())
     if at_bound:
         warnings_.append(
             f"{at_bound} question(s) have a loading at the bound |a| = {A_BOUND:g}: their responses "
             "separate the models almost perfectly and the likelihood has no finite maximum for them; "
             f"{a_prior.bound_advice(one_pl=pattern.kind == 'per_benchmark')}, or drop those questions")
-    if run.converged and not settled:
-        warnings_.append(
-            f"MML (D = {dims}) did not converge: after {it} EM iterations in {n_run + 1} runs the "
-            "abilities' measurement covariances in the REML penalty still moved Sigma (each run "
-            "converged with those of the previous one); " + (
-                "increase max_iter" if it >= max_iter else
-                f"they did not settle in {_MAX_REML_RUNS} runs: use reml=False"))
-    elif not converged:
+    if not converged:
         warnings_.append(not_converged_text(f"MML (D = {dims})", max_iter, change, run.n_falls, run.n_judged,
                                             run.climbing))
     # final posterior at the estimates (after the rotation or sign change the quadrature is
@@ -1034,22 +829,18 @@ def fit_multidim(
         # everything reported below (abilities, latent parameters and their covariance, the
         # question covariances) is computed after this, so all outputs share one orientation
         items, B, Sigma, mode = _orient(items, B, Sigma, mode, free)
+    if pattern.kind == "per_benchmark":
+        warnings_ += _boundary_warning(Sigma, pattern.names)
     s_inv = np.linalg.inv(Sigma)
     _, logdet = np.linalg.slogdet(Sigma)
     mean = x @ B
     mode, neg = post_eval.find_modes(mode, items, log_phi, mean, s_inv, max_iter=20, tol=1e-6)
-    # the measurement covariances at the estimates, in the reported orientation (the frozen ones
-    # of the last run were taken before the sign changes or rotation above; once the runs
-    # settled they are these)
-    meas_var = _measurement_covariances(post_eval.info, Sigma)
-    if pattern.kind == "per_benchmark":
-        warnings_ += _boundary_warning(Sigma, pattern.names, meas_var)
     nodes, terms, marg, fixed = post_eval.evaluate(mode, neg, items, log_phi, mean, s_inv, logdet)
     post = np.exp(terms - marg[:, None])
     llf = float(marg.sum())
     theta, theta_cov = posterior_moments(nodes, post)
     p0 = _latent_param_vector(B, Sigma)
-    info = _latent_information(x, nodes, fixed, p0, dims, meas_var=meas_var if reml else None)
+    info = _latent_information(x, nodes, fixed, p0, dims, reml=reml)
     try:
         latent_cov = np.linalg.inv(info)
         if not np.all(np.isfinite(np.diag(latent_cov))) or np.any(np.diag(latent_cov) <= 0):
@@ -1087,61 +878,25 @@ def fit_multidim(
     )
 
 
-#: Largest normal-approximation information of a per-benchmark ``log sd`` at which the variance
-#: counts as on its boundary 0 (standard error above 3: the Wald interval of the SD spans a factor
-#: of 10^5).
-_SD_INFO_BOUNDARY = 1.0 / 9.0
+def _boundary_warning(Sigma: np.ndarray, names: list, tol: float = 1e-3) -> List[str]:
+    """Warning for a (nearly) singular residual correlation matrix of per-benchmark abilities.
 
-
-def _boundary_warning(Sigma: np.ndarray, names: list, meas_var: Optional[np.ndarray] = None,
-                      tol: float = 1e-3) -> List[str]:
-    """Warnings for per-benchmark residual variances at 0 and a singular correlation matrix.
-
-    As lme4's "boundary (singular) fit", two cases.
-
-    * A variance that ran to 0 (given ``meas_var``, the abilities' measurement covariances
-      (M, D, D)): EM only creeps toward 0 and stops at some small value (reml=False, 40 models x
-      10 bernoulli questions: SD 0.027 with the Wald interval of its log (-35, 28), and no word
-      where the one-dimensional fit of that benchmark warned). A benchmark counts as there when
-      its ``log sd`` carries almost no information in the normal approximation of the abilities'
-      measurement, ``2 sum_i (s2 / (s2 + v_i))^2 < 1/9`` (``s2`` its variance, ``v_i`` the
-      measurement variances of its abilities): its spread is negligible against their measurement
-      error, and its SD's Wald interval spans more than a factor of 10^5. The text is the
-      one-dimensional fit's (:func:`irsl_stats.estimate.sigma_at_zero_text`).
-    * A correlation that ran to +-1 (smallest eigenvalue of the correlation matrix below ``tol``;
-      for two benchmarks ``|r| > 0.999``) means the data cannot tell those abilities apart. The
-      likelihood is flat in the Fisher-z correlation there, so its Wald interval is meaningless
-      (true correlation 0.999 on 100 models: estimate 0.9997, interval (-0.01, 1.0)).
+    As lme4's "boundary (singular) fit": a correlation that ran to +-1 (smallest eigenvalue of
+    the correlation matrix below ``tol``; for two benchmarks ``|r| > 0.999``) means the data
+    cannot tell those abilities apart. The likelihood is flat in the Fisher-z correlation
+    there, so its Wald interval is meaningless (true correlation 0.999 on 100 models: estimate
+    0.9997, interval (-0.01, 1.0)) and the fit said nothing.
     """
-    from .estimate import sigma_at_zero_text
-
-    out = []
     sd = np.sqrt(np.diag(Sigma))
-    if meas_var is not None:
-        v = np.einsum("mkk->mk", meas_var)
-        share = np.diag(Sigma)[None, :] / (np.diag(Sigma)[None, :] + v)
-        info = 2.0 * np.nansum(share**2, axis=0)
-        at_zero = [k for k in range(len(sd)) if info[k] < _SD_INFO_BOUNDARY]
-        if at_zero:
-            which = ", ".join(
-                f"{names[k]} (sd = {sd[k]:.2g}, the abilities' measurement SD about "
-                f"{np.sqrt(np.nanmedian(v[:, k])):.2g})" for k in at_zero)
-            out.append(sigma_at_zero_text(
-                f"on benchmark(s) {which} the models vary around the law no more than their "
-                "measurement error explains (the SD is where the iterations stopped on their way to "
-                "0), so its log sd and its correlations with the other benchmarks have no reliable "
-                "Wald intervals; more models (or fewer covariates) are needed to estimate it, or "
-                "fit that benchmark with the others as one (ability='shared')"))
     corr = Sigma / np.outer(sd, sd)
     if len(sd) < 2 or np.linalg.eigvalsh(corr).min() >= tol:
-        return out
+        return []
     iu = np.triu_indices(len(sd), 1)
     order = np.argsort(-np.abs(corr[iu]))[:3]
     pairs = ", ".join(f"corr({names[iu[0][k]]}, {names[iu[1][k]]}) = {corr[iu][k]:.4f}" for k in order)
-    return out + [
-        f"boundary (singular) fit: the residual correlation matrix of the abilities is (nearly) singular "
-        f"({pairs}): the data cannot tell these abilities apart, and the Fisher-z intervals of their "
-        "correlations are not reliable; fit them as one benchmark (or ability='shared')"]
+    return [f"boundary (singular) fit: the residual correlation matrix of the abilities is (nearly) singular "
+            f"({pairs}): the data cannot tell these abilities apart, and the Fisher-z intervals of their "
+            "correlations are not reliable; fit them as one benchmark (or ability='shared')"]
 
 
 def _scaled_change(before: MultiItems, after: MultiItems, h_item, free, precision, align: bool = False) -> float:

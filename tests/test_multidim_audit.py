@@ -78,9 +78,8 @@ def test_per_benchmark_d1_agrees_with_unidimensional_fit(one_benchmark, irt):
     abilities, and the same standard errors of the latent regression (the intercept's SE was
     that of a free mean, 0.286 against 0.246, because the mean-0 identification was ignored)."""
     data, models = one_benchmark
-    # maximum likelihood: the EM paths differ (the REML runs freeze the measurement variances at
-    # different points), so the REML optima agree only to the outer tolerance
-    # (tests/test_multidim_reml_sigma.py compares them)
+    # maximum likelihood: the unidimensional REML sigma counts the abilities' measurement error
+    # in its penalty, the multidimensional one divides by M - P
     uni = irsl.fit("ability ~ c", data=data, models=models, successes="successes", trials="trials",
                    family="binomial", method="mml", irt=irt, n_threads=1, tol=1e-9, reml=False)
     est = _per_benchmark_d1(data, models, "ability ~ c", irt, reml=False)
