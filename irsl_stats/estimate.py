@@ -939,8 +939,7 @@ def assemble_results(
     res._response_data = rd  # the fit's own responses: default of forecast(using=None)
     # standard errors given the ability scale: those of the fit's item bank (see above)
     res._items_given_scale = conditional[[c for c in ("a_se", "a_d_cov", "d_se", "b_se") if c in conditional]]
-    # Var(s) / s^2 of the population scale s that sets every 2PL discrimination (the questions'
-    # common scale, estimated from the models): predict's score intervals add it far from the data
+    # the questions' common scale, estimated from the models: predict's score intervals add it
     res._population_scale_rel_var = (
         float(_loc_scale_cov(ident_pop, est.beta, est.sigma, base_cov)[1, 1]) / scale_pop**2 if irt == "2pl" else 0.0)
     return res

@@ -553,6 +553,10 @@ class IRSLResults(WaldInference):
         self.history = history or []
         self._joint_cov = joint_cov
         self._response_data = None
+        # Var(s) / s^2 of the population scale s = sqrt(var(x'beta) + sigma^2) that sets every 2PL
+        # discrimination (delta method through the identification, given the questions; 0 for
+        # 1PL, whose a_j = 1 fix the scale): set by estimate.assemble_results, read by predict
+        self._population_scale_rel_var = 0.0
         # a constant of the identification has a zero covariance row up to the rounding of the
         # identification's Jacobian (e.g. 2.9e-17): make it exact, so that bse is 0 as documented
         # and wald_test refuses to test it (on the correlation scale the rounding looked like a
@@ -1060,7 +1064,7 @@ class IRSLResults(WaldInference):
         # a forecast theta_pop from the population centre moves eta = a* theta + d* by
         # a* theta_pop * (relative scale error), and a new model's own deviation sigma u alike.
         # The ability columns above stay relative to the estimated questions (the bank's scale)
-        rel = self._discrimination_scale_rel_var()
+        rel = self._population_scale_rel_var
         theta_pop = x @ self._beta
         band = ability_forecast_frame(mean, var_mean + (k * theta_pop) ** 2 * rel,
                                       (k * self._sigma) ** 2 * (1.0 + rel), alpha, index,
@@ -1073,25 +1077,6 @@ class IRSLResults(WaldInference):
              "pi_lower": pi[0], "pi_upper": pi[1]},
             index=index,
         )
-
-    def _discrimination_scale_rel_var(self) -> float:
-        """Relative variance of the questions' common discrimination scale, for :meth:`predict`.
-
-        ``Var(s) / s^2`` of the population scale ``s^2 = var_i(x_i' beta) + sigma^2`` that sets
-        every ``a_j`` (delta method through the identification, with the covariance of ``(beta,
-        sigma)`` given the questions, as the standard errors in ``items`` have it); 0 for 1PL,
-        whose ``a_j = 1`` fix the scale. It is the population scale whatever the identification,
-        so that score forecasts do not depend on it.
-
-        Returns
-        -------
-        float
-            The relative variance; entries of the coefficients' covariance that are undefined
-            (sigma on its boundary, a singular latent regression: the fit warned) contribute
-            nothing, as in the questions' standard errors (``estimate._loc_scale_cov``).
-        """
-        # set by estimate.assemble_results, the only builder of fitted results
-        return float(getattr(self, "_population_scale_rel_var", 0.0))
 
     def forecast(self, target, using: Optional[pd.DataFrame] = None, **kwargs) -> pd.DataFrame:
         """Forecast the score on benchmark ``target`` from responses on other benchmarks.

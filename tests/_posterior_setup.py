@@ -4,6 +4,7 @@ with fixed quadrature nodes (5 per model) and weights, shared by the EM tests.""
 import numpy as np
 
 from irsl_stats import _kernel, mml
+from irsl_stats.jml import ItemState, newton_item_update
 from irsl_stats.precision import PrecisionModel
 
 
@@ -21,3 +22,14 @@ def binomial_posterior():
                             model_ptr=np.arange(0, m * n + 1, n))
     z, w = mml.gauss_hermite(q)
     return kd, theta[:, None] + 0.4 * z[None, :], np.tile(w, (m, 1)), PrecisionModel("none", n)
+
+
+def newton_from_ones(kd, nodes, post, precision):
+    """``(old, q_old, newton)``: questions at ``a = 1, d = 0``, their expected complete-data
+    log-likelihood ``Q`` on the posterior, and the 2PL Newton M-step from there."""
+    n = kd.n_items
+    old = ItemState(np.ones(n), np.zeros(n), np.zeros(0))
+    q_old, g, h = _kernel.accumulate_items_weighted(kd, old.a[:, None], old.d, None, nodes[:, :, None],
+                                                    post, n_threads=1)
+    newton, _ = newton_item_update(g, h, old, precision, "2pl", 1.0)
+    return old, q_old, newton

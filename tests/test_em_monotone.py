@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _posterior_setup import binomial_posterior
+from _posterior_setup import binomial_posterior, newton_from_ones
 
 import irsl_stats as irsl
 from irsl_stats import _kernel, mml
@@ -31,11 +31,7 @@ def q_value(kd, items, nodes, post):
 
 def test_m_step_that_lowers_q_is_shortened_question_by_question(posterior_setup):
     kd, nodes, post, precision = posterior_setup
-    n = kd.n_items
-    old = ItemState(np.ones(n), np.zeros(n), np.zeros(0))
-    q_old, g, h = _kernel.accumulate_items_weighted(kd, old.a[:, None], old.d, None, nodes[:, :, None],
-                                                    post, n_threads=1)
-    newton, _ = newton_item_update(g, h, old, precision, "2pl", 1.0)
+    old, q_old, newton = newton_from_ones(kd, nodes, post, precision)
     new = newton.copy()
     # question 0 overshoots along its Newton direction (an ascent direction), to a step of 5 in
     # its largest coordinate: far past the maximum of its Q

@@ -18,11 +18,10 @@ import warnings
 
 import numpy as np
 import pytest
-from _posterior_setup import binomial_posterior
+from _posterior_setup import binomial_posterior, newton_from_ones
 
 import irsl_stats as irsl
 from irsl_stats import _kernel, estimate, mml
-from irsl_stats.jml import ItemState, newton_item_update
 from irsl_stats.priors import DiscriminationPrior
 
 #: the kernel functions that each make one pass over the observations
@@ -61,18 +60,25 @@ def _fit_quietly(data, models, **kwargs):
                         irt="2pl", n_threads=1, full_cov=False, **kwargs)
 
 
-def test_jml_counts_the_passes_of_the_safeguarded_question_update(separating, kernel_calls, monkeypatch):
+def _record_passes(monkeypatch, module, name, kernel_calls) -> dict:
+    """Wrap the estimator ``module.name`` to record the kernel passes it made (``passes``), those
+    it reported (``reported``) and the calls by kernel function (``by_function``)."""
     made = {}
-    inner = estimate.fit_jml
+    inner = getattr(module, name)
 
     def recorded(*args, **kwargs):
         before = sum(kernel_calls.values())
-        jf = inner(*args, **kwargs)
-        made["passes"], made["reported"] = sum(kernel_calls.values()) - before, jf.n_passes
+        out = inner(*args, **kwargs)
+        made["passes"], made["reported"] = sum(kernel_calls.values()) - before, out.n_passes
         made["by_function"] = dict(kernel_calls)
-        return jf
+        return out
 
-    monkeypatch.setattr(estimate, "fit_jml", recorded)
+    monkeypatch.setattr(module, name, recorded)
+    return made
+
+
+def test_jml_counts_the_passes_of_the_safeguarded_question_update(separating, kernel_calls, monkeypatch):
+    made = _record_passes(monkeypatch, estimate, "fit_jml", kernel_calls)
     _fit_quietly(*separating, method="jml", max_iter=15)
     # the safeguard ran (else the test would not test it), and its passes are counted
     assert made["by_function"]["loglik_grid"] > 0 and made["by_function"]["obs_derivatives"] > 0
@@ -80,16 +86,7 @@ def test_jml_counts_the_passes_of_the_safeguarded_question_update(separating, ke
 
 
 def test_mml_counts_every_kernel_pass(separating, kernel_calls, monkeypatch):
-    made = {}
-    inner = mml.fit_mml
-
-    def recorded(*args, **kwargs):
-        before = sum(kernel_calls.values())
-        est = inner(*args, **kwargs)
-        made["passes"], made["reported"] = sum(kernel_calls.values()) - before, est.n_passes
-        return est
-
-    monkeypatch.setattr(mml, "fit_mml", recorded)
+    made = _record_passes(monkeypatch, mml, "fit_mml", kernel_calls)
     res = _fit_quietly(*separating, method="mml", max_iter=15)
     assert made["reported"] == made["passes"]
     # the summary's "Kernel passes" adds only the passes after fit_mml (the check of sigma = 0)
@@ -104,11 +101,7 @@ def posterior_setup():
 
 def test_safeguarded_update_returns_the_passes_it_made(posterior_setup, kernel_calls):
     kd, nodes, post, precision = posterior_setup
-    n = kd.n_items
-    old = ItemState(np.ones(n), np.zeros(n), np.zeros(0))
-    q_old, g, h = _kernel.accumulate_items_weighted(kd, old.a[:, None], old.d, None, nodes[:, :, None],
-                                                    post, n_threads=1)
-    newton, _ = newton_item_update(g, h, old, precision, "2pl", 1.0)
+    old, q_old, newton = newton_from_ones(kd, nodes, post, precision)
     overshoot = newton.copy()
     overshoot.a[0], overshoot.d[0] = old.a[0] + 5.0, old.d[0] - 5.0
     cases = [

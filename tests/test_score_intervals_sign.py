@@ -28,7 +28,7 @@ def fit():
 def _score_band(res, ab):
     """The ability intervals behind predict's score intervals: the ability ones widened by the
     questions' shared discrimination scale (see tests/test_predict_scale_uncertainty.py)."""
-    r = res._discrimination_scale_rel_var()
+    r = res._population_scale_rel_var
     mean, se = ab["mean"].to_numpy(), ab["mean_se"].to_numpy()
     q = (ab["mean_ci_upper"].to_numpy() - mean) / se
     sigma2 = ((ab["obs_ci_upper"].to_numpy() - mean) / q) ** 2 - se**2
