@@ -538,7 +538,9 @@ def fit(
         coefficients, not only their SEs, when a table grows past ``DENSE_LIMIT``; fix
         ``full_cov`` to compare fits of different sizes. The joint covariance eliminates the
         abilities by a Schur complement on the questions: at the limit (3,700 models x 100
-        questions) a fit takes about 3x a block-conditional one (``benchmarks/jml_dense.py``),
+        questions) a fit takes about 3x a block-conditional one (``benchmarks/jml_dense.py``);
+        with few models and many questions (120 x 1,000, 2PL) about 10x, the inverse of the
+        questions' (3,000, 3,000) Schur complement (``jml_dense.py --sizes 120 --questions 1000``),
         with ``8 (M + K)^2`` bytes for the returned matrix. ``method="mml"`` does not form the
         joint covariance and ignores ``full_cov`` (``full_cov=True`` then warns).
     max_iter, tol : convergence controls. A fit stops when the largest step of a parameter is
